@@ -1,0 +1,346 @@
+"""Campaign spreadsheets: read CSV/XLSX/Parquet, validate every cell, return typed rows.
+
+All problems are collected before failing, each naming the file, the row as Excel shows
+it (header = row 1), the column, the bad value and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PureWindowsPath
+
+import pandas as pd
+
+from pixio_ads.errors import Issue, ValidationError
+from pixio_ads.fileio import sha256_file
+from pixio_ads.formats import FORMAT_HELP, AdFormat, parse_format
+from pixio_ads.prompts import available_templates, find_template
+
+MULTI_SEPARATOR = ";"
+MAX_VARIANTS_PER_COMBINATION = 1000
+SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".parquet")
+PREFERRED_SHEET = "campaign"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    required: bool
+    meaning: str
+    example: str
+
+
+# The single source of truth for the spreadsheet's columns (the README table mirrors it;
+# tests/test_docs.py checks that every column is documented).
+COLUMNS: tuple[Column, ...] = (
+    Column("campaign_id", True, "Campaign identifier; letters, digits, `.`, `_`, `-`. Used in output paths.", "spring-sale-2026"),
+    Column("product_id", True, "Product identifier (same rules as campaign_id).", "bottle-01"),
+    Column("product_name", True, "Product name as templates and copy refer to it.", "Aurora water bottle"),
+    Column("product_image", True, "Product shot, relative to the spreadsheet's folder (PNG/JPEG/WebP; transparency is used).", "products/bottle.png"),
+    Column("template", True, "Prompt template name: `templates/NAME.j2` beside the campaign, else the built-in one.", "lifestyle"),
+    Column("audiences", True, f"Audiences, separated by `{MULTI_SEPARATOR}`.", "runners; commuters"),
+    Column("styles", True, f"Visual styles, separated by `{MULTI_SEPARATOR}`.", "golden hour; minimal studio"),
+    Column("formats", True, f"Ad formats, separated by `{MULTI_SEPARATOR}`: square, portrait, story, landscape or `WxH`.", "square; story"),
+    Column("headline", True, "Headline copy.", "Hydration, upgraded"),
+    Column("cta", True, "Call to action copy.", "Shop now"),
+    Column("variants", False, "Images (seeds) per product x audience x style x format; default 1.", "2"),
+    Column("base_seed", False, "First seed; variants use base_seed, base_seed+1, ... Default: derived from the row's identity.", "1234"),
+    Column("negative_prompt", False, "What the model should avoid.", "text, watermark, blurry"),
+    Column("model", False, "Model override: local checkpoint folder or hub id (the CLI's --model wins).", "stabilityai/sd-turbo"),
+    Column("steps", False, "Denoising steps override (1-500).", "25"),
+    Column("guidance", False, "Classifier-free guidance scale override (0-50).", "7.5"),
+)
+COLUMN_NAMES = {column.name for column in COLUMNS}
+REQUIRED_COLUMNS = [column.name for column in COLUMNS if column.required]
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Cells a spreadsheet program would evaluate (CSV/formula injection). We never evaluate them.
+_FORMULA_PREFIX = re.compile(r"^[=+\-@\t\r]")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(www\.)")
+_TEXT_COLUMNS = (
+    "campaign_id", "product_id", "product_name", "product_image", "template", "audiences",
+    "styles", "formats", "headline", "cta", "negative_prompt", "model",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    """One validated product line. ``row`` is the spreadsheet row number (header = 1)."""
+
+    row: int
+    campaign_id: str
+    product_id: str
+    product_name: str
+    product_image: str  # as written, relative to the campaign folder
+    product_image_path: Path
+    product_image_sha256: str
+    template: str
+    template_path: Path
+    audiences: tuple[str, ...]
+    styles: tuple[str, ...]
+    formats: tuple[AdFormat, ...]
+    headline: str
+    cta: str
+    variants: int = 1
+    base_seed: int | None = None
+    negative_prompt: str = ""
+    model: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+
+
+@dataclass(slots=True)
+class Campaign:
+    path: Path
+    rows: list[CampaignRow]
+    warnings: list[str] = field(default_factory=list)
+    sheet: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def split_multi(cell: str) -> tuple[str, ...]:
+    """``"square; story"`` -> ``("square", "story")``. The one way multi-valued cells are split."""
+    return tuple(part.strip() for part in cell.split(MULTI_SEPARATOR) if part.strip())
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign file. Raises ValidationError listing every problem."""
+    path = Path(path)
+    frame, sheet, warnings = _read_table(path)
+    rows = _validate(path, frame)
+    return Campaign(path=path, rows=rows, warnings=warnings, sheet=sheet)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, str | None, list[str]]:
+    file = str(path)
+    if not path.is_file():
+        raise ValidationError([Issue(file, "campaign file not found", "check the path")])
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ValidationError(
+            [Issue(file, f"unsupported file type {suffix or '(none)'!r}", "save the campaign as " + ", ".join(SUPPORTED_SUFFIXES))]
+        )
+    warnings: list[str] = []
+    sheet = None
+    try:
+        if suffix == ".csv":
+            head = path.read_bytes()[:8192]
+            if b"\x00" in head:
+                raise ValueError("it contains binary data")
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig"
+            )
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(path).astype(object)
+            frame = frame.where(frame.notna(), "").astype(str)
+        else:
+            with pd.ExcelFile(path, engine="openpyxl") as book:
+                names = [str(name) for name in book.sheet_names]
+                sheet = next((name for name in names if name.strip().lower() == PREFERRED_SHEET), names[0])
+                if len(names) > 1:
+                    warnings.append(
+                        f"{file}: workbook has {len(names)} sheets ({', '.join(names)}); using sheet {sheet!r}"
+                        f" (name a sheet {PREFERRED_SHEET!r} to choose another)"
+                    )
+                frame = book.parse(sheet, dtype=str, keep_default_na=False, na_filter=False)
+    except ValidationError:
+        raise
+    except Exception as exc:  # pandas/openpyxl raise many types for non-spreadsheets
+        kind = {".csv": "CSV text", ".parquet": "Parquet", ".xlsx": "Excel workbook", ".xlsm": "Excel workbook"}[suffix]
+        raise ValidationError(
+            [Issue(file, f"cannot read this file as {kind}: {exc}", f"export the campaign again as a real {suffix} file")]
+        ) from None
+
+    frame = frame.rename(columns=lambda name: str(name).strip().lower().replace(" ", "_"))
+    duplicated = sorted({name for name in frame.columns if list(frame.columns).count(name) > 1})
+    if duplicated:
+        raise ValidationError(
+            [Issue(file, f"column {name!r} appears more than once", "keep one of them", column=name) for name in duplicated]
+        )
+    unknown = [name for name in frame.columns if name not in COLUMN_NAMES and not name.startswith("unnamed:")]
+    if unknown:
+        warnings.append(f"{file}: ignoring unknown column(s) {', '.join(unknown)}; known columns: {', '.join(c.name for c in COLUMNS)}")
+    return frame, sheet, warnings
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
+    file = str(path)
+    folder = path.parent.resolve()
+    missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
+    if missing:
+        raise ValidationError(
+            [
+                Issue(file, f"required column {name!r} is missing", f"add a column named {name!r} to the header row (row 1)", row=1, column=name)
+                for name in missing
+            ]
+        )
+    known = [name for name in frame.columns if name in COLUMN_NAMES]
+    records = frame[known].to_dict("records")
+    issues: list[Issue] = []
+    images = _ImageChecker(file, folder)
+    templates: dict[str, Path | None] = {}
+    rows: list[CampaignRow] = []
+    for index, record in enumerate(records):
+        row_number = index + 2  # header is row 1
+        cells = {name: str(value).strip() for name, value in record.items()}
+        if not any(cells.values()):
+            continue  # empty rows are skipped
+        row_issues: list[Issue] = []
+
+        def problem(column: str, message: str, fix: str, value: str | None = None) -> None:
+            row_issues.append(Issue(file, message, fix, row=row_number, column=column, value=value))
+
+        for name in _TEXT_COLUMNS:
+            value = cells.get(name, "")
+            if _FORMULA_PREFIX.match(str(record.get(name, ""))):
+                problem(name, "cell looks like a spreadsheet formula and is never evaluated", "remove the leading =, +, - or @ (write the text itself)", value)
+                cells[name] = ""
+        for name in REQUIRED_COLUMNS:
+            if not cells[name] and not any(issue.column == name for issue in row_issues):
+                problem(name, "required cell is empty", f"fill in {name}")
+        for name in ("campaign_id", "product_id"):
+            if cells[name] and not _ID_PATTERN.match(cells[name]):
+                problem(name, "identifier has characters that are not allowed", "use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", cells[name])
+
+        image_sha = ""
+        image_path = folder
+        if cells["product_image"]:
+            checked = images.check(cells["product_image"])
+            if isinstance(checked, _ImageProblem):
+                problem("product_image", checked.message, checked.fix, cells["product_image"])
+            else:
+                image_path, image_sha = checked
+
+        template_path = None
+        if cells["template"]:
+            name = cells["template"]
+            if name not in templates:
+                templates[name] = find_template(name, folder)
+            template_path = templates[name]
+            if template_path is None:
+                choices = ", ".join(available_templates(folder)) or "(none found)"
+                problem("template", f"unknown template {name!r}", f"use one of: {choices}, or add templates/{name}.j2 beside the campaign", name)
+
+        audiences = split_multi(cells["audiences"])
+        styles = split_multi(cells["styles"])
+        formats: list[AdFormat] = []
+        for item in split_multi(cells["formats"]):
+            try:
+                fmt = parse_format(item)
+            except ValueError as exc:
+                problem("formats", str(exc), FORMAT_HELP, item)
+                continue
+            if fmt not in formats:
+                formats.append(fmt)
+        for name, values in (("audiences", audiences), ("styles", styles), ("formats", formats)):
+            if cells[name] and not values:
+                problem(name, f"no values in cell (values are separated by '{MULTI_SEPARATOR}')", f"write at least one value, e.g. 'a{MULTI_SEPARATOR} b'", cells[name])
+
+        variants = _parse_number(cells.get("variants", ""), int, 1, 1, MAX_VARIANTS_PER_COMBINATION, "variants", problem)
+        base_seed = _parse_number(cells.get("base_seed", ""), int, None, 0, 2**32 - 1, "base_seed", problem)
+        steps = _parse_number(cells.get("steps", ""), int, None, 1, 500, "steps", problem)
+        guidance = _parse_number(cells.get("guidance", ""), float, None, 0.0, 50.0, "guidance", problem)
+
+        if row_issues:
+            issues.extend(row_issues)
+            continue
+        assert template_path is not None
+        rows.append(
+            CampaignRow(
+                row=row_number,
+                campaign_id=cells["campaign_id"],
+                product_id=cells["product_id"],
+                product_name=cells["product_name"],
+                product_image=cells["product_image"],
+                product_image_path=image_path,
+                product_image_sha256=image_sha,
+                template=cells["template"],
+                template_path=template_path,
+                audiences=audiences,
+                styles=styles,
+                formats=tuple(formats),
+                headline=cells["headline"],
+                cta=cells["cta"],
+                variants=variants,
+                base_seed=base_seed,
+                negative_prompt=cells.get("negative_prompt", ""),
+                model=cells.get("model") or None,
+                steps=steps,
+                guidance=guidance,
+            )
+        )
+    if issues:
+        raise ValidationError(issues)
+    if not rows:
+        raise ValidationError([Issue(file, "the campaign has no product rows", "add at least one row under the header")])
+    return rows
+
+
+def _parse_number(text, kind, default, low, high, column, problem):
+    """Parse an optional int/float cell within [low, high]; report and return default on error.
+    Excel hands whole numbers back as '4.0', which is accepted for integers."""
+    if not text:
+        return default
+    try:
+        value = float(text)
+        if kind is int:
+            if not value.is_integer():
+                raise ValueError
+            value = int(value)
+    except ValueError:
+        problem(column, f"not a{'n integer' if kind is int else ' number'}", f"write a number between {low} and {high}", text)
+        return default
+    if not low <= value <= high:
+        problem(column, f"out of range {low}-{high}", f"write a number between {low} and {high}", text)
+        return default
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _ImageProblem:
+    message: str
+    fix: str
+
+
+class _ImageChecker:
+    """Checks product image paths once per distinct value (50,000 rows often share a few images)."""
+
+    def __init__(self, file: str, folder: Path):
+        self.file = file
+        self.folder = folder
+        self.cache: dict[str, tuple[Path, str] | _ImageProblem] = {}
+
+    def check(self, relative: str) -> tuple[Path, str] | _ImageProblem:
+        """(resolved path, sha256) when the image is usable."""
+        if relative not in self.cache:
+            self.cache[relative] = self._check(relative)
+        return self.cache[relative]
+
+    def _check(self, relative: str) -> tuple[Path, str] | _ImageProblem:
+        if _URL.match(relative):
+            return _ImageProblem("image must be a file beside the campaign, not a URL", "download it into the campaign folder and give its relative path")
+        if Path(relative).is_absolute() or PureWindowsPath(relative).is_absolute() or PureWindowsPath(relative).drive:
+            return _ImageProblem("image path is absolute", "give the path relative to the campaign file's folder, e.g. products/bottle.png")
+        path = (self.folder / relative).resolve()
+        if not path.is_relative_to(self.folder):
+            return _ImageProblem("image path leaves the campaign folder", "move the image inside the campaign folder and use a relative path without '..'")
+        if not path.is_file():
+            return _ImageProblem("image file not found", f"put the image at {path} or correct the path")
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            return _ImageProblem(f"not a readable image ({exc.__class__.__name__})", "use a PNG, JPEG or WebP file")
+        return (path, sha256_file(path))

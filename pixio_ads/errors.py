@@ -1,0 +1,51 @@
+"""Errors the library raises. Each carries enough to tell the user what to fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem in user input, located as precisely as we can (file, row, column, line)."""
+
+    file: str
+    message: str
+    fix: str = ""
+    row: int | None = None  # as the user sees it in Excel: header = row 1
+    column: str | None = None
+    value: str | None = None
+    line: int | None = None  # for template files
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        if self.line is not None:
+            where += f", line {self.line}"
+        text = f"{where}: {self.message}"
+        if self.value is not None:
+            shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."
+            text += f" (value: {shown!r})"
+        if self.fix:
+            text += f". Fix: {self.fix}"
+        return text
+
+
+class PixioError(Exception):
+    """Base class for errors that the CLI shows as a message, not a traceback."""
+
+
+class ValidationError(PixioError):
+    """All problems found in one input, collected before failing."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = list(issues)
+        noun = "problem" if len(self.issues) == 1 else "problems"
+        super().__init__(f"{len(self.issues)} {noun}:\n" + "\n".join(f"  - {issue}" for issue in self.issues))
+
+
+class ModelLoadError(PixioError):
+    """A model reference that cannot be loaded, with the reference named."""

@@ -1,0 +1,183 @@
+"""The embedded default model: a tiny random-weight Stable Diffusion pipeline.
+
+It exists so that the whole product runs offline and fast (smoke tests, CI, the demo).
+Its weights are random, so its images are noise. It is built deterministically, saved
+with ``save_pretrained`` and then loaded with ``from_pretrained`` like any real checkpoint.
+Sizes follow a measurement on 2 CPU cores: an 8x VAE without mid-block attention and
+a (16, 32) UNet with cross-attention only at the lower resolution render 512 px in
+about 0.3 s at 4 steps; a 2x VAE with attention everywhere needs over 4 s for 256 px.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+EMBEDDED_MODEL_ID = "embedded:tiny-sd"
+# Bump when the architecture or build recipe changes so caches are rebuilt.
+EMBEDDED_MODEL_VERSION = "1"
+EMBEDDED_DEFAULT_STEPS = 4
+NOISE_WARNING = (
+    "Using the embedded tiny random-weight model: its images are noise. It exists for "
+    "smoke tests and the demo. Pass --model with a local checkpoint folder or hub id for real images."
+)
+
+
+def cache_dir() -> Path:
+    """Where pixio-ads keeps built artefacts; override with PIXIO_ADS_CACHE."""
+    root = os.environ.get("PIXIO_ADS_CACHE") or Path.home() / ".cache" / "pixio-ads"
+    return Path(root)
+
+
+def embedded_model_path() -> Path:
+    return cache_dir() / "models" / f"tiny-sd-v{EMBEDDED_MODEL_VERSION}"
+
+
+def _byte_to_unicode_chars() -> list[str]:
+    """GPT-2/CLIP's reversible byte -> printable-character table (256 characters)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    codes = list(printable)
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    return [chr(code) for _, code in sorted(zip(printable, codes))]
+
+
+# Words the tiny tokenizer knows whole (prompts then fit CLIP's 77 tokens as with a real
+# vocabulary); anything else falls back to byte-level pieces. Changing this list changes
+# the model: bump EMBEDDED_MODEL_VERSION.
+_WORDS = """
+a an and the of for in on with to at by from that this your our you it its is are be
+photo photograph photography image picture render background backdrop scene studio lifestyle
+advertising advert ad product products packshot shot commercial brand campaign poster banner
+light lighting soft hard natural warm cool golden hour sunset sunrise morning evening night cozy
+minimal minimalist modern vintage retro bold bright dark pastel vibrant colorful clean elegant luxury
+sharp focus detail high quality detailed blurry text watermark logo people person hands
+open space empty centre center composition vertical horizontal tall wide square portrait story landscape
+seamless paper sweep gentle gradient box appealing speaks runners commuters students workers remote
+outdoor indoor kitchen office desk table wood marble concrete garden beach city street home
+bottle mug lamp cup water coffee tea shoe sneaker bag watch phone
+""".split()
+
+
+def _byte_level_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A small CLIP BPE vocabulary built offline: every byte, every byte ending a word,
+    and left-to-right merges that spell out each word of _WORDS."""
+    chars = _byte_to_unicode_chars()
+    tokens = chars + [c + "</w>" for c in chars]
+    known = set(tokens)
+    merges: list[tuple[str, str]] = []
+    for word in dict.fromkeys(_WORDS):
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        left = pieces[0]
+        for right in pieces[1:]:
+            merged = left + right
+            if merged not in known:
+                merges.append((left, right))
+                tokens.append(merged)
+                known.add(merged)
+            left = merged
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    return {token: index for index, token in enumerate(tokens)}, merges
+
+
+def _write_tokenizer(folder: Path) -> int:
+    from transformers import CLIPTokenizer
+
+    vocab, merges = _byte_level_vocab()
+    CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77).save_pretrained(folder)
+    return len(vocab)
+
+
+def build_tiny_sd(target: Path) -> Path:
+    """Build the tiny pipeline into ``target`` (atomically: temp folder, then rename)."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        vocab_size = _write_tokenizer(staging / "tokenizer")
+        tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
+
+        torch.manual_seed(0)
+        unet = UNet2DConditionModel(
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+            attention_head_dim=4,
+            norm_num_groups=8,
+        )
+        torch.manual_seed(0)
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            block_out_channels=(8, 16, 16, 16),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=1,
+            norm_num_groups=8,
+            sample_size=512,
+            mid_block_add_attention=False,
+        )
+        torch.manual_seed(0)
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=vocab_size,
+                hidden_size=32,
+                intermediate_size=37,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                max_position_embeddings=77,
+                bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        )
+        scheduler = EulerDiscreteScheduler(
+            beta_start=0.00085,
+            beta_end=0.012,
+            beta_schedule="scaled_linear",
+            num_train_timesteps=1000,
+            steps_offset=1,
+        )
+        pipeline = StableDiffusionPipeline(
+            unet=unet,
+            vae=vae,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+        pipeline.save_pretrained(staging, safe_serialization=True)
+        (staging / "PIXIO_ADS_EMBEDDED.txt").write_text(NOISE_WARNING + "\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def ensure_embedded_model() -> Path:
+    """Path of the saved embedded model, building it on first use."""
+    path = embedded_model_path()
+    if not (path / "model_index.json").is_file():
+        build_tiny_sd(path)
+    return path

@@ -1,0 +1,154 @@
+"""Expansion: campaign rows -> variants (product x audience x style x format x seed).
+
+Every variant gets a deterministic seed and a ``variant_id`` hashed from everything
+that determines its pixels, so expanding the same file twice gives the same ids and
+seeds in the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from pixio_ads.campaign import Campaign, CampaignRow
+from pixio_ads.errors import Issue, ValidationError
+from pixio_ads.prompts import PromptRenderer, TemplateError
+from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID
+
+# Bump when rendering/compositing changes what pixels a variant gets, so ids change too.
+RECIPE_VERSION = 1
+DEFAULT_REAL_MODEL_STEPS = 30
+DEFAULT_GUIDANCE = 7.5
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Render settings from the CLI; they win over the spreadsheet's columns."""
+
+    model: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    variant_id: str
+    campaign_id: str
+    product_id: str
+    product_name: str
+    source_row: int
+    audience: str
+    style: str
+    format: str
+    width: int
+    height: int
+    seed_index: int
+    seed: int
+    prompt: str
+    negative_prompt: str
+    template_name: str
+    template_sha256: str
+    model_id: str
+    steps: int
+    guidance: float
+    headline: str
+    cta: str
+    product_image: str  # absolute path on this machine
+    product_image_sha256: str
+
+    @property
+    def batch_key(self) -> tuple:
+        """Variants with equal keys can share one forward pass."""
+        return (self.model_id, self.width, self.height, self.steps, self.guidance)
+
+
+def derive_seed(campaign_id: str, product_id: str, audience: str, style: str, seed_index: int) -> int:
+    """A stable 31-bit seed per creative idea; formats share it so one idea looks alike across sizes."""
+    key = "\x1f".join((campaign_id, product_id, audience, style, str(seed_index))).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def variant_id(*pixel_inputs: object) -> str:
+    payload = json.dumps([RECIPE_VERSION, *pixel_inputs], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
+
+
+def resolve_settings(row: CampaignRow, overrides: Overrides) -> tuple[str, int, float]:
+    model = overrides.model or row.model or EMBEDDED_MODEL_ID
+    default_steps = EMBEDDED_DEFAULT_STEPS if model == EMBEDDED_MODEL_ID else DEFAULT_REAL_MODEL_STEPS
+    steps = overrides.steps or row.steps or default_steps
+    guidance = overrides.guidance if overrides.guidance is not None else row.guidance
+    return model, steps, DEFAULT_GUIDANCE if guidance is None else float(guidance)
+
+
+def template_context(row: CampaignRow, audience: str, style: str, fmt) -> dict:
+    """What a prompt template sees: the row's fields plus this combination's values."""
+    return {
+        "campaign_id": row.campaign_id,
+        "product_id": row.product_id,
+        "product_name": row.product_name,
+        "headline": row.headline,
+        "cta": row.cta,
+        "negative_prompt": row.negative_prompt,
+        "audience": audience,
+        "style": style,
+        "format": fmt.name,
+        "width": fmt.width,
+        "height": fmt.height,
+    }
+
+
+def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | None = None) -> list[Variant]:
+    """All variants of a campaign in a stable order (the first ``limit`` when given).
+    Raises ValidationError listing every template error and duplicate row."""
+    renderer = PromptRenderer()
+    variants: list[Variant] = []
+    issues: dict[tuple, Issue] = {}
+    seen: dict[str, int] = {}
+    for row in campaign.rows:
+        try:
+            compiled = renderer.compile(row.template, row.template_path)
+        except TemplateError as exc:
+            issues.setdefault((exc.issue.file, exc.issue.line, exc.issue.message), exc.issue)
+            continue
+        model, steps, guidance = resolve_settings(row, overrides)
+        image = str(row.product_image_path)
+        for audience in row.audiences:
+            for style in row.styles:
+                seeds = [
+                    row.base_seed + index if row.base_seed is not None else derive_seed(row.campaign_id, row.product_id, audience, style, index)
+                    for index in range(row.variants)
+                ]
+                for fmt in row.formats:
+                    try:
+                        prompt = renderer.render(compiled, template_context(row, audience, style, fmt))
+                    except TemplateError as exc:
+                        issue = exc.issue
+                        key = (issue.file, issue.line, issue.message)
+                        issues.setdefault(key, Issue(issue.file, issue.message + f" (first used by campaign row {row.row})", issue.fix, line=issue.line))
+                        continue
+                    for index, seed in enumerate(seeds):
+                        vid = variant_id(
+                            row.campaign_id, row.product_id, prompt, row.negative_prompt, seed, fmt.width, fmt.height,
+                            model, steps, guidance, row.headline, row.cta, row.product_image_sha256,
+                        )  # fmt: skip
+                        if vid in seen:
+                            issues.setdefault(
+                                ("dup", vid),
+                                Issue(str(campaign.path), f"row repeats the variants of row {seen[vid]}", "remove the duplicate row or change one of its values", row=row.row),
+                            )
+                            continue
+                        seen[vid] = row.row
+                        variants.append(
+                            Variant(
+                                vid, row.campaign_id, row.product_id, row.product_name, row.row, audience, style,
+                                fmt.name, fmt.width, fmt.height, index, seed, prompt, row.negative_prompt,
+                                row.template, compiled.sha256, model, steps, guidance, row.headline, row.cta,
+                                image, row.product_image_sha256,
+                            )  # fmt: skip
+                        )
+    if issues:
+        raise ValidationError(list(issues.values()))
+    # The whole file is validated even with a limit: errors further down still surface.
+    return variants if limit is None else variants[:limit]
