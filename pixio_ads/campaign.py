@@ -141,7 +141,9 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str | None, list[str]]:
             frame = pd.read_parquet(path).astype(object)
             frame = frame.where(frame.notna(), "").astype(str)
         else:
-            with pd.ExcelFile(path, engine="openpyxl") as book:
+            # data_only=False: a formula comes back as its text ("=...") so it can be rejected;
+            # with pandas' default we would silently get its cached result.
+            with pd.ExcelFile(path, engine="openpyxl", engine_kwargs={"data_only": False}) as book:
                 names = [str(name) for name in book.sheet_names]
                 sheet = next((name for name in names if name.strip().lower() == PREFERRED_SHEET), names[0])
                 if len(names) > 1:
@@ -149,7 +151,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str | None, list[str]]:
                         f"{file}: workbook has {len(names)} sheets ({', '.join(names)}); using sheet {sheet!r}"
                         f" (name a sheet {PREFERRED_SHEET!r} to choose another)"
                     )
-                frame = book.parse(sheet, dtype=str, keep_default_na=False, na_filter=False)
+                frame = pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False, na_filter=False)
     except ValidationError:
         raise
     except Exception as exc:  # pandas/openpyxl raise many types for non-spreadsheets
@@ -242,8 +244,8 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
                 continue
             if fmt not in formats:
                 formats.append(fmt)
-        for name, values in (("audiences", audiences), ("styles", styles), ("formats", formats)):
-            if cells[name] and not values:
+        for name in ("audiences", "styles", "formats"):
+            if cells[name] and not split_multi(cells[name]):
                 problem(name, f"no values in cell (values are separated by '{MULTI_SEPARATOR}')", f"write at least one value, e.g. 'a{MULTI_SEPARATOR} b'", cells[name])
 
         variants = _parse_number(cells.get("variants", ""), int, 1, 1, MAX_VARIANTS_PER_COMBINATION, "variants", problem)

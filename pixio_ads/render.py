@@ -77,6 +77,7 @@ def load_model(model_id: str, device: str | None = None) -> LoadedModel:
     import torch
     from diffusers import AutoPipelineForText2Image
     from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
 
     device = select_device(device)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
@@ -88,6 +89,7 @@ def load_model(model_id: str, device: str | None = None) -> LoadedModel:
         if model_id == EMBEDDED_MODEL_ID:
             logger.warning(NOISE_WARNING)
         diffusers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()
         try:
             pipeline = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype)
         except Exception as exc:  # OSError, ValueError, HF hub errors...

@@ -135,7 +135,7 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                         )  # fmt: skip
                         if vid in seen:
                             issues.setdefault(
-                                ("dup", vid),
+                                ("duplicate", row.row, seen[vid]),
                                 Issue(str(campaign.path), f"row repeats the variants of row {seen[vid]}", "remove the duplicate row or change one of its values", row=row.row),
                             )
                             continue

@@ -1,0 +1,148 @@
+"""Command line: ``pixio-ads validate | expand | run``.
+
+Exit codes: 0 ok, 1 some variants failed to render, 2 invalid input (every error printed).
+Library errors become messages that say how to fix them, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pixio_ads.campaign import Campaign, load_campaign
+from pixio_ads.errors import PixioError, ValidationError
+from pixio_ads.fileio import atomic_write_bytes
+from pixio_ads.variants import Overrides, Variant, expand
+
+app = typer.Typer(help="Campaign spreadsheets in, ad creatives and a Parquet manifest out.", no_args_is_help=True, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_FAILED_VARIANTS = 1
+EXIT_INVALID_INPUT = 2
+
+CampaignArg = Annotated[Path, typer.Argument(help="Campaign spreadsheet (.csv, .xlsx or .parquet).", show_default=False)]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Local checkpoint folder or hub id; wins over the spreadsheet. Default: the embedded tiny model (noise).")]
+StepsOpt = Annotated[Optional[int], typer.Option("--steps", min=1, max=500, help="Denoising steps; wins over the spreadsheet.")]
+GuidanceOpt = Annotated[Optional[float], typer.Option("--guidance", min=0, max=50, help="Guidance scale; wins over the spreadsheet.")]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N variants.")]
+
+
+def _load(campaign_path: Path, overrides: Overrides, limit: int | None = None) -> tuple[Campaign, list[Variant]]:
+    """Validate the spreadsheet and its templates, or exit 2 listing every problem."""
+    try:
+        campaign = load_campaign(campaign_path)
+        for warning in campaign.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        return campaign, expand(campaign, overrides, limit)
+    except ValidationError as exc:
+        err.print(f"[bold red]{campaign_path}: {len(exc.issues)} problem(s), nothing was rendered:[/]", highlight=False)
+        for issue in exc.issues:
+            err.print(f"  - {issue}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+
+
+@app.command()
+def validate(campaign: CampaignArg, model: ModelOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None) -> None:
+    """Check a campaign file and its templates; print a summary or every problem."""
+    loaded, variants = _load(campaign, Overrides(model, steps, guidance))
+    formats = Counter(v.format for v in variants)
+    out.print(
+        f"[green]ok[/] {campaign}: {len(loaded.rows)} product rows -> {len(variants)} variants"
+        + (f" (sheet {loaded.sheet!r})" if loaded.sheet else ""),
+        highlight=False,
+    )
+    out.print("  by format: " + ", ".join(f"{name} {count}" for name, count in formats.items()), highlight=False)
+
+
+@app.command("expand")
+def expand_command(
+    campaign: CampaignArg,
+    output: Annotated[Optional[Path], typer.Option("--out", help="Write all variants to FILE (.parquet, .csv or .jsonl).")] = None,
+    show: Annotated[int, typer.Option(help="How many variants to print.")] = 20,
+    limit: LimitOpt = None,
+    model: ModelOpt = None,
+    steps: StepsOpt = None,
+    guidance: GuidanceOpt = None,
+) -> None:
+    """Expand a campaign into its variants without rendering."""
+    _, variants = _load(campaign, Overrides(model, steps, guidance), limit)
+    table = Table("variant_id", "product", "audience", "style", "format", "seed", "prompt", title=f"{len(variants)} variants")
+    for v in variants[:show]:
+        table.add_row(v.variant_id, v.product_id, v.audience, v.style, v.format, str(v.seed), v.prompt)
+    out.print(table)
+    if output is not None:
+        _write_variants(variants, output)
+        out.print(f"wrote {len(variants)} variants to {output}", highlight=False)
+
+
+def _write_variants(variants: list[Variant], path: Path) -> None:
+    from pixio_ads.manifest import variants_to_table, write_table
+
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        write_table(variants_to_table(variants), path)
+        return
+    rows = variants_to_table(variants).to_pylist()
+    if suffix == ".jsonl":
+        atomic_write_bytes(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode())
+    elif suffix == ".csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_bytes(path, buffer.getvalue().encode())
+    else:
+        err.print(f"[red]--out {path}: unsupported extension; use .parquet, .csv or .jsonl[/]", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+
+
+@app.command()
+def run(
+    campaign: CampaignArg,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder. Default: out/<campaign file name>.")] = None,
+    model: ModelOpt = None,
+    limit: LimitOpt = None,
+    steps: StepsOpt = None,
+    guidance: GuidanceOpt = None,
+    device: Annotated[Optional[str], typer.Option(help="cuda, mps or cpu. Default: the best available.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Images per forward pass. Default: 1 on CPU, 4 on CUDA.")] = None,
+) -> None:
+    """Render a campaign through the Prefect flow and write its manifest."""
+    overrides = Overrides(model, steps, guidance)
+    _load(campaign, overrides, limit)  # fail fast, before Prefect starts
+    out_dir = out_dir or Path("out") / campaign.stem
+    # Library logs (model loading, the embedded-model warning) go to the Prefect run logs too.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pixio_ads")
+    # The ephemeral server would otherwise try to send telemetry from offline machines.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.generate_campaign import generate_campaign
+
+    try:
+        summary = generate_campaign(
+            campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
+            limit=limit, device=device, batch_size=batch_size,
+        )  # fmt: skip
+    except PixioError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    counts = ", ".join(f"{count} {status}" for status, count in summary.counts.items() if count)
+    out.print(f"[green]done[/]: {summary.total} variants ({counts})", highlight=False)
+    out.print(f"images:   {summary.images_dir}", highlight=False)
+    out.print(f"manifest: {summary.manifest_path}", highlight=False)
+    if summary.counts["failed"]:
+        err.print("[red]some variants failed; their errors are in the manifest's 'error' column[/]")
+        raise typer.Exit(EXIT_FAILED_VARIANTS)
+
+
+if __name__ == "__main__":
+    app()

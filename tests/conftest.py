@@ -1,0 +1,63 @@
+"""Shared fixtures: an isolated model cache, and a builder for small campaign folders."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CAMPAIGN = REPO / "campaigns" / "spring-sale" / "campaign.csv"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Build the embedded model in a per-session cache, never in the user's home."""
+    cache = tmp_path_factory.mktemp("pixio-cache")
+    previous = os.environ.get("PIXIO_ADS_CACHE")
+    os.environ["PIXIO_ADS_CACHE"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("PIXIO_ADS_CACHE", None)
+    else:
+        os.environ["PIXIO_ADS_CACHE"] = previous
+
+
+def good_row(**changes) -> dict:
+    row = {
+        "campaign_id": "test-campaign",
+        "product_id": "widget",
+        "product_name": "Widget",
+        "product_image": "products/widget.png",
+        "template": "studio",
+        "audiences": "makers; parents",
+        "styles": "minimal",
+        "formats": "square; story",
+        "headline": "Build more",
+        "cta": "Buy now",
+    }
+    row.update(changes)
+    return row
+
+
+@pytest.fixture
+def campaign_dir(tmp_path) -> Path:
+    """A campaign folder with a transparent product PNG in products/."""
+    (tmp_path / "products").mkdir()
+    image = Image.new("RGBA", (64, 96), (0, 0, 0, 0))
+    image.paste((200, 30, 30, 255), (16, 16, 48, 80))
+    image.save(tmp_path / "products" / "widget.png")
+    return tmp_path
+
+
+def write_csv(folder: Path, rows: list[dict], name: str = "campaign.csv") -> Path:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    path = folder / name
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

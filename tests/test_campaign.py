@@ -1,0 +1,195 @@
+"""Campaign loading: every bad input gets an error naming file, row and column."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from conftest import EXAMPLE_CAMPAIGN, good_row, write_csv
+from pixio_ads.campaign import COLUMNS, load_campaign, split_multi
+from pixio_ads.errors import ValidationError
+
+
+def issues_of(path):
+    with pytest.raises(ValidationError) as caught:
+        load_campaign(path)
+    return caught.value.issues
+
+
+def only_issue(path):
+    issues = issues_of(path)
+    assert len(issues) == 1, [str(i) for i in issues]
+    return issues[0]
+
+
+def test_example_campaign_csv_and_xlsx_agree():
+    csv_campaign = load_campaign(EXAMPLE_CAMPAIGN)
+    xlsx_campaign = load_campaign(EXAMPLE_CAMPAIGN.with_suffix(".xlsx"))
+    assert len(csv_campaign.rows) == 3
+    assert xlsx_campaign.sheet == "campaign"
+    strip = lambda rows: [(r.product_id, r.audiences, r.styles, r.formats, r.variants, r.base_seed, r.product_image_sha256) for r in rows]  # noqa: E731
+    assert strip(csv_campaign.rows) == strip(xlsx_campaign.rows)
+
+
+def test_multi_valued_cells_split_one_way():
+    assert split_multi(" square ;story;; ") == ("square", "story")
+
+
+def test_missing_required_column(campaign_dir):
+    row = good_row()
+    del row["cta"]
+    issue = only_issue(write_csv(campaign_dir, [row]))
+    assert issue.column == "cta" and issue.row == 1 and "missing" in issue.message
+
+
+def test_empty_required_cell_names_row_and_column(campaign_dir):
+    path = write_csv(campaign_dir, [good_row(), good_row(product_id="w2", headline="")])
+    issue = only_issue(path)
+    assert (issue.row, issue.column) == (3, "headline")
+    assert str(path) in str(issue) and "row 3" in str(issue) and "'headline'" in str(issue)
+
+
+def test_unknown_format_and_template(campaign_dir):
+    issues = issues_of(write_csv(campaign_dir, [good_row(formats="square; squar", template="nope")]))
+    by_column = {i.column: i for i in issues}
+    assert by_column["formats"].value == "squar" and "square, portrait, story, landscape" in by_column["formats"].fix
+    assert by_column["template"].value == "nope" and "studio" in by_column["template"].fix
+    assert all(i.row == 2 for i in issues)
+
+
+def test_custom_format_accepted(campaign_dir):
+    campaign = load_campaign(write_csv(campaign_dir, [good_row(formats="1200x900")]))
+    assert [(f.width, f.height) for f in campaign.rows[0].formats] == [(1200, 900)]
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        ("products/missing.png", "not found"),
+        ("/etc/passwd", "absolute"),
+        ("C:\\images\\x.png", "absolute"),
+        ("https://example.com/x.png", "URL"),
+        ("../outside.png", "leaves the campaign folder"),
+        ("products/../../outside.png", "leaves the campaign folder"),
+        ("products/not-an-image.png", "not a readable image"),
+    ],
+)
+def test_bad_product_images(campaign_dir, image, message):
+    (campaign_dir / "products" / "not-an-image.png").write_text("hello")
+    (campaign_dir.parent / "outside.png").write_bytes((campaign_dir / "products" / "widget.png").read_bytes())
+    issue = only_issue(write_csv(campaign_dir, [good_row(product_image=image)]))
+    assert (issue.row, issue.column) == (2, "product_image")
+    assert message in issue.message
+
+
+@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"])
+def test_formula_cells_are_rejected_not_evaluated(campaign_dir, cell):
+    issue = only_issue(write_csv(campaign_dir, [good_row(headline=cell)]))
+    assert (issue.row, issue.column) == (2, "headline")
+    assert "formula" in issue.message and issue.value == cell
+
+
+def test_xlsx_formula_is_rejected(campaign_dir):
+    book = Workbook()
+    sheet = book.active
+    row = good_row()
+    sheet.append(list(row))
+    sheet.append(list(row.values()))
+    sheet["I2"] = "=CONCAT(\"a\",\"b\")"  # headline column
+    book.save(campaign_dir / "c.xlsx")
+    issue = only_issue(campaign_dir / "c.xlsx")
+    assert (issue.row, issue.column) == (2, "headline") and "formula" in issue.message
+
+
+def test_all_errors_are_collected(campaign_dir):
+    rows = [good_row(headline=""), good_row(product_id="b", formats="huge"), good_row(product_id="c", variants="two")]
+    issues = issues_of(write_csv(campaign_dir, rows))
+    assert [(i.row, i.column) for i in issues] == [(2, "headline"), (3, "formats"), (4, "variants")]
+
+
+def test_numbers_and_ids(campaign_dir):
+    rows = [good_row(variants="0"), good_row(product_id="has space"), good_row(product_id="z", steps="2.5", guidance="x")]
+    issues = issues_of(write_csv(campaign_dir, rows))
+    assert {(i.row, i.column) for i in issues} == {(2, "variants"), (3, "product_id"), (4, "steps"), (4, "guidance")}
+
+
+def test_empty_rows_skipped_and_row_numbers_kept(campaign_dir):
+    path = write_csv(campaign_dir, [good_row()])
+    text = path.read_text()
+    header, first = text.splitlines()[:2]
+    path.write_text(f"{header}\n{first}\n,,,,,,,,,\n\n{first.replace('widget,Widget', 'w2,W2')}\n".replace("Build more", ""))
+    issues = issues_of(path)
+    assert [(i.row, i.column) for i in issues] == [(2, "headline"), (5, "headline")]
+
+
+def test_unknown_column_is_a_warning(campaign_dir):
+    campaign = load_campaign(write_csv(campaign_dir, [good_row(colour="red")]))
+    assert any("colour" in w for w in campaign.warnings)
+
+
+def test_not_a_spreadsheet(campaign_dir):
+    (campaign_dir / "c.xlsx").write_text("just some text")
+    issue = only_issue(campaign_dir / "c.xlsx")
+    assert "cannot read this file as Excel workbook" in issue.message
+    (campaign_dir / "c.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    assert "binary" in only_issue(campaign_dir / "c.csv").message
+    (campaign_dir / "c.txt").write_text("a,b")
+    assert "unsupported file type" in only_issue(campaign_dir / "c.txt").message
+    assert "not found" in only_issue(campaign_dir / "nope.csv").message
+
+
+def test_xlsx_with_several_sheets_uses_campaign_sheet(campaign_dir):
+    path = campaign_dir / "multi.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame([{"notes": "ignore me"}]).to_excel(writer, sheet_name="notes", index=False)
+        pd.DataFrame([good_row()]).to_excel(writer, sheet_name="Campaign", index=False)
+    campaign = load_campaign(path)
+    assert campaign.sheet == "Campaign" and len(campaign.rows) == 1
+    assert any("using sheet 'Campaign'" in w for w in campaign.warnings)
+
+
+def test_xlsx_without_campaign_sheet_uses_first_and_says_so(campaign_dir):
+    path = campaign_dir / "multi.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame([good_row()]).to_excel(writer, sheet_name="spring", index=False)
+        pd.DataFrame([{"notes": "x"}]).to_excel(writer, sheet_name="notes", index=False)
+    campaign = load_campaign(path)
+    assert campaign.sheet == "spring" and any("using sheet 'spring'" in w for w in campaign.warnings)
+
+
+def test_parquet_campaign(campaign_dir):
+    path = campaign_dir / "c.parquet"
+    pd.DataFrame([good_row(variants=2)]).to_parquet(path)
+    assert load_campaign(path).rows[0].variants == 2
+
+
+def test_campaign_templates_folder_wins(campaign_dir):
+    (campaign_dir / "templates").mkdir()
+    (campaign_dir / "templates" / "mine.j2").write_text("{{ product_name }} on {{ style }}")
+    campaign = load_campaign(write_csv(campaign_dir, [good_row(template="mine")]))
+    assert campaign.rows[0].template_path == campaign_dir / "templates" / "mine.j2"
+
+
+def test_template_names_cannot_be_paths(campaign_dir):
+    issue = only_issue(write_csv(campaign_dir, [good_row(template="../../etc/passwd")]))
+    assert issue.column == "template"
+
+
+def test_fifty_thousand_rows_validate_in_seconds(campaign_dir):
+    rows = [good_row(product_id=f"p{i}") for i in range(50_000)]
+    rows[49_999]["formats"] = "bogus"
+    path = write_csv(campaign_dir, rows)
+    started = time.perf_counter()
+    issue = only_issue(path)
+    elapsed = time.perf_counter() - started
+    assert (issue.row, issue.column) == (50_001, "formats")
+    assert elapsed < 30, f"50,000 rows took {elapsed:.1f}s"  # a guard against quadratic work, not a benchmark
+
+
+def test_every_column_has_documentation():
+    readme = (EXAMPLE_CAMPAIGN.parents[2] / "README.md").read_text()
+    for column in COLUMNS:
+        assert f"| `{column.name}` |" in readme, f"README's column table lacks {column.name}"

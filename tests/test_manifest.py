@@ -1,0 +1,78 @@
+"""The manifest schema: declared once, versioned, round-trips, written atomically."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import EXAMPLE_CAMPAIGN
+from pixio_ads import manifest
+from pixio_ads.campaign import load_campaign
+from pixio_ads.variants import expand
+
+
+@pytest.fixture(scope="module")
+def variants():
+    return expand(load_campaign(EXAMPLE_CAMPAIGN))
+
+
+def result_row(variant, status="rendered", **extra):
+    row = {name: getattr(variant, name) for name in manifest.PLAN_SCHEMA.names}
+    row.update(dict.fromkeys(manifest.RESULT_COLUMNS))
+    row.update(status=status, created_at=datetime(2026, 1, 1, tzinfo=timezone.utc), **extra)
+    return row
+
+
+def test_plan_round_trip(tmp_path, variants):
+    path = manifest.write_table(manifest.variants_to_table(variants), tmp_path / "plan.parquet")
+    assert manifest.table_to_variants(manifest.read_table(path, manifest.PLAN_SCHEMA)) == variants
+
+
+def test_manifest_round_trip_with_pyarrow(tmp_path, variants):
+    rows = [result_row(v, output_path="images/x.png", output_sha256="ab" * 32, render_seconds=0.5) for v in variants]
+    path = manifest.write_table(manifest.rows_to_table(rows), tmp_path / "manifest.parquet")
+    table = pq.read_table(path)
+    assert table.schema.equals(manifest.MANIFEST_SCHEMA, check_metadata=True)
+    assert table.schema.metadata[b"pixio_ads.schema_version"] == manifest.SCHEMA_VERSION.encode()
+    assert table.to_pylist() == rows
+    assert table.schema.field("created_at").type == pa.timestamp("us", tz="UTC")
+
+
+def test_unknown_status_is_refused(variants):
+    with pytest.raises(ValueError, match="status"):
+        manifest.rows_to_table([result_row(variants[0], status="done")])
+
+
+def test_other_schema_version_is_refused(tmp_path, variants):
+    table = manifest.rows_to_table([result_row(variants[0])])
+    pq.write_table(table.replace_schema_metadata({b"pixio_ads.schema_version": b"0"}), tmp_path / "old.parquet")
+    with pytest.raises(manifest.ManifestError, match="schema version 0"):
+        manifest.read_table(tmp_path / "old.parquet")
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path, variants, monkeypatch):
+    path = manifest.write_table(manifest.rows_to_table([result_row(variants[0])]), tmp_path / "manifest.parquet")
+    before = path.read_bytes()
+
+    def crash(table, where):
+        with open(where, "wb") as handle:
+            handle.write(b"PAR1 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(manifest.pq, "write_table", crash)
+    with pytest.raises(OSError, match="disk full"):
+        manifest.write_table(manifest.rows_to_table([result_row(v) for v in variants]), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.parquet"]  # no temp file left behind
+
+
+def test_merge_keeps_plan_order_and_one_row_per_variant(variants):
+    first = manifest.rows_to_table([result_row(v, status="failed", error="boom") for v in variants[:3]])
+    retry = manifest.rows_to_table([result_row(variants[1])])
+    merged = manifest.merge([v.variant_id for v in variants], [first, retry])
+    assert merged.column("variant_id").to_pylist() == [v.variant_id for v in variants[:3]]
+    assert merged.column("status").to_pylist() == ["failed", "rendered", "failed"]
+    assert manifest.status_counts(merged) == {"rendered": 1, "failed": 2, "blocked": 0, "skipped": 0}
