@@ -21,6 +21,7 @@ from rich.table import Table
 from pixio_ads.campaign import Campaign, load_campaign
 from pixio_ads.errors import PixioError, ValidationError
 from pixio_ads.fileio import atomic_write_bytes
+from pixio_ads.runner import check_models
 from pixio_ads.variants import Overrides, Variant, expand
 
 app = typer.Typer(help="Campaign spreadsheets in, ad creatives and a Parquet manifest out.", no_args_is_help=True, add_completion=False)
@@ -119,7 +120,12 @@ def run(
 ) -> None:
     """Render a campaign through the Prefect flow and write its manifest."""
     overrides = Overrides(model, steps, guidance)
-    _load(campaign, overrides, limit)  # fail fast, before Prefect starts
+    _, variants = _load(campaign, overrides, limit)  # fail fast, before Prefect starts
+    try:
+        check_models(variants)
+    except PixioError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
     out_dir = out_dir or Path("out") / campaign.stem
     # Library logs (model loading, the embedded-model warning) go to the Prefect run logs too.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pixio_ads")
@@ -132,7 +138,7 @@ def run(
             campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
             limit=limit, device=device, batch_size=batch_size,
         )  # fmt: skip
-    except PixioError as exc:
+    except PixioError as exc:  # e.g. a hub id that cannot be downloaded
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     counts = ", ".join(f"{count} {status}" for status, count in summary.counts.items() if count)

@@ -69,10 +69,15 @@ def plan_campaign(
     """Validate and expand the campaign, check its models resolve, write the plan."""
     campaign = load_campaign(campaign_path)
     variants = expand(campaign, overrides, limit)
-    for model_id in sorted({v.model_id for v in variants}):
-        render.resolve_source(model_id)  # fail before any rendering on a bad model path
+    check_models(variants)
     plan_path = write_table(variants_to_table(variants), Path(out_dir) / PLAN_FILE)
     return Plan(str(plan_path), shard_ids(variants, shard_size), len(variants), campaign.warnings)
+
+
+def check_models(variants: list[Variant]) -> None:
+    """Fail before any rendering when a variant's model path does not exist."""
+    for model_id in sorted({v.model_id for v in variants}):
+        render.resolve_source(model_id)
 
 
 def shard_ids(variants: list[Variant], shard_size: int) -> list[list[str]]:

@@ -69,9 +69,17 @@ def derive_seed(campaign_id: str, product_id: str, audience: str, style: str, se
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def variant_id(*pixel_inputs: object) -> str:
-    payload = json.dumps([RECIPE_VERSION, *pixel_inputs], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
+def id_prefix(*shared_pixel_inputs: object) -> "hashlib._Hash":
+    """Hash state over the inputs a combination's seeds share; ``variant_id`` adds the seed.
+    Hashing the shared part once keeps 100,000 variants well under a second."""
+    payload = json.dumps([RECIPE_VERSION, *shared_pixel_inputs], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8"))
+
+
+def variant_id(prefix: "hashlib._Hash", seed: int) -> str:
+    digest = prefix.copy()
+    digest.update(b"\x1f%d" % seed)
+    return digest.hexdigest()[:20]
 
 
 def resolve_settings(row: CampaignRow, overrides: Overrides) -> tuple[str, int, float]:
@@ -128,11 +136,12 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                         key = (issue.file, issue.line, issue.message)
                         issues.setdefault(key, Issue(issue.file, issue.message + f" (first used by campaign row {row.row})", issue.fix, line=issue.line))
                         continue
+                    prefix = id_prefix(
+                        row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
+                        model, steps, guidance, row.headline, row.cta, row.product_image_sha256,
+                    )  # fmt: skip
                     for index, seed in enumerate(seeds):
-                        vid = variant_id(
-                            row.campaign_id, row.product_id, prompt, row.negative_prompt, seed, fmt.width, fmt.height,
-                            model, steps, guidance, row.headline, row.cta, row.product_image_sha256,
-                        )  # fmt: skip
+                        vid = variant_id(prefix, seed)
                         if vid in seen:
                             issues.setdefault(
                                 ("duplicate", row.row, seen[vid]),
