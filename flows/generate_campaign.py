@@ -19,9 +19,11 @@ def plan_campaign(campaign_path: str, out_dir: str, overrides: Overrides, limit:
 
 
 @task(name="render-shard")
-def render_shard(plan_path: str, variant_ids: list[str], out_dir: str, device: str | None, batch_size: int | None) -> str:
+def render_shard(
+    plan_path: str, variant_ids: list[str], out_dir: str, device: str | None, batch_size: int | None, safety_checker: bool
+) -> str:
     """Render and composite one shard of variants; returns its manifest shard path."""
-    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size)
+    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size, safety_checker)
 
 
 @task(name="write-manifest")
@@ -37,17 +39,24 @@ def generate_campaign(
     model: str | None = None,
     steps: int | None = None,
     guidance: float | None = None,
+    scheduler: str | None = None,
+    revision: str | None = None,
+    dtype: str | None = None,
     limit: int | None = None,
     device: str | None = None,
     batch_size: int | None = None,
+    safety_checker: bool = True,
     shard_size: int = runner.DEFAULT_SHARD_SIZE,
 ) -> runner.Summary:
     logger = get_run_logger()
-    plan = plan_campaign(campaign_path, out_dir, Overrides(model, steps, guidance), limit, shard_size)
+    overrides = Overrides(model, steps, guidance, scheduler, revision, dtype)
+    plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size)
     for warning in plan.warnings:
         logger.warning(warning)
     logger.info("%d variants in %d shards", plan.total, len(plan.shards))
-    shard_paths = [render_shard(plan.plan_path, ids, out_dir, device, batch_size) for ids in plan.shards]
+    if not safety_checker:
+        logger.warning("safety checker disabled for this run")
+    shard_paths = [render_shard(plan.plan_path, ids, out_dir, device, batch_size, safety_checker) for ids in plan.shards]
     summary = write_manifest(plan.plan_path, shard_paths, out_dir)
     logger.info("manifest %s: %s", summary.manifest_path, summary.counts)
     return summary

@@ -16,6 +16,7 @@ from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.fileio import sha256_file
 from pixio_ads.formats import FORMAT_HELP, AdFormat, parse_format
 from pixio_ads.prompts import available_templates, find_template
+from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 
 MULTI_SEPARATOR = ";"
 MAX_VARIANTS_PER_COMBINATION = 1000
@@ -50,6 +51,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("model", False, "Model override: local checkpoint folder or hub id (the CLI's --model wins).", "stabilityai/sd-turbo"),
     Column("steps", False, "Denoising steps override (1-500).", "25"),
     Column("guidance", False, "Classifier-free guidance scale override (0-50).", "7.5"),
+    Column("scheduler", False, "Sampler: " + ", ".join(SCHEDULER_NAMES) + " (`default` = the checkpoint's own).", "dpmpp_2m"),
+    Column("revision", False, "Hub revision (branch, tag or commit) of the model.", "main"),
+    Column("dtype", False, "Weights precision: " + ", ".join(DTYPES) + " (auto = fp16 on CUDA, fp32 otherwise).", "fp16"),
 )
 COLUMN_NAMES = {column.name for column in COLUMNS}
 REQUIRED_COLUMNS = [column.name for column in COLUMNS if column.required]
@@ -60,7 +64,7 @@ _FORMULA_PREFIX = re.compile(r"^[=+\-@\t\r]")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(www\.)")
 _TEXT_COLUMNS = (
     "campaign_id", "product_id", "product_name", "product_image", "template", "audiences",
-    "styles", "formats", "headline", "cta", "negative_prompt", "model",
+    "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
 )  # fmt: skip
 
 
@@ -88,6 +92,9 @@ class CampaignRow:
     model: str | None = None
     steps: int | None = None
     guidance: float | None = None
+    scheduler: str | None = None
+    revision: str | None = None
+    dtype: str | None = None
 
 
 @dataclass(slots=True)
@@ -253,6 +260,10 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
         steps = _parse_number(cells.get("steps", ""), int, None, 1, 500, "steps", problem)
         guidance = _parse_number(cells.get("guidance", ""), float, None, 0.0, 50.0, "guidance", problem)
 
+        for name, valid in (("scheduler", SCHEDULER_NAMES), ("dtype", DTYPES)):
+            if cells.get(name) and cells[name] not in valid:
+                problem(name, f"unknown {name} {cells[name]!r}", "use one of: " + ", ".join(valid), cells[name])
+
         if row_issues:
             issues.extend(row_issues)
             continue
@@ -279,6 +290,9 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
                 model=cells.get("model") or None,
                 steps=steps,
                 guidance=guidance,
+                scheduler=cells.get("scheduler") or None,
+                revision=cells.get("revision") or None,
+                dtype=cells.get("dtype") or None,
             )
         )
     if issues:

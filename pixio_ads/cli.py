@@ -21,6 +21,7 @@ from rich.table import Table
 from pixio_ads.campaign import Campaign, load_campaign
 from pixio_ads.errors import PixioError, ValidationError
 from pixio_ads.fileio import atomic_write_bytes
+from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 from pixio_ads.runner import check_models
 from pixio_ads.variants import Overrides, Variant, expand
 
@@ -35,7 +36,19 @@ CampaignArg = Annotated[Path, typer.Argument(help="Campaign spreadsheet (.csv, .
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Local checkpoint folder or hub id; wins over the spreadsheet. Default: the embedded tiny model (noise).")]
 StepsOpt = Annotated[Optional[int], typer.Option("--steps", min=1, max=500, help="Denoising steps; wins over the spreadsheet.")]
 GuidanceOpt = Annotated[Optional[float], typer.Option("--guidance", min=0, max=50, help="Guidance scale; wins over the spreadsheet.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Sampler: " + ", ".join(SCHEDULER_NAMES) + "; wins over the spreadsheet.")]
+RevisionOpt = Annotated[Optional[str], typer.Option("--revision", help="Hub revision of the model; wins over the spreadsheet.")]
+DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Weights precision: " + ", ".join(DTYPES) + "; wins over the spreadsheet.")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N variants.")]
+
+
+def _overrides(*values) -> Overrides:
+    """CLI render settings, or exit 2 naming the bad option value."""
+    try:
+        return Overrides(*values)
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
 def _load(campaign_path: Path, overrides: Overrides, limit: int | None = None) -> tuple[Campaign, list[Variant]]:
@@ -53,9 +66,17 @@ def _load(campaign_path: Path, overrides: Overrides, limit: int | None = None) -
 
 
 @app.command()
-def validate(campaign: CampaignArg, model: ModelOpt = None, steps: StepsOpt = None, guidance: GuidanceOpt = None) -> None:
+def validate(
+    campaign: CampaignArg,
+    model: ModelOpt = None,
+    steps: StepsOpt = None,
+    guidance: GuidanceOpt = None,
+    scheduler: SchedulerOpt = None,
+    revision: RevisionOpt = None,
+    dtype: DtypeOpt = None,
+) -> None:
     """Check a campaign file and its templates; print a summary or every problem."""
-    loaded, variants = _load(campaign, Overrides(model, steps, guidance))
+    loaded, variants = _load(campaign, _overrides(model, steps, guidance, scheduler, revision, dtype))
     formats = Counter(v.format for v in variants)
     out.print(
         f"[green]ok[/] {campaign}: {len(loaded.rows)} product rows -> {len(variants)} variants"
@@ -74,9 +95,12 @@ def expand_command(
     model: ModelOpt = None,
     steps: StepsOpt = None,
     guidance: GuidanceOpt = None,
+    scheduler: SchedulerOpt = None,
+    revision: RevisionOpt = None,
+    dtype: DtypeOpt = None,
 ) -> None:
     """Expand a campaign into its variants without rendering."""
-    _, variants = _load(campaign, Overrides(model, steps, guidance), limit)
+    _, variants = _load(campaign, _overrides(model, steps, guidance, scheduler, revision, dtype), limit)
     table = Table("variant_id", "product", "audience", "style", "format", "seed", "prompt", title=f"{len(variants)} variants")
     for v in variants[:show]:
         table.add_row(v.variant_id, v.product_id, v.audience, v.style, v.format, str(v.seed), v.prompt)
@@ -115,11 +139,15 @@ def run(
     limit: LimitOpt = None,
     steps: StepsOpt = None,
     guidance: GuidanceOpt = None,
+    scheduler: SchedulerOpt = None,
+    revision: RevisionOpt = None,
+    dtype: DtypeOpt = None,
     device: Annotated[Optional[str], typer.Option(help="cuda, mps or cpu. Default: the best available.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Images per forward pass. Default: 1 on CPU, 4 on CUDA.")] = None,
+    safety_checker: Annotated[bool, typer.Option(help="Keep the checkpoint's safety checker on (flagged images are blocked, not saved).")] = True,
 ) -> None:
     """Render a campaign through the Prefect flow and write its manifest."""
-    overrides = Overrides(model, steps, guidance)
+    overrides = _overrides(model, steps, guidance, scheduler, revision, dtype)
     _, variants = _load(campaign, overrides, limit)  # fail fast, before Prefect starts
     try:
         check_models(variants)
@@ -136,7 +164,8 @@ def run(
     try:
         summary = generate_campaign(
             campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
-            limit=limit, device=device, batch_size=batch_size,
+            scheduler=scheduler, revision=revision, dtype=dtype, limit=limit, device=device,
+            batch_size=batch_size, safety_checker=safety_checker,
         )  # fmt: skip
     except PixioError as exc:  # e.g. a hub id that cannot be downloaded
         err.print(f"[bold red]error:[/] {exc}", highlight=False)

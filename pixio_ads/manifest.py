@@ -38,6 +38,9 @@ _VARIANT_TYPES: dict[str, pa.DataType] = {
     "template_name": pa.string(),
     "template_sha256": pa.string(),
     "model_id": pa.string(),
+    "revision": pa.string(),
+    "dtype": pa.string(),  # as requested (auto, fp16, bf16, fp32)
+    "scheduler": pa.string(),
     "steps": pa.int32(),
     "guidance": pa.float64(),
     "headline": pa.string(),
@@ -56,6 +59,9 @@ _RESULT_FIELDS = [
     pa.field("render_height", pa.int32()),
     pa.field("render_seconds", pa.float64()),
     pa.field("device", pa.string()),
+    pa.field("torch_dtype", pa.string()),  # what the weights ran in
+    pa.field("safety_checker", pa.string()),  # on, off (disabled by the run) or absent (checkpoint has none)
+    pa.field("resize_method", pa.string()),  # lanczos, or upscaler:<model id>
     pa.field("pixio_ads_version", pa.string()),
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
 ]

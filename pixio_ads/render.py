@@ -1,8 +1,12 @@
 """Rendering backgrounds with Hugging Face diffusers.
 
-A pipeline is loaded once per process (keyed by model, device, dtype) and reused. Every
-image gets its own CPU ``torch.Generator`` seeded from its variant, so its pixels do not
-depend on batch size, batch order or device type of the noise.
+A checkpoint is loaded once per process (keyed by model, revision, dtype, device and
+safety-checker setting) and reused; scheduler variants share its modules (``from_pipe``).
+Prompts are encoded with compel (weighting such as ``(red dress)1.3`` or ``word++``, and
+prompts longer than CLIP's 77 tokens). Every image gets its own CPU ``torch.Generator``
+seeded from its variant, and only prompts whose embeddings have the same length share a
+forward pass, so a variant's pixels do not depend on its batch neighbours, batch size or
+order beyond float rounding.
 """
 
 from __future__ import annotations
@@ -10,31 +14,90 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
 from pixio_ads.errors import ModelLoadError
-from pixio_ads.tiny_model import EMBEDDED_MODEL_ID, NOISE_WARNING, ensure_embedded_model
+from pixio_ads.tiny_model import EMBEDDED_MODELS, NOISE_WARNING, ensure_embedded_model
 
 logger = logging.getLogger(__name__)
 
+# name -> (diffusers scheduler class, config overrides). Built from the checkpoint's own config.
+SCHEDULERS: dict[str, tuple[str, dict]] = {
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "dpmpp_2m_karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True}),
+    "ddim": ("DDIMScheduler", {}),
+    "pndm": ("PNDMScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "lcm": ("LCMScheduler", {}),
+}
+DEFAULT_SCHEDULER = "default"  # the checkpoint's own scheduler
+SCHEDULER_NAMES = (DEFAULT_SCHEDULER, *SCHEDULERS)
+DTYPES = ("auto", "fp16", "bf16", "fp32")  # auto: fp16 on CUDA, fp32 elsewhere
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
 
 @dataclass(frozen=True, slots=True)
-class LoadedModel:
+class ModelSpec:
+    """Everything that selects a loaded pipeline (not the per-image settings)."""
+
     model_id: str
+    revision: str | None = None
+    dtype: str = "auto"
+    safety_checker: bool = True
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    spec: ModelSpec
     pipeline: object  # a diffusers text-to-image pipeline
     device: str
+    dtype: str  # resolved: fp16, bf16 or fp32
     native_side: int  # the side length (px) the model was trained at
+    is_sdxl: bool
+    _conditioner: object = None
+    _by_scheduler: dict = field(default_factory=dict)
 
     @property
-    def is_embedded(self) -> bool:
-        return self.model_id == EMBEDDED_MODEL_ID
+    def model_id(self) -> str:
+        return self.spec.model_id
+
+    def conditioner(self):
+        """compel for this pipeline's text encoder(s), created on first use."""
+        if self._conditioner is None:
+            from compel import CompelForSD, CompelForSDXL
+
+            wrapper = CompelForSDXL if self.is_sdxl else CompelForSD
+            self._conditioner = wrapper(self.pipeline, device=self.device)
+        return self._conditioner
+
+    def with_scheduler(self, name: str):
+        """The pipeline with scheduler ``name``, sharing every module with the loaded one."""
+        if name == DEFAULT_SCHEDULER:
+            return self.pipeline
+        if name not in self._by_scheduler:
+            import diffusers
+
+            class_name, overrides = SCHEDULERS[name]
+            scheduler = getattr(diffusers, class_name).from_config(self.pipeline.scheduler.config, **overrides)
+            pipeline = type(self.pipeline).from_pipe(self.pipeline, scheduler=scheduler)
+            pipeline.set_progress_bar_config(disable=True)
+            self._by_scheduler[name] = pipeline
+        return self._by_scheduler[name]
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
-_PIPELINES: dict[tuple[str, str, str], LoadedModel] = {}
+@dataclass(frozen=True, slots=True)
+class RenderOutput:
+    images: list[Image.Image]
+    nsfw: list[bool]  # True where the checkpoint's safety checker flagged the image
+
+
+_PIPELINES: dict[tuple, LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 
@@ -57,53 +120,123 @@ def default_batch_size(device: str) -> int:
     return 4 if device.startswith("cuda") else 1
 
 
+def check_scheduler(name: str) -> None:
+    if name not in SCHEDULER_NAMES:
+        raise ValueError(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULER_NAMES)}")
+
+
 def resolve_source(model_id: str) -> str:
     """What from_pretrained gets: the embedded model's folder (built on first use), a local
-    checkpoint folder, or a hub id. Raises ModelLoadError naming a bad local path."""
-    if model_id == EMBEDDED_MODEL_ID:
-        return str(ensure_embedded_model())
+    checkpoint folder or single file, or a hub id. Raises ModelLoadError naming a bad path."""
+    if model_id in EMBEDDED_MODELS:
+        return str(ensure_embedded_model(model_id))
     path = Path(model_id).expanduser()
     if path.exists():
         if path.is_dir() and not (path / "model_index.json").is_file():
             raise ModelLoadError(f"model folder {model_id!r} has no model_index.json: point --model at a diffusers checkpoint folder")
+        if path.is_file() and path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
+            raise ModelLoadError(f"model file {model_id!r} is not a {' or '.join(SINGLE_FILE_SUFFIXES)} checkpoint")
         return str(path)
     if not _HUB_ID.match(model_id):
         raise ModelLoadError(f"model path {model_id!r} does not exist (and it is not a hub id like 'org/name')")
     return model_id
 
 
-def load_model(model_id: str, device: str | None = None) -> LoadedModel:
-    """Load (or reuse) a text-to-image pipeline. fp16 on CUDA, fp32 elsewhere."""
+def _torch_dtype(dtype: str, device: str):
     import torch
-    from diffusers import AutoPipelineForText2Image
+
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    if dtype == "auto":
+        dtype = "fp16" if device.startswith("cuda") else "fp32"
+    return dtype, {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[dtype]
+
+
+def _is_sdxl_single_file(path: Path) -> bool:
+    """SDXL checkpoints carry a second text encoder under conditioner.embedders.1."""
+    from safetensors import safe_open
+
+    if path.suffix.lower() != ".safetensors":
+        return False
+    with safe_open(str(path), framework="pt") as handle:
+        return any(key.startswith("conditioner.embedders.1.") for key in handle.keys())
+
+
+def _from_pretrained(source: str, spec: ModelSpec, torch_dtype):
+    from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    kwargs: dict = {"dtype": torch_dtype}
+    if spec.revision:
+        kwargs["revision"] = spec.revision
+    if not spec.safety_checker:
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    path = Path(source)
+    if path.is_file():
+        # Single-file checkpoints: diffusers maps them to a known architecture's config.
+        pipeline_class = StableDiffusionXLPipeline if _is_sdxl_single_file(path) else StableDiffusionPipeline
+        return pipeline_class.from_single_file(source, **kwargs)
+    return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
+
+
+def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
+    """Load (or reuse) a text-to-image pipeline."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
+    spec = ModelSpec(spec) if isinstance(spec, str) else spec
     device = select_device(device)
-    dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    key = (model_id, device, str(dtype))
+    dtype_name, torch_dtype = _torch_dtype(spec.dtype, device)
+    key = (spec.model_id, spec.revision, dtype_name, device, spec.safety_checker)
     with _LOAD_LOCK:
         if key in _PIPELINES:
             return _PIPELINES[key]
-        source = resolve_source(model_id)
-        if model_id == EMBEDDED_MODEL_ID:
+        source = resolve_source(spec.model_id)
+        if spec.model_id in EMBEDDED_MODELS:
             logger.warning(NOISE_WARNING)
         diffusers_logging.disable_progress_bar()
         transformers_logging.disable_progress_bar()
         try:
-            pipeline = AutoPipelineForText2Image.from_pretrained(source, dtype=dtype)
-        except Exception as exc:  # OSError, ValueError, HF hub errors...
+            pipeline = _from_pretrained(source, spec, torch_dtype)
+        except Exception as exc:  # OSError, ValueError, hub errors...
+            first_line = str(exc).splitlines()[0] if str(exc) else ""
             raise ModelLoadError(
-                f"cannot load model {model_id!r}: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. "
-                "Pass a local diffusers checkpoint folder, or a hub id already in the local Hugging Face cache"
+                f"cannot load model {spec.model_id!r}: {exc.__class__.__name__}: {first_line}. "
+                "Pass a local diffusers checkpoint folder, a .safetensors file, or a hub id already in the local Hugging Face cache"
             ) from None
         pipeline = pipeline.to(device)
         pipeline.set_progress_bar_config(disable=True)
         native_side = int(pipeline.unet.config.sample_size) * int(pipeline.vae_scale_factor)
-        loaded = LoadedModel(model_id, pipeline, device, native_side)
+        is_sdxl = getattr(pipeline, "text_encoder_2", None) is not None
+        loaded = LoadedModel(spec, pipeline, device, dtype_name, native_side, is_sdxl)
         _PIPELINES[key] = loaded
-        logger.info("loaded model %s on %s (%s, native %d px)", model_id, device, dtype, native_side)
+        logger.info("loaded model %s on %s (%s, native %d px%s)", spec.model_id, device, dtype_name, native_side, ", SDXL" if is_sdxl else "")
         return loaded
+
+
+def encode_prompts(model: LoadedModel, prompts: list[str], negative_prompts: list[str]) -> list[dict]:
+    """Per-image prompt embeddings (compel), each computed alone so that it never depends
+    on the other prompts of a batch. Returns the pipeline's embedding keyword arguments."""
+    import torch
+
+    conditioner = model.conditioner()
+    cache: dict[tuple[str, str], dict] = {}
+    encoded = []
+    with torch.inference_mode():
+        for prompt, negative in zip(prompts, negative_prompts):
+            if (prompt, negative) not in cache:
+                if model.is_sdxl:
+                    out = conditioner(main_prompt=prompt, negative_prompt=negative)
+                    cache[prompt, negative] = {
+                        "prompt_embeds": out.embeds,
+                        "negative_prompt_embeds": out.negative_embeds,
+                        "pooled_prompt_embeds": out.pooled_embeds,
+                        "negative_pooled_prompt_embeds": out.negative_pooled_embeds,
+                    }
+                else:
+                    out = conditioner(prompt, negative_prompt=negative)
+                    cache[prompt, negative] = {"prompt_embeds": out.embeds, "negative_prompt_embeds": out.negative_embeds}
+            encoded.append(cache[prompt, negative])
+    return encoded
 
 
 def generate(
@@ -115,22 +248,60 @@ def generate(
     height: int,
     steps: int,
     guidance: float,
-) -> list[Image.Image]:
-    """One forward pass for a batch; one generator per image."""
-    import torch
-
+    scheduler: str = DEFAULT_SCHEDULER,
+) -> RenderOutput:
+    """Render a batch; one generator per image. On CUDA out-of-memory the batch is halved
+    and retried down to single images; only then does the error propagate."""
     # 1. Check inputs
     if not (len(prompts) == len(negative_prompts) == len(seeds)) or not prompts:
         raise ValueError(f"prompts, negative_prompts and seeds must be equally long and non-empty, got {len(prompts)}, {len(negative_prompts)}, {len(seeds)}")
     if width % 8 or height % 8:
         raise ValueError(f"`height` and `width` have to be divisible by 8 but are {height} and {width}.")
-    # 2. One generator per image, on the CPU so the noise is the same on any device
+    check_scheduler(scheduler)
+    pipeline = model.with_scheduler(scheduler)
+    # 2. Encode prompts one by one
+    embeddings = encode_prompts(model, prompts, negative_prompts)
+    # 3. Only equally long embeddings share a forward pass (no padding from neighbours)
+    groups: dict[tuple, list[int]] = {}
+    for index, embeds in enumerate(embeddings):
+        length = (embeds["prompt_embeds"].shape[1], embeds["negative_prompt_embeds"].shape[1])
+        groups.setdefault(length, []).append(index)
+    images: list = [None] * len(prompts)
+    nsfw: list = [False] * len(prompts)
+    for indices in groups.values():
+        out = _forward_with_oom_backoff(pipeline, [embeddings[i] for i in indices], [seeds[i] for i in indices], width, height, steps, guidance)
+        for position, index in enumerate(indices):
+            images[index] = out.images[position]
+            nsfw[index] = out.nsfw[position]
+    return RenderOutput(images, nsfw)
+
+
+def _forward_with_oom_backoff(pipeline, embeddings, seeds, width, height, steps, guidance) -> RenderOutput:
+    import torch
+
+    try:
+        return _forward(pipeline, embeddings, seeds, width, height, steps, guidance)
+    except torch.OutOfMemoryError:
+        if len(seeds) == 1:
+            raise
+        half = len(seeds) // 2
+        logger.warning("out of memory at batch size %d; retrying as batches of %d and %d", len(seeds), half, len(seeds) - half)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        first = _forward_with_oom_backoff(pipeline, embeddings[:half], seeds[:half], width, height, steps, guidance)
+        second = _forward_with_oom_backoff(pipeline, embeddings[half:], seeds[half:], width, height, steps, guidance)
+        return RenderOutput(first.images + second.images, first.nsfw + second.nsfw)
+
+
+def _forward(pipeline, embeddings, seeds, width, height, steps, guidance) -> RenderOutput:
+    import torch
+
+    # Generators on the CPU: the same noise whatever the device.
     generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
-    # 3. Denoise
+    stacked = {key: torch.cat([e[key] for e in embeddings]) for key in embeddings[0]}
     with torch.inference_mode():
-        output = model.pipeline(
-            prompt=prompts,
-            negative_prompt=negative_prompts if any(negative_prompts) else None,
+        output = pipeline(
+            **stacked,
             width=width,
             height=height,
             num_inference_steps=steps,
@@ -138,4 +309,5 @@ def generate(
             generator=generators,
             output_type="pil",
         )
-    return list(output.images)
+    flags = getattr(output, "nsfw_content_detected", None) or [False] * len(seeds)
+    return RenderOutput(list(output.images), [bool(flag) for flag in flags])

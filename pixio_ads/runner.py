@@ -29,7 +29,7 @@ from pixio_ads.campaign import load_campaign
 from pixio_ads.composite import fit_cover, place_product
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.formats import AdFormat, render_size
-from pixio_ads.manifest import PLAN_SCHEMA, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
+from pixio_ads.manifest import PLAN_SCHEMA, RESULT_COLUMNS, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
 from pixio_ads import render
 from pixio_ads.variants import Overrides, Variant, expand
 
@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SHARD_SIZE = 16
 PLAN_FILE = "plan.parquet"
+RESIZE_METHOD = "lanczos"
 MANIFEST_FILE = "manifest.parquet"
 
 
@@ -96,10 +97,12 @@ def render_shard(
     out_dir: str | Path,
     device: str | None = None,
     batch_size: int | None = None,
+    safety_checker: bool = True,
 ) -> str:
     """Render, composite and save the given variants; write their manifest shard. Returns its path.
 
-    A batch that raises marks its variants ``failed`` with the error; the others go on."""
+    A batch that raises marks its variants ``failed`` with the error; the others go on.
+    An image the checkpoint's safety checker flags is not saved; its row is ``blocked``."""
     out_dir = Path(out_dir)
     plan = read_table(Path(plan_path), PLAN_SCHEMA)
     selected = plan.filter(pc.is_in(plan["variant_id"], value_set=pc.cast(variant_ids, plan.schema.field("variant_id").type)))
@@ -112,7 +115,7 @@ def render_shard(
     products: dict[str, Image.Image] = {}
     rows: list[dict] = []
     for batch in _batches([by_id[vid] for vid in variant_ids], batch_size):
-        rows += _render_batch(batch, out_dir, device, products)
+        rows += _render_batch(batch, out_dir, device, safety_checker, products)
     shard_key = hashlib.sha256("\n".join(variant_ids).encode()).hexdigest()[:16]
     shard_path = write_table(rows_to_table(rows), out_dir / "shards" / f"shard-{shard_key}.parquet")
     return str(shard_path)
@@ -124,32 +127,40 @@ def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]
         yield from (group[i : i + batch_size] for i in range(0, len(group), batch_size))
 
 
-def _render_batch(batch: list[Variant], out_dir: Path, device: str, products: dict[str, Image.Image]) -> list[dict]:
+def _render_batch(batch: list[Variant], out_dir: Path, device: str, safety_checker: bool, products: dict[str, Image.Image]) -> list[dict]:
     first = batch[0]
     started = time.perf_counter()
-    render_w = render_h = None
+    context = {"device": device, "safety_checker": "on" if safety_checker else "off", "resize_method": RESIZE_METHOD}
     try:
-        model = render.load_model(first.model_id, device)
-        render_w, render_h = render_size(AdFormat(first.format, first.width, first.height), model.native_side)
-        images = render.generate(
+        model = render.load_model(render.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device)
+        context["torch_dtype"] = model.dtype
+        if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
+            context["safety_checker"] = "absent"
+        context["render_width"], context["render_height"] = render_size(AdFormat(first.format, first.width, first.height), model.native_side)
+        output = render.generate(
             model,
             [v.prompt for v in batch],
             [v.negative_prompt for v in batch],
             [v.seed for v in batch],
-            render_w,
-            render_h,
+            context["render_width"],
+            context["render_height"],
             first.steps,
             first.guidance,
+            first.scheduler,
         )
-        per_image = (time.perf_counter() - started) / len(batch)
-        return [
-            _result(v, "rendered", device, render_w, render_h, per_image, *_save_creative(v, image, out_dir, products))
-            for v, image in zip(batch, images)
-        ]
+        context["render_seconds"] = (time.perf_counter() - started) / len(batch)
+        rows = []
+        for variant, image, flagged in zip(batch, output.images, output.nsfw):
+            if flagged:
+                rows.append(_result(variant, "blocked", context, error="the checkpoint's safety checker flagged this image; it was not saved"))
+            else:
+                path, sha = _save_creative(variant, image, out_dir, products)
+                rows.append(_result(variant, "rendered", context, output_path=path, output_sha256=sha))
+        return rows
     except Exception as exc:  # isolate the failure to this batch's variants
         logger.exception("batch of %d variant(s) failed", len(batch))
-        error = f"{exc.__class__.__name__}: {exc}"
-        return [_result(v, "failed", device, render_w, render_h, None, error=error) for v in batch]
+        context.pop("render_seconds", None)
+        return [_result(v, "failed", context, error=f"{exc.__class__.__name__}: {exc}") for v in batch]
 
 
 def _save_creative(variant: Variant, background: Image.Image, out_dir: Path, products: dict[str, Image.Image]) -> tuple[str, str]:
@@ -166,20 +177,12 @@ def _save_creative(variant: Variant, background: Image.Image, out_dir: Path, pro
     return relative.as_posix(), hashlib.sha256(data).hexdigest()
 
 
-def _result(variant, status, device, render_w, render_h, seconds, output_path=None, output_sha256=None, error=None) -> dict:
-    return {
-        **{name: getattr(variant, name) for name in PLAN_SCHEMA.names},
-        "status": status,
-        "error": error,
-        "output_path": output_path,
-        "output_sha256": output_sha256,
-        "render_width": render_w,
-        "render_height": render_h,
-        "render_seconds": seconds,
-        "device": device,
-        "pixio_ads_version": __version__,
-        "created_at": datetime.now(timezone.utc),
-    }
+def _result(variant: Variant, status: str, context: dict, **values) -> dict:
+    """A manifest row: the variant's columns, then the result columns (missing ones null)."""
+    row = {name: getattr(variant, name) for name in PLAN_SCHEMA.names}
+    row.update(dict.fromkeys(RESULT_COLUMNS))
+    row.update(context, **values, status=status, pixio_ads_version=__version__, created_at=datetime.now(timezone.utc))
+    return row
 
 
 def write_manifest(plan_path: str | Path, shard_paths: list[str], out_dir: str | Path) -> Summary:

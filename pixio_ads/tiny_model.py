@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 EMBEDDED_MODEL_ID = "embedded:tiny-sd"
+EMBEDDED_SDXL_ID = "embedded:tiny-sdxl"  # two text encoders: exercises the SDXL code path on CPU
+EMBEDDED_MODELS = {EMBEDDED_MODEL_ID: "sd", EMBEDDED_SDXL_ID: "sdxl"}
 # Bump when the architecture or build recipe changes so caches are rebuilt.
 EMBEDDED_MODEL_VERSION = "1"
 EMBEDDED_DEFAULT_STEPS = 4
@@ -32,8 +34,9 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def embedded_model_path() -> Path:
-    return cache_dir() / "models" / f"tiny-sd-v{EMBEDDED_MODEL_VERSION}"
+def embedded_model_path(model_id: str = EMBEDDED_MODEL_ID) -> Path:
+    kind = EMBEDDED_MODELS[model_id]
+    return cache_dir() / "models" / f"tiny-{kind}-v{EMBEDDED_MODEL_VERSION}"
 
 
 def _byte_to_unicode_chars() -> list[str]:
@@ -95,11 +98,82 @@ def _write_tokenizer(folder: Path) -> int:
     return len(vocab)
 
 
-def build_tiny_sd(target: Path) -> Path:
-    """Build the tiny pipeline into ``target`` (atomically: temp folder, then rename)."""
+def _components(kind: str, vocab_size: int, tokenizer) -> dict:
+    """Seeded tiny components; ``kind`` 'sd' (one text encoder) or 'sdxl' (two, pooled + time ids)."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    def text_config(**extra) -> CLIPTextConfig:
+        return CLIPTextConfig(
+            vocab_size=vocab_size,
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            **extra,
+        )
+
+    sdxl = kind == "sdxl"
+    unet_extra = (
+        # SDXL conditions on the pooled text embedding plus 6 size/crop ids of 8 dims each.
+        dict(addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=6 * 8 + 32)
+        if sdxl
+        else {}
+    )
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=64,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=64 if sdxl else 32,  # SDXL concatenates both encoders' hidden states
+        attention_head_dim=4,
+        norm_num_groups=8,
+        **unet_extra,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 16, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=512,
+        mid_block_add_attention=False,
+    )
+    torch.manual_seed(0)
+    components = dict(
+        unet=unet,
+        vae=vae,
+        text_encoder=CLIPTextModel(text_config()),
+        tokenizer=tokenizer,
+        scheduler=EulerDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000, steps_offset=1
+        ),
+    )
+    if sdxl:
+        torch.manual_seed(1)
+        components.update(text_encoder_2=CLIPTextModelWithProjection(text_config(projection_dim=32)), tokenizer_2=tokenizer)
+    else:
+        components.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    return components
+
+
+def build_tiny_pipeline(kind: str, target: Path) -> Path:
+    """Build a tiny pipeline of ``kind`` ('sd' or 'sdxl') into ``target`` atomically."""
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    from transformers import CLIPTokenizer
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,64 +181,8 @@ def build_tiny_sd(target: Path) -> Path:
     try:
         vocab_size = _write_tokenizer(staging / "tokenizer")
         tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
-
-        torch.manual_seed(0)
-        unet = UNet2DConditionModel(
-            sample_size=64,
-            in_channels=4,
-            out_channels=4,
-            block_out_channels=(16, 32),
-            layers_per_block=1,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            cross_attention_dim=32,
-            attention_head_dim=4,
-            norm_num_groups=8,
-        )
-        torch.manual_seed(0)
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            latent_channels=4,
-            block_out_channels=(8, 16, 16, 16),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            layers_per_block=1,
-            norm_num_groups=8,
-            sample_size=512,
-            mid_block_add_attention=False,
-        )
-        torch.manual_seed(0)
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=vocab_size,
-                hidden_size=32,
-                intermediate_size=37,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                max_position_embeddings=77,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        )
-        scheduler = EulerDiscreteScheduler(
-            beta_start=0.00085,
-            beta_end=0.012,
-            beta_schedule="scaled_linear",
-            num_train_timesteps=1000,
-            steps_offset=1,
-        )
-        pipeline = StableDiffusionPipeline(
-            unet=unet,
-            vae=vae,
-            text_encoder=text_encoder,
-            tokenizer=tokenizer,
-            scheduler=scheduler,
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
+        pipeline_class = StableDiffusionXLPipeline if kind == "sdxl" else StableDiffusionPipeline
+        pipeline = pipeline_class(**_components(kind, vocab_size, tokenizer))
         pipeline.save_pretrained(staging, safe_serialization=True)
         (staging / "PIXIO_ADS_EMBEDDED.txt").write_text(NOISE_WARNING + "\n", encoding="utf-8")
         if target.exists():
@@ -175,9 +193,9 @@ def build_tiny_sd(target: Path) -> Path:
     return target
 
 
-def ensure_embedded_model() -> Path:
-    """Path of the saved embedded model, building it on first use."""
-    path = embedded_model_path()
+def ensure_embedded_model(model_id: str = EMBEDDED_MODEL_ID) -> Path:
+    """Path of a saved embedded model, building it on first use."""
+    path = embedded_model_path(model_id)
     if not (path / "model_index.json").is_file():
-        build_tiny_sd(path)
+        build_tiny_pipeline(EMBEDDED_MODELS[model_id], path)
     return path

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pixio_ads.campaign import Campaign, CampaignRow
 from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.prompts import PromptRenderer, TemplateError
-from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID
+from pixio_ads.render import DEFAULT_SCHEDULER, DTYPES, check_scheduler
+from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID, EMBEDDED_MODELS
 
 # Bump when rendering/compositing changes what pixels a variant gets, so ids change too.
 RECIPE_VERSION = 1
@@ -29,6 +30,26 @@ class Overrides:
     model: str | None = None
     steps: int | None = None
     guidance: float | None = None
+    scheduler: str | None = None
+    revision: str | None = None
+    dtype: str | None = None
+
+    def __post_init__(self) -> None:
+        check_scheduler(self.scheduler or DEFAULT_SCHEDULER)
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved per-variant render settings."""
+
+    model: str
+    revision: str
+    dtype: str
+    scheduler: str
+    steps: int
+    guidance: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +71,9 @@ class Variant:
     template_name: str
     template_sha256: str
     model_id: str
+    revision: str  # "" for the default branch / a local checkpoint
+    dtype: str
+    scheduler: str
     steps: int
     guidance: float
     headline: str
@@ -60,7 +84,7 @@ class Variant:
     @property
     def batch_key(self) -> tuple:
         """Variants with equal keys can share one forward pass."""
-        return (self.model_id, self.width, self.height, self.steps, self.guidance)
+        return (self.model_id, self.revision, self.dtype, self.scheduler, self.width, self.height, self.steps, self.guidance)
 
 
 def derive_seed(campaign_id: str, product_id: str, audience: str, style: str, seed_index: int) -> int:
@@ -82,12 +106,19 @@ def variant_id(prefix: "hashlib._Hash", seed: int) -> str:
     return digest.hexdigest()[:20]
 
 
-def resolve_settings(row: CampaignRow, overrides: Overrides) -> tuple[str, int, float]:
+def resolve_settings(row: CampaignRow, overrides: Overrides) -> Settings:
+    """CLI overrides win over the row's columns, which win over the defaults."""
     model = overrides.model or row.model or EMBEDDED_MODEL_ID
-    default_steps = EMBEDDED_DEFAULT_STEPS if model == EMBEDDED_MODEL_ID else DEFAULT_REAL_MODEL_STEPS
-    steps = overrides.steps or row.steps or default_steps
+    default_steps = EMBEDDED_DEFAULT_STEPS if model in EMBEDDED_MODELS else DEFAULT_REAL_MODEL_STEPS
     guidance = overrides.guidance if overrides.guidance is not None else row.guidance
-    return model, steps, DEFAULT_GUIDANCE if guidance is None else float(guidance)
+    return Settings(
+        model=model,
+        revision=overrides.revision or row.revision or "",
+        dtype=overrides.dtype or row.dtype or "auto",
+        scheduler=overrides.scheduler or row.scheduler or DEFAULT_SCHEDULER,
+        steps=overrides.steps or row.steps or default_steps,
+        guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance),
+    )
 
 
 def template_context(row: CampaignRow, audience: str, style: str, fmt) -> dict:
@@ -120,7 +151,7 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
         except TemplateError as exc:
             issues.setdefault((exc.issue.file, exc.issue.line, exc.issue.message), exc.issue)
             continue
-        model, steps, guidance = resolve_settings(row, overrides)
+        settings = resolve_settings(row, overrides)
         image = str(row.product_image_path)
         for audience in row.audiences:
             for style in row.styles:
@@ -138,7 +169,8 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                         continue
                     prefix = id_prefix(
                         row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
-                        model, steps, guidance, row.headline, row.cta, row.product_image_sha256,
+                        settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps,
+                        settings.guidance, row.headline, row.cta, row.product_image_sha256,
                     )  # fmt: skip
                     for index, seed in enumerate(seeds):
                         vid = variant_id(prefix, seed)
@@ -153,7 +185,8 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                             Variant(
                                 vid, row.campaign_id, row.product_id, row.product_name, row.row, audience, style,
                                 fmt.name, fmt.width, fmt.height, index, seed, prompt, row.negative_prompt,
-                                row.template, compiled.sha256, model, steps, guidance, row.headline, row.cta,
+                                row.template, compiled.sha256, settings.model, settings.revision, settings.dtype,
+                                settings.scheduler, settings.steps, settings.guidance, row.headline, row.cta,
                                 image, row.product_image_sha256,
                             )  # fmt: skip
                         )

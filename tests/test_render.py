@@ -37,8 +37,8 @@ def test_embedded_model_is_a_saved_checkpoint_loaded_like_any_other(tiny):
     assert tiny.native_side == 512
     by_path = render.load_model(str(folder), "cpu")  # what --model /path/to/checkpoint does
     assert by_path is not tiny
-    a = render.generate(tiny, PROMPTS[:1], [""], SEEDS[:1], 64, 64, 2, 7.5)
-    b = render.generate(by_path, PROMPTS[:1], [""], SEEDS[:1], 64, 64, 2, 7.5)
+    a = render.generate(tiny, PROMPTS[:1], [""], SEEDS[:1], 64, 64, 2, 7.5).images
+    b = render.generate(by_path, PROMPTS[:1], [""], SEEDS[:1], 64, 64, 2, 7.5).images
     assert np.array_equal(*arrays(a + b))
 
 
@@ -62,11 +62,11 @@ def test_folder_without_model_index_is_refused(tmp_path):
 
 
 def test_same_image_whatever_batch_size_or_order(tiny):
-    one_by_one = arrays([render.generate(tiny, [p], [""], [s], 128, 128, 2, 7.5)[0] for p, s in zip(PROMPTS, SEEDS)])
-    batch = arrays(render.generate(tiny, PROMPTS, [""] * 4, SEEDS, 128, 128, 2, 7.5))
+    one_by_one = arrays([render.generate(tiny, [p], [""], [s], 128, 128, 2, 7.5).images[0] for p, s in zip(PROMPTS, SEEDS)])
+    batch = arrays(render.generate(tiny, PROMPTS, [""] * 4, SEEDS, 128, 128, 2, 7.5).images)
     order = list(range(4))
     random.Random(3).shuffle(order)
-    shuffled = arrays(render.generate(tiny, [PROMPTS[i] for i in order], [""] * 4, [SEEDS[i] for i in order], 128, 128, 2, 7.5))
+    shuffled = arrays(render.generate(tiny, [PROMPTS[i] for i in order], [""] * 4, [SEEDS[i] for i in order], 128, 128, 2, 7.5).images)
     for position, index in enumerate(order):
         assert np.array_equal(shuffled[position], batch[index])  # same batch size: byte-identical
     for a, b in zip(one_by_one, batch):
