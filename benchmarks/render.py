@@ -1,0 +1,96 @@
+"""Our render path vs a bare diffusers loop: same model, prompts, seeds, steps and batch size.
+
+    .venv/bin/python benchmarks/render.py                       # tiny embedded model on CPU
+    .venv/bin/python benchmarks/render.py --model /models/sd15 --device cuda
+
+"Ours" is ``pixio_ads.render.generate`` (compel encoding, one generator per image,
+length-grouped batches); "bare" calls the pipeline with plain prompt strings. Both run
+on the same loaded weights, alternating, best of ``--repeats``. Ends with
+``render_over_bare_ratio`` = our throughput / bare throughput at the device's default
+batch size (goal >= 0.95).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pixio_ads import render  # noqa: E402
+from pixio_ads.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
+
+PROMPTS = [
+    f"{style} advertising photograph of a {item}, soft natural light, high detail"
+    for style in ("golden hour", "minimal studio", "vintage", "neon night")
+    for item in ("water bottle", "ceramic mug", "desk lamp", "sneaker")
+]  # 16 prompts
+SEEDS = list(range(1000, 1016))
+
+
+def bare_loop(model: render.LoadedModel, batch_size: int, size: int, steps: int, guidance: float) -> float:
+    import torch
+
+    started = time.perf_counter()
+    for start in range(0, len(PROMPTS), batch_size):
+        prompts, seeds = PROMPTS[start : start + batch_size], SEEDS[start : start + batch_size]
+        generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
+        with torch.inference_mode():
+            model.pipeline(prompt=prompts, width=size, height=size, num_inference_steps=steps, guidance_scale=guidance, generator=generators)
+    _sync(model.device)
+    return time.perf_counter() - started
+
+
+def our_path(model: render.LoadedModel, batch_size: int, size: int, steps: int, guidance: float) -> float:
+    model._embeddings.clear()  # measure cold prompt encoding, as the bare loop does every time
+    started = time.perf_counter()
+    for start in range(0, len(PROMPTS), batch_size):
+        prompts, seeds = PROMPTS[start : start + batch_size], SEEDS[start : start + batch_size]
+        render.generate(model, prompts, [""] * len(prompts), seeds, size, size, steps, guidance)
+    _sync(model.device)
+    return time.perf_counter() - started
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def main(argv: list[str] | None = None, description: str = "render") -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=EMBEDDED_MODEL_ID)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--size", type=int, default=None, help="square side in px (default: the model's native size)")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    model = render.load_model(args.model, args.device)
+    size = args.size or model.native_side
+    default_batch = render.default_batch_size(model.device)
+    print(f"{description}: model={args.model} device={model.device} dtype={model.dtype} size={size} steps={args.steps} images={len(PROMPTS)}")
+    our_path(model, 1, size, 1, args.guidance)  # warm up both paths (allocations, kernels, compel)
+    bare_loop(model, 1, size, 1, args.guidance)
+
+    per_image: dict[tuple[str, int], float] = {}
+    for batch_size in sorted({1, 4, default_batch}):
+        timings: dict[str, list[float]] = {"ours": [], "bare": []}
+        for _ in range(args.repeats):  # alternate so drift hits both sides alike
+            timings["ours"].append(our_path(model, batch_size, size, args.steps, args.guidance))
+            timings["bare"].append(bare_loop(model, batch_size, size, args.steps, args.guidance))
+        for name, values in timings.items():
+            per_image[name, batch_size] = min(values) / len(PROMPTS)
+            print(f"batch {batch_size} {name}: {per_image[name, batch_size]:.4f} s/image (runs: {', '.join(f'{v:.2f}' for v in values)}; median {statistics.median(values):.2f} s)")
+    for batch_size in sorted({1, 4, default_batch}):
+        print(f"images_per_second_ours_batch{batch_size}: {1 / per_image['ours', batch_size]:.2f}")
+        print(f"images_per_second_bare_batch{batch_size}: {1 / per_image['bare', batch_size]:.2f}")
+    print(f"render_over_bare_ratio: {per_image['bare', default_batch] / per_image['ours', default_batch]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
