@@ -9,6 +9,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 
 from pixio_ads import runner
+from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides
 
 
@@ -42,6 +43,8 @@ def generate_campaign(
     scheduler: str | None = None,
     revision: str | None = None,
     dtype: str | None = None,
+    upscaler: str | None = None,
+    upscaler_steps: int = DEFAULT_UPSCALER_STEPS,
     limit: int | None = None,
     device: str | None = None,
     batch_size: int | None = None,
@@ -49,7 +52,7 @@ def generate_campaign(
     shard_size: int = runner.DEFAULT_SHARD_SIZE,
 ) -> runner.Summary:
     logger = get_run_logger()
-    overrides = Overrides(model, steps, guidance, scheduler, revision, dtype)
+    overrides = Overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
     plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size)
     for warning in plan.warnings:
         logger.warning(warning)

@@ -23,6 +23,7 @@ from pixio_ads.errors import PixioError, ValidationError
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 from pixio_ads.runner import check_models
+from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides, Variant, expand
 
 app = typer.Typer(help="Campaign spreadsheets in, ad creatives and a Parquet manifest out.", no_args_is_help=True, add_completion=False)
@@ -142,12 +143,14 @@ def run(
     scheduler: SchedulerOpt = None,
     revision: RevisionOpt = None,
     dtype: DtypeOpt = None,
+    upscaler: Annotated[Optional[str], typer.Option(help="Diffusers upscaler checkpoint (folder or hub id) for backgrounds smaller than their format. Default: Lanczos resize.")] = None,
+    upscaler_steps: Annotated[int, typer.Option(min=1, max=500, help="Denoising steps of the upscaler.")] = DEFAULT_UPSCALER_STEPS,
     device: Annotated[Optional[str], typer.Option(help="cuda, mps or cpu. Default: the best available.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Images per forward pass. Default: 1 on CPU, 4 on CUDA.")] = None,
     safety_checker: Annotated[bool, typer.Option(help="Keep the checkpoint's safety checker on (flagged images are blocked, not saved).")] = True,
 ) -> None:
     """Render a campaign through the Prefect flow and write its manifest."""
-    overrides = _overrides(model, steps, guidance, scheduler, revision, dtype)
+    overrides = _overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
     _, variants = _load(campaign, overrides, limit)  # fail fast, before Prefect starts
     try:
         check_models(variants)
@@ -164,7 +167,8 @@ def run(
     try:
         summary = generate_campaign(
             campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
-            scheduler=scheduler, revision=revision, dtype=dtype, limit=limit, device=device,
+            scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler, upscaler_steps=upscaler_steps,
+            limit=limit, device=device,
             batch_size=batch_size, safety_checker=safety_checker,
         )  # fmt: skip
     except PixioError as exc:  # e.g. a hub id that cannot be downloaded

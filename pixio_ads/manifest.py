@@ -43,6 +43,8 @@ _VARIANT_TYPES: dict[str, pa.DataType] = {
     "scheduler": pa.string(),
     "steps": pa.int32(),
     "guidance": pa.float64(),
+    "upscaler": pa.string(),
+    "upscaler_steps": pa.int32(),
     "headline": pa.string(),
     "cta": pa.string(),
     "product_image": pa.string(),

@@ -100,7 +100,7 @@ class RenderOutput:
     nsfw: list[bool]  # True where the checkpoint's safety checker flagged the image
 
 
-_PIPELINES: dict[tuple, LoadedModel] = {}
+_PIPELINES: dict[tuple, object] = {}
 _LOAD_LOCK = threading.Lock()
 
 
@@ -145,9 +145,10 @@ def resolve_source(model_id: str) -> str:
     return model_id
 
 
-def _torch_dtype(dtype: str, device: str):
+def torch_dtype_for(dtype: str, device: str):
     import torch
 
+    """('fp16', torch.float16) etc.; 'auto' is fp16 on CUDA and fp32 elsewhere."""
     if dtype not in DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     if dtype == "auto":
@@ -181,39 +182,52 @@ def _from_pretrained(source: str, spec: ModelSpec, torch_dtype):
     return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
 
 
-def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
-    """Load (or reuse) a text-to-image pipeline."""
+def cached(key: tuple, build):
+    """One loaded object per key per process (pipelines are expensive to load)."""
+    with _LOAD_LOCK:
+        if key not in _PIPELINES:
+            _PIPELINES[key] = build()
+        return _PIPELINES[key]
+
+
+def load_pipeline(model_id: str, loader, device: str):
+    """Resolve ``model_id``, call ``loader(source)``, move the pipeline to ``device``.
+    Any loading failure becomes a ModelLoadError that names the model."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
+    source = resolve_source(model_id)
+    if model_id in EMBEDDED_MODELS:
+        logger.warning(NOISE_WARNING)
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        pipeline = loader(source)
+    except Exception as exc:  # OSError, ValueError, hub errors...
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        raise ModelLoadError(
+            f"cannot load model {model_id!r}: {exc.__class__.__name__}: {first_line}. "
+            "Pass a local diffusers checkpoint folder, a .safetensors file, or a hub id already in the local Hugging Face cache"
+        ) from None
+    pipeline = pipeline.to(device)
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
+
+
+def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
+    """Load (or reuse) a text-to-image pipeline."""
     spec = ModelSpec(spec) if isinstance(spec, str) else spec
     device = select_device(device)
-    dtype_name, torch_dtype = _torch_dtype(spec.dtype, device)
-    key = (spec.model_id, spec.revision, dtype_name, device, spec.safety_checker)
-    with _LOAD_LOCK:
-        if key in _PIPELINES:
-            return _PIPELINES[key]
-        source = resolve_source(spec.model_id)
-        if spec.model_id in EMBEDDED_MODELS:
-            logger.warning(NOISE_WARNING)
-        diffusers_logging.disable_progress_bar()
-        transformers_logging.disable_progress_bar()
-        try:
-            pipeline = _from_pretrained(source, spec, torch_dtype)
-        except Exception as exc:  # OSError, ValueError, hub errors...
-            first_line = str(exc).splitlines()[0] if str(exc) else ""
-            raise ModelLoadError(
-                f"cannot load model {spec.model_id!r}: {exc.__class__.__name__}: {first_line}. "
-                "Pass a local diffusers checkpoint folder, a .safetensors file, or a hub id already in the local Hugging Face cache"
-            ) from None
-        pipeline = pipeline.to(device)
-        pipeline.set_progress_bar_config(disable=True)
+    dtype_name, torch_dtype = torch_dtype_for(spec.dtype, device)
+
+    def build() -> LoadedModel:
+        pipeline = load_pipeline(spec.model_id, lambda source: _from_pretrained(source, spec, torch_dtype), device)
         native_side = int(pipeline.unet.config.sample_size) * int(pipeline.vae_scale_factor)
         is_sdxl = getattr(pipeline, "text_encoder_2", None) is not None
-        loaded = LoadedModel(spec, pipeline, device, dtype_name, native_side, is_sdxl)
-        _PIPELINES[key] = loaded
         logger.info("loaded model %s on %s (%s, native %d px%s)", spec.model_id, device, dtype_name, native_side, ", SDXL" if is_sdxl else "")
-        return loaded
+        return LoadedModel(spec, pipeline, device, dtype_name, native_side, is_sdxl)
+
+    return cached(("text2image", spec.model_id, spec.revision, dtype_name, device, spec.safety_checker), build)
 
 
 def _needs_compel(model: LoadedModel, text: str) -> bool:

@@ -30,14 +30,13 @@ from pixio_ads.composite import fit_cover, place_product
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.formats import AdFormat, render_size
 from pixio_ads.manifest import PLAN_SCHEMA, RESULT_COLUMNS, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
-from pixio_ads import render
+from pixio_ads import render, upscale
 from pixio_ads.variants import Overrides, Variant, expand
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SHARD_SIZE = 16
 PLAN_FILE = "plan.parquet"
-RESIZE_METHOD = "lanczos"
 MANIFEST_FILE = "manifest.parquet"
 
 
@@ -76,8 +75,8 @@ def plan_campaign(
 
 
 def check_models(variants: list[Variant]) -> None:
-    """Fail before any rendering when a variant's model path does not exist."""
-    for model_id in sorted({v.model_id for v in variants}):
+    """Fail before any rendering when a variant's model or upscaler path does not exist."""
+    for model_id in sorted({v.model_id for v in variants} | {v.upscaler for v in variants if v.upscaler}):
         render.resolve_source(model_id)
 
 
@@ -130,7 +129,7 @@ def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]
 def _render_batch(batch: list[Variant], out_dir: Path, device: str, safety_checker: bool, products: dict[str, Image.Image]) -> list[dict]:
     first = batch[0]
     started = time.perf_counter()
-    context = {"device": device, "safety_checker": "on" if safety_checker else "off", "resize_method": RESIZE_METHOD}
+    context = {"device": device, "safety_checker": "on" if safety_checker else "off"}
     try:
         model = render.load_model(render.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device)
         context["torch_dtype"] = model.dtype
@@ -148,14 +147,19 @@ def _render_batch(batch: list[Variant], out_dir: Path, device: str, safety_check
             first.guidance,
             first.scheduler,
         )
+        upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
         context["render_seconds"] = (time.perf_counter() - started) / len(batch)
         rows = []
         for variant, image, flagged in zip(batch, output.images, output.nsfw):
             if flagged:
                 rows.append(_result(variant, "blocked", context, error="the checkpoint's safety checker flagged this image; it was not saved"))
-            else:
-                path, sha = _save_creative(variant, image, out_dir, products)
-                rows.append(_result(variant, "rendered", context, output_path=path, output_sha256=sha))
+                continue
+            resize_method = upscale.LANCZOS
+            if upscaler is not None and upscale.needs_upscale(image, variant.width, variant.height):
+                image = upscale.upscale(upscaler, image, variant.prompt, variant.seed, variant.upscaler_steps)
+                resize_method = upscaler.method
+            path, sha = _save_creative(variant, image, out_dir, products)
+            rows.append(_result(variant, "rendered", context, output_path=path, output_sha256=sha, resize_method=resize_method))
         return rows
     except Exception as exc:  # isolate the failure to this batch's variants
         logger.exception("batch of %d variant(s) failed", len(batch))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 EMBEDDED_MODEL_ID = "embedded:tiny-sd"
 EMBEDDED_SDXL_ID = "embedded:tiny-sdxl"  # two text encoders: exercises the SDXL code path on CPU
-EMBEDDED_MODELS = {EMBEDDED_MODEL_ID: "sd", EMBEDDED_SDXL_ID: "sdxl"}
+EMBEDDED_UPSCALER_ID = "embedded:tiny-upscaler"  # a 4x StableDiffusionUpscalePipeline
+EMBEDDED_MODELS = {EMBEDDED_MODEL_ID: "sd", EMBEDDED_SDXL_ID: "sdxl", EMBEDDED_UPSCALER_ID: "upscaler"}
 # Bump when the architecture or build recipe changes so caches are rebuilt.
 EMBEDDED_MODEL_VERSION = "1"
 EMBEDDED_DEFAULT_STEPS = 4
@@ -170,9 +171,63 @@ def _components(kind: str, vocab_size: int, tokenizer) -> dict:
     return components
 
 
+def _upscaler_components(vocab_size: int, tokenizer) -> dict:
+    """A tiny x4 upscaler: the VAE downsamples 4x, the UNet sees latents + the low-res image
+    (4 + 3 channels) and the noise level as a class label."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    # No attention blocks at all: its latents are as large as the input image (a 512 px
+    # render gives 512x512 latents), where self-attention over every position is far too
+    # slow on a CPU. Real x4 upscalers are used on GPUs.
+    unet = UNet2DConditionModel(
+        sample_size=64,
+        in_channels=7,
+        out_channels=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        mid_block_type=None,
+        cross_attention_dim=32,
+        norm_num_groups=8,
+        num_class_embeds=1000,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        block_out_channels=(4, 8, 8),
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=4,
+        mid_block_add_attention=False,
+        scaling_factor=0.08333,
+    )
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=vocab_size, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+            max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )  # fmt: skip
+    )
+    return dict(
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        low_res_scheduler=DDPMScheduler(),
+        scheduler=DDIMScheduler(prediction_type="v_prediction"),
+        max_noise_level=350,
+    )
+
+
 def build_tiny_pipeline(kind: str, target: Path) -> Path:
-    """Build a tiny pipeline of ``kind`` ('sd' or 'sdxl') into ``target`` atomically."""
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    """Build a tiny pipeline of ``kind`` ('sd', 'sdxl' or 'upscaler') into ``target`` atomically."""
+    from diffusers import StableDiffusionPipeline, StableDiffusionUpscalePipeline, StableDiffusionXLPipeline
     from transformers import CLIPTokenizer
 
     target = Path(target)
@@ -181,8 +236,11 @@ def build_tiny_pipeline(kind: str, target: Path) -> Path:
     try:
         vocab_size = _write_tokenizer(staging / "tokenizer")
         tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
-        pipeline_class = StableDiffusionXLPipeline if kind == "sdxl" else StableDiffusionPipeline
-        pipeline = pipeline_class(**_components(kind, vocab_size, tokenizer))
+        if kind == "upscaler":
+            pipeline = StableDiffusionUpscalePipeline(**_upscaler_components(vocab_size, tokenizer))
+        else:
+            pipeline_class = StableDiffusionXLPipeline if kind == "sdxl" else StableDiffusionPipeline
+            pipeline = pipeline_class(**_components(kind, vocab_size, tokenizer))
         pipeline.save_pretrained(staging, safe_serialization=True)
         (staging / "PIXIO_ADS_EMBEDDED.txt").write_text(NOISE_WARNING + "\n", encoding="utf-8")
         if target.exists():

@@ -15,6 +15,7 @@ from pixio_ads.campaign import Campaign, CampaignRow
 from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.prompts import PromptRenderer, TemplateError
 from pixio_ads.render import DEFAULT_SCHEDULER, DTYPES, check_scheduler
+from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID, EMBEDDED_MODELS
 
 # Bump when rendering/compositing changes what pixels a variant gets, so ids change too.
@@ -33,6 +34,8 @@ class Overrides:
     scheduler: str | None = None
     revision: str | None = None
     dtype: str | None = None
+    upscaler: str | None = None  # a diffusers upscaler checkpoint; None: Lanczos resize
+    upscaler_steps: int = DEFAULT_UPSCALER_STEPS
 
     def __post_init__(self) -> None:
         check_scheduler(self.scheduler or DEFAULT_SCHEDULER)
@@ -76,6 +79,8 @@ class Variant:
     scheduler: str
     steps: int
     guidance: float
+    upscaler: str  # "" when backgrounds are resized with Lanczos
+    upscaler_steps: int
     headline: str
     cta: str
     product_image: str  # absolute path on this machine
@@ -84,7 +89,7 @@ class Variant:
     @property
     def batch_key(self) -> tuple:
         """Variants with equal keys can share one forward pass."""
-        return (self.model_id, self.revision, self.dtype, self.scheduler, self.width, self.height, self.steps, self.guidance)
+        return (self.model_id, self.revision, self.dtype, self.scheduler, self.width, self.height, self.steps, self.guidance, self.upscaler, self.upscaler_steps)
 
 
 def derive_seed(campaign_id: str, product_id: str, audience: str, style: str, seed_index: int) -> int:
@@ -142,6 +147,8 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
     """All variants of a campaign in a stable order (the first ``limit`` when given).
     Raises ValidationError listing every template error and duplicate row."""
     renderer = PromptRenderer()
+    upscaler = overrides.upscaler or ""
+    upscaler_steps = overrides.upscaler_steps if upscaler else 0
     variants: list[Variant] = []
     issues: dict[tuple, Issue] = {}
     seen: dict[str, int] = {}
@@ -170,7 +177,7 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                     prefix = id_prefix(
                         row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
                         settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps,
-                        settings.guidance, row.headline, row.cta, row.product_image_sha256,
+                        settings.guidance, upscaler, upscaler_steps, row.headline, row.cta, row.product_image_sha256,
                     )  # fmt: skip
                     for index, seed in enumerate(seeds):
                         vid = variant_id(prefix, seed)
@@ -186,8 +193,8 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                                 vid, row.campaign_id, row.product_id, row.product_name, row.row, audience, style,
                                 fmt.name, fmt.width, fmt.height, index, seed, prompt, row.negative_prompt,
                                 row.template, compiled.sha256, settings.model, settings.revision, settings.dtype,
-                                settings.scheduler, settings.steps, settings.guidance, row.headline, row.cta,
-                                image, row.product_image_sha256,
+                                settings.scheduler, settings.steps, settings.guidance, upscaler, upscaler_steps,
+                                row.headline, row.cta, image, row.product_image_sha256,
                             )  # fmt: skip
                         )
     if issues:

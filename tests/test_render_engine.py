@@ -208,3 +208,36 @@ def test_single_file_checkpoint_errors_name_the_file(tmp_path):
 def test_unknown_dtype_is_refused():
     with pytest.raises(ModelLoadError, match="unknown dtype 'fp8'"):
         render.load_model(render.ModelSpec(EMBEDDED_MODEL_ID, dtype="fp8"), "cpu")
+
+
+def test_upscaler_enlarges_by_its_factor():
+    from PIL import Image
+
+    from pixio_ads import upscale
+    from pixio_ads.tiny_model import EMBEDDED_UPSCALER_ID
+
+    upscaler = upscale.load_upscaler(EMBEDDED_UPSCALER_ID, "cpu")
+    assert type(upscaler.pipeline).__name__ == "StableDiffusionUpscalePipeline"
+    image = Image.new("RGB", (64, 48), "red")
+    assert upscale.needs_upscale(image, 200, 48) and not upscale.needs_upscale(image, 64, 48)
+    a = upscale.upscale(upscaler, image, "a photo", seed=3, steps=2)
+    b = upscale.upscale(upscaler, image, "a photo", seed=3, steps=2)
+    assert a.size == (256, 192) and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.slow
+def test_manifest_says_which_resize_was_used(tmp_path, campaign_dir):
+    from pixio_ads.tiny_model import EMBEDDED_UPSCALER_ID
+
+    # 600x600 needs enlarging from the 512 px render; 256x256 does not.
+    path = write_csv(campaign_dir, [good_row(formats="600x600; 256x256", audiences="a")])
+    overrides = Overrides(steps=1, upscaler=EMBEDDED_UPSCALER_ID, upscaler_steps=1)
+    plan = runner.plan_campaign(path, tmp_path, overrides)
+    shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu") for ids in plan.shards]
+    rows = {r["format"]: r for r in pq.read_table(runner.write_manifest(plan.plan_path, shards, tmp_path).manifest_path).to_pylist()}
+    assert rows["600x600"]["resize_method"] == f"upscaler:{EMBEDDED_UPSCALER_ID}" and rows["600x600"]["upscaler_steps"] == 1
+    assert rows["256x256"]["resize_method"] == "lanczos"
+    from PIL import Image
+
+    with Image.open(tmp_path / rows["600x600"]["output_path"]) as image:
+        assert image.size == (600, 600)
