@@ -1,36 +1,81 @@
-"""Prefect flow: validate -> expand (plan) -> render/composite in shards -> write manifest.
+"""Prefect flow: validate -> expand (plan) -> render/composite in shards -> manifest -> report.
 
-Thin by design: every step is a call into ``pixio_ads.runner``; tasks take and return
-paths, ids and small values. Runs without a Prefect server (ephemeral mode).
+Thin by design: every step is a call into ``pixio_ads``; tasks take and return paths, ids
+and small values. Runs without a Prefect server (ephemeral mode) or against one.
 """
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
+from dataclasses import dataclass, field
+from typing import Any
 
-from pixio_ads import runner
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.states import Completed
+
+from pixio_ads import report, runner
+from pixio_ads.manifest import read_table
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides
 
 
+@dataclass
+class CompleteShard(CachePolicy):
+    """Cache key = the task's inputs + its source (not the run id, so reruns can hit), and
+    only while every output of the shard is on disk with its recorded sha256: a deleted or
+    corrupt image turns caching off for that shard, so it renders again."""
+
+    inner: CachePolicy = field(default_factory=lambda: INPUTS - "retries" - "retry_delay" + TASK_SOURCE)
+
+    def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
+        if not runner.shard_complete(inputs["out_dir"], inputs["variant_ids"]):
+            return None
+        return self.inner.compute_key(task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs)
+
+
 @task(name="plan-campaign")
 def plan_campaign(campaign_path: str, out_dir: str, overrides: Overrides, limit: int | None, shard_size: int) -> runner.Plan:
-    """Validate and expand the campaign; write the plan."""
+    """Validate and expand the campaign; write the plan; carry earlier results forward."""
     return runner.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size)
 
 
-@task(name="render-shard")
+# Retries here catch what escapes the library (e.g. the plan file unreadable for a moment);
+# a failing batch is already retried, then recorded as failed, inside render_shard.
+@task(name="render-shard", cache_policy=CompleteShard(), persist_result=True, retries=2, retry_delay_seconds=[2, 10])
 def render_shard(
-    plan_path: str, variant_ids: list[str], out_dir: str, device: str | None, batch_size: int | None, safety_checker: bool
-) -> str:
-    """Render and composite one shard of variants; returns its manifest shard path."""
-    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size, safety_checker)
+    plan_path: str,
+    variant_ids: list[str],
+    out_dir: str,
+    device: str | None,
+    batch_size: int | None,
+    safety_checker: bool,
+    retries: int,
+    retry_delay: float,
+) -> runner.ShardResult:
+    """Render and composite one shard of variants, keeping what is already done."""
+    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size, safety_checker, retries, retry_delay)
 
 
 @task(name="write-manifest")
-def write_manifest(plan_path: str, shard_paths: list[str], out_dir: str) -> runner.Summary:
+def write_manifest(plan_path: str, shards: list[runner.ShardResult], out_dir: str) -> runner.Summary:
     """Merge the shards into the campaign manifest."""
-    return runner.write_manifest(plan_path, shard_paths, out_dir)
+    return runner.write_manifest(plan_path, shards, out_dir)
+
+
+@task(name="publish-report")
+def publish_report(summary: runner.Summary, campaign_id: str, out_dir: str) -> None:
+    """Contact sheet, plus the summary table and markdown artifacts."""
+    table = read_table(summary.manifest_path)
+    png, page = report.contact_sheet(table, out_dir)
+    create_table_artifact(
+        key=report.artifact_key(campaign_id, "summary"), table=report.summary_rows(table), description=summary.describe()
+    )
+    create_markdown_artifact(
+        key=report.artifact_key(campaign_id, "report"),
+        markdown=report.markdown_report(summary.describe(), table, out_dir, png, page),
+        description=f"outputs of {campaign_id}",
+    )
 
 
 @flow(name="generate-campaign")
@@ -49,20 +94,28 @@ def generate_campaign(
     device: str | None = None,
     batch_size: int | None = None,
     safety_checker: bool = True,
+    retries: int = runner.DEFAULT_RETRIES,
+    retry_delay: float = runner.DEFAULT_RETRY_DELAY,
     shard_size: int = runner.DEFAULT_SHARD_SIZE,
-) -> runner.Summary:
+):
     logger = get_run_logger()
     overrides = Overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
     plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size)
     for warning in plan.warnings:
         logger.warning(warning)
-    logger.info("%d variants in %d shards", plan.total, len(plan.shards))
     if not safety_checker:
         logger.warning("safety checker disabled for this run")
-    shard_paths = [render_shard(plan.plan_path, ids, out_dir, device, batch_size, safety_checker) for ids in plan.shards]
-    summary = write_manifest(plan.plan_path, shard_paths, out_dir)
-    logger.info("manifest %s: %s", summary.manifest_path, summary.counts)
-    return summary
+    logger.info("%d variants in %d shards", plan.total, len(plan.shards))
+    progress = create_progress_artifact(0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)")
+    shards, finished = [], 0
+    for ids in plan.shards:
+        shards.append(render_shard(plan.plan_path, ids, out_dir, device, batch_size, safety_checker, retries, retry_delay))
+        finished += len(ids)
+        update_progress_artifact(progress, 100.0 * finished / max(plan.total, 1))
+    summary = write_manifest(plan.plan_path, shards, out_dir)
+    publish_report(summary, plan.campaign_id, out_dir)
+    logger.info("manifest %s: %s", summary.manifest_path, summary.describe())
+    return Completed(message=summary.describe(), data=summary)
 
 
 if __name__ == "__main__":

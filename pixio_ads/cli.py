@@ -16,13 +16,15 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from pixio_ads.campaign import Campaign, load_campaign
 from pixio_ads.errors import PixioError, ValidationError
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
-from pixio_ads.runner import check_models
+from pixio_ads.report import CONTACT_SHEET_HTML
+from pixio_ads.runner import add_progress_listener, check_models
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides, Variant, expand
 
@@ -164,20 +166,35 @@ def run(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.generate_campaign import generate_campaign
 
+    progress = Progress(
+        TextColumn("[bold]rendering"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err,
+    )  # fmt: skip
+    bar = progress.add_task("variants", total=len(variants), rate="")
+
+    def advance(count: int) -> None:
+        progress.advance(bar, count)
+        speed = progress.tasks[bar].speed
+        progress.update(bar, rate=f"{speed:.2f} img/s" if speed else "")
+
+    stop_listening = add_progress_listener(advance)
     try:
-        summary = generate_campaign(
-            campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
-            scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler, upscaler_steps=upscaler_steps,
-            limit=limit, device=device,
-            batch_size=batch_size, safety_checker=safety_checker,
-        )  # fmt: skip
+        with progress:
+            summary = generate_campaign(
+                campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
+                scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler, upscaler_steps=upscaler_steps,
+                limit=limit, device=device, batch_size=batch_size, safety_checker=safety_checker,
+            )  # fmt: skip
     except PixioError as exc:  # e.g. a hub id that cannot be downloaded
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
-    counts = ", ".join(f"{count} {status}" for status, count in summary.counts.items() if count)
-    out.print(f"[green]done[/]: {summary.total} variants ({counts})", highlight=False)
-    out.print(f"images:   {summary.images_dir}", highlight=False)
-    out.print(f"manifest: {summary.manifest_path}", highlight=False)
+    finally:
+        stop_listening()
+    progress.update(bar, completed=summary.total)  # shards served from Prefect's cache did not report
+    out.print(f"[green]done[/]: {summary.describe()}", highlight=False)
+    out.print(f"images:        {summary.images_dir}", highlight=False)
+    out.print(f"manifest:      {summary.manifest_path}", highlight=False)
+    out.print(f"contact sheet: {Path(summary.manifest_path).parent / CONTACT_SHEET_HTML}", highlight=False)
     if summary.counts["failed"]:
         err.print("[red]some variants failed; their errors are in the manifest's 'error' column[/]")
         raise typer.Exit(EXIT_FAILED_VARIANTS)

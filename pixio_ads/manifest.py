@@ -114,11 +114,15 @@ def read_table(path: Path, schema: pa.Schema = MANIFEST_SCHEMA) -> pa.Table:
 
 
 def merge(order: list[str], tables: list[pa.Table]) -> pa.Table:
-    """One row per variant id in ``order``; where shards repeat a variant the later table wins."""
+    """One row per variant id in ``order`` (ids not in it are dropped); where tables repeat a
+    variant the newest row (``created_at``) wins, the later table on a tie."""
+    wanted = set(order)
     latest: dict[str, dict] = {}
     for table in tables:
         for row in table.to_pylist():
-            latest[row["variant_id"]] = row
+            vid = row["variant_id"]
+            if vid in wanted and (vid not in latest or row["created_at"] >= latest[vid]["created_at"]):
+                latest[vid] = row
     return rows_to_table([latest[vid] for vid in order if vid in latest])
 
 

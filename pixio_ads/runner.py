@@ -15,7 +15,7 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
@@ -27,9 +27,10 @@ from PIL import Image
 from pixio_ads import __version__
 from pixio_ads.campaign import load_campaign
 from pixio_ads.composite import fit_cover, place_product
-from pixio_ads.fileio import atomic_write_bytes
+from pixio_ads.errors import ModelLoadError
+from pixio_ads.fileio import atomic_write_bytes, sha256_file
 from pixio_ads.formats import AdFormat, render_size
-from pixio_ads.manifest import PLAN_SCHEMA, RESULT_COLUMNS, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
+from pixio_ads.manifest import MANIFEST_SCHEMA, PLAN_SCHEMA, RESULT_COLUMNS, ManifestError, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
 from pixio_ads import render, upscale
 from pixio_ads.variants import Overrides, Variant, expand
 
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SHARD_SIZE = 16
 PLAN_FILE = "plan.parquet"
+SHARDS_DIR = "shards"
+DEFAULT_RETRIES = 2
+DEFAULT_RETRY_DELAY = 2.0  # seconds, doubled at each retry
 MANIFEST_FILE = "manifest.parquet"
 
 
@@ -45,18 +49,31 @@ class Plan:
     plan_path: str
     shards: list[list[str]]  # variant ids, one list per render task
     total: int
+    campaign_id: str  # the campaign id of the rows ("a+b" for a file with several)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardResult:
+    path: str  # the shard's manifest file
+    rendered: int  # images rendered by this call
+    reused: int  # variants whose earlier output was verified and kept
 
 
 @dataclass(frozen=True, slots=True)
 class Summary:
     manifest_path: str
     images_dir: str
-    counts: dict[str, int]
+    counts: dict[str, int]  # by status, over the whole manifest
+    rendered_now: int = 0  # images rendered by this run (the rest were reused)
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{count} {status}" for status, count in self.counts.items())
+        return f"{self.total} variants: {counts} ({self.rendered_now} rendered by this run)"
 
 
 def plan_campaign(
@@ -67,11 +84,57 @@ def plan_campaign(
     shard_size: int = DEFAULT_SHARD_SIZE,
 ) -> Plan:
     """Validate and expand the campaign, check its models resolve, write the plan."""
+    out_dir = Path(out_dir)
     campaign = load_campaign(campaign_path)
     variants = expand(campaign, overrides, limit)
     check_models(variants)
-    plan_path = write_table(variants_to_table(variants), Path(out_dir) / PLAN_FILE)
-    return Plan(str(plan_path), shard_ids(variants, shard_size), len(variants), campaign.warnings)
+    _remove_temp_files(out_dir)
+    plan_path = write_table(variants_to_table(variants), out_dir / PLAN_FILE)
+    shards = shard_ids(variants, shard_size)
+    _seed_shards(out_dir, shards)
+    campaign_id = "+".join(sorted({v.campaign_id for v in variants}))
+    return Plan(str(plan_path), shards, len(variants), campaign_id, campaign.warnings)
+
+
+def _remove_temp_files(out_dir: Path) -> None:
+    """Temp files of atomic writes that a killed run left behind (never a finished file)."""
+    for folder in (out_dir / "images", out_dir / SHARDS_DIR):
+        if folder.is_dir():
+            for leftover in folder.rglob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+
+def shard_path(out_dir: Path, variant_ids: list[str]) -> Path:
+    """A shard's manifest file, named by the variant ids it holds."""
+    key = hashlib.sha256("\n".join(variant_ids).encode()).hexdigest()[:16]
+    return Path(out_dir) / SHARDS_DIR / f"shard-{key}.parquet"
+
+
+def _seed_shards(out_dir: Path, shards: list[list[str]]) -> None:
+    """Carry earlier results (the manifest and any shard files, e.g. from a killed run or a
+    different sharding) into this plan's shard files, so each render task finds the
+    earlier rows of its own variants in one small file."""
+    sources = sorted((out_dir / SHARDS_DIR).glob("shard-*.parquet")) if (out_dir / SHARDS_DIR).is_dir() else []
+    if (out_dir / MANIFEST_FILE).is_file():
+        sources.insert(0, out_dir / MANIFEST_FILE)
+    if not sources:
+        return
+    wanted = [vid for ids in shards for vid in ids]
+    earlier = {row["variant_id"]: row for row in merge(wanted, [_read_or_empty(p) for p in sources]).to_pylist()}
+    for ids in shards:
+        target = shard_path(out_dir, ids)
+        rows = [earlier[vid] for vid in ids if vid in earlier]
+        if rows and not target.exists():
+            write_table(rows_to_table(rows), target)
+
+
+def _read_or_empty(path: Path):
+    """An earlier manifest or shard; an unreadable one (older schema, damaged) counts as empty."""
+    try:
+        return read_table(path)
+    except ManifestError as exc:
+        logger.warning("ignoring %s", exc)
+        return MANIFEST_SCHEMA.empty_table()
 
 
 def check_models(variants: list[Variant]) -> None:
@@ -97,10 +160,15 @@ def render_shard(
     device: str | None = None,
     batch_size: int | None = None,
     safety_checker: bool = True,
-) -> str:
-    """Render, composite and save the given variants; write their manifest shard. Returns its path.
+    retries: int = DEFAULT_RETRIES,
+    retry_delay: float = DEFAULT_RETRY_DELAY,
+) -> ShardResult:
+    """Render, composite and save the given variants; keep their rows in the shard's file.
 
-    A batch that raises marks its variants ``failed`` with the error; the others go on.
+    Variants whose earlier output is still on disk with its recorded sha256 are kept, not
+    rendered again. The shard file is rewritten (atomically) after every batch, so a killed
+    run loses at most the batch in flight. A batch that raises is retried ``retries`` times
+    with exponential backoff, then its variants are recorded ``failed``; the others go on.
     An image the checkpoint's safety checker flags is not saved; its row is ``blocked``."""
     out_dir = Path(out_dir)
     plan = read_table(Path(plan_path), PLAN_SCHEMA)
@@ -109,15 +177,61 @@ def render_shard(
     missing = [vid for vid in variant_ids if vid not in by_id]
     if missing:
         raise ValueError(f"{plan_path}: variant ids not in the plan: {', '.join(missing[:5])}")
+    target = shard_path(out_dir, variant_ids)
+    earlier = {row["variant_id"]: row for row in (_read_or_empty(target).to_pylist() if target.exists() else [])}
+    done = {vid: earlier[vid] for vid in variant_ids if vid in earlier and is_complete(earlier[vid], out_dir)}
+    _notify_progress(len(done))
+    todo = [by_id[vid] for vid in variant_ids if vid not in done]
     device = render.select_device(device)
     batch_size = batch_size or render.default_batch_size(device)
     products: dict[str, Image.Image] = {}
-    rows: list[dict] = []
-    for batch in _batches([by_id[vid] for vid in variant_ids], batch_size):
-        rows += _render_batch(batch, out_dir, device, safety_checker, products)
-    shard_key = hashlib.sha256("\n".join(variant_ids).encode()).hexdigest()[:16]
-    shard_path = write_table(rows_to_table(rows), out_dir / "shards" / f"shard-{shard_key}.parquet")
-    return str(shard_path)
+    rows = dict(done)
+    rendered = 0
+    for batch in _batches(todo, batch_size):
+        for row in _render_batch_with_retries(batch, out_dir, device, safety_checker, products, retries, retry_delay):
+            rows[row["variant_id"]] = row
+            rendered += row["status"] == "rendered"
+        write_table(rows_to_table([rows[vid] for vid in variant_ids if vid in rows]), target)
+        _notify_progress(len(batch))
+    if not todo:
+        write_table(rows_to_table([rows[vid] for vid in variant_ids]), target)
+    return ShardResult(str(target), rendered, len(done))
+
+
+def is_complete(row: dict, out_dir: Path) -> bool:
+    """A row needs no new render: blocked by a check, or rendered with its file on disk
+    matching the recorded sha256 (a missing or corrupt file means render again)."""
+    if row["status"] == "blocked":
+        return True
+    if row["status"] != "rendered" or not row["output_path"]:
+        return False
+    path = Path(out_dir) / row["output_path"]
+    return path.is_file() and sha256_file(path) == row["output_sha256"]
+
+
+def shard_complete(out_dir: str | Path, variant_ids: list[str]) -> bool:
+    """Whether every variant of a shard has a complete row (see is_complete)."""
+    target = shard_path(Path(out_dir), variant_ids)
+    if not target.exists():
+        return False
+    rows = {row["variant_id"]: row for row in _read_or_empty(target).to_pylist()}
+    return all(vid in rows and is_complete(rows[vid], Path(out_dir)) for vid in variant_ids)
+
+
+_progress_listeners: list[Callable[[int], None]] = []
+
+
+def add_progress_listener(listener: Callable[[int], None]) -> Callable[[], None]:
+    """Call ``listener(n)`` whenever n more variants are finished in this process; returns
+    a function that removes it. (The CLI's progress bar listens here.)"""
+    _progress_listeners.append(listener)
+    return lambda: _progress_listeners.remove(listener)
+
+
+def _notify_progress(count: int) -> None:
+    if count:
+        for listener in list(_progress_listeners):
+            listener(count)
 
 
 def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]]:
@@ -126,45 +240,61 @@ def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]
         yield from (group[i : i + batch_size] for i in range(0, len(group), batch_size))
 
 
+def _render_batch_with_retries(batch, out_dir, device, safety_checker, products, retries, retry_delay) -> list[dict]:
+    """Retry transient failures (I/O, a flaky device) with exponential backoff. Errors that
+    cannot pass by waiting (a bad model path, invalid settings) fail at once."""
+    for attempt in range(retries + 1):
+        try:
+            return _render_batch(batch, out_dir, device, safety_checker, products)
+        except (ModelLoadError, ValueError) as exc:
+            error = exc
+            break
+        except Exception as exc:
+            error = exc
+            if attempt < retries:
+                delay = retry_delay * 2**attempt
+                logger.warning("batch of %d variant(s) failed (%s: %s); retry %d/%d in %.1fs", len(batch), exc.__class__.__name__, exc, attempt + 1, retries, delay)
+                time.sleep(delay)
+    logger.error("batch of %d variant(s) failed: %s: %s", len(batch), error.__class__.__name__, error)
+    context = {"device": device, "safety_checker": "on" if safety_checker else "off"}
+    return [_result(v, "failed", context, error=f"{error.__class__.__name__}: {error}") for v in batch]
+
+
 def _render_batch(batch: list[Variant], out_dir: Path, device: str, safety_checker: bool, products: dict[str, Image.Image]) -> list[dict]:
+    """Render one batch and save its creatives; raises on failure (the caller retries)."""
     first = batch[0]
     started = time.perf_counter()
     context = {"device": device, "safety_checker": "on" if safety_checker else "off"}
-    try:
-        model = render.load_model(render.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device)
-        context["torch_dtype"] = model.dtype
-        if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
-            context["safety_checker"] = "absent"
-        context["render_width"], context["render_height"] = render_size(AdFormat(first.format, first.width, first.height), model.native_side)
-        output = render.generate(
-            model,
-            [v.prompt for v in batch],
-            [v.negative_prompt for v in batch],
-            [v.seed for v in batch],
-            context["render_width"],
-            context["render_height"],
-            first.steps,
-            first.guidance,
-            first.scheduler,
-        )
-        upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
-        context["render_seconds"] = (time.perf_counter() - started) / len(batch)
-        rows = []
-        for variant, image, flagged in zip(batch, output.images, output.nsfw):
-            if flagged:
-                rows.append(_result(variant, "blocked", context, error="the checkpoint's safety checker flagged this image; it was not saved"))
-                continue
-            resize_method = upscale.LANCZOS
-            if upscaler is not None and upscale.needs_upscale(image, variant.width, variant.height):
-                image = upscale.upscale(upscaler, image, variant.prompt, variant.seed, variant.upscaler_steps)
-                resize_method = upscaler.method
-            path, sha = _save_creative(variant, image, out_dir, products)
-            rows.append(_result(variant, "rendered", context, output_path=path, output_sha256=sha, resize_method=resize_method))
-        return rows
-    except Exception as exc:  # isolate the failure to this batch's variants
-        logger.exception("batch of %d variant(s) failed", len(batch))
-        context.pop("render_seconds", None)
-        return [_result(v, "failed", context, error=f"{exc.__class__.__name__}: {exc}") for v in batch]
+    model = render.load_model(render.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device)
+    context["torch_dtype"] = model.dtype
+    if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
+        context["safety_checker"] = "absent"
+    context["render_width"], context["render_height"] = render_size(AdFormat(first.format, first.width, first.height), model.native_side)
+    output = render.generate(
+        model,
+        [v.prompt for v in batch],
+        [v.negative_prompt for v in batch],
+        [v.seed for v in batch],
+        context["render_width"],
+        context["render_height"],
+        first.steps,
+        first.guidance,
+        first.scheduler,
+    )
+    upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
+    context["render_seconds"] = (time.perf_counter() - started) / len(batch)
+    rows = []
+    for variant, image, flagged in zip(batch, output.images, output.nsfw):
+        if flagged:
+            rows.append(_result(variant, "blocked", context, error="the checkpoint's safety checker flagged this image; it was not saved"))
+            continue
+        resize_method = upscale.LANCZOS
+        if upscaler is not None and upscale.needs_upscale(image, variant.width, variant.height):
+            image = upscale.upscale(upscaler, image, variant.prompt, variant.seed, variant.upscaler_steps)
+            resize_method = upscaler.method
+        path, sha = _save_creative(variant, image, out_dir, products)
+        rows.append(_result(variant, "rendered", context, output_path=path, output_sha256=sha, resize_method=resize_method))
+    return rows
 
 
 def _save_creative(variant: Variant, background: Image.Image, out_dir: Path, products: dict[str, Image.Image]) -> tuple[str, str]:
@@ -189,10 +319,17 @@ def _result(variant: Variant, status: str, context: dict, **values) -> dict:
     return row
 
 
-def write_manifest(plan_path: str | Path, shard_paths: list[str], out_dir: str | Path) -> Summary:
-    """Merge the shards into ``manifest.parquet`` in plan order (atomically)."""
+def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: str | Path) -> Summary:
+    """Merge the shards into ``manifest.parquet`` in plan order (atomically), then remove
+    shard files that no longer belong to the plan (their rows were carried forward)."""
     out_dir = Path(out_dir)
     order = read_table(Path(plan_path), PLAN_SCHEMA).column("variant_id").to_pylist()
-    table = merge(order, [read_table(Path(p)) for p in shard_paths])
+    table = merge(order, [read_table(Path(shard.path)) for shard in shards])
+    if table.num_rows != len(order):
+        raise ManifestError(f"{out_dir}: {len(order) - table.num_rows} planned variants have no manifest row")
     manifest_path = write_table(table, out_dir / MANIFEST_FILE)
-    return Summary(str(manifest_path), str(out_dir / "images"), status_counts(table))
+    current = {Path(shard.path).name for shard in shards}
+    for stale in (out_dir / SHARDS_DIR).glob("shard-*.parquet"):
+        if stale.name not in current:
+            stale.unlink()
+    return Summary(str(manifest_path), str(out_dir / "images"), status_counts(table), sum(shard.rendered for shard in shards))

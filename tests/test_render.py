@@ -120,7 +120,7 @@ def test_a_failing_batch_is_isolated(tmp_path, monkeypatch):
         return real_generate(model, prompts, *args, **kwargs)
 
     monkeypatch.setattr(render, "generate", flaky)
-    shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu", 1) for ids in plan.shards]
+    shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu", 1, retry_delay=0.01) for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, tmp_path)
     table = pq.read_table(summary.manifest_path).to_pylist()
     failed = [row for row in table if row["status"] == "failed"]

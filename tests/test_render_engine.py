@@ -173,14 +173,14 @@ def test_safety_checker_stays_on_and_blocks_flagged_images(flagging_checkpoint, 
 def test_safety_checker_can_be_turned_off(flagging_checkpoint, tmp_path):
     plan = runner.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=1)
     shard = runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu", safety_checker=False)
-    (row,) = pq.read_table(shard).to_pylist()
+    (row,) = pq.read_table(shard.path).to_pylist()
     assert (row["status"], row["safety_checker"]) == ("rendered", "off")
 
 
 def test_settings_reach_the_manifest(tmp_path):
     overrides = Overrides(model=EMBEDDED_SDXL_ID, steps=1, scheduler="euler_a", dtype="fp32", guidance=3.0)
     plan = runner.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, overrides, limit=1)
-    (row,) = pq.read_table(runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu")).to_pylist()
+    (row,) = pq.read_table(runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu").path).to_pylist()
     assert row["status"] == "rendered", row["error"]
     assert (row["model_id"], row["scheduler"], row["dtype"], row["torch_dtype"], row["steps"], row["guidance"]) == (
         EMBEDDED_SDXL_ID, "euler_a", "fp32", "fp32", 1, 3.0,
