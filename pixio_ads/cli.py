@@ -160,10 +160,7 @@ def run(
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     out_dir = out_dir or Path("out") / campaign.stem
-    # Library logs (model loading, the embedded-model warning) go to the Prefect run logs too.
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pixio_ads")
-    # The ephemeral server would otherwise try to send telemetry from offline machines.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    _prefect_defaults()
     from flows.generate_campaign import generate_campaign
 
     progress = Progress(
@@ -198,6 +195,28 @@ def run(
     if summary.counts["failed"]:
         err.print("[red]some variants failed; their errors are in the manifest's 'error' column[/]")
         raise typer.Exit(EXIT_FAILED_VARIANTS)
+
+
+@app.command()
+def serve(
+    inbox_dir: Annotated[Path, typer.Option("--inbox", help="Folder to watch for campaign files (created if missing).")],
+    out_root: Annotated[Path, typer.Option("--out", help="Where each campaign's outputs go (one folder per file).")],
+    cron: Annotated[str, typer.Option(help="When campaign-inbox scans the inbox (cron syntax).")] = "*/5 * * * *",
+    model: ModelOpt = None,
+    settle_seconds: Annotated[float, typer.Option(help="A file must be unchanged this long before it is picked up.")] = 10.0,
+) -> None:
+    """Serve the generate-campaign and campaign-inbox deployments (needs PREFECT_API_URL)."""
+    _prefect_defaults()
+    from flows.deploy import serve_all
+
+    serve_all(str(inbox_dir), str(out_root), cron, model, settle_seconds)
+
+
+def _prefect_defaults() -> None:
+    # Library logs (model loading, the embedded-model warning) go to the Prefect run logs too.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "pixio_ads")
+    # The ephemeral server would otherwise try to send telemetry from offline machines.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,15 @@ def isolated_cache(tmp_path_factory):
         os.environ["PIXIO_ADS_CACHE"] = previous
 
 
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect server and database for the session's flow tests."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 def good_row(**changes) -> dict:
     row = {
         "campaign_id": "test-campaign",

@@ -17,18 +17,11 @@ from pixio_ads.manifest import MANIFEST_SCHEMA
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def test_example_campaign_through_the_flow(prefect_harness, tmp_path):
     from flows.generate_campaign import generate_campaign
 
     summary = generate_campaign(str(EXAMPLE_CAMPAIGN), str(tmp_path), steps=2)
+    assert summary.rendered_now == 10
     assert summary.counts == {"rendered": 10, "failed": 0, "blocked": 0, "skipped": 0}
 
     table = pq.read_table(summary.manifest_path)

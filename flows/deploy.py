@@ -1,0 +1,76 @@
+"""Serve the deployments: ``generate-campaign`` (on demand) and ``campaign-inbox`` (cron).
+
+    pixio-ads serve --inbox inbox/ --out out/ --cron "*/5 * * * *"
+    python flows/deploy.py inbox/ out/          # the same, without the CLI
+
+``campaign-inbox`` scans the inbox, starts one ``generate-campaign`` run per new file with
+the file's sha256 as idempotency key (the same file dropped twice is processed once), waits
+for it, and moves the file to ``done/`` or ``failed/`` with a report beside it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, serve
+from prefect.deployments import run_deployment
+
+from flows.generate_campaign import generate_campaign
+from pixio_ads import inbox
+from pixio_ads.variants import Overrides
+
+GENERATE_DEPLOYMENT = "generate-campaign/generate-campaign"
+DEFAULT_CRON = "*/5 * * * *"
+
+
+@flow(name="campaign-inbox")
+def campaign_inbox(inbox_dir: str, out_root: str, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS) -> dict:
+    logger = get_run_logger()
+    outcomes = {inbox.DONE: 0, inbox.FAILED: 0}
+    for path in inbox.ready_files(Path(inbox_dir), settle_seconds):
+        item = inbox.claim(path)
+        if item is None:
+            logger.info("%s is being handled by another run", path.name)
+            continue
+        problems = inbox.validation_report(path, Overrides(model=model))
+        if problems:
+            inbox.finish(item, inbox.FAILED, f"not started: the campaign file is invalid\n{problems}")
+            logger.warning("%s is invalid; moved to failed/", path.name)
+            outcomes[inbox.FAILED] += 1
+            continue
+        out_dir = Path(out_root) / f"{path.stem}-{item.sha256[:12]}"
+        run = run_deployment(
+            GENERATE_DEPLOYMENT,
+            parameters={"campaign_path": str(path.resolve()), "out_dir": str(out_dir.resolve()), "model": model},
+            idempotency_key=item.idempotency_key,
+            flow_run_name=f"{path.stem}-{item.sha256[:12]}",
+        )
+        outcome = inbox.DONE if run.state and run.state.is_completed() else inbox.FAILED
+        message = run.state.message if run.state else "no state"
+        inbox.finish(item, outcome, f"flow run {run.name} ({run.id}): {run.state.name if run.state else '?'}\n{message or ''}\noutputs: {out_dir}")
+        logger.info("%s -> %s/ (flow run %s)", path.name, outcome, run.name)
+        outcomes[outcome] += 1
+    return outcomes
+
+
+def deployments(inbox_dir: str, out_root: str, cron: str = DEFAULT_CRON, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS) -> list:
+    return [
+        generate_campaign.to_deployment(name="generate-campaign", parameters={"model": model}),
+        campaign_inbox.to_deployment(
+            name="campaign-inbox",
+            cron=cron,
+            parameters={"inbox_dir": str(Path(inbox_dir).resolve()), "out_root": str(Path(out_root).resolve()), "model": model, "settle_seconds": settle_seconds},
+        ),
+    ]
+
+
+def serve_all(inbox_dir: str, out_root: str, cron: str = DEFAULT_CRON, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS) -> None:
+    Path(inbox_dir).mkdir(parents=True, exist_ok=True)
+    serve(*deployments(inbox_dir, out_root, cron, model, settle_seconds))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: python flows/deploy.py INBOX_DIR OUT_ROOT")
+    serve_all(sys.argv[1], sys.argv[2])
