@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 CAMPAIGN ?= campaigns/spring-sale/campaign.csv
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install install-system demo test test-fast bench clean
 
 install: $(STAMP)
 
@@ -18,6 +18,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Debian packages the integration tests use: headless Chromium (dashboard check), DejaVu fonts,
+# PostgreSQL (Prefect server on Postgres). Needs root or sudo; skipped when all are present.
+SYSTEM_PACKAGES := chromium fonts-dejavu-core postgresql
+install-system:
+	@if command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+		echo "system packages present"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
 
 demo: install
 	$(BIN)/pixio-ads run $(CAMPAIGN) --out $(OUT)

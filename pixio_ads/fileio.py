@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temp file beside ``path``, fsync it, then rename it over ``path``."""
+def atomic_write(path: Path, write: Callable[[Path], None], fsync: bool = True) -> Path:
+    """Call ``write(tmp)`` on a temp file beside ``path``, fsync it, then rename it over ``path``.
+    Without fsync the rename is still atomic for readers, but a power loss may leave an
+    empty file: only for files whose content is verified (by hash) before reuse."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -18,16 +20,17 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(tmp_name)
     try:
         write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if fsync:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+def atomic_write_bytes(path: Path, data: bytes, fsync: bool = True) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data), fsync)
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:

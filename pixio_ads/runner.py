@@ -15,7 +15,9 @@ import hashlib
 import io
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
@@ -41,6 +43,8 @@ PLAN_FILE = "plan.parquet"
 SHARDS_DIR = "shards"
 DEFAULT_RETRIES = 2
 DEFAULT_RETRY_DELAY = 2.0  # seconds, doubled at each retry
+FLUSH_SECONDS = 5.0  # how often a shard's rows are saved while it renders
+SAVE_QUEUE = 2  # rendered batches waiting for the saver thread, at most
 MANIFEST_FILE = "manifest.parquet"
 
 
@@ -166,8 +170,8 @@ def render_shard(
     """Render, composite and save the given variants; keep their rows in the shard's file.
 
     Variants whose earlier output is still on disk with its recorded sha256 are kept, not
-    rendered again. The shard file is rewritten (atomically) after every batch, so a killed
-    run loses at most the batch in flight. A batch that raises is retried ``retries`` times
+    rendered again. The shard file is rewritten (atomically) at least every FLUSH_SECONDS,
+    so a killed run loses at most that much work. A batch that raises is retried ``retries`` times
     with exponential backoff, then its variants are recorded ``failed``; the others go on.
     An image the checkpoint's safety checker flags is not saved; its row is ``blocked``."""
     out_dir = Path(out_dir)
@@ -184,18 +188,35 @@ def render_shard(
     todo = [by_id[vid] for vid in variant_ids if vid not in done]
     device = render.select_device(device)
     batch_size = batch_size or render.default_batch_size(device)
-    products: dict[str, Image.Image] = {}
     rows = dict(done)
-    rendered = 0
-    for batch in _batches(todo, batch_size):
-        for row in _render_batch_with_retries(batch, out_dir, device, safety_checker, products, retries, retry_delay):
+    flushed_at = time.monotonic()
+
+    def absorb(finished: list[dict]) -> None:
+        for row in finished:
             rows[row["variant_id"]] = row
-            rendered += row["status"] == "rendered"
+        _notify_progress(len(finished))
+
+    def flush() -> None:
         write_table(rows_to_table([rows[vid] for vid in variant_ids if vid in rows]), target)
-        _notify_progress(len(batch))
-    if not todo:
-        write_table(rows_to_table([rows[vid] for vid in variant_ids]), target)
-    return ShardResult(str(target), rendered, len(done))
+
+    # Compositing, PNG encoding and writing run on a second thread while the next batch
+    # renders; a short queue bounds the images held in memory.
+    products: dict[str, Image.Image] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixio-save") as saver:
+        pending: deque[Future] = deque()
+        for batch in _batches(todo, batch_size):
+            rendered = _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)
+            pending.append(saver.submit(_finish_batch, rendered, out_dir, products))
+            while pending and (pending[0].done() or len(pending) > SAVE_QUEUE):
+                absorb(pending.popleft().result())
+            if time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                flush()
+                flushed_at = time.monotonic()
+        while pending:
+            absorb(pending.popleft().result())
+    flush()
+    rendered_count = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid not in done)
+    return ShardResult(str(target), rendered_count, len(done))
 
 
 def is_complete(row: dict, out_dir: Path) -> bool:
@@ -240,12 +261,12 @@ def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]
         yield from (group[i : i + batch_size] for i in range(0, len(group), batch_size))
 
 
-def _render_batch_with_retries(batch, out_dir, device, safety_checker, products, retries, retry_delay) -> list[dict]:
+def _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay) -> list[tuple[Variant, Image.Image | None, dict]]:
     """Retry transient failures (I/O, a flaky device) with exponential backoff. Errors that
     cannot pass by waiting (a bad model path, invalid settings) fail at once."""
     for attempt in range(retries + 1):
         try:
-            return _render_batch(batch, out_dir, device, safety_checker, products)
+            return _render_batch(batch, device, safety_checker)
         except (ModelLoadError, ValueError) as exc:
             error = exc
             break
@@ -257,11 +278,12 @@ def _render_batch_with_retries(batch, out_dir, device, safety_checker, products,
                 time.sleep(delay)
     logger.error("batch of %d variant(s) failed: %s: %s", len(batch), error.__class__.__name__, error)
     context = {"device": device, "safety_checker": "on" if safety_checker else "off"}
-    return [_result(v, "failed", context, error=f"{error.__class__.__name__}: {error}") for v in batch]
+    return [(v, None, {**context, "status": "failed", "error": f"{error.__class__.__name__}: {error}"}) for v in batch]
 
 
-def _render_batch(batch: list[Variant], out_dir: Path, device: str, safety_checker: bool, products: dict[str, Image.Image]) -> list[dict]:
-    """Render one batch and save its creatives; raises on failure (the caller retries)."""
+def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> list[tuple[Variant, Image.Image | None, dict]]:
+    """Render one batch (and upscale it when configured); raises on failure (the caller
+    retries). Returns (variant, background or None, row values) per variant."""
     first = batch[0]
     started = time.perf_counter()
     context = {"device": device, "safety_checker": "on" if safety_checker else "off"}
@@ -283,17 +305,30 @@ def _render_batch(batch: list[Variant], out_dir: Path, device: str, safety_check
     )
     upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
     context["render_seconds"] = (time.perf_counter() - started) / len(batch)
-    rows = []
+    results = []
     for variant, image, flagged in zip(batch, output.images, output.nsfw):
         if flagged:
-            rows.append(_result(variant, "blocked", context, error="the checkpoint's safety checker flagged this image; it was not saved"))
+            results.append((variant, None, {**context, "status": "blocked", "error": "the checkpoint's safety checker flagged this image; it was not saved"}))
             continue
         resize_method = upscale.LANCZOS
         if upscaler is not None and upscale.needs_upscale(image, variant.width, variant.height):
             image = upscale.upscale(upscaler, image, variant.prompt, variant.seed, variant.upscaler_steps)
             resize_method = upscaler.method
-        path, sha = _save_creative(variant, image, out_dir, products)
-        rows.append(_result(variant, "rendered", context, output_path=path, output_sha256=sha, resize_method=resize_method))
+        results.append((variant, image, {**context, "status": "rendered", "resize_method": resize_method}))
+    return results
+
+
+def _finish_batch(results: list[tuple[Variant, Image.Image | None, dict]], out_dir: Path, products: dict[str, Image.Image]) -> list[dict]:
+    """Save the rendered creatives and build their manifest rows (runs on the saver thread)."""
+    rows = []
+    for variant, image, values in results:
+        if image is not None:
+            try:
+                values = {**values, **dict(zip(("output_path", "output_sha256"), _save_creative(variant, image, out_dir, products)))}
+            except Exception as exc:  # e.g. disk full: this variant fails, the run goes on
+                logger.error("saving %s failed: %s: %s", variant.variant_id, exc.__class__.__name__, exc)
+                values = {**values, "status": "failed", "error": f"saving failed: {exc.__class__.__name__}: {exc}"}
+        rows.append(_result(variant, values.pop("status"), values))
     return rows
 
 
@@ -307,15 +342,16 @@ def _save_creative(variant: Variant, background: Image.Image, out_dir: Path, pro
     creative.save(buffer, format="PNG")
     data = buffer.getvalue()
     relative = Path("images") / variant.campaign_id / variant.product_id / f"{variant.format}-{variant.variant_id}.png"
-    atomic_write_bytes(out_dir / relative, data)
+    # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
+    atomic_write_bytes(out_dir / relative, data, fsync=False)
     return relative.as_posix(), hashlib.sha256(data).hexdigest()
 
 
-def _result(variant: Variant, status: str, context: dict, **values) -> dict:
+def _result(variant: Variant, status: str, values: dict) -> dict:
     """A manifest row: the variant's columns, then the result columns (missing ones null)."""
     row = {name: getattr(variant, name) for name in PLAN_SCHEMA.names}
     row.update(dict.fromkeys(RESULT_COLUMNS))
-    row.update(context, **values, status=status, pixio_ads_version=__version__, created_at=datetime.now(timezone.utc))
+    row.update(values, status=status, pixio_ads_version=__version__, created_at=datetime.now(timezone.utc))
     return row
 
 

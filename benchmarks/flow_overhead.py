@@ -1,0 +1,92 @@
+"""Our Prefect flow vs a bare diffusers loop on 64 variants, then a rerun of the flow.
+
+    .venv/bin/python benchmarks/flow_overhead.py
+
+Both sides use the tiny embedded model on the CPU with the same prompts, seeds, steps
+(4), size and batch size (1), and both write PNGs: the bare loop saves the 512 px output
+as a plain script would; the flow also resizes to the ad format (1080x1080), composites the
+product, hashes the file and writes shards, the manifest, a contact sheet and artifacts.
+The Prefect server (Prefect's test harness) and the model are started/loaded before
+timing: a served deployment has both running already. Ends with
+``flow_over_bare_ratio`` (goal <= 1.10) and ``rerun_over_first_ratio`` (goal <= 0.05).
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PIL import Image  # noqa: E402
+
+from pixio_ads import render  # noqa: E402
+from pixio_ads.campaign import load_campaign  # noqa: E402
+from pixio_ads.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
+from pixio_ads.variants import expand  # noqa: E402
+
+STEPS = 4
+
+
+def write_campaign(folder: Path) -> Path:
+    """4 products x 2 audiences x 2 styles x 1 format x 4 seeds = 64 variants."""
+    (folder / "products").mkdir()
+    Image.new("RGBA", (300, 500), (30, 120, 200, 255)).save(folder / "products" / "p.png")
+    path = folder / "campaign.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["campaign_id", "product_id", "product_name", "product_image", "template", "audiences", "styles", "formats", "variants", "headline", "cta"])
+        for i in range(4):
+            writer.writerow(["bench", f"p{i}", f"Product {i}", "products/p.png", "lifestyle", "runners; parents", "golden hour; minimal", "square", 4, "Headline", "Buy"])
+    return path
+
+
+def bare_loop(campaign: Path, out: Path) -> float:
+    import torch
+
+    variants = expand(load_campaign(campaign))
+    pipeline = render.load_model(EMBEDDED_MODEL_ID, "cpu").pipeline  # the same loaded weights
+    side = render.load_model(EMBEDDED_MODEL_ID, "cpu").native_side
+    out.mkdir()
+    started = time.perf_counter()
+    for v in variants:
+        with torch.inference_mode():
+            image = pipeline(
+                prompt=v.prompt, negative_prompt=v.negative_prompt or None, width=side, height=side, num_inference_steps=STEPS,
+                guidance_scale=v.guidance, generator=torch.Generator().manual_seed(v.seed),
+            ).images[0]  # fmt: skip
+        image.save(out / f"{v.variant_id}.png")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.generate_campaign import generate_campaign
+
+    with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
+        tmp = Path(tmp)
+        campaign = write_campaign(tmp)
+        render.load_model(EMBEDDED_MODEL_ID, "cpu")  # load before timing, for both sides
+        bare_loop(campaign, tmp / "warmup")  # first-call allocations
+        bare = bare_loop(campaign, tmp / "bare")
+        started = time.perf_counter()
+        first = generate_campaign(str(campaign), str(tmp / "flow"), steps=STEPS, device="cpu", batch_size=1)
+        flow_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        rerun = generate_campaign(str(campaign), str(tmp / "flow"), steps=STEPS, device="cpu", batch_size=1)
+        rerun_seconds = time.perf_counter() - started
+    assert first.rendered_now == 64 and rerun.rendered_now == 0, (first, rerun)
+    print(f"variants: 64  steps: {STEPS}  device: cpu  batch: 1")
+    print(f"bare_loop_seconds: {bare:.2f}")
+    print(f"flow_seconds: {flow_seconds:.2f}")
+    print(f"rerun_seconds: {rerun_seconds:.2f}")
+    print(f"flow_over_bare_ratio: {flow_seconds / bare:.3f}")
+    print(f"rerun_over_first_ratio: {rerun_seconds / flow_seconds:.3f}")
+
+
+if __name__ == "__main__":
+    main()
