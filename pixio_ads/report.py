@@ -3,6 +3,7 @@ markdown the flow publishes as a Prefect artifact. Plain functions over a manife
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import re
@@ -35,6 +36,21 @@ def summary_rows(table: pa.Table) -> list[dict]:
     return [{"product": product, "format": fmt, **{status: counts[product, fmt, status] for status in STATUSES}} for product, fmt in keys]
 
 
+def thumbnail_path(output_path: str) -> str:
+    """Where a creative's small JPEG preview lives, relative to the output folder."""
+    return str(Path("thumbs") / Path(output_path).relative_to("images").with_suffix(".jpg"))
+
+
+def thumbnail_bytes(image: Image.Image) -> bytes:
+    """A preview made while the creative is still in memory, so contact sheets (and the HTML
+    page) never decode full-size images."""
+    preview = image.convert("RGB")
+    preview.thumbnail((THUMB - 8, THUMB - 8))
+    buffer = io.BytesIO()
+    preview.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
 def _font(size: int) -> ImageFont.ImageFont:
     try:
         return ImageFont.truetype("DejaVuSans.ttf", size)
@@ -43,9 +59,16 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def contact_sheet(table: pa.Table, out_dir: Path) -> tuple[Path, Path]:
-    """Write a PNG grid of thumbnails with captions and an HTML page linking every image."""
+    """Write a PNG grid of thumbnails with captions and an HTML page linking every image.
+    Skipped when both exist for exactly these outputs (decoding every image is the slow
+    part of a rerun that rendered nothing)."""
     out_dir = Path(out_dir)
     rows = table.to_pylist()
+    png_path, html_path = out_dir / CONTACT_SHEET_PNG, out_dir / CONTACT_SHEET_HTML
+    key = hashlib.sha256(repr([(r["variant_id"], r["status"], r["output_sha256"]) for r in rows]).encode()).hexdigest()
+    marker = f"<!-- pixio-ads contact sheet of {key} -->"
+    if png_path.is_file() and html_path.is_file() and marker in html_path.read_text(encoding="utf-8"):
+        return png_path, html_path
     shown = rows[:MAX_SHEET_IMAGES]
     columns = max(1, min(6, len(shown)))
     grid_rows = max(1, -(-len(shown) // columns))
@@ -54,8 +77,9 @@ def contact_sheet(table: pa.Table, out_dir: Path) -> tuple[Path, Path]:
     font = _font(12)
     for index, row in enumerate(shown):
         x, y = (index % columns) * THUMB, (index // columns) * (THUMB + CAPTION_HEIGHT)
-        if row["status"] == "rendered" and row["output_path"] and (out_dir / row["output_path"]).is_file():
-            with Image.open(out_dir / row["output_path"]) as image:
+        preview = _preview(row, out_dir)
+        if preview is not None:
+            with Image.open(preview) as image:
                 image.thumbnail((THUMB - 8, THUMB - 8))
                 sheet.paste(image.convert("RGB"), (x + (THUMB - image.width) // 2, y + (THUMB - image.height) // 2))
         else:
@@ -65,9 +89,19 @@ def contact_sheet(table: pa.Table, out_dir: Path) -> tuple[Path, Path]:
         draw.multiline_text((x + 6, y + THUMB + 2), caption, fill="black", font=font, spacing=2)
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG")
-    png_path = atomic_write_bytes(out_dir / CONTACT_SHEET_PNG, buffer.getvalue())
-    html_path = atomic_write_bytes(out_dir / CONTACT_SHEET_HTML, _html(rows).encode("utf-8"))
+    atomic_write_bytes(png_path, buffer.getvalue())
+    atomic_write_bytes(html_path, (_html(rows) + "\n" + marker + "\n").encode("utf-8"))
     return png_path, html_path
+
+
+def _preview(row: dict, out_dir: Path) -> Path | None:
+    """The thumbnail of a rendered row, else its full image, else None."""
+    if row["status"] != "rendered" or not row["output_path"]:
+        return None
+    for candidate in (out_dir / thumbnail_path(row["output_path"]), out_dir / row["output_path"]):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _html(rows: list[dict]) -> str:
@@ -75,8 +109,8 @@ def _html(rows: list[dict]) -> str:
     for row in rows:
         caption = html.escape(f"{row['product_id']} · {row['format']} · {row['audience']} · {row['style']} · seed {row['seed']}")
         if row["status"] == "rendered" and row["output_path"]:
-            src = html.escape(row["output_path"])
-            body = f'<a href="{src}"><img src="{src}" loading="lazy" alt="{caption}"></a>'
+            full, thumb = html.escape(row["output_path"]), html.escape(thumbnail_path(row["output_path"]))
+            body = f'<a href="{full}"><img src="{thumb}" onerror="this.src=\'{full}\'" loading="lazy" alt="{caption}"></a>'
         else:
             body = f'<div class="missing">{html.escape(row["status"])}: {html.escape(row["error"] or "")}</div>'
         cards.append(f"<figure>{body}<figcaption>{caption}<br><small>{html.escape(row['prompt'])}</small></figcaption></figure>")

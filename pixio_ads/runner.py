@@ -33,7 +33,7 @@ from pixio_ads.errors import ModelLoadError
 from pixio_ads.fileio import atomic_write_bytes, sha256_file
 from pixio_ads.formats import AdFormat, render_size
 from pixio_ads.manifest import MANIFEST_SCHEMA, PLAN_SCHEMA, RESULT_COLUMNS, ManifestError, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
-from pixio_ads import render, upscale
+from pixio_ads import render, report, upscale
 from pixio_ads.variants import Overrides, Variant, expand
 
 logger = logging.getLogger(__name__)
@@ -333,7 +333,8 @@ def _finish_batch(results: list[tuple[Variant, Image.Image | None, dict]], out_d
 
 
 def _save_creative(variant: Variant, background: Image.Image, out_dir: Path, products: dict[str, Image.Image]) -> tuple[str, str]:
-    """Composite and write the PNG atomically; returns (path relative to out_dir, sha256)."""
+    """Composite and write the PNG (and its contact-sheet thumbnail) atomically; returns
+    (path relative to out_dir, sha256)."""
     if variant.product_image not in products:
         with Image.open(variant.product_image) as product:
             products[variant.product_image] = product.convert("RGBA")
@@ -344,6 +345,7 @@ def _save_creative(variant: Variant, background: Image.Image, out_dir: Path, pro
     relative = Path("images") / variant.campaign_id / variant.product_id / f"{variant.format}-{variant.variant_id}.png"
     # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
     atomic_write_bytes(out_dir / relative, data, fsync=False)
+    atomic_write_bytes(out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative), fsync=False)
     return relative.as_posix(), hashlib.sha256(data).hexdigest()
 
 

@@ -137,3 +137,36 @@ def test_custom_format_roundtrip():
     assert parse_format(" 1200 x 628 ") == AdFormat("1200x628", 1200, 628)
     with pytest.raises(ValueError):
         parse_format("10x10")
+
+
+def test_transient_failures_are_retried_with_backoff(tmp_path, monkeypatch, caplog):
+    plan = runner.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(steps=1), limit=1)
+    real_generate = render.generate
+    calls = []
+
+    def fails_twice(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise OSError("device busy (simulated)")
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(render, "generate", fails_twice)
+    sleeps = []
+    monkeypatch.setattr(runner.time, "sleep", sleeps.append)
+    result = runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu", retries=2, retry_delay=1.5)
+    assert result.rendered == 1 and len(calls) == 3
+    assert sleeps == [1.5, 3.0]  # exponential backoff
+    assert "retry 1/2" in caplog.text and "retry 2/2" in caplog.text
+
+
+def test_bad_settings_fail_without_retrying(tmp_path, monkeypatch):
+    plan = runner.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(steps=1), limit=1)
+    monkeypatch.setattr(runner.time, "sleep", lambda seconds: pytest.fail("should not wait"))
+
+    def invalid(*args, **kwargs):
+        raise ValueError("`height` and `width` have to be divisible by 8")
+
+    monkeypatch.setattr(render, "generate", invalid)
+    result = runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu")
+    (row,) = pq.read_table(result.path).to_pylist()
+    assert row["status"] == "failed" and "divisible by 8" in row["error"]
