@@ -19,11 +19,13 @@ def fit_cover(image: Image.Image, width: int, height: int) -> Image.Image:
 
 def place_product(background: Image.Image, product: Image.Image, scale: float = DEFAULT_PRODUCT_SCALE) -> Image.Image:
     """Paste the product, alpha-aware, centred and scaled to fit ``scale`` of the canvas."""
-    canvas = background.convert("RGBA")
+    canvas = background.convert("RGB")  # a copy: the caller's image is left as it was
     product = product.convert("RGBA")
     fit = min(canvas.width * scale / product.width, canvas.height * scale / product.height)
     size = (max(1, round(product.width * fit)), max(1, round(product.height * fit)))
     product = product.resize(size, Image.Resampling.LANCZOS)
     offset = ((canvas.width - size[0]) // 2, (canvas.height - size[1]) // 2)
-    canvas.alpha_composite(product, offset)
-    return canvas.convert("RGB")
+    # Pasting with the product's own alpha as mask blends it over the opaque background,
+    # the same pixels as alpha_composite without converting the whole canvas to RGBA.
+    canvas.paste(product, offset, product)
+    return canvas
