@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.futures import as_completed
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.states import Completed
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from pixio_ads import report, runner
 from pixio_ads.manifest import read_table
@@ -78,7 +80,7 @@ def publish_report(summary: runner.Summary, campaign_id: str, out_dir: str) -> N
     )
 
 
-@flow(name="generate-campaign")
+@flow(name="generate-campaign", task_runner=ThreadPoolTaskRunner(max_workers=1))
 def generate_campaign(
     campaign_path: str,
     out_dir: str,
@@ -107,11 +109,16 @@ def generate_campaign(
         logger.warning("safety checker disabled for this run")
     logger.info("%d variants in %d shards", plan.total, len(plan.shards))
     progress = create_progress_artifact(0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)")
-    shards, finished = [], 0
-    for ids in plan.shards:
-        shards.append(render_shard(plan.plan_path, ids, out_dir, device, batch_size, safety_checker, retries, retry_delay))
-        finished += len(ids)
+    # One task per shard; the flow's task runner decides where they run (in this process one
+    # at a time by default, or on Dask workers; see flows/runners.py).
+    futures = [render_shard.submit(plan.plan_path, ids, out_dir, device, batch_size, safety_checker, retries, retry_delay) for ids in plan.shards]
+    finished = 0
+    for future in as_completed(futures):
+        finished += len(future.result().variant_ids)
         update_progress_artifact(progress, 100.0 * finished / max(plan.total, 1))
+    shards = [future.result() for future in futures]
+    for worker, loads in runner.model_loads(shards).items():
+        logger.info("worker %s loaded %d model(s) in %.1f s", worker, loads[0], loads[1])
     summary = write_manifest(plan.plan_path, shards, out_dir)
     publish_report(summary, plan.campaign_id, out_dir)
     logger.info("manifest %s: %s", summary.manifest_path, summary.describe())

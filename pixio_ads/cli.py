@@ -150,6 +150,8 @@ def run(
     device: Annotated[Optional[str], typer.Option(help="cuda, mps or cpu. Default: the best available.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Images per forward pass. Default: 1 on CPU, 4 on CUDA.")] = None,
     safety_checker: Annotated[bool, typer.Option(help="Keep the checkpoint's safety checker on (flagged images are blocked, not saved).")] = True,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Render on a local Dask cluster of N worker processes (one per GPU on GPU hosts).")] = None,
+    dask_address: Annotated[Optional[str], typer.Option(help="Render on an existing Dask cluster, e.g. tcp://scheduler:8786.")] = None,
 ) -> None:
     """Render a campaign through the Prefect flow and write its manifest."""
     overrides = _overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
@@ -162,6 +164,9 @@ def run(
     out_dir = out_dir or Path("out") / campaign.stem
     _prefect_defaults()
     from flows.generate_campaign import generate_campaign
+    from flows.runners import task_runner
+
+    flow = generate_campaign.with_options(task_runner=task_runner(workers, dask_address))
 
     progress = Progress(
         TextColumn("[bold]rendering"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -177,7 +182,7 @@ def run(
     stop_listening = add_progress_listener(advance)
     try:
         with progress:
-            summary = generate_campaign(
+            summary = flow(
                 campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
                 scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler, upscaler_steps=upscaler_steps,
                 limit=limit, device=device, batch_size=batch_size, safety_checker=safety_checker,

@@ -61,6 +61,7 @@ _RESULT_FIELDS = [
     pa.field("render_height", pa.int32()),
     pa.field("render_seconds", pa.float64()),
     pa.field("device", pa.string()),
+    pa.field("worker", pa.string()),  # host:pid of the process that rendered it
     pa.field("torch_dtype", pa.string()),  # what the weights ran in
     pa.field("safety_checker", pa.string()),  # on, off (disabled by the run) or absent (checkpoint has none)
     pa.field("resize_method", pa.string()),  # lanczos, or upscaler:<model id>

@@ -12,8 +12,10 @@ order beyond float rounding.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,16 +107,30 @@ _LOAD_LOCK = threading.Lock()
 
 
 def select_device(requested: str | None = None) -> str:
-    """cuda > mps > cpu unless ``requested`` names one."""
+    """cuda > mps > cpu unless ``requested`` names one. On a multi-GPU host each Dask worker
+    named 0..N-1 (a LocalCluster's names) takes GPU ``name % count``: one worker per GPU."""
     import torch
 
+    threads = os.environ.get("PIXIO_ADS_TORCH_THREADS")
+    if threads and torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))  # several worker processes share the cores
     if requested:
         return requested
     if torch.cuda.is_available():
-        return "cuda"
+        index = _dask_worker_index()
+        return f"cuda:{index % torch.cuda.device_count()}" if index is not None else "cuda"
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def _dask_worker_index() -> int | None:
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().name)
+    except (ImportError, ValueError, TypeError):  # not in a Dask worker, or a named one
+        return None
 
 
 def default_batch_size(device: str) -> int:
@@ -182,12 +198,24 @@ def _from_pretrained(source: str, spec: ModelSpec, torch_dtype):
     return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
 
 
+_LOADS = [0, 0.0]  # pipelines loaded by this process, and the seconds it took
+
+
 def cached(key: tuple, build):
-    """One loaded object per key per process (pipelines are expensive to load)."""
+    """One loaded object per key per process (pipelines are expensive to load); a Dask
+    worker process keeps its pipelines across all the shards it renders."""
     with _LOAD_LOCK:
         if key not in _PIPELINES:
+            started = time.perf_counter()
             _PIPELINES[key] = build()
+            _LOADS[0] += 1
+            _LOADS[1] += time.perf_counter() - started
         return _PIPELINES[key]
+
+
+def load_stats() -> tuple[int, float]:
+    """(pipelines loaded by this process so far, total seconds spent loading them)."""
+    return _LOADS[0], _LOADS[1]
 
 
 def load_pipeline(model_id: str, loader, device: str):

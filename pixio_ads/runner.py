@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import socket
 import logging
 import time
 from collections import deque
@@ -46,6 +48,7 @@ DEFAULT_RETRY_DELAY = 2.0  # seconds, doubled at each retry
 FLUSH_SECONDS = 5.0  # how often a shard's rows are saved while it renders
 SAVE_QUEUE = 2  # rendered batches waiting for the saver thread, at most
 MANIFEST_FILE = "manifest.parquet"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +63,21 @@ class Plan:
 @dataclass(frozen=True, slots=True)
 class ShardResult:
     path: str  # the shard's manifest file
+    variant_ids: list[str]
     rendered: int  # images rendered by this call
     reused: int  # variants whose earlier output was verified and kept
+    worker: str  # host:pid of the process that rendered it
+    model_loads: int = 0  # pipelines this call had to load (0 when the process had them)
+    model_load_seconds: float = 0.0
+
+
+def model_loads(shards: list[ShardResult]) -> dict[str, tuple[int, float]]:
+    """Per worker process: how many model loads its shards caused, and their seconds."""
+    loads: dict[str, tuple[int, float]] = {}
+    for shard in shards:
+        count, seconds = loads.get(shard.worker, (0, 0.0))
+        loads[shard.worker] = (count + shard.model_loads, seconds + shard.model_load_seconds)
+    return loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +204,7 @@ def render_shard(
     todo = [by_id[vid] for vid in variant_ids if vid not in done]
     device = render.select_device(device)
     batch_size = batch_size or render.default_batch_size(device)
+    loads_before, seconds_before = render.load_stats()
     rows = dict(done)
     flushed_at = time.monotonic()
 
@@ -216,7 +233,8 @@ def render_shard(
             absorb(pending.popleft().result())
     flush()
     rendered_count = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid not in done)
-    return ShardResult(str(target), rendered_count, len(done))
+    loads, load_seconds = render.load_stats()
+    return ShardResult(str(target), variant_ids, rendered_count, len(done), WORKER, loads - loads_before, load_seconds - seconds_before)
 
 
 def is_complete(row: dict, out_dir: Path) -> bool:
@@ -277,7 +295,7 @@ def _render_batch_with_retries(batch, device, safety_checker, retries, retry_del
                 logger.warning("batch of %d variant(s) failed (%s: %s); retry %d/%d in %.1fs", len(batch), exc.__class__.__name__, exc, attempt + 1, retries, delay)
                 time.sleep(delay)
     logger.error("batch of %d variant(s) failed: %s: %s", len(batch), error.__class__.__name__, error)
-    context = {"device": device, "safety_checker": "on" if safety_checker else "off"}
+    context = {"device": device, "worker": WORKER, "safety_checker": "on" if safety_checker else "off"}
     return [(v, None, {**context, "status": "failed", "error": f"{error.__class__.__name__}: {error}"}) for v in batch]
 
 
@@ -286,7 +304,7 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     retries). Returns (variant, background or None, row values) per variant."""
     first = batch[0]
     started = time.perf_counter()
-    context = {"device": device, "safety_checker": "on" if safety_checker else "off"}
+    context = {"device": device, "worker": WORKER, "safety_checker": "on" if safety_checker else "off"}
     model = render.load_model(render.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device)
     context["torch_dtype"] = model.dtype
     if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:

@@ -1,0 +1,33 @@
+"""Where a flow's render tasks run: this process (default), a local Dask cluster, or an
+existing Dask cluster. We do not write a scheduler of our own."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from prefect.task_runners import ThreadPoolTaskRunner
+
+
+def task_runner(workers: int | None = None, dask_address: str | None = None):
+    """``workers``: a LocalCluster of that many worker processes (one model load each, kept
+    for all their shards; on a GPU host one worker per GPU, via dask-cuda's LocalCUDACluster
+    when installed). ``dask_address``: an existing cluster (``dask scheduler`` / ``dask worker``).
+    Neither: one shard at a time in this process (pipelines are not thread-safe)."""
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=dask_address)
+    if not workers:
+        return ThreadPoolTaskRunner(max_workers=1)
+    from prefect_dask import DaskTaskRunner
+
+    import torch
+
+    if torch.cuda.device_count() > 0 and importlib.util.find_spec("dask_cuda"):
+        return DaskTaskRunner(cluster_class="dask_cuda.LocalCUDACluster", cluster_kwargs={"n_workers": workers, "threads_per_worker": 1})
+    # CPU workers share the cores: give each its share of torch threads (inherited by the
+    # worker processes, which start after this).
+    os.environ.setdefault("PIXIO_ADS_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    cluster_kwargs = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    return DaskTaskRunner(cluster_kwargs=cluster_kwargs)

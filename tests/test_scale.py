@@ -1,0 +1,80 @@
+"""Scale-out on a local Dask cluster (2 worker processes) through prefect-dask."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from conftest import EXAMPLE_CAMPAIGN
+from pixio_ads import runner
+
+pytestmark = pytest.mark.slow
+PER_RUN = {"render_seconds", "created_at", "worker"}  # differ between runs by nature
+
+
+def run(out_dir: Path, workers: int | None, **parameters):
+    from flows.generate_campaign import generate_campaign
+    from flows.runners import task_runner
+
+    flow = generate_campaign.with_options(task_runner=task_runner(workers))
+    return flow(str(EXAMPLE_CAMPAIGN), str(out_dir), steps=2, shard_size=2, **parameters)
+
+
+def comparable(summary) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in PER_RUN} for row in pq.read_table(summary.manifest_path).to_pylist()]
+
+
+def test_two_workers_give_the_same_manifest_and_images(prefect_harness, tmp_path):
+    single = run(tmp_path / "single", None)
+    double = run(tmp_path / "double", 2)
+    assert double.rendered_now == single.rendered_now == 10
+    # Same rows. Pixels: within 1/255, since a worker runs torch on 1 thread (its share of
+    # the cores) and CPU float reductions round differently with the thread count.
+    strip = lambda rows: [{k: v for k, v in row.items() if k != "output_sha256"} for row in rows]  # noqa: E731
+    assert strip(comparable(single)) == strip(comparable(double))
+    for row in comparable(single):
+        a = np.asarray(Image.open(tmp_path / "single" / row["output_path"]), dtype=np.int16)
+        b = np.asarray(Image.open(tmp_path / "double" / row["output_path"]), dtype=np.int16)
+        assert np.abs(a - b).max() <= 1
+    workers = {row["worker"] for row in pq.read_table(double.manifest_path).to_pylist()}
+    assert len(workers) == 2 and runner.WORKER not in workers  # rendered in two other processes
+
+
+def test_a_killed_worker_leaves_only_missing_variants_for_the_rerun(prefect_harness, tmp_path):
+    out = tmp_path / "out"
+    killed = []
+
+    def kill_a_worker_mid_run():
+        deadline = time.time() + 300
+        while time.time() < deadline and not killed:
+            shards = list((out / "shards").glob("shard-*.parquet")) if (out / "shards").is_dir() else []
+            if len(shards) >= 2:
+                workers = [p for p in psutil.Process().children(recursive=True) if "multiprocessing" in " ".join(p.cmdline()) and p.children() == []]
+                if workers:
+                    os.kill(workers[0].pid, signal.SIGKILL)
+                    killed.append(workers[0].pid)
+            time.sleep(0.1)
+
+    watchdog = threading.Thread(target=kill_a_worker_mid_run, daemon=True)
+    watchdog.start()
+    try:
+        run(out, 2)  # Dask may reschedule the lost shard on the other worker, or the run may fail
+    except Exception:
+        pass
+    watchdog.join(5)
+    assert killed, "no worker process was found to kill"
+    complete = {row["variant_id"] for p in (out / "shards").glob("shard-*.parquet") for row in pq.read_table(p).to_pylist() if runner.is_complete(row, out)}
+    rerun = run(out, None)
+    assert rerun.rendered_now == 10 - len(complete)
+    rows = pq.read_table(rerun.manifest_path).to_pylist()
+    assert len(rows) == len({row["variant_id"] for row in rows}) == 10
+    assert all(runner.is_complete(row, out) for row in rows)
