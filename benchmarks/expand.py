@@ -8,7 +8,6 @@ rows x 2 audiences x 5 styles x 2 formats x 5 seeds, all sharing one product ima
 
 from __future__ import annotations
 
-import csv
 import resource
 import sys
 import tempfile
@@ -16,9 +15,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic  # noqa: E402
 from pixio_ads.campaign import load_campaign  # noqa: E402
 from pixio_ads.variants import expand  # noqa: E402
 
@@ -26,16 +25,7 @@ ROWS = 1_000
 
 
 def write_campaign(folder: Path) -> Path:
-    (folder / "products").mkdir()
-    Image.new("RGBA", (64, 64), (200, 40, 40, 255)).save(folder / "products" / "p.png")
-    path = folder / "campaign.csv"
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["campaign_id", "product_id", "product_name", "product_image", "template", "audiences", "styles", "formats", "variants", "headline", "cta"])
-        for i in range(ROWS):
-            writer.writerow(["bench", f"p{i}", f"Product {i}", "products/p.png", "lifestyle", "runners; parents",
-                             "golden hour; minimal; neon; pastel; vintage", "square; story", 5, f"Headline {i}", "Shop now"])  # fmt: skip
-    return path
+    return synthetic.write_campaign(folder, "bench", ROWS, "lifestyle", "runners; parents", "golden hour; minimal; neon; pastel; vintage", "square; story", 5)
 
 
 def main() -> None:

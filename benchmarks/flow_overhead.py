@@ -16,16 +16,17 @@ timing: a served deployment has both running already. Ends with
 
 from __future__ import annotations
 
-import csv
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from PIL import Image  # noqa: E402
 
+import synthetic  # noqa: E402
 from pixio_ads import render  # noqa: E402
 from pixio_ads.campaign import load_campaign  # noqa: E402
 from pixio_ads.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
@@ -36,15 +37,7 @@ STEPS = 4
 
 def write_campaign(folder: Path) -> Path:
     """4 products x 2 audiences x 2 styles x 1 format x 4 seeds = 64 variants."""
-    (folder / "products").mkdir()
-    Image.new("RGBA", (300, 500), (30, 120, 200, 255)).save(folder / "products" / "p.png")
-    path = folder / "campaign.csv"
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["campaign_id", "product_id", "product_name", "product_image", "template", "audiences", "styles", "formats", "variants", "headline", "cta"])
-        for i in range(4):
-            writer.writerow(["bench", f"p{i}", f"Product {i}", "products/p.png", "lifestyle", "runners; parents", "golden hour; minimal", "square", 4, "Headline", "Buy"])
-    return path
+    return synthetic.write_campaign(folder, "bench", 4, "lifestyle", "runners; parents", "golden hour; minimal", "square", 4)
 
 
 def bare_loop(campaign: Path, out: Path, deliverable: bool) -> float:

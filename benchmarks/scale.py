@@ -11,7 +11,6 @@ once per run, as in production; they are printed separately too. Ends with
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 import tempfile
@@ -19,23 +18,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from PIL import Image  # noqa: E402
+import synthetic  # noqa: E402
 
 VARIANTS = 32
 
 
 def write_campaign(folder: Path) -> Path:
     """4 products x 2 audiences x 1 style x 1 format x 4 seeds = 32 variants."""
-    (folder / "products").mkdir()
-    Image.new("RGBA", (300, 500), (30, 120, 200, 255)).save(folder / "products" / "p.png")
-    path = folder / "campaign.csv"
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["campaign_id", "product_id", "product_name", "product_image", "template", "audiences", "styles", "formats", "variants", "headline", "cta"])
-        for i in range(4):
-            writer.writerow(["scale", f"p{i}", f"Product {i}", "products/p.png", "studio", "runners; parents", "minimal", "square", 4, "Headline", "Buy"])
-    return path
+    return synthetic.write_campaign(folder, "scale", 4, "studio", "runners; parents", "minimal", "square", 4)
 
 
 def timed_run(campaign: Path, out: Path, workers: int) -> tuple[float, object]:

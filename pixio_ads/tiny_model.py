@@ -99,25 +99,28 @@ def _write_tokenizer(folder: Path) -> int:
     return len(vocab)
 
 
+def _text_config(vocab_size: int, tokenizer, **extra):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **extra,
+    )
+
+
 def _components(kind: str, vocab_size: int, tokenizer) -> dict:
     """Seeded tiny components; ``kind`` 'sd' (one text encoder) or 'sdxl' (two, pooled + time ids)."""
     import torch
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    def text_config(**extra) -> CLIPTextConfig:
-        return CLIPTextConfig(
-            vocab_size=vocab_size,
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            **extra,
-        )
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     sdxl = kind == "sdxl"
     unet_extra = (
@@ -157,7 +160,7 @@ def _components(kind: str, vocab_size: int, tokenizer) -> dict:
     components = dict(
         unet=unet,
         vae=vae,
-        text_encoder=CLIPTextModel(text_config()),
+        text_encoder=CLIPTextModel(_text_config(vocab_size, tokenizer)),
         tokenizer=tokenizer,
         scheduler=EulerDiscreteScheduler(
             beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000, steps_offset=1
@@ -165,7 +168,7 @@ def _components(kind: str, vocab_size: int, tokenizer) -> dict:
     )
     if sdxl:
         torch.manual_seed(1)
-        components.update(text_encoder_2=CLIPTextModelWithProjection(text_config(projection_dim=32)), tokenizer_2=tokenizer)
+        components.update(text_encoder_2=CLIPTextModelWithProjection(_text_config(vocab_size, tokenizer, projection_dim=32)), tokenizer_2=tokenizer)
     else:
         components.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     return components
@@ -176,7 +179,7 @@ def _upscaler_components(vocab_size: int, tokenizer) -> dict:
     (4 + 3 channels) and the noise level as a class label."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextModel
 
     torch.manual_seed(0)
     # No attention blocks at all: its latents are as large as the input image (a 512 px
@@ -207,13 +210,7 @@ def _upscaler_components(vocab_size: int, tokenizer) -> dict:
         scaling_factor=0.08333,
     )
     torch.manual_seed(0)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=vocab_size, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-            max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )  # fmt: skip
-    )
+    text_encoder = CLIPTextModel(_text_config(vocab_size, tokenizer))
     return dict(
         unet=unet,
         vae=vae,
