@@ -100,6 +100,8 @@ def generate_campaign(
     retry_delay: float = runner.DEFAULT_RETRY_DELAY,
     shard_size: int = runner.DEFAULT_SHARD_SIZE,
 ):
+    """Render a campaign file into ``out_dir``: images, manifest.parquet, contact sheet.
+    Settings mirror `pixio-ads run`; a rerun into the same folder renders only what is missing."""
     logger = get_run_logger()
     overrides = Overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
     plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size)
