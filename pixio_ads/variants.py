@@ -55,7 +55,9 @@ class Settings:
     guidance: float
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each of these fields through object.__setattr__, which
+# made building 100,000 variants ~30% slower. Variants are never modified after expand().
+@dataclass(slots=True)
 class Variant:
     variant_id: str
     campaign_id: str
