@@ -10,7 +10,6 @@ about 0.3 s at 4 steps; a 2x VAE with attention everywhere needs over 4 s for 25
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile

@@ -37,7 +37,7 @@ def test_same_content_same_idempotency_key(tmp_path):
 
 
 def test_finish_moves_the_file_and_writes_a_report(tmp_path):
-    for attempt in range(2):  # the same name twice does not overwrite the first
+    for _ in range(2):  # the same name twice does not overwrite the first
         path = write_csv(tmp_path, [good_row()])
         item = inbox.claim(path)
         target = inbox.finish(item, inbox.FAILED, "row 2: broken")

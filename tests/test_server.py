@@ -3,7 +3,6 @@ dashboard in headless Chromium, and the server on PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import os
 import shutil
@@ -40,6 +39,14 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.5):
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @contextmanager
 def prefect_server(home: Path, **extra_env: str):
     """`prefect server start` on a free port with its own PREFECT_HOME; yields the API URL."""
@@ -68,11 +75,7 @@ def prefect_server(home: Path, **extra_env: str):
         wait_until(healthy, 180, "the Prefect server")
         yield api
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         log.close()
 
 
@@ -114,11 +117,7 @@ def served(tmp_path_factory):
             wait_until(deployments_ready, 180, "the served deployments")
             yield api, inbox_dir, work
         finally:
-            serve.terminate()
-            try:
-                serve.wait(30)
-            except subprocess.TimeoutExpired:
-                serve.kill()
+            stop(serve)
             log.close()
 
 
