@@ -29,8 +29,9 @@ from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides, Variant, expand
 
 app = typer.Typer(help="Campaign spreadsheets in, ad creatives and a Parquet manifest out.", no_args_is_help=True, add_completion=False)
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: never hard-wrap a line, so paths and messages survive copy-paste and grep
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED_VARIANTS = 1
 EXIT_INVALID_INPUT = 2
@@ -64,7 +65,7 @@ def _load(campaign_path: Path, overrides: Overrides, limit: int | None = None) -
     except ValidationError as exc:
         err.print(f"[bold red]{campaign_path}: {len(exc.issues)} problem(s), nothing was rendered:[/]", highlight=False)
         for issue in exc.issues:
-            err.print(f"  - {issue}", highlight=False, soft_wrap=True)
+            err.print(f"  - {issue}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 

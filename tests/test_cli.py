@@ -18,6 +18,16 @@ def test_validate_ok():
     assert "3 product rows -> 10 variants" in result.output
 
 
+def test_messages_are_not_wrapped_at_deep_paths(tmp_path):
+    """CI checks out under a deeper path than a laptop: a long path must not split a message or a path across lines."""
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 6)
+    deep.mkdir(parents=True)
+    path = write_csv(deep, [good_row(product_image="missing.png")])
+    result = cli.invoke(app, ["validate", str(path)])
+    assert result.exit_code == EXIT_INVALID_INPUT
+    assert f"{path}: 1 problem(s)" in result.output
+
+
 def test_validate_prints_every_error_and_exits_2(campaign_dir):
     path = write_csv(campaign_dir, [good_row(headline="=1+1"), good_row(product_id="b", formats="tiny", product_image="../x.png")])
     result = cli.invoke(app, ["validate", str(path)])
