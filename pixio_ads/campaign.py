@@ -12,7 +12,10 @@ from pathlib import Path, PureWindowsPath
 
 import pandas as pd
 
+from pixio_ads.brand import DEFAULT_BRAND, BRAND_SUFFIXES, BrandKit, load_brand_kit
+from pixio_ads.composite import ANCHORS, DEFAULT_ANCHOR, DEFAULT_MARGIN, DEFAULT_PRODUCT_SCALE, DEFAULT_SHADOW, SHADOWS, Placement, layout, normalise_anchor
 from pixio_ads.errors import Issue, ValidationError
+from pixio_ads.overlay import TextFitError, fit_copy
 from pixio_ads.fileio import sha256_file
 from pixio_ads.formats import FORMAT_HELP, AdFormat, parse_format
 from pixio_ads.prompts import available_templates, find_template
@@ -21,6 +24,10 @@ from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 MULTI_SEPARATOR = ";"
 MAX_VARIANTS_PER_COMBINATION = 1000
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".parquet")
+MODES = ("compose", "inpaint", "restyle", "replace")
+DEFAULT_STRENGTH = {"compose": 1.0, "inpaint": 1.0, "restyle": 0.6, "replace": 1.0}
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+DEFAULT_QUALITY = 90
 PREFERRED_SHEET = "campaign"
 
 
@@ -54,6 +61,19 @@ COLUMNS: tuple[Column, ...] = (
     Column("scheduler", False, "Sampler: " + ", ".join(SCHEDULER_NAMES) + " (`default` = the checkpoint's own).", "dpmpp_2m"),
     Column("revision", False, "Hub revision (branch, tag or commit) of the model.", "main"),
     Column("dtype", False, "Weights precision: " + ", ".join(DTYPES) + " (auto = fp16 on CUDA, fp32 otherwise).", "fp16"),
+    Column("mode", False, "`compose` (default: generated scene + product cut-out), `inpaint` (scene painted around the placed product), `restyle` (image-to-image on source_image) or `replace` (repaint the white part of replace_mask).", "inpaint"),
+    Column("strength", False, "How much restyle/replace/inpaint may change (0.05-1). Default: 0.6 restyle, 1 otherwise.", "0.55"),
+    Column("source_image", False, "Image that restyle and replace start from (default: product_image).", "photos/model.jpg"),
+    Column("replace_mask", False, "Mask for `replace`: white = repaint, black = keep; same size as the source image.", "photos/model-shirt-mask.png"),
+    Column("product_mask", False, "Cut-out mask for the product (white = product), instead of its alpha or the automatic plain-background removal.", "products/bottle-mask.png"),
+    Column("anchor", False, "Product position in the space between headline and button: " + ", ".join(ANCHORS) + ".", "bottom-center"),
+    Column("product_scale", False, f"Largest share of the canvas the product may fill, 0.05-1 (default {DEFAULT_PRODUCT_SCALE}); it never leaves its safe area.", "0.5"),
+    Column("margin", False, f"Clear margin inside the format's safe zone, as a share of the short side, 0-0.2 (default {DEFAULT_MARGIN}).", "0.05"),
+    Column("shadow", False, "Shadow under the product: " + ", ".join(SHADOWS) + f" (default {DEFAULT_SHADOW}).", "contact"),
+    Column("harmonize", False, "Pull the product's colour toward the scene's, 0-1 (default 0; 0.1-0.3 is a light touch). compose mode.", "0.2"),
+    Column("brand_kit", False, "Brand kit YAML/JSON (logo, fonts, colours, button style), relative to the campaign.", "brand.yaml"),
+    Column("output_format", False, "File type of the creatives: " + ", ".join(OUTPUT_FORMATS) + " (default png).", "jpeg"),
+    Column("quality", False, f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY}).", "90"),
 )
 COLUMN_NAMES = {column.name for column in COLUMNS}
 REQUIRED_COLUMNS = [column.name for column in COLUMNS if column.required]
@@ -65,7 +85,17 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(www\.)")
 _TEXT_COLUMNS = (
     "campaign_id", "product_id", "product_name", "product_image", "template", "audiences",
     "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
+    "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image the campaign points at: as written, resolved, and its content hash."""
+
+    relative: str
+    path: Path
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +125,15 @@ class CampaignRow:
     scheduler: str | None = None
     revision: str | None = None
     dtype: str | None = None
+    mode: str = "compose"
+    strength: float = 1.0
+    source_image: ImageRef | None = None  # restyle/replace; None: the product image
+    replace_mask: ImageRef | None = None
+    product_mask: ImageRef | None = None
+    placement: Placement = Placement()
+    brand: BrandKit = DEFAULT_BRAND
+    output_format: str = "png"
+    quality: int = DEFAULT_QUALITY
 
 
 @dataclass(slots=True)
@@ -197,6 +236,7 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
     records = frame[known].to_dict("records")
     issues: list[Issue] = []
     images = _ImageChecker(file, folder)
+    brands = _BrandKits(folder)
     templates: dict[str, Path | None] = {}
     rows: list[CampaignRow] = []
     for index, record in enumerate(records):
@@ -264,6 +304,58 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
             if cells.get(name) and cells[name] not in valid:
                 problem(name, f"unknown {name} {cells[name]!r}", "use one of: " + ", ".join(valid), cells[name])
 
+        mode = (cells.get("mode") or "compose").lower()
+        if mode not in MODES:
+            problem("mode", f"unknown mode {cells['mode']!r}", "use one of: " + ", ".join(MODES), cells["mode"])
+            mode = "compose"
+        strength = _parse_number(cells.get("strength", ""), float, DEFAULT_STRENGTH[mode], 0.05, 1.0, "strength", problem)
+        refs: dict[str, ImageRef] = {}
+        for name in ("source_image", "replace_mask", "product_mask"):
+            if cells.get(name):
+                checked = images.check(cells[name])
+                if isinstance(checked, _ImageProblem):
+                    problem(name, checked.message, checked.fix, cells[name])
+                else:
+                    refs[name] = ImageRef(cells[name], *checked)
+        _check_mode_inputs(mode, cells, refs, image_path, problem)
+        anchor = DEFAULT_ANCHOR
+        if cells.get("anchor"):
+            try:
+                anchor = normalise_anchor(cells["anchor"])
+            except ValueError as exc:
+                problem("anchor", str(exc), "use one of: " + ", ".join(ANCHORS), cells["anchor"])
+        shadow = (cells.get("shadow") or DEFAULT_SHADOW).lower()
+        if shadow not in SHADOWS:
+            problem("shadow", f"unknown shadow {cells['shadow']!r}", "use one of: " + ", ".join(SHADOWS), cells["shadow"])
+        placement = Placement(
+            anchor=anchor,
+            scale=_parse_number(cells.get("product_scale", ""), float, DEFAULT_PRODUCT_SCALE, 0.05, 1.0, "product_scale", problem),
+            margin=_parse_number(cells.get("margin", ""), float, DEFAULT_MARGIN, 0.0, 0.2, "margin", problem),
+            shadow=shadow,
+            harmonize=_parse_number(cells.get("harmonize", ""), float, 0.0, 0.0, 1.0, "harmonize", problem),
+        )
+        output_format = {"jpg": "jpeg"}.get(cells.get("output_format", "").lower(), cells.get("output_format", "").lower()) or "png"
+        if output_format not in OUTPUT_FORMATS:
+            problem("output_format", f"unknown output format {cells['output_format']!r}", "use one of: " + ", ".join(OUTPUT_FORMATS), cells["output_format"])
+        quality = _parse_number(cells.get("quality", ""), int, DEFAULT_QUALITY, 1, 100, "quality", problem)
+        brand = DEFAULT_BRAND
+        if cells.get("brand_kit"):
+            loaded = brands.load(cells["brand_kit"])
+            if isinstance(loaded, _ImageProblem):
+                problem("brand_kit", loaded.message, loaded.fix, cells["brand_kit"])
+            elif isinstance(loaded, list):
+                issues.extend(issue for issue in loaded if issue not in issues)  # reported once per kit
+                row_issues.append(Issue(file, "the brand kit has problems (listed separately)", "fix the brand kit", row=row_number, column="brand_kit", value=cells["brand_kit"]))
+            else:
+                brand = loaded
+        if not row_issues:  # copy must fit every format at a legible size; checked before any rendering
+            for fmt in formats:
+                try:
+                    fit_copy(cells["headline"], cells["cta"], layout(fmt, placement.margin, brand.logo_position), brand)
+                except TextFitError as exc:
+                    name, _, message = str(exc).partition(": ")
+                    problem(name, f"{message} (format {fmt.name})", f"shorten the {name}, or use a narrower font in the brand kit", cells[name])
+
         if row_issues:
             issues.extend(row_issues)
             continue
@@ -293,6 +385,15 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
                 scheduler=cells.get("scheduler") or None,
                 revision=cells.get("revision") or None,
                 dtype=cells.get("dtype") or None,
+                mode=mode,
+                strength=strength,
+                source_image=refs.get("source_image"),
+                replace_mask=refs.get("replace_mask"),
+                product_mask=refs.get("product_mask"),
+                placement=placement,
+                brand=brand,
+                output_format=output_format,
+                quality=quality,
             )
         )
     if issues:
@@ -300,6 +401,27 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
     if not rows:
         raise ValidationError([Issue(file, "the campaign has no product rows", "add at least one row under the header")])
     return rows
+
+
+def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, problem) -> None:
+    """Which images each mode needs, and that a replace mask matches its source's size."""
+    if mode != "replace" and cells.get("replace_mask"):
+        problem("replace_mask", f"a replace mask is only used by mode 'replace' (this row's mode is {mode!r})", "set mode to replace or clear the cell", cells["replace_mask"])
+    if mode in ("compose", "inpaint") and cells.get("source_image"):
+        problem("source_image", f"mode {mode!r} composites product_image and ignores source_image", "set mode to restyle or replace, or clear the cell", cells["source_image"])
+    if mode == "replace" and not cells.get("replace_mask"):
+        problem("replace_mask", "mode 'replace' needs a mask", "add a PNG the size of the source image: white where the prompt repaints, black where it keeps")
+    if mode == "replace" and "replace_mask" in refs:
+        source = refs["source_image"].path if "source_image" in refs else product_image
+        if source.is_file() and _image_size(source) != _image_size(refs["replace_mask"].path):
+            problem("replace_mask", f"mask is {_image_size(refs['replace_mask'].path)} px but the source image is {_image_size(source)} px", "export the mask at the source image's size", cells["replace_mask"])
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size
 
 
 def _parse_number(text, kind, default, low, high, column, problem):
@@ -323,7 +445,7 @@ def _parse_number(text, kind, default, low, high, column, problem):
 
 
 @dataclass(frozen=True, slots=True)
-class _ImageProblem:
+class _ImageProblem:  # also used for brand kit paths
     message: str
     fix: str
 
@@ -343,15 +465,9 @@ class _ImageChecker:
         return self.cache[relative]
 
     def _check(self, relative: str) -> tuple[Path, str] | _ImageProblem:
-        if _URL.match(relative):
-            return _ImageProblem("image must be a file beside the campaign, not a URL", "download it into the campaign folder and give its relative path")
-        if Path(relative).is_absolute() or PureWindowsPath(relative).is_absolute() or PureWindowsPath(relative).drive:
-            return _ImageProblem("image path is absolute", "give the path relative to the campaign file's folder, e.g. products/bottle.png")
-        path = (self.folder / relative).resolve()
-        if not path.is_relative_to(self.folder):
-            return _ImageProblem("image path leaves the campaign folder", "move the image inside the campaign folder and use a relative path without '..'")
-        if not path.is_file():
-            return _ImageProblem("image file not found", f"put the image at {path} or correct the path")
+        path = _locate(self.folder, relative, "image", "products/bottle.png")
+        if isinstance(path, _ImageProblem):
+            return path
         from PIL import Image, UnidentifiedImageError
 
         try:
@@ -360,3 +476,39 @@ class _ImageChecker:
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             return _ImageProblem(f"not a readable image ({exc.__class__.__name__})", "use a PNG, JPEG or WebP file")
         return (path, sha256_file(path))
+
+
+def _locate(folder: Path, relative: str, what: str, example: str) -> Path | _ImageProblem:
+    """A file named relative to the campaign folder, which it may not leave."""
+    if _URL.match(relative):
+        return _ImageProblem(f"{what} must be a file beside the campaign, not a URL", "download it into the campaign folder and give its relative path")
+    if Path(relative).is_absolute() or PureWindowsPath(relative).is_absolute() or PureWindowsPath(relative).drive:
+        return _ImageProblem(f"{what} path is absolute", f"give the path relative to the campaign file's folder, e.g. {example}")
+    path = (folder / relative).resolve()
+    if not path.is_relative_to(folder):
+        return _ImageProblem(f"{what} path leaves the campaign folder", f"move the {what} inside the campaign folder and use a relative path without '..'")
+    if not path.is_file():
+        return _ImageProblem(f"{what} file not found", f"put the {what} at {path} or correct the path")
+    return path
+
+
+class _BrandKits:
+    """Loads each brand kit named in the campaign once."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.cache: dict[str, BrandKit | list[Issue] | _ImageProblem] = {}
+
+    def load(self, relative: str) -> BrandKit | list[Issue] | _ImageProblem:
+        if relative not in self.cache:
+            path = _locate(self.folder, relative, "brand kit", "brand.yaml")
+            if isinstance(path, _ImageProblem):
+                self.cache[relative] = path
+            elif path.suffix.lower() not in BRAND_SUFFIXES:
+                self.cache[relative] = _ImageProblem("brand kit must be a .yaml, .yml or .json file", "point the column at the brand kit file")
+            else:
+                try:
+                    self.cache[relative] = load_brand_kit(path)
+                except ValidationError as exc:
+                    self.cache[relative] = exc.issues
+        return self.cache[relative]

@@ -16,6 +16,7 @@ class Issue:
     column: str | None = None
     value: str | None = None
     line: int | None = None  # for template files
+    key: str | None = None  # for YAML/JSON files: dotted path of the key, e.g. "cta.color"
 
     def __str__(self) -> str:
         where = self.file
@@ -25,6 +26,8 @@ class Issue:
             where += f", column '{self.column}'"
         if self.line is not None:
             where += f", line {self.line}"
+        if self.key is not None:
+            where += f", key '{self.key}'"
         text = f"{where}: {self.message}"
         if self.value is not None:
             shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."

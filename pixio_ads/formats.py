@@ -60,3 +60,49 @@ def render_size(fmt: AdFormat, native_side: int, multiple: int = 64) -> tuple[in
         return max(multiple, int(round(side / multiple)) * multiple)
 
     return snap(width), snap(height)
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A pixel rectangle: left, top (inclusive), right, bottom (exclusive)."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    def contains(self, other: "Box") -> bool:
+        return self.left <= other.left and self.top <= other.top and other.right <= self.right and other.bottom <= self.bottom
+
+    def overlaps(self, other: "Box") -> bool:
+        return self.left < other.right and other.left < self.right and self.top < other.bottom and other.top < self.bottom
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.left, self.top, self.right, self.bottom)
+
+
+# Fractions of the canvas (left, top, right, bottom) that platform UI covers: nothing that
+# matters (product, copy, logo, AI label) may sit there. Stories/reels keep the top 14%
+# (profile, progress bar) and the bottom 20% (reply box, CTA sticker) free; feeds only
+# need a small breathing margin.
+STORY_SAFE_INSETS = (0.06, 0.14, 0.06, 0.20)
+FEED_SAFE_INSETS = (0.04, 0.04, 0.04, 0.04)
+TALL_ASPECT = 0.7  # custom sizes narrower than this (e.g. 1080x1920) are treated as stories
+
+
+def safe_insets(fmt: AdFormat) -> tuple[float, float, float, float]:
+    return STORY_SAFE_INSETS if fmt.name == "story" or fmt.aspect < TALL_ASPECT else FEED_SAFE_INSETS
+
+
+def safe_box(fmt: AdFormat) -> Box:
+    """The part of the canvas that platform UI leaves visible."""
+    left, top, right, bottom = safe_insets(fmt)
+    return Box(round(fmt.width * left), round(fmt.height * top), fmt.width - round(fmt.width * right), fmt.height - round(fmt.height * bottom))

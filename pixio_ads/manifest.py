@@ -49,6 +49,23 @@ _VARIANT_TYPES: dict[str, pa.DataType] = {
     "cta": pa.string(),
     "product_image": pa.string(),
     "product_image_sha256": pa.string(),
+    "mode": pa.string(),
+    "strength": pa.float64(),
+    "source_image": pa.string(),
+    "source_image_sha256": pa.string(),
+    "replace_mask": pa.string(),
+    "replace_mask_sha256": pa.string(),
+    "product_mask": pa.string(),
+    "product_mask_sha256": pa.string(),
+    "anchor": pa.string(),
+    "product_scale": pa.float64(),
+    "margin": pa.float64(),
+    "shadow": pa.string(),
+    "harmonize": pa.float64(),
+    "brand_kit": pa.string(),
+    "brand_kit_sha256": pa.string(),
+    "output_format": pa.string(),
+    "quality": pa.int32(),
 }
 assert list(_VARIANT_TYPES) == [f.name for f in dataclasses.fields(Variant)], "schema and Variant out of sync"
 
@@ -65,6 +82,14 @@ _RESULT_FIELDS = [
     pa.field("torch_dtype", pa.string()),  # what the weights ran in
     pa.field("safety_checker", pa.string()),  # on, off (disabled by the run) or absent (checkpoint has none)
     pa.field("resize_method", pa.string()),  # lanczos, or upscaler:<model id>
+    pa.field("cutout_method", pa.string()),  # alpha, mask, flood-fill or none (product used as is)
+    pa.field("product_box", pa.list_(pa.field("element", pa.int32()))),  # "element": how Parquet names list items  # left, top, right, bottom in the creative
+    pa.field("headline_font_size", pa.int32()),
+    pa.field("headline_lines", pa.int32()),
+    pa.field("headline_contrast", pa.float64()),  # WCAG ratio against the pixels behind it
+    pa.field("headline_scrim", pa.float64()),  # scrim opacity needed to reach it (0: none)
+    pa.field("cta_contrast", pa.float64()),
+    pa.field("missing_glyphs", pa.string()),  # characters no font could draw, left out
     pa.field("pixio_ads_version", pa.string()),
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
 ]

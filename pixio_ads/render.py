@@ -38,6 +38,7 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
 }
 DEFAULT_SCHEDULER = "default"  # the checkpoint's own scheduler
 SCHEDULER_NAMES = (DEFAULT_SCHEDULER, *SCHEDULERS)
+TEXT2IMG, IMG2IMG, INPAINT = "text2img", "img2img", "inpaint"
 DTYPES = ("auto", "fp16", "bf16", "fp32")  # auto: fp16 on CUDA, fp32 elsewhere
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 # compel's weighting and conjunction syntax: (word)1.3, word++, [word], .and(), .blend(), .swap()
@@ -81,19 +82,23 @@ class LoadedModel:
             self._conditioner = wrapper(self.pipeline, device=self.device)
         return self._conditioner
 
-    def with_scheduler(self, name: str):
-        """The pipeline with scheduler ``name``, sharing every module with the loaded one."""
-        if name == DEFAULT_SCHEDULER:
+    def with_scheduler(self, name: str, task: str = TEXT2IMG):
+        """The pipeline for ``task`` (text2img, img2img, inpaint) with scheduler ``name``,
+        sharing every module (weights included) with the loaded one."""
+        if name == DEFAULT_SCHEDULER and task == TEXT2IMG:
             return self.pipeline
-        if name not in self._by_scheduler:
+        if (name, task) not in self._by_scheduler:
             import diffusers
 
-            class_name, overrides = SCHEDULERS[name]
-            scheduler = getattr(diffusers, class_name).from_config(self.pipeline.scheduler.config, **overrides)
-            pipeline = type(self.pipeline).from_pipe(self.pipeline, scheduler=scheduler)
+            kwargs = {}
+            if name != DEFAULT_SCHEDULER:
+                class_name, overrides = SCHEDULERS[name]
+                kwargs["scheduler"] = getattr(diffusers, class_name).from_config(self.pipeline.scheduler.config, **overrides)
+            auto = {TEXT2IMG: diffusers.AutoPipelineForText2Image, IMG2IMG: diffusers.AutoPipelineForImage2Image, INPAINT: diffusers.AutoPipelineForInpainting}[task]
+            pipeline = auto.from_pipe(self.pipeline, **kwargs)
             pipeline.set_progress_bar_config(disable=True)
-            self._by_scheduler[name] = pipeline
-        return self._by_scheduler[name]
+            self._by_scheduler[name, task] = pipeline
+        return self._by_scheduler[name, task]
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,16 +329,37 @@ def generate(
     steps: int,
     guidance: float,
     scheduler: str = DEFAULT_SCHEDULER,
+    init_images: list[Image.Image] | None = None,
+    masks: list[Image.Image] | None = None,
+    strength: float = 1.0,
 ) -> RenderOutput:
-    """Render a batch; one generator per image. On CUDA out-of-memory the batch is halved
-    and retried down to single images; only then does the error propagate."""
+    """Render a batch; one generator per image. With ``init_images`` this is image-to-image
+    at ``strength``; with ``masks`` too, inpainting of their white part. On CUDA
+    out-of-memory the batch is halved and retried down to single images; only then does
+    the error propagate."""
     # 1. Check inputs
     if not (len(prompts) == len(negative_prompts) == len(seeds)) or not prompts:
         raise ValueError(f"prompts, negative_prompts and seeds must be equally long and non-empty, got {len(prompts)}, {len(negative_prompts)}, {len(seeds)}")
     if width % 8 or height % 8:
         raise ValueError(f"`height` and `width` have to be divisible by 8 but are {height} and {width}.")
     check_scheduler(scheduler)
-    pipeline = model.with_scheduler(scheduler)
+    if masks is not None and init_images is None:
+        raise ValueError("masks need init_images")
+    task = TEXT2IMG if init_images is None else INPAINT if masks is not None else IMG2IMG
+    pipeline = model.with_scheduler(scheduler, task)
+    # Per-image inputs that follow each image through grouping and OOM halving.
+    extras = [{} for _ in prompts]
+    for name, values in (("image", init_images), ("mask_image", masks)):
+        if values is not None:
+            if len(values) != len(prompts):
+                raise ValueError(f"{name}: {len(values)} given for {len(prompts)} prompts")
+            for extra, value in zip(extras, values):
+                extra[name] = value
+    call = {"num_inference_steps": steps, "guidance_scale": guidance}
+    if task != IMG2IMG:  # img2img takes its size from the image
+        call.update(width=width, height=height)
+    if task != TEXT2IMG:
+        call["strength"] = strength
     # 2. Encode prompts one by one
     embeddings = encode_prompts(model, prompts, negative_prompts)
     # 3. Only equally long embeddings share a forward pass (no padding from neighbours)
@@ -344,18 +370,18 @@ def generate(
     images: list = [None] * len(prompts)
     nsfw: list = [False] * len(prompts)
     for indices in groups.values():
-        out = _forward_with_oom_backoff(pipeline, [embeddings[i] for i in indices], [seeds[i] for i in indices], width, height, steps, guidance)
+        out = _forward_with_oom_backoff(pipeline, [embeddings[i] for i in indices], [extras[i] for i in indices], [seeds[i] for i in indices], call)
         for position, index in enumerate(indices):
             images[index] = out.images[position]
             nsfw[index] = out.nsfw[position]
     return RenderOutput(images, nsfw)
 
 
-def _forward_with_oom_backoff(pipeline, embeddings, seeds, width, height, steps, guidance) -> RenderOutput:
+def _forward_with_oom_backoff(pipeline, embeddings, extras, seeds, call) -> RenderOutput:
     import torch
 
     try:
-        return _forward(pipeline, embeddings, seeds, width, height, steps, guidance)
+        return _forward(pipeline, embeddings, extras, seeds, call)
     except torch.OutOfMemoryError:
         if len(seeds) == 1:
             raise
@@ -363,26 +389,19 @@ def _forward_with_oom_backoff(pipeline, embeddings, seeds, width, height, steps,
         logger.warning("out of memory at batch size %d; retrying as batches of %d and %d", len(seeds), half, len(seeds) - half)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        first = _forward_with_oom_backoff(pipeline, embeddings[:half], seeds[:half], width, height, steps, guidance)
-        second = _forward_with_oom_backoff(pipeline, embeddings[half:], seeds[half:], width, height, steps, guidance)
+        first = _forward_with_oom_backoff(pipeline, embeddings[:half], extras[:half], seeds[:half], call)
+        second = _forward_with_oom_backoff(pipeline, embeddings[half:], extras[half:], seeds[half:], call)
         return RenderOutput(first.images + second.images, first.nsfw + second.nsfw)
 
 
-def _forward(pipeline, embeddings, seeds, width, height, steps, guidance) -> RenderOutput:
+def _forward(pipeline, embeddings, extras, seeds, call) -> RenderOutput:
     import torch
 
     # Generators on the CPU: the same noise whatever the device.
     generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
     stacked = {key: torch.cat([e[key] for e in embeddings]) for key in embeddings[0]}
+    per_image = {key: [extra[key] for extra in extras] for key in extras[0]}
     with torch.inference_mode():
-        output = pipeline(
-            **stacked,
-            width=width,
-            height=height,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=generators,
-            output_type="pil",
-        )
+        output = pipeline(**stacked, **per_image, **call, generator=generators, output_type="pil")
     flags = getattr(output, "nsfw_content_detected", None) or [False] * len(seeds)
     return RenderOutput(list(output.images), [bool(flag) for flag in flags])

@@ -5,14 +5,13 @@ and so they run without Prefect). Output layout under ``out_dir``::
 
     plan.parquet                      expanded variants (manifest schema, variant columns)
     shards/shard-<key>.parquet        one manifest shard per render task
-    images/<campaign>/<product>/<format>-<variant_id>.png
+    images/<campaign>/<product>/<format>-<variant_id>.<png|jpg|webp>
     manifest.parquet                  the merged manifest, one row per variant
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import socket
 import logging
@@ -30,7 +29,7 @@ from PIL import Image
 
 from pixio_ads import __version__
 from pixio_ads.campaign import load_campaign
-from pixio_ads.composite import fit_cover, place_product
+from pixio_ads.creative import FILE_SUFFIX, Assets, encode, finish, model_inputs
 from pixio_ads.errors import ModelLoadError
 from pixio_ads.fileio import atomic_write_bytes, sha256_file
 from pixio_ads.formats import AdFormat, render_size
@@ -216,14 +215,14 @@ def render_shard(
     def flush() -> None:
         write_table(rows_to_table([rows[vid] for vid in variant_ids if vid in rows]), target)
 
-    # Compositing, PNG encoding and writing run on a second thread while the next batch
+    # Compositing, encoding and writing run on a second thread while the next batch
     # renders; a short queue bounds the images held in memory.
-    products: dict[str, Image.Image] = {}
+    assets = Assets()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixio-save") as saver:
         pending: deque[Future] = deque()
         for batch in _batches(todo, batch_size):
-            rendered = _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)
-            pending.append(saver.submit(_finish_batch, rendered, out_dir, products))
+            rendered = _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay, assets)
+            pending.append(saver.submit(_finish_batch, rendered, out_dir, assets))
             while pending and (pending[0].done() or len(pending) > SAVE_QUEUE):
                 absorb(pending.popleft().result())
             if time.monotonic() - flushed_at >= FLUSH_SECONDS:
@@ -279,12 +278,12 @@ def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]
         yield from (group[i : i + batch_size] for i in range(0, len(group), batch_size))
 
 
-def _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay) -> list[tuple[Variant, Image.Image | None, dict]]:
+def _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay, assets: Assets) -> list[tuple[Variant, Image.Image | None, dict]]:
     """Retry transient failures (I/O, a flaky device) with exponential backoff. Errors that
     cannot pass by waiting (a bad model path, invalid settings) fail at once."""
     for attempt in range(retries + 1):
         try:
-            return _render_batch(batch, device, safety_checker)
+            return _render_batch(batch, device, safety_checker, assets)
         except (ModelLoadError, ValueError) as exc:
             error = exc
             break
@@ -299,7 +298,7 @@ def _render_batch_with_retries(batch, device, safety_checker, retries, retry_del
     return [(v, None, {**context, "status": "failed", "error": f"{error.__class__.__name__}: {error}"}) for v in batch]
 
 
-def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> list[tuple[Variant, Image.Image | None, dict]]:
+def _render_batch(batch: list[Variant], device: str, safety_checker: bool, assets: Assets) -> list[tuple[Variant, Image.Image | None, dict]]:
     """Render one batch (and upscale it when configured); raises on failure (the caller
     retries). Returns (variant, background or None, row values) per variant."""
     first = batch[0]
@@ -310,6 +309,9 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
         context["safety_checker"] = "absent"
     context["render_width"], context["render_height"] = render_size(AdFormat(first.format, first.width, first.height), model.native_side)
+    inputs = [model_inputs(v, context["render_width"], context["render_height"], assets) for v in batch]
+    init_images = None if first.mode == "compose" else [image for image, _ in inputs]
+    masks = [mask for _, mask in inputs] if first.mode in ("inpaint", "replace") else None
     output = render.generate(
         model,
         [v.prompt for v in batch],
@@ -320,6 +322,9 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
         first.steps,
         first.guidance,
         first.scheduler,
+        init_images,
+        masks,
+        first.strength,
     )
     upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
     context["render_seconds"] = (time.perf_counter() - started) / len(batch)
@@ -336,13 +341,13 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     return results
 
 
-def _finish_batch(results: list[tuple[Variant, Image.Image | None, dict]], out_dir: Path, products: dict[str, Image.Image]) -> list[dict]:
+def _finish_batch(results: list[tuple[Variant, Image.Image | None, dict]], out_dir: Path, assets: Assets) -> list[dict]:
     """Save the rendered creatives and build their manifest rows (runs on the saver thread)."""
     rows = []
     for variant, image, values in results:
         if image is not None:
             try:
-                values = {**values, **dict(zip(("output_path", "output_sha256"), _save_creative(variant, image, out_dir, products)))}
+                values = {**values, **_save_creative(variant, image, out_dir, assets)}
             except Exception as exc:  # e.g. disk full: this variant fails, the run goes on
                 logger.error("saving %s failed: %s: %s", variant.variant_id, exc.__class__.__name__, exc)
                 values = {**values, "status": "failed", "error": f"saving failed: {exc.__class__.__name__}: {exc}"}
@@ -350,21 +355,16 @@ def _finish_batch(results: list[tuple[Variant, Image.Image | None, dict]], out_d
     return rows
 
 
-def _save_creative(variant: Variant, background: Image.Image, out_dir: Path, products: dict[str, Image.Image]) -> tuple[str, str]:
-    """Composite and write the PNG (and its contact-sheet thumbnail) atomically; returns
-    (path relative to out_dir, sha256)."""
-    if variant.product_image not in products:
-        with Image.open(variant.product_image) as product:
-            products[variant.product_image] = product.convert("RGBA")
-    creative = place_product(fit_cover(background, variant.width, variant.height), products[variant.product_image])
-    buffer = io.BytesIO()
-    creative.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    relative = Path("images") / variant.campaign_id / variant.product_id / f"{variant.format}-{variant.variant_id}.png"
+def _save_creative(variant: Variant, generated: Image.Image, out_dir: Path, assets: Assets) -> dict:
+    """Finish the creative and write it (and its contact-sheet thumbnail) atomically;
+    returns its manifest values, output_path (relative to out_dir) and sha256 included."""
+    creative = finish(variant, generated, assets)
+    data = encode(creative.image, variant.output_format, variant.quality)
+    relative = Path("images") / variant.campaign_id / variant.product_id / f"{variant.format}-{variant.variant_id}{FILE_SUFFIX[variant.output_format]}"
     # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
     atomic_write_bytes(out_dir / relative, data, fsync=False)
-    atomic_write_bytes(out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative), fsync=False)
-    return relative.as_posix(), hashlib.sha256(data).hexdigest()
+    atomic_write_bytes(out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative.image), fsync=False)
+    return {**creative.values, "output_path": relative.as_posix(), "output_sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _result(variant: Variant, status: str, values: dict) -> dict:

@@ -19,7 +19,7 @@ from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID, EMBEDDED_MODELS
 
 # Bump when rendering/compositing changes what pixels a variant gets, so ids change too.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: cut-out, layout, shadows, copy overlay, modes
 DEFAULT_REAL_MODEL_STEPS = 30
 DEFAULT_GUIDANCE = 7.5
 
@@ -87,11 +87,31 @@ class Variant:
     cta: str
     product_image: str  # absolute path on this machine
     product_image_sha256: str
+    mode: str  # compose, inpaint, restyle, replace
+    strength: float
+    source_image: str  # restyle/replace input; "" = the product image
+    source_image_sha256: str
+    replace_mask: str  # "" unless mode is replace
+    replace_mask_sha256: str
+    product_mask: str  # "" = the product's alpha or automatic cut-out
+    product_mask_sha256: str
+    anchor: str
+    product_scale: float
+    margin: float
+    shadow: str
+    harmonize: float
+    brand_kit: str  # "" = the built-in defaults
+    brand_kit_sha256: str
+    output_format: str  # png, jpeg, webp
+    quality: int
 
     @property
     def batch_key(self) -> tuple:
         """Variants with equal keys can share one forward pass."""
-        return (self.model_id, self.revision, self.dtype, self.scheduler, self.width, self.height, self.steps, self.guidance, self.upscaler, self.upscaler_steps)
+        return (
+            self.model_id, self.revision, self.dtype, self.scheduler, self.width, self.height, self.steps,
+            self.guidance, self.upscaler, self.upscaler_steps, self.mode, self.strength,
+        )  # fmt: skip
 
 
 def derive_seed(campaign_id: str, product_id: str, audience: str, style: str, seed_index: int) -> int:
@@ -128,6 +148,27 @@ def resolve_settings(row: CampaignRow, overrides: Overrides) -> Settings:
     )
 
 
+CREATIVE_FIELDS = (
+    "mode", "strength", "source_image", "source_image_sha256", "replace_mask", "replace_mask_sha256",
+    "product_mask", "product_mask_sha256", "anchor", "product_scale", "margin", "shadow", "harmonize",
+    "brand_kit", "brand_kit_sha256", "output_format", "quality",
+)  # fmt: skip
+
+
+def creative_columns(row: CampaignRow) -> tuple:
+    """The row's compositing, copy and output settings, in CREATIVE_FIELDS order."""
+
+    def ref(image) -> tuple[str, str]:
+        return (str(image.path), image.sha256) if image else ("", "")
+
+    placement = row.placement
+    return (
+        row.mode, row.strength, *ref(row.source_image), *ref(row.replace_mask), *ref(row.product_mask),
+        placement.anchor, placement.scale, placement.margin, placement.shadow, placement.harmonize,
+        row.brand.path, row.brand.sha256, row.output_format, row.quality,
+    )  # fmt: skip
+
+
 def template_context(row: CampaignRow, audience: str, style: str, fmt) -> dict:
     """What a prompt template sees: the row's fields plus this combination's values."""
     return {
@@ -162,6 +203,9 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
             continue
         settings = resolve_settings(row, overrides)
         image = str(row.product_image_path)
+        creative_fields = creative_columns(row)
+        # The hash takes content hashes, not paths: moving the campaign folder keeps the ids.
+        creative = [value for name, value in zip(CREATIVE_FIELDS, creative_fields) if name not in ("source_image", "replace_mask", "product_mask", "brand_kit")]
         for audience in row.audiences:
             for style in row.styles:
                 seeds = [
@@ -180,6 +224,7 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                         row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
                         settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps,
                         settings.guidance, upscaler, upscaler_steps, row.headline, row.cta, row.product_image_sha256,
+                        *creative,
                     )  # fmt: skip
                     for index, seed in enumerate(seeds):
                         vid = variant_id(prefix, seed)
@@ -196,7 +241,7 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                                 fmt.name, fmt.width, fmt.height, index, seed, prompt, row.negative_prompt,
                                 row.template, compiled.sha256, settings.model, settings.revision, settings.dtype,
                                 settings.scheduler, settings.steps, settings.guidance, upscaler, upscaler_steps,
-                                row.headline, row.cta, image, row.product_image_sha256,
+                                row.headline, row.cta, image, row.product_image_sha256, *creative_fields,
                             )  # fmt: skip
                         )
     if issues:

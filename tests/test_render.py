@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import EXAMPLE_CAMPAIGN
 from pixio_ads import render, runner
-from pixio_ads.composite import fit_cover, place_product
+from pixio_ads.composite import fit_cover
 from pixio_ads.errors import ModelLoadError
 from pixio_ads.formats import NAMED_FORMATS, AdFormat, parse_format, render_size
 from pixio_ads.tiny_model import EMBEDDED_MODEL_ID, embedded_model_path
@@ -94,16 +94,6 @@ def test_fit_cover_gives_exact_pixels():
     image = Image.new("RGB", (384, 704), "red")
     for fmt in NAMED_FORMATS.values():
         assert fit_cover(image, fmt.width, fmt.height).size == (fmt.width, fmt.height)
-
-
-def test_product_alpha_is_respected():
-    background = Image.new("RGB", (100, 100), (0, 0, 255))
-    product = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
-    product.paste((255, 0, 0, 255), (10, 10, 30, 30))
-    out = place_product(background, product, scale=0.5)
-    assert out.getpixel((50, 50)) == (255, 0, 0)  # opaque centre of the product
-    assert out.getpixel((27, 27)) == (0, 0, 255)  # transparent corner of the product shows background
-    assert out.getpixel((5, 5)) == (0, 0, 255)
 
 
 def test_a_failing_batch_is_isolated(tmp_path, monkeypatch):

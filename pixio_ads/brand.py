@@ -1,0 +1,210 @@
+"""Brand kits: logo, fonts, colours and button style, from a YAML or JSON file beside the
+campaign. Every problem names the file and the key and says how to fix it.
+
+Example ``brand.yaml``::
+
+    name: Aurora
+    logo: logo.png                 # relative to this file; PNG with transparency works best
+    logo_position: top-left        # top-left, top-right, bottom-left, bottom-right
+    fonts:
+      headline: fonts/Brand-Bold.ttf   # TTF/OTF; the bundled DejaVu Sans is the fallback
+      cta: fonts/Brand-Regular.ttf
+    colors:
+      text: "#FFFFFF"              # headline colour (replaced by black/white if it lacks contrast)
+      scrim: "#000000"             # panel behind the headline when the scene is too busy
+    cta:
+      color: "#E4572E"             # button fill
+      text_color: "#FFFFFF"
+      shape: pill                  # pill, rounded or square
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator
+
+from pixio_ads.composite import LOGO_POSITIONS
+from pixio_ads.errors import Issue, ValidationError
+
+FONTS_DIR = Path(__file__).parent / "fonts"
+DEFAULT_HEADLINE_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
+DEFAULT_BODY_FONT = FONTS_DIR / "DejaVuSans.ttf"
+BRAND_SUFFIXES = (".yaml", ".yml", ".json")
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+Colour = tuple[int, int, int]
+
+
+def parse_colour(text: str) -> Colour:
+    """``#E4572E`` or ``#fff`` -> (r, g, b)."""
+    if not _HEX.match(text):
+        raise ValueError(f"{text!r} is not a colour; write it as #RRGGBB, e.g. #E4572E")
+    digits = text[1:] if len(text) == 7 else "".join(ch * 2 for ch in text[1:])
+    return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Fonts(_Strict):
+    headline: str | None = None
+    cta: str | None = None
+
+
+def _colour_field(value: str) -> str:
+    parse_colour(value)
+    return value
+
+
+class _Colours(_Strict):
+    text: str = "#FFFFFF"
+    scrim: str = "#000000"
+
+    check_colours = field_validator("text", "scrim")(_colour_field)
+
+
+class _Cta(_Strict):
+    color: str = "#E4572E"
+    text_color: str = "#FFFFFF"
+    shape: Literal["pill", "rounded", "square"] = "pill"
+
+    check_colours = field_validator("color", "text_color")(_colour_field)
+
+
+class _BrandFile(_Strict):
+    name: str = ""
+    logo: str | None = None
+    logo_position: Literal[LOGO_POSITIONS] = "top-left"  # type: ignore[valid-type]
+    fonts: _Fonts = Field(default_factory=_Fonts)
+    colors: _Colours = Field(default_factory=_Colours)
+    cta: _Cta = Field(default_factory=_Cta)
+
+
+@dataclass(frozen=True, slots=True)
+class BrandKit:
+    """A validated brand kit with resolved paths. ``sha256`` covers the file and every
+    asset it points to, so changing the logo or a font changes the variant ids."""
+
+    name: str
+    logo: Path | None
+    logo_position: str | None  # None when there is no logo
+    headline_fonts: tuple[Path, ...]  # first choice first; the bundled font last
+    cta_fonts: tuple[Path, ...]
+    text_colour: Colour
+    scrim_colour: Colour
+    cta_colour: Colour
+    cta_text_colour: Colour
+    cta_shape: str
+    path: str  # "" for the default kit
+    sha256: str
+
+
+DEFAULT_BRAND = BrandKit(
+    name="", logo=None, logo_position=None,
+    headline_fonts=(DEFAULT_HEADLINE_FONT,), cta_fonts=(DEFAULT_HEADLINE_FONT,),
+    text_colour=(255, 255, 255), scrim_colour=(0, 0, 0), cta_colour=(228, 87, 46), cta_text_colour=(255, 255, 255),
+    cta_shape="pill", path="", sha256="",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def load_brand_kit(path: Path) -> BrandKit:
+    """Read and validate a brand kit. Raises ValidationError listing every problem."""
+    file = str(path)
+    if path.suffix.lower() not in BRAND_SUFFIXES:
+        raise ValidationError([Issue(file, f"unsupported brand kit type {path.suffix or '(none)'!r}", "write the brand kit as .yaml, .yml or .json")])
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError([Issue(file, f"cannot read the brand kit: {exc}", "check the path in the brand_kit column")]) from None
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        line = getattr(exc, "lineno", None) or (exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None)
+        raise ValidationError([Issue(file, f"not valid {path.suffix[1:].upper()}: {getattr(exc, 'problem', None) or exc}", "fix the syntax", line=line)]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError([Issue(file, "the brand kit must be a mapping of keys (name, logo, fonts, colors, cta)", "see the example in the README")])
+    try:
+        raw = _BrandFile.model_validate(data)
+    except PydanticError as exc:
+        raise ValidationError([_issue(file, error) for error in exc.errors()]) from None
+
+    issues: list[Issue] = []
+    folder = path.parent.resolve()
+    hashed = hashlib.sha256(text.encode())
+
+    def asset(key: str, relative: str | None, check) -> Path | None:
+        if relative is None:
+            return None
+        resolved = (folder / relative).resolve()
+        if not resolved.is_relative_to(folder):
+            issues.append(Issue(file, "path leaves the brand kit's folder", "keep logos and fonts beside the brand kit and use relative paths", key=key, value=relative))
+        elif not resolved.is_file():
+            issues.append(Issue(file, "file not found", f"put the file at {resolved} or correct the path", key=key, value=relative))
+        else:
+            problem = check(resolved)
+            if problem:
+                issues.append(Issue(file, problem, "use a TrueType/OpenType font file" if key.startswith("fonts") else "use a PNG, JPEG or WebP image", key=key, value=relative))
+            else:
+                hashed.update(resolved.read_bytes())
+                return resolved
+        return None
+
+    logo = asset("logo", raw.logo, _image_problem)
+    headline_font = asset("fonts.headline", raw.fonts.headline, _font_problem)
+    cta_font = asset("fonts.cta", raw.fonts.cta, _font_problem)
+    if issues:
+        raise ValidationError(issues)
+    return BrandKit(
+        name=raw.name,
+        logo=logo,
+        logo_position=raw.logo_position if logo else None,
+        headline_fonts=tuple(p for p in (headline_font, DEFAULT_HEADLINE_FONT) if p),
+        cta_fonts=tuple(p for p in (cta_font, headline_font, DEFAULT_HEADLINE_FONT) if p),
+        text_colour=parse_colour(raw.colors.text),
+        scrim_colour=parse_colour(raw.colors.scrim),
+        cta_colour=parse_colour(raw.cta.color),
+        cta_text_colour=parse_colour(raw.cta.text_color),
+        cta_shape=raw.cta.shape,
+        path=str(path),
+        sha256=hashed.hexdigest(),
+    )
+
+
+def _issue(file: str, error: dict) -> Issue:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return Issue(file, "unknown key", "remove it or correct its spelling (see the example in the README)", key=key)
+    message = error["msg"].removeprefix("Value error, ")
+    return Issue(file, message, "correct the value", key=key, value=None if isinstance(error.get("input"), dict) else str(error.get("input")))
+
+
+def _image_problem(path: Path) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return f"not a readable image ({exc.__class__.__name__})"
+    return None
+
+
+def _font_problem(path: Path) -> str | None:
+    from PIL import ImageFont
+
+    try:
+        ImageFont.truetype(str(path), 12)
+    except OSError as exc:
+        return f"not a readable font ({exc})"
+    return None

@@ -1,0 +1,291 @@
+"""Headline, call-to-action and logo on the finished scene.
+
+Text is fitted into its layout box (shrink, then wrap, then a clear error below a
+legible size), drawn in the brand colour when that meets WCAG contrast (4.5:1) against
+the pixels behind it, else black or white, else over a scrim just opaque enough to
+reach it. Right-to-left and non-Latin text is shaped by Pillow's raqm layout when
+available; characters no font covers are left out and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from pixio_ads.brand import BrandKit, Colour
+from pixio_ads.composite import Layout
+from pixio_ads.formats import Box
+
+MIN_CONTRAST = 4.5  # WCAG 2 AA for normal text
+CONTRAST_PERCENTILE = 5  # judge contrast on the 5% least contrasting pixels behind the text
+MIN_FONT_SHARE = 0.022  # minimum legible size: this share of the canvas' short side...
+MIN_FONT_PX = 12  # ...and never below this
+SHRINK_BEFORE_WRAP = 0.7  # a single line may shrink to this share of the box-filling size
+MAX_LINES = 3
+LINE_SPACING = 1.1
+SCRIM_PAD = 0.25  # scrim padding, as a share of the font size
+CTA_PAD = 0.6  # button padding around its label, as a share of the font size
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+class TextFitError(ValueError):
+    """Copy that cannot fit its box at the minimum legible size."""
+
+
+@dataclass(frozen=True, slots=True)
+class FittedText:
+    lines: tuple[str, ...]
+    font_path: str
+    size: int
+    width: int  # of the widest line
+    height: int  # of the block
+    missing: str  # characters no font covered, left out
+
+
+@lru_cache(maxsize=512)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+@lru_cache(maxsize=64)
+def _coverage(path: str) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, lazy=True, fontNumber=0) as font:
+        return frozenset(font.getBestCmap() or {})
+
+
+def choose_font(text: str, fonts: tuple[Path, ...]) -> tuple[str, str, str]:
+    """(font path, text it can draw, characters left out): the first font that covers every
+    character, else the one covering most, with what it lacks removed."""
+    needed = {ch for ch in text if not ch.isspace()}
+    best = None
+    for path in fonts:
+        missing = "".join(sorted(ch for ch in needed if ord(ch) not in _coverage(str(path))))
+        if not missing:
+            return str(path), text, ""
+        if best is None or len(missing) < len(best[1]):
+            best = (str(path), missing)
+    path, missing = best
+    return path, "".join(ch for ch in text if ch not in missing), missing
+
+
+def min_font_size(canvas: Box) -> int:
+    return max(MIN_FONT_PX, round(min(canvas.width, canvas.height) * MIN_FONT_SHARE))
+
+
+def _measure(font: ImageFont.FreeTypeFont, line: str) -> int:
+    left, _, right, _ = font.getbbox(line)
+    return right - left
+
+
+def _block_height(font: ImageFont.FreeTypeFont, lines: int) -> int:
+    ascent, descent = font.getmetrics()
+    return round((ascent + descent) * (1 + (lines - 1) * LINE_SPACING))
+
+
+def _wrap(font: ImageFont.FreeTypeFont, words: list[str], width: int) -> list[str] | None:
+    """Greedy word wrap; None when a single word is wider than the box."""
+    lines: list[str] = []
+    for word in words:
+        if _measure(font, word) > width:
+            return None
+        if lines and _measure(font, lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+@lru_cache(maxsize=4096)
+def fit_text(text: str, fonts: tuple[Path, ...], width: int, height: int, min_size: int, max_lines: int = MAX_LINES) -> FittedText:
+    """The largest size at which ``text`` fits ``width`` x ``height``: one line first,
+    shrinking down to SHRINK_BEFORE_WRAP of the box-filling size; then wrapped onto up to
+    ``max_lines`` lines down to ``min_size``. Raises TextFitError when nothing fits."""
+    path, drawable, missing = choose_font(text, fonts)
+    words = drawable.split()
+    if not words:
+        raise TextFitError(f"{text!r} has no characters the fonts can draw (missing: {missing!r})")
+    start = max(min_size, round(height / ((1 + 0.25) * 1.0)))  # ascent+descent is ~1.2x the size
+
+    def single(size: int) -> FittedText | None:
+        font = _font(path, size)
+        line = " ".join(words)
+        w, h = _measure(font, line), _block_height(font, 1)
+        return FittedText((line,), path, size, w, h, missing) if w <= width and h <= height else None
+
+    def wrapped(size: int) -> FittedText | None:
+        font = _font(path, size)
+        lines = _wrap(font, words, width)
+        if lines is None or len(lines) > max_lines or _block_height(font, len(lines)) > height:
+            return None
+        return FittedText(tuple(lines), path, size, max(_measure(font, line) for line in lines), _block_height(font, len(lines)), missing)
+
+    shrink_floor = max(min_size, round(start * SHRINK_BEFORE_WRAP))
+    for size in range(start, shrink_floor - 1, -1):
+        if fitted := single(size):
+            return fitted
+    for size in range(start, min_size - 1, -1):
+        if fitted := wrapped(size) or (single(size) if size < shrink_floor else None):
+            return fitted
+    raise TextFitError(
+        f"{text!r} does not fit a {width}x{height} px box on {max_lines} line(s) at the minimum legible size of {min_size} px; shorten it"
+    )
+
+
+def relative_luminance(rgb: np.ndarray) -> np.ndarray:
+    """WCAG 2 relative luminance of sRGB values (0-255), any shape ending in 3 channels."""
+    channel = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(channel <= 0.04045, channel / 12.92, ((channel + 0.055) / 1.055) ** 2.4)
+    return linear @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def contrast_ratio(a, b) -> np.ndarray:
+    la, lb = relative_luminance(a), relative_luminance(b)
+    return (np.maximum(la, lb) + 0.05) / (np.minimum(la, lb) + 0.05)
+
+
+def worst_contrast(colour: Colour, behind: np.ndarray) -> float:
+    """Contrast of ``colour`` against the pixels behind the text, judged on its least
+    contrasting CONTRAST_PERCENTILE % (one stray pixel does not decide it)."""
+    return float(np.percentile(contrast_ratio(np.array(colour), behind.reshape(-1, 3)), CONTRAST_PERCENTILE))
+
+
+@dataclass(frozen=True, slots=True)
+class TextPlacement:
+    box: Box  # where the text's pixels are
+    colour: Colour
+    contrast: float  # measured, after the scrim
+    scrim_opacity: float  # 0 when none was needed
+    font_size: int
+    lines: int
+    missing: str
+
+
+def pick_colour_and_scrim(preferred: Colour, scrim: Colour, behind: np.ndarray) -> tuple[Colour, Colour, float, float]:
+    """(text colour, scrim colour, scrim opacity, contrast). The brand colour when it reaches
+    MIN_CONTRAST, else black or white; failing all three, the brand colour over a scrim
+    (the brand's scrim colour if it contrasts with the text, else black or white) at the
+    lowest opacity, in steps of 5%, that reaches it."""
+    for colour in (preferred, WHITE, BLACK):
+        contrast = worst_contrast(colour, behind)
+        if contrast >= MIN_CONTRAST:
+            return colour, scrim, 0.0, contrast
+    colour = preferred
+    if contrast_ratio(np.array(colour), np.array(scrim)) < MIN_CONTRAST:
+        scrim = max((BLACK, WHITE), key=lambda s: float(contrast_ratio(np.array(colour), np.array(s))))
+    for step in range(1, 21):
+        opacity = step / 20
+        contrast = worst_contrast(colour, behind * (1 - opacity) + np.array(scrim) * opacity)
+        if contrast >= MIN_CONTRAST:
+            break
+    return colour, scrim, opacity, contrast
+
+
+def _draw_lines(canvas: Image.Image, fitted: FittedText, box: Box, colour: Colour) -> Box:
+    """Draw the lines centred in ``box``; returns the block's box."""
+    font = _font(fitted.font_path, fitted.size)
+    top = box.top + (box.height - fitted.height) // 2
+    ascent, descent = font.getmetrics()
+    draw = ImageDraw.Draw(canvas)
+    for index, line in enumerate(fitted.lines):
+        x = box.left + (box.width - _measure(font, line)) // 2 - font.getbbox(line)[0]
+        draw.text((x, top + index * (ascent + descent) * LINE_SPACING), line, font=font, fill=colour)
+    left = box.left + (box.width - fitted.width) // 2
+    return Box(left, top, left + fitted.width, top + fitted.height)
+
+
+def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colour, scrim: Colour) -> TextPlacement:
+    """Draw the fitted text centred in ``box`` in a colour that meets MIN_CONTRAST against
+    what is behind it, over a scrim when no colour does on its own."""
+    left = box.left + (box.width - fitted.width) // 2
+    top = box.top + (box.height - fitted.height) // 2
+    pad = round(fitted.size * SCRIM_PAD)
+    panel = Box(max(box.left, left - pad), max(box.top, top - pad), min(box.right, left + fitted.width + pad), min(box.bottom, top + fitted.height + pad))
+    behind = np.asarray(canvas.crop(panel.as_tuple()).convert("RGB"), dtype=np.float64)
+    colour, scrim, opacity, contrast = pick_colour_and_scrim(preferred, scrim, behind)
+    if opacity:
+        layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+        ImageDraw.Draw(layer).rounded_rectangle(panel.as_tuple(), radius=pad, fill=(*scrim, round(opacity * 255)))
+        canvas.paste(Image.alpha_composite(canvas.convert("RGBA"), layer).convert("RGB"))
+    drawn = _draw_lines(canvas, fitted, box, colour)
+    return TextPlacement(drawn, colour, round(contrast, 2), opacity, fitted.size, len(fitted.lines), fitted.missing)
+
+
+def draw_button(canvas: Image.Image, fitted: FittedText, box: Box, fill: Colour, preferred_text: Colour, shape: str) -> TextPlacement:
+    """A filled button around the label, centred in ``box``; the label's colour is the brand's
+    when it contrasts enough with the fill, else black or white (one of them always does)."""
+    pad = round(fitted.size * CTA_PAD)
+    width, height = min(box.width, fitted.width + 2 * pad), min(box.height, fitted.height + pad)
+    left, top = box.left + (box.width - width) // 2, box.top + (box.height - height) // 2
+    button = Box(left, top, left + width, top + height)
+    radius = {"pill": height // 2, "rounded": max(2, height // 5), "square": 0}[shape]
+    ImageDraw.Draw(canvas).rounded_rectangle(button.as_tuple(), radius=radius, fill=fill)
+    colour = preferred_text
+    if contrast_ratio(np.array(colour), np.array(fill)) < MIN_CONTRAST:
+        colour = max((WHITE, BLACK), key=lambda c: float(contrast_ratio(np.array(c), np.array(fill))))
+    _draw_lines(canvas, fitted, button, colour)
+    return TextPlacement(button, colour, round(float(contrast_ratio(np.array(colour), np.array(fill))), 2), 0.0, fitted.size, 1, fitted.missing)
+
+
+def paste_logo(canvas: Image.Image, logo_path: Path, box: Box) -> Box:
+    """The logo scaled to fit ``box`` (keeping its aspect), aligned to the box's outer corner."""
+    with Image.open(logo_path) as logo:
+        logo = logo.convert("RGBA")
+    fit = min(box.width / logo.width, box.height / logo.height)
+    size = (max(1, round(logo.width * fit)), max(1, round(logo.height * fit)))
+    logo = logo.resize(size, Image.Resampling.LANCZOS)
+    left = box.left if box.left < canvas.width / 2 else box.right - size[0]
+    top = box.top if box.top < canvas.height / 2 else box.bottom - size[1]
+    canvas.paste(logo, (left, top), logo)
+    return Box(left, top, left + size[0], top + size[1])
+
+
+@dataclass(frozen=True, slots=True)
+class CopyFit:
+    headline: FittedText
+    cta: FittedText
+
+
+def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit) -> CopyFit:
+    """Fit both texts for one format (raises TextFitError naming which text failed)."""
+    minimum = min_font_size(plan.canvas)
+    fitted = {}
+    for name, text, fonts, box, lines in (
+        ("headline", headline, brand.headline_fonts, plan.headline, MAX_LINES),
+        ("cta", cta, brand.cta_fonts, plan.cta, 1),
+    ):
+        # A button's label leaves room for its padding (CTA_PAD x the font size, which is
+        # below the label's height).
+        height = box.height if name == "headline" else round(box.height / (1 + CTA_PAD))
+        width = box.width if name == "headline" else box.width - round(2 * CTA_PAD * height)
+        try:
+            fitted[name] = fit_text(text, fonts, width, height, minimum, lines)
+        except TextFitError as exc:
+            raise TextFitError(f"{name}: {exc}") from None
+    return CopyFit(fitted["headline"], fitted["cta"])
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayResult:
+    headline: TextPlacement
+    cta: TextPlacement
+    logo: Box | None
+
+    @property
+    def missing_glyphs(self) -> str:
+        return "".join(sorted(set(self.headline.missing + self.cta.missing)))
+
+
+def overlay_copy(canvas: Image.Image, headline: str, cta: str, plan: Layout, brand: BrandKit) -> tuple[Image.Image, OverlayResult]:
+    """Draw logo, headline and button onto a copy of ``canvas``."""
+    canvas = canvas.convert("RGB")
+    fitted = fit_copy(headline, cta, plan, brand)
+    logo = paste_logo(canvas, brand.logo, plan.logo) if brand.logo and plan.logo else None
+    head = draw_text(canvas, fitted.headline, plan.headline, brand.text_colour, brand.scrim_colour)
+    button = draw_button(canvas, fitted.cta, plan.cta, brand.cta_colour, brand.cta_text_colour, brand.cta_shape)
+    return canvas, OverlayResult(head, button, logo)
