@@ -1,9 +1,12 @@
-"""Recreate the example campaign: product PNGs, campaign.csv and the same as campaign.xlsx.
+"""Recreate the example campaign: product PNGs, a brand kit with its logo, campaign.csv
+and the same as campaign.xlsx.
 
     python campaigns/make_example.py
 
 Drawn with Pillow so the files are reproducible: the bottle and lamp have transparent
-backgrounds, the mug sits on a plain white studio background (no alpha).
+backgrounds, the mug sits on a plain white studio background (no alpha), which the
+automatic cut-out removes. The mug's row uses inpaint mode (the scene is painted around
+the placed product); the bottle's row writes JPEG.
 """
 
 from __future__ import annotations
@@ -23,18 +26,21 @@ ROWS = [
         "product_image": "products/bottle.png", "template": "lifestyle", "audiences": "runners; commuters",
         "styles": "golden hour", "formats": "square; story", "variants": "1", "base_seed": "",
         "headline": "Hydration, upgraded", "cta": "Shop now", "negative_prompt": "text, watermark, blurry",
+        "mode": "", "anchor": "", "brand_kit": "brand.yaml", "output_format": "jpeg",
     },
     {
         "campaign_id": "spring-sale", "product_id": "ember-mug", "product_name": "Ember ceramic mug",
         "product_image": "products/mug.png", "template": "studio", "audiences": "remote workers",
         "styles": "warm pastel; minimal", "formats": "square; landscape", "variants": "1", "base_seed": "",
         "headline": "Your morning, slower", "cta": "Get 20% off", "negative_prompt": "",
+        "mode": "inpaint", "anchor": "", "brand_kit": "brand.yaml", "output_format": "",
     },
     {
         "campaign_id": "spring-sale", "product_id": "halo-lamp", "product_name": "Halo desk lamp",
         "product_image": "products/lamp.png", "template": "lifestyle", "audiences": "students",
         "styles": "cozy evening", "formats": "portrait", "variants": "2", "base_seed": "4242",
         "headline": "Light that focuses", "cta": "Discover", "negative_prompt": "people",
+        "mode": "", "anchor": "bottom-center", "brand_kit": "", "output_format": "",
     },
 ]  # fmt: skip
 
@@ -69,12 +75,38 @@ def draw_lamp() -> Image.Image:
     return image
 
 
+BRAND_KIT = """\
+# Brand kit for the example campaign (see the README's "Brand kit" section).
+name: Spring Co.
+logo: logo.png
+logo_position: top-left
+colors:
+  text: "#FFFFFF"
+  scrim: "#14213D"
+cta:
+  color: "#FCA311"
+  text_color: "#14213D"
+  shape: pill
+"""
+
+
+def draw_logo() -> Image.Image:
+    image = Image.new("RGBA", (360, 120), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((8, 8, 112, 112), fill=(252, 163, 17, 255))
+    draw.ellipse((36, 36, 84, 84), fill=(20, 33, 61, 255))
+    draw.rounded_rectangle((128, 34, 352, 86), radius=26, fill=(20, 33, 61, 255))
+    return image
+
+
 def main() -> None:
     products = HERE / "products"
     products.mkdir(parents=True, exist_ok=True)
     draw_bottle().save(products / "bottle.png")
     draw_mug().save(products / "mug.png")
     draw_lamp().save(products / "lamp.png")
+    draw_logo().save(HERE / "logo.png")
+    (HERE / "brand.yaml").write_text(BRAND_KIT, encoding="utf-8")
     columns = list(ROWS[0])
     with open(HERE / "campaign.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)

@@ -353,8 +353,8 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
                 try:
                     fit_copy(cells["headline"], cells["cta"], layout(fmt, placement.margin, brand.logo_position), brand)
                 except TextFitError as exc:
-                    name, _, message = str(exc).partition(": ")
-                    problem(name, f"{message} (format {fmt.name})", f"shorten the {name}, or use a narrower font in the brand kit", cells[name])
+                    for name, message in exc.failures:
+                        problem(name, f"{message} (format {fmt.name})", f"shorten the {name}, or use a narrower font in the brand kit", cells[name])
 
         if row_issues:
             issues.extend(row_issues)

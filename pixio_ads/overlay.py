@@ -33,7 +33,12 @@ WHITE, BLACK = (255, 255, 255), (0, 0, 0)
 
 
 class TextFitError(ValueError):
-    """Copy that cannot fit its box at the minimum legible size."""
+    """Copy that cannot fit its box at the minimum legible size. ``failures`` lists
+    (which text, message) when several texts were fitted at once."""
+
+    def __init__(self, message: str, failures: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.failures = failures or []
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,22 +142,30 @@ def fit_text(text: str, fonts: tuple[Path, ...], width: int, height: int, min_si
     )
 
 
-def relative_luminance(rgb: np.ndarray) -> np.ndarray:
-    """WCAG 2 relative luminance of sRGB values (0-255), any shape ending in 3 channels."""
-    channel = np.asarray(rgb, dtype=np.float64) / 255.0
-    linear = np.where(channel <= 0.04045, channel / 12.92, ((channel + 0.055) / 1.055) ** 2.4)
-    return linear @ np.array([0.2126, 0.7152, 0.0722])
+_SRGB = np.arange(256) / 255.0
+_LINEAR = np.where(_SRGB <= 0.04045, _SRGB / 12.92, ((_SRGB + 0.055) / 1.055) ** 2.4)  # per 8-bit value
+_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+
+
+def relative_luminance(rgb) -> np.ndarray:
+    """WCAG 2 relative luminance of 8-bit sRGB values, any shape ending in 3 channels
+    (values are rounded to 8 bits, as they will be drawn)."""
+    index = np.clip(np.rint(np.asarray(rgb, dtype=np.float64)), 0, 255).astype(np.intp)
+    return _LINEAR[index] @ _WEIGHTS
+
+
+def _ratio(la, lb) -> np.ndarray:
+    return (np.maximum(la, lb) + 0.05) / (np.minimum(la, lb) + 0.05)
 
 
 def contrast_ratio(a, b) -> np.ndarray:
-    la, lb = relative_luminance(a), relative_luminance(b)
-    return (np.maximum(la, lb) + 0.05) / (np.minimum(la, lb) + 0.05)
+    return _ratio(relative_luminance(a), relative_luminance(b))
 
 
 def worst_contrast(colour: Colour, behind: np.ndarray) -> float:
     """Contrast of ``colour`` against the pixels behind the text, judged on its least
     contrasting CONTRAST_PERCENTILE % (one stray pixel does not decide it)."""
-    return float(np.percentile(contrast_ratio(np.array(colour), behind.reshape(-1, 3)), CONTRAST_PERCENTILE))
+    return float(np.percentile(_ratio(relative_luminance(colour), relative_luminance(behind.reshape(-1, 3))), CONTRAST_PERCENTILE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +222,10 @@ def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colo
     behind = np.asarray(canvas.crop(panel.as_tuple()).convert("RGB"), dtype=np.float64)
     colour, scrim, opacity, contrast = pick_colour_and_scrim(preferred, scrim, behind)
     if opacity:
-        layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
-        ImageDraw.Draw(layer).rounded_rectangle(panel.as_tuple(), radius=pad, fill=(*scrim, round(opacity * 255)))
-        canvas.paste(Image.alpha_composite(canvas.convert("RGBA"), layer).convert("RGB"))
+        region = canvas.crop(panel.as_tuple()).convert("RGBA")
+        layer = Image.new("RGBA", region.size, (0, 0, 0, 0))
+        ImageDraw.Draw(layer).rounded_rectangle((0, 0, panel.width - 1, panel.height - 1), radius=pad, fill=(*scrim, round(opacity * 255)))
+        canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (panel.left, panel.top))
     drawn = _draw_lines(canvas, fitted, box, colour)
     return TextPlacement(drawn, colour, round(contrast, 2), opacity, fitted.size, len(fitted.lines), fitted.missing)
 
@@ -252,9 +266,10 @@ class CopyFit:
 
 
 def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit) -> CopyFit:
-    """Fit both texts for one format (raises TextFitError naming which text failed)."""
+    """Fit both texts for one format. Raises TextFitError whose ``failures`` name each
+    text (headline, cta) that does not fit."""
     minimum = min_font_size(plan.canvas)
-    fitted = {}
+    fitted, failures = {}, []
     for name, text, fonts, box, lines in (
         ("headline", headline, brand.headline_fonts, plan.headline, MAX_LINES),
         ("cta", cta, brand.cta_fonts, plan.cta, 1),
@@ -266,7 +281,9 @@ def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit) -> CopyFit:
         try:
             fitted[name] = fit_text(text, fonts, width, height, minimum, lines)
         except TextFitError as exc:
-            raise TextFitError(f"{name}: {exc}") from None
+            failures.append((name, str(exc)))
+    if failures:
+        raise TextFitError("; ".join(f"{name}: {message}" for name, message in failures), failures)
     return CopyFit(fitted["headline"], fitted["cta"])
 
 
