@@ -1,0 +1,68 @@
+"""Render the README's example images with the embedded tiny model (its scenes are noise:
+what these show is the cut-out, layout, shadows, copy, brand kit and the four modes).
+
+    .venv/bin/python docs/make_examples.py
+
+Writes small JPEGs to docs/examples/: the first creative of each mode and format.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from PIL import Image, ImageDraw
+
+from pixio_ads import runner
+from pixio_ads.variants import Overrides
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "campaigns" / "spring-sale"
+OUT = REPO / "docs" / "examples"
+HEIGHT = 360  # preview height in px: the files stay small enough to commit
+
+
+def modes_campaign(folder: Path) -> Path:
+    """The example campaign plus a restyle and a replace row on a drawn portrait."""
+    shutil.copytree(EXAMPLE, folder, dirs_exist_ok=True)
+    portrait = Image.new("RGB", (640, 640), (232, 206, 178))
+    draw = ImageDraw.Draw(portrait)
+    draw.ellipse((200, 120, 440, 400), fill=(150, 100, 70))
+    draw.rectangle((170, 400, 470, 640), fill=(40, 90, 150))
+    portrait.save(folder / "portrait.png")
+    mask = Image.new("L", portrait.size, 0)
+    ImageDraw.Draw(mask).rectangle((170, 400, 470, 640), fill=255)  # repaint the shirt
+    mask.save(folder / "shirt-mask.png")
+    lines = (folder / "campaign.csv").read_text().splitlines()
+    header = lines[0] + ",source_image,replace_mask,strength"
+    rows = [line + ",,," for line in lines[1:]]
+    rows.append("spring-sale,profile-restyle,Profile picture,products/bottle.png,studio,creators,watercolour,square,1,7,Your look,Try it,,restyle,,brand.yaml,jpeg,portrait.png,,0.6")
+    rows.append("spring-sale,shirt-replace,New shirt,products/bottle.png,studio,creators,linen shirt,square,1,8,New season,Shop,,replace,,brand.yaml,jpeg,portrait.png,shirt-mask.png,1")
+    (folder / "campaign.csv").write_text("\n".join([header, *rows]) + "\n")
+    (folder / "campaign.xlsx").unlink()
+    return folder / "campaign.csv"
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as temp:
+        campaign = modes_campaign(Path(temp) / "campaign")
+        out = Path(temp) / "out"
+        plan = runner.plan_campaign(campaign, out, Overrides(steps=4))
+        shards = [runner.render_shard(plan.plan_path, ids, out, "cpu") for ids in plan.shards]
+        manifest = pq.read_table(runner.write_manifest(plan.plan_path, shards, out).manifest_path).to_pylist()
+        picked: dict[tuple[str, str], dict] = {}
+        for row in manifest:  # first creative of each mode and format
+            picked.setdefault((row["mode"], row["format"]), row)
+        for (mode, fmt), row in sorted(picked.items()):
+            with Image.open(out / row["output_path"]) as image:
+                preview = image.convert("RGB")
+                preview.thumbnail((10_000, HEIGHT), Image.Resampling.LANCZOS)
+            preview.save(OUT / f"{mode}-{fmt}.jpg", quality=80)
+    print(f"wrote {len(picked)} examples to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
