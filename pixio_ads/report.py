@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 from PIL import Image, ImageDraw, ImageFont
 
+from pixio_ads.brand import DEFAULT_BODY_FONT
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.manifest import STATUSES
 
@@ -52,10 +53,7 @@ def thumbnail_bytes(image: Image.Image) -> bytes:
 
 
 def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.truetype("DejaVuSans.ttf", size)
-    except OSError:  # no DejaVu on this machine: Pillow's bundled font
-        return ImageFont.load_default(size)
+    return ImageFont.truetype(str(DEFAULT_BODY_FONT), size)  # bundled: no system font assumed
 
 
 def contact_sheet(table: pa.Table, out_dir: Path) -> tuple[Path, Path]:

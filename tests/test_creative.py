@@ -19,6 +19,7 @@ from pixio_ads.cutout import cut_out
 from pixio_ads.errors import ValidationError
 from pixio_ads.formats import NAMED_FORMATS, Box, parse_format, safe_box
 from pixio_ads.overlay import TextFitError, fit_text, min_font_size, overlay_copy
+from pixio_ads.tiny_model import EMBEDDED_MODEL_ID
 from pixio_ads.variants import Overrides, expand
 
 FORMATS = [*NAMED_FORMATS.values(), parse_format("1080x2340"), parse_format("1600x400"), parse_format("300x250")]
@@ -296,3 +297,23 @@ def test_mode_inputs_are_validated(campaign_dir):
     assert "row 2, column 'replace_mask': mode 'replace' needs a mask" in text
     assert "row 3, column 'replace_mask': mask is (10, 10) px but the source image is (64, 96) px" in text
     assert "row 4, column 'source_image'" in text and "row 5, column 'mode'" in text and "row 5, column 'strength'" in text
+
+
+def test_an_inpainting_checkpoint_can_be_the_rows_model(campaign_dir):
+    """A 9-channel inpainting UNet (latents + mask + masked image) saved as a checkpoint and
+    named in the model column: inpaint mode runs it through the same from_pretrained path."""
+    from diffusers import StableDiffusionInpaintPipeline, UNet2DConditionModel
+
+    from pixio_ads import render
+
+    base = render.load_model(EMBEDDED_MODEL_ID, "cpu").pipeline
+    unet = UNet2DConditionModel.from_config({**base.unet.config, "in_channels": 9})
+    checkpoint = campaign_dir / "tiny-inpainting"
+    StableDiffusionInpaintPipeline(**{**base.components, "unet": unet}).save_pretrained(checkpoint)
+    path = write_csv(campaign_dir, [good_row(mode="inpaint", model=str(checkpoint), formats="square")])
+    out = campaign_dir / "out"
+    plan = runner.plan_campaign(path, out, Overrides(steps=2))
+    shard = runner.render_shard(plan.plan_path, plan.shards[0], out, "cpu")
+    row = pq.read_table(shard.path).to_pylist()[0]
+    assert row["status"] == "rendered", row["error"]
+    assert render.load_model(str(checkpoint), "cpu").pipeline.unet.config.in_channels == 9
