@@ -16,6 +16,10 @@ Example ``brand.yaml``::
       color: "#E4572E"             # button fill
       text_color: "#FFFFFF"
       shape: pill                  # pill, rounded or square
+    ai_label:                      # the visible disclosure every creative carries
+      text: AI-generated
+      position: auto               # auto (bottom corner away from the logo) or a corner
+      opacity: 0.7                 # of the dark badge behind the white text, 0.6-1
 """
 
 from __future__ import annotations
@@ -80,6 +84,13 @@ class _Cta(_Strict):
     check_colours = field_validator("color", "text_color")(_colour_field)
 
 
+class _AiLabel(_Strict):
+    text: str = Field(default="AI-generated", min_length=1, max_length=40)
+    position: Literal[("auto", *LOGO_POSITIONS)] = "auto"  # type: ignore[valid-type]
+    # Below 0.6 the badge over a white scene would give the white text less than 4.5:1.
+    opacity: float = Field(default=0.7, ge=0.6, le=1.0)
+
+
 class _BrandFile(_Strict):
     name: str = ""
     logo: str | None = None
@@ -87,6 +98,14 @@ class _BrandFile(_Strict):
     fonts: _Fonts = Field(default_factory=_Fonts)
     colors: _Colours = Field(default_factory=_Colours)
     cta: _Cta = Field(default_factory=_Cta)
+    ai_label: _AiLabel = Field(default_factory=_AiLabel)
+
+
+def label_corner(position: str, logo_position: str | None) -> str:
+    """``auto``: the bottom corner away from a bottom logo (bottom-right otherwise)."""
+    if position != "auto":
+        return position
+    return "bottom-left" if logo_position == "bottom-right" else "bottom-right"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +123,9 @@ class BrandKit:
     cta_colour: Colour
     cta_text_colour: Colour
     cta_shape: str
+    label_text: str
+    label_position: str  # a corner
+    label_opacity: float
     path: str  # "" for the default kit
     sha256: str
 
@@ -112,7 +134,7 @@ DEFAULT_BRAND = BrandKit(
     name="", logo=None, logo_position=None,
     headline_fonts=(DEFAULT_HEADLINE_FONT,), cta_fonts=(DEFAULT_HEADLINE_FONT,),
     text_colour=(255, 255, 255), scrim_colour=(0, 0, 0), cta_colour=(228, 87, 46), cta_text_colour=(255, 255, 255),
-    cta_shape="pill", path="", sha256="",
+    cta_shape="pill", label_text="AI-generated", label_position="bottom-right", label_opacity=0.7, path="", sha256="",
 )  # fmt: skip
 
 
@@ -163,6 +185,9 @@ def load_brand_kit(path: Path) -> BrandKit:
     logo = asset("logo", raw.logo, _image_problem)
     headline_font = asset("fonts.headline", raw.fonts.headline, _font_problem)
     cta_font = asset("fonts.cta", raw.fonts.cta, _font_problem)
+    label_position = label_corner(raw.ai_label.position, raw.logo_position if logo else None)
+    if logo and label_position == raw.logo_position:
+        issues.append(Issue(file, f"the AI label and the logo cannot share the {label_position} corner", "pick another corner, or auto", key="ai_label.position", value=raw.ai_label.position))
     if issues:
         raise ValidationError(issues)
     return BrandKit(
@@ -176,6 +201,9 @@ def load_brand_kit(path: Path) -> BrandKit:
         cta_colour=parse_colour(raw.cta.color),
         cta_text_colour=parse_colour(raw.cta.text_color),
         cta_shape=raw.cta.shape,
+        label_text=raw.ai_label.text,
+        label_position=label_position,
+        label_opacity=raw.ai_label.opacity,
         path=str(path),
         sha256=hashed.hexdigest(),
     )

@@ -13,9 +13,9 @@ from pathlib import Path, PureWindowsPath
 import pandas as pd
 
 from pixio_ads.brand import DEFAULT_BRAND, BRAND_SUFFIXES, BrandKit, load_brand_kit
-from pixio_ads.composite import ANCHORS, DEFAULT_ANCHOR, DEFAULT_MARGIN, DEFAULT_PRODUCT_SCALE, DEFAULT_SHADOW, SHADOWS, Placement, layout, normalise_anchor
+from pixio_ads.composite import ANCHORS, DEFAULT_ANCHOR, DEFAULT_MARGIN, DEFAULT_PRODUCT_SCALE, DEFAULT_SHADOW, SHADOWS, Placement, normalise_anchor
 from pixio_ads.errors import Issue, ValidationError
-from pixio_ads.overlay import TextFitError, fit_copy
+from pixio_ads.overlay import TextFitError, fit_copy, layout_for
 from pixio_ads.fileio import sha256_file
 from pixio_ads.formats import FORMAT_HELP, AdFormat, parse_format
 from pixio_ads.prompts import available_templates, find_template
@@ -351,10 +351,13 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
         if not row_issues:  # copy must fit every format at a legible size; checked before any rendering
             for fmt in formats:
                 try:
-                    fit_copy(cells["headline"], cells["cta"], layout(fmt, placement.margin, brand.logo_position), brand)
+                    fit_copy(cells["headline"], cells["cta"], layout_for(fmt, placement.margin, brand), brand)
                 except TextFitError as exc:
                     for name, message in exc.failures:
-                        problem(name, f"{message} (format {fmt.name})", f"shorten the {name}, or use a narrower font in the brand kit", cells[name])
+                        if name == "ai_label":  # the brand kit's label text
+                            problem("brand_kit", f"ai_label.text: {message} (format {fmt.name})", "shorten the brand kit's ai_label text", cells.get("brand_kit") or None)
+                        else:
+                            problem(name, f"{message} (format {fmt.name})", f"shorten the {name}, or use a narrower font in the brand kit", cells[name])
 
         if row_issues:
             issues.extend(row_issues)

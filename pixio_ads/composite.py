@@ -22,6 +22,8 @@ CTA_BAND = 0.12  # share of the safe height for the call-to-action button
 CTA_WIDTH = 0.5  # share of the safe width for the button
 LOGO_WIDTH = 0.2  # share of the safe width for the logo
 LOGO_HEIGHT = 0.1  # share of the safe height for the logo
+LABEL_WIDTH = 0.24  # share of the safe width for the "AI-generated" label (beside the button)
+LABEL_HEIGHT = 0.045  # share of the safe height for the label
 INPAINT_FILL = (127, 127, 127)  # what the model sees where it will paint
 INPAINT_DILATE = 0.006  # mask grows past the product by this share of the short side
 
@@ -53,12 +55,21 @@ class Layout:
     cta: Box
     logo: Box | None
     product_area: Box
+    label: Box | None = None  # the visible AI-generated disclosure
 
 
-def layout(fmt: AdFormat, margin: float = DEFAULT_MARGIN, logo_position: str | None = None) -> Layout:
+def corner_box(inner: Box, corner: str, width: int, height: int) -> Box:
+    left = inner.left if corner.endswith("left") else inner.right - width
+    top = inner.top if corner.startswith("top") else inner.bottom - height
+    return Box(left, top, left + width, top + height)
+
+
+def layout(fmt: AdFormat, margin: float = DEFAULT_MARGIN, logo_position: str | None = None, label_position: str | None = None) -> Layout:
     """Headline band at the top of the safe area, the button band at the bottom, the
-    product between them; a logo takes a corner slot and the headline (or button) stays
-    centred and clear of it."""
+    product between them; the logo and the AI label take corner slots (never the same one)
+    and the headline stays centred and clear of them."""
+    if logo_position and logo_position == label_position:
+        raise ValueError(f"the logo and the AI label cannot share the {logo_position} corner")
     safe = safe_box(fmt)
     pad = round(min(fmt.width, fmt.height) * margin)
     inner = Box(safe.left + pad, safe.top + pad, safe.right - pad, safe.bottom - pad)
@@ -68,17 +79,20 @@ def layout(fmt: AdFormat, margin: float = DEFAULT_MARGIN, logo_position: str | N
     cta_w = round(inner.width * CTA_WIDTH)
     cta_left = inner.left + (inner.width - cta_w) // 2
     cta = Box(cta_left, inner.bottom - cta_h, cta_left + cta_w, inner.bottom)
-    logo = None
+    logo = label = None
+    side = 0  # width the corner slots take from the headline's sides
     if logo_position:
         logo_w = round(inner.width * LOGO_WIDTH)
-        logo_h = min(round(inner.height * LOGO_HEIGHT), headline_h if logo_position.startswith("top") else cta_h)
-        left = inner.left if logo_position.endswith("left") else inner.right - logo_w
-        top = inner.top if logo_position.startswith("top") else inner.bottom - logo_h
-        logo = Box(left, top, left + logo_w, top + logo_h)
-        if logo_position.startswith("top"):  # keep the headline centred, clear of the logo on both sides
-            headline = Box(inner.left + logo_w + gap, headline.top, inner.right - logo_w - gap, headline.bottom)
+        logo = corner_box(inner, logo_position, logo_w, min(round(inner.height * LOGO_HEIGHT), headline_h if logo_position.startswith("top") else cta_h))
+        side = logo_w if logo_position.startswith("top") else 0
+    if label_position:
+        label_w = min(round(inner.width * LABEL_WIDTH), cta.left - inner.left - gap)
+        label = corner_box(inner, label_position, label_w, min(max(12, round(inner.height * LABEL_HEIGHT)), cta_h))
+        side = max(side, label_w if label_position.startswith("top") else 0)
+    if side:  # keep the headline centred, clear of the corner slots on both sides
+        headline = Box(inner.left + side + gap, headline.top, inner.right - side - gap, headline.bottom)
     product_area = Box(inner.left, headline.bottom + gap, inner.right, cta.top - gap)
-    return Layout(Box(0, 0, fmt.width, fmt.height), safe, headline, cta, logo, product_area)
+    return Layout(Box(0, 0, fmt.width, fmt.height), safe, headline, cta, logo, product_area, label)
 
 
 def product_box(product_size: tuple[int, int], canvas: Box, area: Box, placement: Placement) -> Box:

@@ -18,10 +18,10 @@ from pathlib import Path
 from PIL import Image
 
 from pixio_ads.brand import DEFAULT_BRAND, BrandKit, load_brand_kit
-from pixio_ads.composite import Layout, Placement, compose, fit_cover, inpaint_inputs, layout, merge_masked, paste_product, product_box
+from pixio_ads.composite import Layout, Placement, compose, fit_cover, inpaint_inputs, merge_masked, paste_product, product_box
 from pixio_ads.cutout import cut_out
 from pixio_ads.formats import AdFormat, Box
-from pixio_ads.overlay import overlay_copy
+from pixio_ads.overlay import layout_for, overlay_copy
 from pixio_ads.variants import Variant
 
 FILE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -63,7 +63,7 @@ def placement(variant: Variant) -> Placement:
 
 
 def plan_layout(variant: Variant, brand: BrandKit) -> Layout:
-    return layout(AdFormat(variant.format, variant.width, variant.height), variant.margin, brand.logo_position)
+    return layout_for(AdFormat(variant.format, variant.width, variant.height), variant.margin, brand)
 
 
 def _product_box(variant: Variant, assets: Assets) -> tuple[Image.Image, str, Box]:

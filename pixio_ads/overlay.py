@@ -17,13 +17,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pixio_ads.brand import BrandKit, Colour
-from pixio_ads.composite import Layout
-from pixio_ads.formats import Box
+from pixio_ads.composite import Layout, layout
+from pixio_ads.formats import AdFormat, Box
 
 MIN_CONTRAST = 4.5  # WCAG 2 AA for normal text
 CONTRAST_PERCENTILE = 5  # judge contrast on the 5% least contrasting pixels behind the text
 MIN_FONT_SHARE = 0.022  # minimum legible size: this share of the canvas' short side...
 MIN_FONT_PX = 12  # ...and never below this
+MIN_LABEL_PX = 9  # the AI label is a small badge; it stays readable down to this
 SHRINK_BEFORE_WRAP = 0.7  # a single line may shrink to this share of the box-filling size
 MAX_LINES = 3
 LINE_SPACING = 1.1
@@ -259,10 +260,31 @@ def paste_logo(canvas: Image.Image, logo_path: Path, box: Box) -> Box:
     return Box(left, top, left + size[0], top + size[1])
 
 
+def layout_for(fmt: AdFormat, margin: float, brand: BrandKit) -> Layout:
+    """The format's layout with the brand's logo and AI-label corners."""
+    return layout(fmt, margin, brand.logo_position, brand.label_position)
+
+
+def draw_label(canvas: Image.Image, fitted: FittedText, box: Box, opacity: float) -> Box:
+    """The visible disclosure: white text on a dark rounded badge in the label's corner."""
+    pad = max(2, round(fitted.size * 0.35))
+    width, height = min(box.width, fitted.width + 2 * pad), min(box.height, fitted.height + pad)
+    left = box.left if box.left + box.width / 2 < canvas.width / 2 else box.right - width
+    top = box.top if box.top + box.height / 2 < canvas.height / 2 else box.bottom - height
+    badge = Box(left, top, left + width, top + height)
+    region = canvas.crop(badge.as_tuple()).convert("RGBA")
+    layer = Image.new("RGBA", region.size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).rounded_rectangle((0, 0, width - 1, height - 1), radius=height // 2, fill=(0, 0, 0, round(opacity * 255)))
+    canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (left, top))
+    _draw_lines(canvas, fitted, badge, WHITE)
+    return badge
+
+
 @dataclass(frozen=True, slots=True)
 class CopyFit:
     headline: FittedText
     cta: FittedText
+    label: FittedText | None
 
 
 def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit) -> CopyFit:
@@ -282,9 +304,16 @@ def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit) -> CopyFit:
             fitted[name] = fit_text(text, fonts, width, height, minimum, lines)
         except TextFitError as exc:
             failures.append((name, str(exc)))
+    label = None
+    if plan.label is not None:
+        pad_share = 1.35  # the badge's padding around the text
+        try:
+            label = fit_text(brand.label_text, brand.cta_fonts, round(plan.label.width / pad_share), round(plan.label.height / pad_share), MIN_LABEL_PX, 1)
+        except TextFitError as exc:
+            failures.append(("ai_label", str(exc)))
     if failures:
         raise TextFitError("; ".join(f"{name}: {message}" for name, message in failures), failures)
-    return CopyFit(fitted["headline"], fitted["cta"])
+    return CopyFit(fitted["headline"], fitted["cta"], label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +321,7 @@ class OverlayResult:
     headline: TextPlacement
     cta: TextPlacement
     logo: Box | None
+    label: Box | None
 
     @property
     def missing_glyphs(self) -> str:
@@ -299,10 +329,11 @@ class OverlayResult:
 
 
 def overlay_copy(canvas: Image.Image, headline: str, cta: str, plan: Layout, brand: BrandKit) -> tuple[Image.Image, OverlayResult]:
-    """Draw logo, headline and button onto a copy of ``canvas``."""
+    """Draw logo, headline, button and the AI label onto a copy of ``canvas``."""
     canvas = canvas.convert("RGB")
     fitted = fit_copy(headline, cta, plan, brand)
     logo = paste_logo(canvas, brand.logo, plan.logo) if brand.logo and plan.logo else None
     head = draw_text(canvas, fitted.headline, plan.headline, brand.text_colour, brand.scrim_colour)
     button = draw_button(canvas, fitted.cta, plan.cta, brand.cta_colour, brand.cta_text_colour, brand.cta_shape)
-    return canvas, OverlayResult(head, button, logo)
+    label = draw_label(canvas, fitted.label, plan.label, brand.label_opacity) if fitted.label and plan.label else None
+    return canvas, OverlayResult(head, button, logo, label)
