@@ -37,9 +37,9 @@ class CompleteShard(CachePolicy):
 
 
 @task(name="plan-campaign")
-def plan_campaign(campaign_path: str, out_dir: str, overrides: Overrides, limit: int | None, shard_size: int) -> runner.Plan:
+def plan_campaign(campaign_path: str, out_dir: str, overrides: Overrides, limit: int | None, shard_size: int, safeguards: runner.Safeguards) -> runner.Plan:
     """Validate and expand the campaign; write the plan; carry earlier results forward."""
-    return runner.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size)
+    return runner.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
 
 
 # Retries here catch what escapes the library (e.g. the plan file unreadable for a moment);
@@ -54,9 +54,10 @@ def render_shard(
     safety_checker: bool,
     retries: int,
     retry_delay: float,
+    safeguards: runner.Safeguards,
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done."""
-    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size, safety_checker, retries, retry_delay)
+    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size, safety_checker, retries, retry_delay, safeguards)
 
 
 @task(name="write-manifest")
@@ -99,21 +100,27 @@ def generate_campaign(
     retries: int = runner.DEFAULT_RETRIES,
     retry_delay: float = runner.DEFAULT_RETRY_DELAY,
     shard_size: int = runner.DEFAULT_SHARD_SIZE,
+    policy: str | None = None,
+    quotas: str | None = None,
+    usage_db: str | None = None,
+    c2pa_cert: str | None = None,
+    c2pa_key: str | None = None,
 ):
     """Render a campaign file into ``out_dir``: images, manifest.parquet, contact sheet.
     Settings mirror `pixio-ads run`; a rerun into the same folder renders only what is missing."""
     logger = get_run_logger()
     overrides = Overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
-    plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size)
+    safeguards = runner.Safeguards(policy, quotas, usage_db, c2pa_cert, c2pa_key)
+    plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
     for warning in plan.warnings:
         logger.warning(warning)
     if not safety_checker:
         logger.warning("safety checker disabled for this run")
-    logger.info("%d variants in %d shards", plan.total, len(plan.shards))
+    logger.info("%d variants in %d shards (%d blocked by the content policy, %d skipped by quota)", plan.total, len(plan.shards), plan.blocked, plan.skipped)
     progress = create_progress_artifact(0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)")
     # One task per shard; the flow's task runner decides where they run (in this process one
     # at a time by default, or on Dask workers; see flows/runners.py).
-    futures = [render_shard.submit(plan.plan_path, ids, out_dir, device, batch_size, safety_checker, retries, retry_delay) for ids in plan.shards]
+    futures = [render_shard.submit(plan.plan_path, ids, out_dir, device, batch_size, safety_checker, retries, retry_delay, safeguards) for ids in plan.shards]
     finished = 0
     for future in as_completed(futures):
         finished += len(future.result().variant_ids)

@@ -44,6 +44,7 @@ SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Sample
 RevisionOpt = Annotated[Optional[str], typer.Option("--revision", help="Hub revision of the model; wins over the spreadsheet.")]
 DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Weights precision: " + ", ".join(DTYPES) + "; wins over the spreadsheet.")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N variants.")]
+PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", help="Content policy file (YAML). Default: the packaged one (pixio_ads/data/policy.yaml).")]
 
 
 def _overrides(*values) -> Overrides:
@@ -78,9 +79,11 @@ def validate(
     scheduler: SchedulerOpt = None,
     revision: RevisionOpt = None,
     dtype: DtypeOpt = None,
+    policy: PolicyOpt = None,
 ) -> None:
-    """Check a campaign file and its templates; print a summary or every problem."""
+    """Check a campaign file, its templates and the content policy; print a summary or every problem."""
     loaded, variants = _load(campaign, _overrides(model, steps, guidance, scheduler, revision, dtype))
+    blocked = _screen(variants, policy)
     formats = Counter(v.format for v in variants)
     out.print(
         f"[green]ok[/] {campaign}: {len(loaded.rows)} product rows -> {len(variants)} variants"
@@ -88,6 +91,24 @@ def validate(
         highlight=False,
     )
     out.print("  by format: " + ", ".join(f"{name} {count}" for name, count in formats.items()), highlight=False)
+    if blocked:
+        reasons = Counter((v.source_row, m.category, m.term, m.field) for v in variants if (m := blocked.get(v.variant_id)))
+        err.print(f"[yellow]{len(blocked)} variant(s) will be blocked by the content policy and never rendered:[/]", highlight=False)
+        for (row, category, term, field), count in sorted(reasons.items()):
+            err.print(f"  - {campaign}, row {row}, column '{field}': {category} term {term!r} ({count} variant(s))", highlight=False)
+
+
+def _screen(variants: list[Variant], policy_path: Optional[Path]) -> dict:
+    from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
+    from pixio_ads.runner import brand_name
+
+    try:
+        return screen(load_policy(policy_path or DEFAULT_POLICY), variants, brand_name)
+    except ValidationError as exc:
+        err.print(f"[bold red]{len(exc.issues)} problem(s) in the policy, nothing was rendered:[/]", highlight=False)
+        for issue in exc.issues:
+            err.print(f"  - {issue}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
 @app.command("expand")
@@ -153,6 +174,11 @@ def run(
     safety_checker: Annotated[bool, typer.Option(help="Keep the checkpoint's safety checker on (flagged images are blocked, not saved).")] = True,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Render on a local Dask cluster of N worker processes (one per GPU on GPU hosts).")] = None,
     dask_address: Annotated[Optional[str], typer.Option(help="Render on an existing Dask cluster, e.g. tcp://scheduler:8786.")] = None,
+    policy: PolicyOpt = None,
+    quotas: Annotated[Optional[Path], typer.Option(help="Quota file (YAML): images per day/campaign and GPU-seconds per brand and campaign.")] = None,
+    usage_db: Annotated[Optional[Path], typer.Option(envvar="PIXIO_ADS_USAGE_DB", help="SQLite file that records usage against the quotas.")] = None,
+    c2pa_cert: Annotated[Optional[Path], typer.Option(envvar="PIXIO_ADS_C2PA_CERT", help="PEM certificate chain (leaf first) to sign C2PA manifests with.")] = None,
+    c2pa_key: Annotated[Optional[Path], typer.Option(envvar="PIXIO_ADS_C2PA_KEY", help="PEM private key of that certificate.")] = None,
 ) -> None:
     """Render a campaign through the Prefect flow and write its manifest."""
     overrides = _overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
@@ -187,6 +213,7 @@ def run(
                 campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
                 scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler, upscaler_steps=upscaler_steps,
                 limit=limit, device=device, batch_size=batch_size, safety_checker=safety_checker,
+                policy=_text(policy), quotas=_text(quotas), usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key),
             )  # fmt: skip
     except PixioError as exc:  # e.g. a hub id that cannot be downloaded
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
@@ -198,8 +225,54 @@ def run(
     out.print(f"images:        {summary.images_dir}", highlight=False)
     out.print(f"manifest:      {summary.manifest_path}", highlight=False)
     out.print(f"contact sheet: {Path(summary.manifest_path).parent / CONTACT_SHEET_HTML}", highlight=False)
+    for status, why in (("blocked", "by the content policy or the safety checker"), ("skipped", "beyond a quota")):
+        if summary.counts.get(status):
+            err.print(f"[yellow]{summary.counts[status]} variant(s) {status} {why}: see the manifest's 'error' column[/]", highlight=False)
     if summary.counts["failed"]:
         err.print("[red]some variants failed; their errors are in the manifest's 'error' column[/]")
+        raise typer.Exit(EXIT_FAILED_VARIANTS)
+
+
+def _text(path: Optional[Path]) -> Optional[str]:
+    return str(path.resolve()) if path is not None else None
+
+
+@app.command()
+def verify(
+    target: Annotated[Path, typer.Argument(help="An image, or a folder searched for .png/.jpg/.webp images.", show_default=False)],
+    manifest: Annotated[Optional[Path], typer.Option(help="Manifest to match watermarks against. Default: manifest.parquet in TARGET or a folder above it.")] = None,
+    trust_anchors: Annotated[Optional[Path], typer.Option(help="PEM file of CA certificates whose C2PA signatures count as trusted.")] = None,
+    require_c2pa: Annotated[bool, typer.Option(help="Count a missing C2PA manifest as a problem even where the manifest says none was written.")] = False,
+    informational: Annotated[bool, typer.Option(help="Report only: exit 0 even when something expected is missing.")] = False,
+) -> None:
+    """Check images for the AI disclosure: watermark (and its manifest row), XMP, C2PA."""
+    from pixio_ads.formats import NAMED_FORMATS
+    from pixio_ads.manifest import read_table
+    from pixio_ads.provenance import format_of, verify_file
+
+    if not target.exists():
+        err.print(f"[bold red]error:[/] {target} does not exist", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    files = [target] if target.is_file() else sorted(p for p in target.rglob("*") if p.is_file() and format_of(p) and "thumbs" not in p.parts and not p.name.startswith("contact-sheet"))
+    manifest = manifest or next((folder / "manifest.parquet" for folder in [target if target.is_dir() else target.parent, *target.resolve().parents] if (folder / "manifest.parquet").is_file()), None)
+    rows = {row["variant_id"]: row for row in read_table(manifest).to_pylist()} if manifest else None
+    sizes = [(f.width, f.height) for f in NAMED_FORMATS.values()] + sorted({(r["width"], r["height"]) for r in (rows or {}).values()})
+    anchors = trust_anchors.read_bytes() if trust_anchors else None
+    out.print(f"{len(files)} image(s)" + (f", matched against {manifest}" if manifest else ", no manifest to match against"), highlight=False)
+    failed = 0
+    for path in files:
+        result = verify_file(path, sizes, rows, anchors, require_c2pa)
+        failed += not result.ok
+        parts = [f"watermark {result.watermark} ({result.watermark_bits_corrected} bit(s) corrected)" if result.watermark else "watermark unreadable"]
+        if rows is not None:
+            parts.append(f"row {result.matched_variant} ({result.match_distance} bit(s) off)" if result.matched_variant else "no manifest row")
+        parts.append("XMP " + (result.digital_source_type.rsplit("/", 1)[-1] or "absent"))
+        c2pa = result.c2pa
+        parts.append("C2PA " + ("absent" if not c2pa.present else c2pa.state + (f" ({', '.join(c2pa.failures)})" if c2pa.failures else "") + (f", signed by {c2pa.signer}" if c2pa.signer else "")))
+        status = "[green]ok[/]    " if result.ok else "[red]FAILED[/]"
+        out.print(f"{status} {path}: " + "; ".join(parts) + ("" if result.ok else " -- " + "; ".join(result.problems)), highlight=False)
+    out.print(f"{len(files) - failed} of {len(files)} image(s) carry everything expected", highlight=False)
+    if failed and not informational:
         raise typer.Exit(EXIT_FAILED_VARIANTS)
 
 

@@ -10,7 +10,6 @@ then logo, headline and button on top, encoded as PNG, JPEG or WebP.
 
 from __future__ import annotations
 
-import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,8 @@ class Assets:
     """Decoded inputs shared by a shard's variants (a few product shots, many variants).
     Used from the render thread and the saver thread, hence the lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, signer=None) -> None:
+        self.signer = signer  # C2PA credentials for this shard, or None
         self._cache: dict[tuple, object] = {}
         self._lock = threading.RLock()  # product() builds through image()
 
@@ -129,15 +129,3 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         missing_glyphs=overlay.missing_glyphs,
     )
     return Creative(creative, values)
-
-
-def encode(image: Image.Image, output_format: str, quality: int) -> bytes:
-    """The file's bytes. PNG is lossless; JPEG/WebP use ``quality``."""
-    buffer = io.BytesIO()
-    if output_format == "png":
-        image.save(buffer, format="PNG")
-    elif output_format == "jpeg":
-        image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True, progressive=True)
-    else:
-        image.save(buffer, format="WEBP", quality=quality, method=4)
-    return buffer.getvalue()

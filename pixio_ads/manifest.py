@@ -90,6 +90,13 @@ _RESULT_FIELDS = [
     pa.field("headline_scrim", pa.float64()),  # scrim opacity needed to reach it (0: none)
     pa.field("cta_contrast", pa.float64()),
     pa.field("missing_glyphs", pa.string()),  # characters no font could draw, left out
+    pa.field("policy_category", pa.string()),  # why the content policy blocked it (null: it did not)
+    pa.field("policy_term", pa.string()),
+    pa.field("policy_field", pa.string()),  # prompt, negative_prompt, headline or cta
+    pa.field("watermark_payload", pa.string()),  # 6 hex digits the invisible watermark carries
+    pa.field("xmp_written", pa.bool_()),  # IPTC DigitalSourceType etc. embedded
+    pa.field("c2pa_written", pa.bool_()),  # a signed C2PA manifest embedded
+    pa.field("signer", pa.string()),  # the C2PA signing certificate's subject ("" unsigned)
     pa.field("pixio_ads_version", pa.string()),
     pa.field("created_at", pa.timestamp("us", tz="UTC")),
 ]

@@ -38,6 +38,7 @@ WATERMARK_BITS = 64  # 24 data + 39 parity + 1 padding bit
 # the codeword of payload 000000.
 _SCRAMBLE = np.unpackbits(np.frombuffer(hashlib.sha256(b"pixio-ads watermark v1").digest()[:8], dtype=np.uint8))
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+UNTRUSTED = "signingCredential.untrusted"
 _SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 
 
@@ -332,3 +333,60 @@ def disclose(image: Image.Image, variant_id: str, output_format: str, quality: i
 
 def format_of(path: Path) -> str | None:
     return _SUFFIX_FORMAT.get(path.suffix.lower())
+
+
+# --- verify ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    path: str
+    watermark: str | None  # decoded payload
+    watermark_bits_corrected: int
+    matched_variant: str | None  # the manifest row it belongs to, when a manifest was given
+    match_distance: int  # bits from that row's watermark (-1: no manifest)
+    digital_source_type: str  # from XMP ("" when absent)
+    c2pa: C2paRead
+    problems: tuple[str, ...]  # what was expected and is missing or broken
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_file(path: Path, sizes: list[tuple[int, int]], manifest_rows: dict[str, dict] | None = None, trust_anchors: bytes | None = None, require_c2pa: bool = False) -> Verification:
+    """Everything ``pixio-ads verify`` reports for one image. A re-encoded, resized or
+    cropped file gives what can still be read, never an exception."""
+    data = path.read_bytes()
+    output_format = format_of(path) or "png"
+    problems: list[str] = []
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            read = read_watermark(image, sizes)
+            matched, distance = (None, -1)
+            if manifest_rows:
+                by_payload = {row["watermark_payload"]: vid for vid, row in manifest_rows.items() if row.get("watermark_payload")}
+                if read.payload in by_payload:
+                    matched, distance = by_payload[read.payload], read.corrected_bits
+                else:  # past what BCH corrects: nearest row's watermark, with a false-match bound
+                    matched, distance = match_watermark(image, sizes, {vid: row["watermark_payload"] for vid, row in manifest_rows.items() if row.get("watermark_payload")})
+    except (OSError, SyntaxError, ValueError) as exc:
+        return Verification(str(path), None, -1, None, -1, "", C2paRead(False, "", (), "", ""), (f"not a readable image: {exc}",))
+    if read.payload is None and matched is None:
+        problems.append("no invisible watermark could be read")
+    elif manifest_rows and matched is None:
+        problems.append(f"watermark {read.payload} matches no row of the manifest")
+    xmp = read_xmp(data)
+    source_type = xmp.get("Iptc4xmpExt:DigitalSourceType", "")
+    if source_type != TRAINED_ALGORITHMIC_MEDIA:
+        problems.append("no XMP DigitalSourceType trainedAlgorithmicMedia")
+    c2pa_read = read_c2pa(data, output_format, trust_anchors)
+    expects_c2pa = require_c2pa or bool(manifest_rows and matched and manifest_rows[matched].get("c2pa_written"))
+    # An untrusted signer is a trust decision (add the CA with --trust-anchors), not tampering.
+    broken = [code for code in c2pa_read.failures if code != UNTRUSTED]
+    if c2pa_read.present and (c2pa_read.state == "Invalid" or broken):
+        problems.append("C2PA manifest does not validate: " + ", ".join(broken or [c2pa_read.state]))
+    elif expects_c2pa and not c2pa_read.present:
+        problems.append("no C2PA manifest (the run signed this creative)" if not require_c2pa else "no C2PA manifest")
+    return Verification(str(path), read.payload, read.corrected_bits, matched, distance, source_type, c2pa_read, tuple(problems))

@@ -12,6 +12,7 @@ and so they run without Prefect). Output layout under ``out_dir``::
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import logging
@@ -29,7 +30,11 @@ from PIL import Image
 
 from pixio_ads import __version__
 from pixio_ads.campaign import load_campaign
-from pixio_ads.creative import FILE_SUFFIX, Assets, encode, finish, model_inputs
+from pixio_ads.brand import load_brand_kit
+from pixio_ads.creative import FILE_SUFFIX, Assets, finish, model_inputs
+from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
+from pixio_ads.provenance import C2paSigner, disclose
+from pixio_ads.quota import UsageStore, load_quotas, new_run_id
 from pixio_ads.errors import ModelLoadError
 from pixio_ads.fileio import atomic_write_bytes, sha256_file
 from pixio_ads.formats import AdFormat, render_size
@@ -47,7 +52,23 @@ DEFAULT_RETRY_DELAY = 2.0  # seconds, doubled at each retry
 FLUSH_SECONDS = 5.0  # how often a shard's rows are saved while it renders
 SAVE_QUEUE = 2  # rendered batches waiting for the saver thread, at most
 MANIFEST_FILE = "manifest.parquet"
+SCREENED_FILE = "screened.parquet"  # under SHARDS_DIR: rows blocked by policy or skipped by quota
+RUN_FILE = "run.json"  # this run's id, start and quota reservations, for settling them
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Safeguards:
+    """Trust-and-safety settings of a run (paths and small values, so tasks can take them)."""
+
+    policy: str | None = None  # policy file; None: the packaged default
+    quotas: str | None = None  # quota file; None: no quotas
+    usage_db: str | None = None  # SQLite usage file; None: the default location
+    c2pa_cert: str | None = None  # PEM chain, leaf first; None: C2PA signing off
+    c2pa_key: str | None = None
+
+    def signer(self) -> C2paSigner | None:
+        return C2paSigner.from_files(self.c2pa_cert, self.c2pa_key) if self.c2pa_cert and self.c2pa_key else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +78,8 @@ class Plan:
     total: int
     campaign_id: str  # the campaign id of the rows ("a+b" for a file with several)
     warnings: list[str] = field(default_factory=list)
+    blocked: int = 0  # by the content policy, never rendered
+    skipped: int = 0  # beyond a quota, never rendered
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +124,91 @@ def plan_campaign(
     overrides: Overrides = Overrides(),
     limit: int | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
+    safeguards: Safeguards = Safeguards(),
 ) -> Plan:
-    """Validate and expand the campaign, check its models resolve, write the plan."""
+    """Validate and expand the campaign, check its models resolve, screen every variant
+    against the content policy and the quotas (before any rendering), write the plan."""
     out_dir = Path(out_dir)
+    started_at = datetime.now(timezone.utc)
     campaign = load_campaign(campaign_path)
     variants = expand(campaign, overrides, limit)
     check_models(variants)
+    signer = safeguards.signer()  # fails now, not after rendering, when the files are wrong
+    if signer is None:
+        logger.warning("C2PA signing is not configured (--c2pa-cert/--c2pa-key): creatives carry the label, watermark and XMP, no C2PA manifest")
     _remove_temp_files(out_dir)
     plan_path = write_table(variants_to_table(variants), out_dir / PLAN_FILE)
-    shards = shard_ids(variants, shard_size)
-    _seed_shards(out_dir, shards)
+    earlier = _earlier_rows(out_dir, [v.variant_id for v in variants])
+    blocked = screen(load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY), variants, brand_name)
+    allowed = [v for v in variants if v.variant_id not in blocked]
+    skipped, reservations = _reserve_quota(allowed, earlier, out_dir, safeguards)
+    screened = [_policy_row(v, blocked[v.variant_id]) for v in variants if v.variant_id in blocked]
+    screened += [_result(v, "skipped", {"error": f"quota reached: {skipped[v.variant_id]}"}) for v in allowed if v.variant_id in skipped]
+    screened_path = out_dir / SHARDS_DIR / SCREENED_FILE
+    if screened:
+        write_table(rows_to_table(screened), screened_path)
+    else:
+        screened_path.unlink(missing_ok=True)
+    run = {"run_id": reservations["run_id"], "started_at": started_at.isoformat(), "usage_db": safeguards.usage_db, "groups": reservations["groups"]}
+    atomic_write_bytes(out_dir / RUN_FILE, json.dumps(run).encode())
+    shards = shard_ids([v for v in allowed if v.variant_id not in skipped], shard_size)
+    _seed_shards(out_dir, shards, earlier)
     campaign_id = "+".join(sorted({v.campaign_id for v in variants}))
-    return Plan(str(plan_path), shards, len(variants), campaign_id, campaign.warnings)
+    return Plan(str(plan_path), shards, len(variants), campaign_id, campaign.warnings, len(blocked), len(skipped))
+
+
+def brand_name(variant: Variant) -> str:
+    """The brand a variant speaks for: its brand kit's name ("" without a kit)."""
+    return load_brand_kit(Path(variant.brand_kit)).name if variant.brand_kit else ""
+
+
+def _policy_row(variant: Variant, match) -> dict:
+    values = {"policy_category": match.category, "policy_term": match.term, "policy_field": match.field}
+    return _result(variant, "blocked", {**values, "error": f"content policy: {match.category} term {match.term!r} in the {match.field}"})
+
+
+def _reserve_quota(variants: list[Variant], earlier: dict[str, dict], out_dir: Path, safeguards: Safeguards) -> tuple[dict[str, str], dict]:
+    """Reserve quota for the variants this run will render (earlier complete ones cost
+    nothing); returns the ids beyond quota with the reason, and the reservations."""
+    run_id = new_run_id()
+    if not safeguards.quotas:
+        return {}, {"run_id": run_id, "groups": []}
+    config = load_quotas(Path(safeguards.quotas))
+    store = UsageStore(Path(safeguards.usage_db)) if safeguards.usage_db else UsageStore()
+    todo: dict[tuple[str, str], list[str]] = {}
+    for variant in variants:
+        row = earlier.get(variant.variant_id)
+        if row is not None and row["status"] == "rendered" and row["output_path"] and (out_dir / row["output_path"]).is_file():
+            continue
+        todo.setdefault((brand_name(variant), variant.campaign_id), []).append(variant.variant_id)
+    skipped: dict[str, str] = {}
+    for (brand, campaign), ids in todo.items():
+        grant = store.reserve(run_id, brand, campaign, len(ids), config)
+        for vid in ids[grant.granted :]:
+            skipped[vid] = grant.reason
+        if grant.reason:
+            logger.warning("quota: %d of %d variant(s) of %s skipped: %s", len(ids) - grant.granted, len(ids), campaign, grant.reason)
+    return skipped, {"run_id": run_id, "groups": [list(key) for key in todo]}
+
+
+def _settle_quota(out_dir: Path, table) -> None:
+    """Replace this run's reservations by what it rendered (failures are given back)."""
+    run_path = out_dir / RUN_FILE
+    if not run_path.is_file():
+        return
+    run = json.loads(run_path.read_text())
+    if not run["groups"]:
+        return
+    store = UsageStore(Path(run["usage_db"])) if run["usage_db"] else UsageStore()
+    started_at = datetime.fromisoformat(run["started_at"])
+    counts: dict[tuple[str, str], list[float]] = {tuple(group): [0, 0.0] for group in run["groups"]}
+    for row in table.to_pylist():
+        key = (load_brand_kit(Path(row["brand_kit"])).name if row["brand_kit"] else "", row["campaign_id"])
+        if row["status"] == "rendered" and row["created_at"] >= started_at and key in counts:
+            counts[key][0] += 1
+            counts[key][1] += row["render_seconds"] or 0.0
+    for (brand, campaign), (images, seconds) in counts.items():
+        store.settle(run["run_id"], brand, campaign, int(images), seconds)
 
 
 def _remove_temp_files(out_dir: Path) -> None:
@@ -129,17 +225,20 @@ def shard_path(out_dir: Path, variant_ids: list[str]) -> Path:
     return Path(out_dir) / SHARDS_DIR / f"shard-{key}.parquet"
 
 
-def _seed_shards(out_dir: Path, shards: list[list[str]]) -> None:
-    """Carry earlier results (the manifest and any shard files, e.g. from a killed run or a
-    different sharding) into this plan's shard files, so each render task finds the
-    earlier rows of its own variants in one small file."""
+def _earlier_rows(out_dir: Path, wanted: list[str]) -> dict[str, dict]:
+    """The newest earlier row of each wanted variant, from the manifest and any shard files
+    (e.g. of a killed run, or of a different sharding)."""
     sources = sorted((out_dir / SHARDS_DIR).glob("shard-*.parquet")) if (out_dir / SHARDS_DIR).is_dir() else []
     if (out_dir / MANIFEST_FILE).is_file():
         sources.insert(0, out_dir / MANIFEST_FILE)
     if not sources:
-        return
-    wanted = [vid for ids in shards for vid in ids]
-    earlier = {row["variant_id"]: row for row in merge(wanted, [_read_or_empty(p) for p in sources]).to_pylist()}
+        return {}
+    return {row["variant_id"]: row for row in merge(wanted, [_read_or_empty(p) for p in sources]).to_pylist()}
+
+
+def _seed_shards(out_dir: Path, shards: list[list[str]], earlier: dict[str, dict]) -> None:
+    """Carry earlier results into this plan's shard files, so each render task finds the
+    earlier rows of its own variants in one small file."""
     for ids in shards:
         target = shard_path(out_dir, ids)
         rows = [earlier[vid] for vid in ids if vid in earlier]
@@ -181,6 +280,7 @@ def render_shard(
     safety_checker: bool = True,
     retries: int = DEFAULT_RETRIES,
     retry_delay: float = DEFAULT_RETRY_DELAY,
+    safeguards: Safeguards = Safeguards(),
 ) -> ShardResult:
     """Render, composite and save the given variants; keep their rows in the shard's file.
 
@@ -217,7 +317,7 @@ def render_shard(
 
     # Compositing, encoding and writing run on a second thread while the next batch
     # renders; a short queue bounds the images held in memory.
-    assets = Assets()
+    assets = Assets(safeguards.signer())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixio-save") as saver:
         pending: deque[Future] = deque()
         for batch in _batches(todo, batch_size):
@@ -237,10 +337,10 @@ def render_shard(
 
 
 def is_complete(row: dict, out_dir: Path) -> bool:
-    """A row needs no new render: blocked by a check, or rendered with its file on disk
+    """A row needs no new render: blocked by the safety checker, or rendered with its file on disk
     matching the recorded sha256 (a missing or corrupt file means render again)."""
     if row["status"] == "blocked":
-        return True
+        return not row.get("policy_category")  # a policy block is re-decided by every plan
     if row["status"] != "rendered" or not row["output_path"]:
         return False
     path = Path(out_dir) / row["output_path"]
@@ -359,12 +459,13 @@ def _save_creative(variant: Variant, generated: Image.Image, out_dir: Path, asse
     """Finish the creative and write it (and its contact-sheet thumbnail) atomically;
     returns its manifest values, output_path (relative to out_dir) and sha256 included."""
     creative = finish(variant, generated, assets)
-    data = encode(creative.image, variant.output_format, variant.quality)
     relative = Path("images") / variant.campaign_id / variant.product_id / f"{variant.format}-{variant.variant_id}{FILE_SUFFIX[variant.output_format]}"
+    disclosed = disclose(creative.image, variant.variant_id, variant.output_format, variant.quality, relative.name, assets.signer)
+    data = disclosed.data
     # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
     atomic_write_bytes(out_dir / relative, data, fsync=False)
     atomic_write_bytes(out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative.image), fsync=False)
-    return {**creative.values, "output_path": relative.as_posix(), "output_sha256": hashlib.sha256(data).hexdigest()}
+    return {**creative.values, **disclosed.values, "output_path": relative.as_posix(), "output_sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _result(variant: Variant, status: str, values: dict) -> dict:
@@ -380,10 +481,12 @@ def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: st
     shard files that no longer belong to the plan (their rows were carried forward)."""
     out_dir = Path(out_dir)
     order = read_table(Path(plan_path), PLAN_SCHEMA).column("variant_id").to_pylist()
-    table = merge(order, [read_table(Path(shard.path)) for shard in shards])
+    screened = out_dir / SHARDS_DIR / SCREENED_FILE
+    table = merge(order, [read_table(Path(shard.path)) for shard in shards] + ([read_table(screened)] if screened.is_file() else []))
     if table.num_rows != len(order):
         raise ManifestError(f"{out_dir}: {len(order) - table.num_rows} planned variants have no manifest row")
     manifest_path = write_table(table, out_dir / MANIFEST_FILE)
+    _settle_quota(out_dir, table)
     current = {Path(shard.path).name for shard in shards}
     for stale in (out_dir / SHARDS_DIR).glob("shard-*.parquet"):
         if stale.name not in current:

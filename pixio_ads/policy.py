@@ -1,0 +1,189 @@
+"""Content policy: nothing a brand's policy forbids reaches the model.
+
+Every variant's prompt, negative prompt, headline and CTA are checked before rendering;
+a blocked variant's manifest row says ``blocked`` with the category, the matched term and
+the field, and it is never rendered.
+
+The checker is pluggable: a policy is a list of functions ``(text, field) -> Match | None``.
+The word list below is the first; a policy file may add others by import path::
+
+    checkers:
+      - my_company.moderation:classify     # def classify(text: str, field: str) -> Match | None
+
+so a classifier model can stand beside (or replace, with ``word_list: false``) the terms.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from pixio_ads.errors import Issue, ValidationError
+
+DEFAULT_POLICY = Path(__file__).parent / "data" / "policy.yaml"
+FIELDS = ("prompt", "negative_prompt", "headline", "cta")
+# Leetspeak: characters that stand in for letters.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
+_TOKEN = re.compile(r"[a-z0-9@$!|']+")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    category: str
+    term: str  # the policy's term or pattern that matched
+    field: str = ""  # which text of the variant
+
+
+Checker = Callable[[str, str], "Match | None"]
+
+
+def normalise(text: str) -> str:
+    """Lower-case words with accents dropped, leetspeak mapped to letters, and runs of
+    single characters joined (``N i k e`` and ``n.i.k.e`` -> ``nike``)."""
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(ch))
+    words: list[str] = []
+    run: list[str] = []
+    for token in _TOKEN.findall(plain.replace("'", "")):
+        token = token.translate(_LEET)
+        if len(token) == 1:
+            run.append(token)
+            continue
+        if run:
+            words.append("".join(run))
+            run = []
+        words.append(token)
+    if run:
+        words.append("".join(run))
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    fields: tuple[str, ...]
+    terms: tuple[str, ...]
+    patterns: tuple[re.Pattern, ...]
+
+
+@dataclass
+class WordList:
+    """The policy file's categories as a checker."""
+
+    categories: list[Category]
+    _compiled: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for category in self.categories:
+            # One regex per category over the normalised text, whole words only.
+            alternatives = sorted({normalise(term) for term in category.terms if normalise(term)}, key=len, reverse=True)
+            terms = re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in alternatives) + r")(?![a-z0-9])") if alternatives else None
+            self._compiled[category.name] = terms
+
+    def __call__(self, text: str, field_name: str, allowed: frozenset[str] = frozenset()) -> Match | None:
+        normalised, lowered = normalise(text), text.lower()
+        for category in self.categories:
+            if field_name not in category.fields:
+                continue
+            terms = self._compiled[category.name]
+            if terms is not None:
+                for found in terms.finditer(normalised):
+                    if found.group(1) not in allowed:
+                        return Match(category.name, found.group(1), field_name)
+            for pattern in category.patterns:
+                found = pattern.search(lowered) or pattern.search(normalised)
+                if found:
+                    return Match(category.name, found.group(0), field_name)
+        return None
+
+
+@dataclass
+class Policy:
+    path: str
+    word_list: WordList | None
+    checkers: list[Checker]
+    allow: dict[str, frozenset[str]]  # brand name -> normalised terms it may use
+
+    def allowed_for(self, brand: str) -> frozenset[str]:
+        """A brand may always name itself, plus what the policy lists for it."""
+        own = {normalise(brand)} | {normalise(word) for word in brand.split() if len(word) > 2} if brand else set()
+        return frozenset(own) | self.allow.get(brand, frozenset())
+
+    def check(self, texts: dict[str, str], brand: str = "") -> Match | None:
+        """The first match over the given fields (``{"prompt": ..., "headline": ...}``)."""
+        allowed = self.allowed_for(brand)
+        for field_name in FIELDS:
+            text = texts.get(field_name) or ""
+            if not text:
+                continue
+            if self.word_list is not None and (found := self.word_list(text, field_name, allowed)):
+                return found
+            for checker in self.checkers:
+                found = checker(text, field_name)
+                if found is not None and normalise(found.term) not in allowed:
+                    return Match(found.category, found.term, found.field or field_name)
+        return None
+
+
+@lru_cache(maxsize=16)
+def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
+    """Read and validate a policy file; every problem names the file and the key."""
+    file = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ValidationError([Issue(file, f"cannot read the policy file: {exc}", "check the --policy path")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ValidationError([Issue(file, f"not valid YAML: {getattr(exc, 'problem', exc)}", "fix the syntax", line=mark.line + 1 if mark else None)]) from None
+    issues: list[Issue] = []
+    if not isinstance(data, dict):
+        raise ValidationError([Issue(file, "the policy must be a mapping (categories, allow, checkers)", "see pixio_ads/data/policy.yaml")])
+    for key in set(data) - {"version", "categories", "allow", "checkers", "word_list"}:
+        issues.append(Issue(file, "unknown key", "remove it (known: version, categories, allow, checkers, word_list)", key=key))
+    categories = []
+    for name, spec in (data.get("categories") or {}).items():
+        spec = spec or {}
+        fields = tuple(spec.get("fields") or FIELDS)
+        for bad in set(fields) - set(FIELDS):
+            issues.append(Issue(file, f"unknown field {bad!r}", "use " + ", ".join(FIELDS), key=f"categories.{name}.fields"))
+        patterns = []
+        for index, pattern in enumerate(spec.get("patterns") or []):
+            try:
+                patterns.append(re.compile(str(pattern), re.IGNORECASE))
+            except re.error as exc:
+                issues.append(Issue(file, f"invalid regular expression: {exc}", "fix the pattern", key=f"categories.{name}.patterns.{index}", value=str(pattern)))
+        categories.append(Category(str(name), fields, tuple(str(t) for t in spec.get("terms") or []), tuple(patterns)))
+    checkers: list[Checker] = []
+    for index, reference in enumerate(data.get("checkers") or []):
+        module, _, attribute = str(reference).partition(":")
+        try:
+            checkers.append(getattr(importlib.import_module(module), attribute))
+        except (ImportError, AttributeError, ValueError) as exc:
+            issues.append(Issue(file, f"cannot import checker: {exc}", "write it as package.module:function, importable here", key=f"checkers.{index}", value=str(reference)))
+    if issues:
+        raise ValidationError(issues)
+    allow = {str(brand): frozenset(normalise(str(term)) for term in terms or []) for brand, terms in (data.get("allow") or {}).items()}
+    word_list = WordList(categories) if data.get("word_list", True) else None
+    return Policy(file, word_list, checkers, allow)
+
+
+def screen(policy: Policy, variants: Iterable, brand_of: Callable[[object], str]) -> dict[str, Match]:
+    """variant id -> match, for the variants the policy blocks. Texts repeat across seeds
+    and formats, so each distinct (texts, brand) is checked once."""
+    decisions: dict[tuple, Match | None] = {}
+    blocked: dict[str, Match] = {}
+    for variant in variants:
+        brand = brand_of(variant)
+        key = (variant.prompt, variant.negative_prompt, variant.headline, variant.cta, brand)
+        if key not in decisions:
+            decisions[key] = policy.check(dict(zip(FIELDS, key[:4])), brand)
+        if decisions[key] is not None:
+            blocked[variant.variant_id] = decisions[key]
+    return blocked
