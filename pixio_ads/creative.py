@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixio_ads.brand import DEFAULT_BRAND, BrandKit, load_brand_kit
-from pixio_ads.composite import Layout, Placement, compose, fit_cover, inpaint_inputs, merge_masked, paste_product, product_box
+from pixio_ads.composite import Layout, Placement, compose, fit_cover, inpaint_inputs, merge_masked, paste_product, product_box, scaled_product
 from pixio_ads.cutout import cut_out
 from pixio_ads.formats import AdFormat, Box
 from pixio_ads.overlay import layout_for, overlay_copy
@@ -100,12 +100,14 @@ def model_inputs(variant: Variant, width: int, height: int, assets: Assets) -> t
 class Creative:
     image: Image.Image
     values: dict  # manifest result columns describing how it was made
+    keep: Image.Image | None = None  # pixels later steps (the watermark) must leave exact: white
 
 
 def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative:
     """The finished creative at the format's exact pixels, with its manifest values."""
     size = (variant.width, variant.height)
     values: dict = {}
+    keep = None
     if variant.mode in ("compose", "inpaint"):
         product, method, box = _product_box(variant, assets)
         values.update(cutout_method=method, product_box=list(box.as_tuple()))
@@ -113,6 +115,8 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
             scene = compose(fit_cover(generated, *size), product, box, placement(variant))
         else:
             scene = paste_product(generated.resize(size, Image.Resampling.LANCZOS), product, box)
+            keep = Image.new("L", size, 0)  # inpaint promises the product's own pixels
+            keep.paste(scaled_product(product, box).getchannel("A").point(lambda a: 255 if a == 255 else 0), (box.left, box.top))
     elif variant.mode == "restyle":
         scene = fit_cover(generated, *size)
     else:
@@ -128,4 +132,4 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         cta_contrast=overlay.cta.contrast,
         missing_glyphs=overlay.missing_glyphs,
     )
-    return Creative(creative, values)
+    return Creative(creative, values, keep)

@@ -321,10 +321,13 @@ class Disclosed:
     values: dict  # manifest columns: watermark_payload, xmp_written, c2pa_written, signer
 
 
-def disclose(image: Image.Image, variant_id: str, output_format: str, quality: int, title: str, signer: C2paSigner | None) -> Disclosed:
-    """Steps 2-4 on an image that already carries its visible label."""
+def disclose(image: Image.Image, variant_id: str, output_format: str, quality: int, title: str, signer: C2paSigner | None, keep: Image.Image | None = None) -> Disclosed:
+    """Steps 2-4 on an image that already carries its visible label. Pixels white in
+    ``keep`` stay exact (inpaint mode's product); the watermark lives in the rest."""
     payload = payload_for(variant_id)
     marked = embed_watermark(image, payload)
+    if keep is not None:
+        marked = Image.composite(image.convert("RGB"), marked, keep)
     data = encode_with_xmp(marked, output_format, quality, xmp_packet(variant_id, payload))
     if signer is not None:
         data = sign_c2pa(data, output_format, signer, variant_id, title)

@@ -460,7 +460,7 @@ def _save_creative(variant: Variant, generated: Image.Image, out_dir: Path, asse
     returns its manifest values, output_path (relative to out_dir) and sha256 included."""
     creative = finish(variant, generated, assets)
     relative = Path("images") / variant.campaign_id / variant.product_id / f"{variant.format}-{variant.variant_id}{FILE_SUFFIX[variant.output_format]}"
-    disclosed = disclose(creative.image, variant.variant_id, variant.output_format, variant.quality, relative.name, assets.signer)
+    disclosed = disclose(creative.image, variant.variant_id, variant.output_format, variant.quality, relative.name, assets.signer, creative.keep)
     data = disclosed.data
     # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
     atomic_write_bytes(out_dir / relative, data, fsync=False)

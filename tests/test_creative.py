@@ -278,7 +278,8 @@ def test_replace_repaints_only_the_masked_region(modes_run):
     source = np.asarray(Image.open(folder / "portrait.jpg").convert("RGB").resize((1080, 1080), Image.Resampling.LANCZOS), dtype=np.int16)
     plan = layout(NAMED_FORMATS["square"])
     kept = creative[400 : plan.cta.top - 10, 100:980], source[400 : plan.cta.top - 10, 100:980]  # below the mask, above the button
-    assert np.abs(kept[0] - kept[1]).max() <= 2
+    # Kept up to the invisible watermark, which moves pixels by a few levels.
+    assert np.abs(kept[0] - kept[1]).mean() <= 1.5 and np.percentile(np.abs(kept[0] - kept[1]), 99) <= 6
     repainted = creative[plan.headline.bottom + 5 : 360, :60], source[plan.headline.bottom + 5 : 360, :60]
     assert np.abs(repainted[0] - repainted[1]).mean() > 10
 
