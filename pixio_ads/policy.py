@@ -51,6 +51,9 @@ def normalise(text: str) -> str:
     words: list[str] = []
     run: list[str] = []
     for token in _TOKEN.findall(plain.replace("'", "")):
+        token = token.strip("!|")  # punctuation at a word's ends is not leetspeak ("NIKE!")
+        if not token:
+            continue
         token = token.translate(_LEET)
         if len(token) == 1:
             run.append(token)

@@ -363,19 +363,20 @@ def verify_file(path: Path, sizes: list[tuple[int, int]], manifest_rows: dict[st
     data = path.read_bytes()
     output_format = format_of(path) or "png"
     problems: list[str] = []
+    read, matched, distance = WatermarkRead(None, -1, (0, 0)), None, -1
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             read = read_watermark(image, sizes)
-            matched, distance = (None, -1)
             if manifest_rows:
-                by_payload = {row["watermark_payload"]: vid for vid, row in manifest_rows.items() if row.get("watermark_payload")}
+                payloads = {vid: row["watermark_payload"] for vid, row in manifest_rows.items() if row.get("watermark_payload")}
+                by_payload = {payload: vid for vid, payload in payloads.items()}
                 if read.payload in by_payload:
                     matched, distance = by_payload[read.payload], read.corrected_bits
-                else:  # past what BCH corrects: nearest row's watermark, with a false-match bound
-                    matched, distance = match_watermark(image, sizes, {vid: row["watermark_payload"] for vid, row in manifest_rows.items() if row.get("watermark_payload")})
-    except (OSError, SyntaxError, ValueError) as exc:
-        return Verification(str(path), None, -1, None, -1, "", C2paRead(False, "", (), "", ""), (f"not a readable image: {exc}",))
+                else:  # past what BCH corrects: the nearest row's watermark, within a false-match bound
+                    matched, distance = match_watermark(image, sizes, payloads)
+    except (OSError, SyntaxError, ValueError) as exc:  # damaged pixels: the metadata may still be read
+        problems.append(f"image data unreadable ({exc})")
     if read.payload is None and matched is None:
         problems.append("no invisible watermark could be read")
     elif manifest_rows and matched is None:

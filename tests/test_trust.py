@@ -1,0 +1,298 @@
+"""Trust and safety: content policy, quotas, watermark/XMP/C2PA disclosure and `verify`."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image, ImageDraw
+from typer.testing import CliRunner
+
+from conftest import REPO, good_row, write_csv
+from pixio_ads import provenance, render, runner
+from pixio_ads.cli import EXIT_FAILED_VARIANTS, app
+from pixio_ads.formats import NAMED_FORMATS
+from pixio_ads.policy import DEFAULT_POLICY, load_policy, normalise
+from pixio_ads.quota import QuotaConfig, UsageStore
+from pixio_ads.variants import Overrides
+
+SIZES = [(f.width, f.height) for f in NAMED_FORMATS.values()]
+
+
+# --- policy ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("runner wearing Nike shoes", "trademarks"),
+        ("a portrait of Taylor Swift holding the bottle", "public_figures"),
+        ("nude model on the beach", "sexual"),
+        ("bloody battlefield at dawn", "violent"),
+        ("swastika flag", "hateful"),
+        ("this tea cures cancer", "medical_claims"),
+        ("lose 10 lbs in 7 days", "medical_claims"),
+    ],
+)
+def test_each_category_blocks(text, category):
+    found = load_policy(DEFAULT_POLICY).check({"prompt": text})
+    assert found is not None and found.category == category and found.field == "prompt"
+
+
+@pytest.mark.parametrize("text", ["N i k e running shoes", "n1ke shoes", "NIKE!", "t4yl0r sw1ft", "n.i.k.e"])
+def test_obfuscations_are_caught(text):
+    assert load_policy(DEFAULT_POLICY).check({"headline": text}) is not None
+
+
+@pytest.mark.parametrize("text", ["a snake in the grass", "killer deals on water bottles", "Spring sale: shop now", "pineapple juice", "apples on a table"])
+def test_ordinary_copy_passes(text):
+    assert load_policy(DEFAULT_POLICY).check({"prompt": text, "headline": text}) is None
+
+
+def test_negative_prompt_may_name_what_to_avoid_but_not_people():
+    policy = load_policy(DEFAULT_POLICY)
+    assert policy.check({"negative_prompt": "nude, gore, blurry"}) is None
+    assert policy.check({"negative_prompt": "elon musk"}).category == "public_figures"
+
+
+def test_a_brand_may_name_itself_and_what_the_policy_allows_it(tmp_path):
+    policy = load_policy(DEFAULT_POLICY)
+    assert policy.check({"headline": "Just do it with Nike"}, brand="Nike") is None
+    assert policy.check({"headline": "Nike beats Adidas"}, brand="Nike").term == "adidas"
+    custom = tmp_path / "policy.yaml"
+    custom.write_text(DEFAULT_POLICY.read_text().replace("allow:\n", "allow:\n  Spring Co.: [lego]\n"))
+    assert load_policy(custom).check({"prompt": "lego city"}, brand="Spring Co.") is None
+    assert load_policy(custom).check({"prompt": "lego city"}, brand="Other") is not None
+    assert normalise("N i k e") == "nike" and normalise("Ça n1ke") == "ca nike"
+
+
+def test_a_pluggable_checker_from_the_policy_file(tmp_path, monkeypatch):
+    (tmp_path / "my_moderation.py").write_text(
+        "from pixio_ads.policy import Match\n"
+        "def classify(text, field):\n"
+        "    return Match('classifier', 'unicorn', field) if 'unicorn' in text.lower() else None\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text("word_list: false\ncheckers: [my_moderation:classify]\n")
+    policy = load_policy(policy_file)
+    assert policy.check({"prompt": "a Unicorn"}).category == "classifier"
+    assert policy.check({"prompt": "nike"}) is None  # word list switched off
+    policy_file.write_text("checkers: [no_such_module:fn]\ncategories:\n  x:\n    patterns: ['(']\nbogus: 1\n")
+    load_policy.cache_clear()
+    with pytest.raises(Exception) as caught:
+        load_policy(policy_file)
+    text = str(caught.value)
+    assert "key 'checkers.0'" in text and "key 'categories.x.patterns.0'" in text and "key 'bogus'" in text
+
+
+def test_blocked_variants_never_reach_the_pipeline(campaign_dir, monkeypatch):
+    one = {"audiences": "makers", "formats": "square"}  # one variant per row
+    rows = [good_row(**one), good_row(product_id="b", headline="As worn by Elon Musk", **one), good_row(product_id="c", styles="n1ke store", **one)]
+    path = write_csv(campaign_dir, rows)
+    prompts_rendered: list[str] = []
+    real = render.generate
+
+    def spy(model, prompts, *args, **kwargs):
+        prompts_rendered.extend(prompts)
+        return real(model, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(render, "generate", spy)
+    out = campaign_dir / "out"
+    plan = runner.plan_campaign(path, out, Overrides(steps=1))
+    assert plan.blocked == 2 and sum(len(ids) for ids in plan.shards) == 1
+    shards = [runner.render_shard(plan.plan_path, ids, out, "cpu") for ids in plan.shards]
+    summary = runner.write_manifest(plan.plan_path, shards, out)
+    table = {row["product_id"]: row for row in pq.read_table(summary.manifest_path).to_pylist()}
+    assert table["b"]["status"] == "blocked" and table["b"]["policy_category"] == "public_figures" and table["b"]["policy_field"] == "headline"
+    assert table["c"]["status"] == "blocked" and table["c"]["policy_term"] == "nike" and table["c"]["output_path"] is None
+    assert table["widget"]["status"] == "rendered" and len(prompts_rendered) == 1 and "n1ke" not in prompts_rendered[0]
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0 and "2 variant(s) will be blocked" in result.output and "row 3, column 'headline': public_figures" in result.output
+
+
+# --- quotas ----------------------------------------------------------------------------
+
+
+def test_quota_skips_what_is_beyond_it_and_gives_back_failures(campaign_dir):
+    quotas = campaign_dir / "quotas.yaml"
+    quotas.write_text("campaigns:\n  test-campaign: {images_per_day: 3}\n")
+    path = write_csv(campaign_dir, [good_row(variants="5", formats="square", audiences="makers")])
+    usage = campaign_dir / "usage.sqlite"
+    guard = runner.Safeguards(quotas=str(quotas), usage_db=str(usage))
+    out = campaign_dir / "out"
+    plan = runner.plan_campaign(path, out, Overrides(steps=1), safeguards=guard)
+    assert plan.skipped == 2
+    shards = [runner.render_shard(plan.plan_path, ids, out, "cpu", safeguards=guard) for ids in plan.shards]
+    summary = runner.write_manifest(plan.plan_path, shards, out)
+    assert summary.counts["rendered"] == 3 and summary.counts["skipped"] == 2
+    skipped = [row for row in pq.read_table(summary.manifest_path).to_pylist() if row["status"] == "skipped"]
+    assert all("images_per_day 3" in row["error"] for row in skipped)
+    assert UsageStore(usage).used(campaign="test-campaign") == 3
+    # A rerun the same day renders nothing new: the 3 are done, the quota is spent.
+    again = runner.plan_campaign(path, out, Overrides(steps=1), safeguards=guard)
+    assert again.skipped == 2 and UsageStore(usage).used(campaign="test-campaign") == 3
+
+
+CONCURRENT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from pixio_ads.quota import QuotaConfig, UsageStore
+    config = QuotaConfig.model_validate({"brands": {"Acme": {"images_per_day": 10}}})
+    store = UsageStore(Path(sys.argv[1]))
+    while time.time() < float(sys.argv[2]):
+        time.sleep(0.001)
+    print(store.reserve(sys.argv[3], "Acme", "c", 8, config).granted)
+    """
+)
+
+
+def test_two_processes_at_once_cannot_overspend(tmp_path):
+    usage = tmp_path / "usage.sqlite"
+    UsageStore(usage)
+    start = str(__import__("time").time() + 3)
+    children = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(usage), start, f"run{i}"], stdout=subprocess.PIPE, text=True, cwd=REPO) for i in range(2)]
+    granted = sorted(int(child.communicate(timeout=60)[0]) for child in children)
+    assert granted == [2, 8] and UsageStore(usage).used(brand="Acme") == 10
+    config = QuotaConfig.model_validate({"brands": {"Acme": {"gpu_seconds_per_day": 5}}})
+    store = UsageStore(usage)
+    store.settle("run0", "Acme", "c", 8, 6.0)
+    assert store.reserve("run2", "Acme", "c", 1, config).granted == 0
+
+
+# --- provenance ------------------------------------------------------------------------
+
+
+def make_chain() -> tuple[bytes, bytes, bytes]:
+    """A throwaway CA -> ES256 signing certificate, with the extensions C2PA requires."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    usage = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False, decipher_only=False)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pixio-ads tests")])
+
+    def builder(subject, issuer, key):
+        return (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        )  # fmt: skip
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        builder(name("pixio-ads test CA"), name("pixio-ads test CA"), ca_key)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        builder(name("Spring Co. signer"), ca.subject, key)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **usage), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)  # noqa: E731
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem(leaf) + pem(ca), private, pem(ca)
+
+
+def scene(width: int = 1080, height: int = 1080) -> Image.Image:
+    """A creative-like image: gradient, shapes, texture."""
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([120 + 80 * np.sin(x / 90), 110 + 60 * np.cos(y / 70), 140 + 50 * np.sin((x + y) / 120)], axis=2)
+    image = Image.fromarray(np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((380, 300, 700, 860), radius=60, fill=(30, 90, 200))
+    draw.ellipse((100, 100, 300, 300), fill=(240, 200, 60))
+    return image
+
+
+@pytest.fixture(scope="module")
+def credentials(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("c2pa")
+    chain, key, ca = make_chain()
+    (folder / "chain.pem").write_bytes(chain)
+    (folder / "key.pem").write_bytes(key)
+    (folder / "ca.pem").write_bytes(ca)
+    return folder
+
+
+@pytest.mark.parametrize("output_format", ["jpeg", "png", "webp"])
+def test_disclosure_round_trip_and_tampering(output_format, credentials, tmp_path):
+    signer = provenance.C2paSigner.from_files(credentials / "chain.pem", credentials / "key.pem")
+    done = provenance.disclose(scene(), "variant-123", output_format, 90, "x", signer)
+    assert done.values == {"watermark_payload": provenance.payload_for("variant-123"), "xmp_written": True, "c2pa_written": True, "signer": signer.name}
+    path = tmp_path / f"creative{ {'jpeg': '.jpg', 'png': '.png', 'webp': '.webp'}[output_format] }"
+    path.write_bytes(done.data)
+    rows = {"variant-123": {"watermark_payload": done.values["watermark_payload"], "c2pa_written": True}}
+    result = provenance.verify_file(path, SIZES, rows)
+    assert result.ok, result.problems
+    assert result.matched_variant == "variant-123" and result.digital_source_type == provenance.TRAINED_ALGORITHMIC_MEDIA
+    assert result.c2pa.state == "Valid" and provenance.UNTRUSTED in result.c2pa.failures
+    assert result.c2pa.digital_source_type == provenance.TRAINED_ALGORITHMIC_MEDIA
+    trusted = provenance.verify_file(path, SIZES, rows, (credentials / "ca.pem").read_bytes())
+    assert trusted.c2pa.state == "Trusted" and not trusted.c2pa.failures
+    tampered = bytearray(done.data)
+    tampered[len(tampered) // 2] ^= 0x01
+    path.write_bytes(bytes(tampered))
+    broken = provenance.verify_file(path, SIZES, rows)
+    assert not broken.ok and any("C2PA manifest does not validate" in p for p in broken.problems)
+
+
+def test_watermark_survives_jpeg_and_resize():
+    """Measured on this image: JPEG q85 and a 90% resize decode exactly (BCH corrects up to
+    7 of 63 bits); both together are matched to their manifest row by bit distance."""
+    payload = provenance.payload_for("abc")
+    marked = provenance.embed_watermark(scene(), payload)
+
+    def jpeg(image: Image.Image) -> Image.Image:
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=85)
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+    def shrink(image: Image.Image) -> Image.Image:
+        return image.resize((972, 972), Image.Resampling.LANCZOS)
+
+    assert provenance.read_watermark(jpeg(marked), SIZES).payload == payload
+    assert provenance.read_watermark(shrink(marked), SIZES).payload == payload
+    others = {f"other-{i}": provenance.payload_for(f"other-{i}") for i in range(200)}
+    matched, distance = provenance.match_watermark(jpeg(shrink(marked)), SIZES, {"abc": payload, **others})
+    assert matched == "abc" and distance <= provenance.match_threshold(201)
+    assert provenance.match_watermark(scene(), SIZES, {"abc": payload, **others})[0] is None  # unmarked: no match
+    assert provenance.read_watermark(scene(), SIZES).payload is None
+
+
+def test_verify_command_on_a_run(campaign_dir, credentials):
+    path = write_csv(campaign_dir, [good_row(formats="square", output_format="jpeg")])
+    out = campaign_dir / "out"
+    guard = runner.Safeguards(c2pa_cert=str(credentials / "chain.pem"), c2pa_key=str(credentials / "key.pem"))
+    plan = runner.plan_campaign(path, out, Overrides(steps=1), safeguards=guard)
+    shards = [runner.render_shard(plan.plan_path, ids, out, "cpu", safeguards=guard) for ids in plan.shards]
+    summary = runner.write_manifest(plan.plan_path, shards, out)
+    row = pq.read_table(summary.manifest_path).to_pylist()[0]
+    assert row["c2pa_written"] and row["xmp_written"] and "CN=Spring Co. signer" in row["signer"]
+    cli = CliRunner()
+    result = cli.invoke(app, ["verify", str(out), "--trust-anchors", str(credentials / "ca.pem")])
+    assert result.exit_code == 0, result.output
+    assert f"row {row['variant_id']}" in result.output and "C2PA Trusted" in result.output
+    image = out / row["output_path"]
+    image.write_bytes(image.read_bytes()[:-2000])  # cut short: the C2PA hash no longer matches
+    result = cli.invoke(app, ["verify", str(out)])
+    assert result.exit_code == EXIT_FAILED_VARIANTS and "FAILED" in result.output and "Traceback" not in result.output
+    assert cli.invoke(app, ["verify", str(out), "--informational"]).exit_code == 0
