@@ -24,6 +24,7 @@ LOGO_WIDTH = 0.2  # share of the safe width for the logo
 LOGO_HEIGHT = 0.1  # share of the safe height for the logo
 LABEL_WIDTH = 0.24  # share of the safe width for the "AI-generated" label (beside the button)
 LABEL_HEIGHT = 0.045  # share of the safe height for the label
+LABEL_MIN_HEIGHT = 16  # px: room for a 9 px label and its badge on small formats
 INPAINT_FILL = (127, 127, 127)  # what the model sees where it will paint
 INPAINT_DILATE = 0.006  # mask grows past the product by this share of the short side
 
@@ -87,7 +88,7 @@ def layout(fmt: AdFormat, margin: float = DEFAULT_MARGIN, logo_position: str | N
         side = logo_w if logo_position.startswith("top") else 0
     if label_position:
         label_w = min(round(inner.width * LABEL_WIDTH), cta.left - inner.left - gap)
-        label = corner_box(inner, label_position, label_w, min(max(12, round(inner.height * LABEL_HEIGHT)), cta_h))
+        label = corner_box(inner, label_position, label_w, min(max(LABEL_MIN_HEIGHT, round(inner.height * LABEL_HEIGHT)), cta_h))
         side = max(side, label_w if label_position.startswith("top") else 0)
     if side:  # keep the headline centred, clear of the corner slots on both sides
         headline = Box(inner.left + side + gap, headline.top, inner.right - side - gap, headline.bottom)

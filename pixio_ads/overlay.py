@@ -25,6 +25,7 @@ CONTRAST_PERCENTILE = 5  # judge contrast on the 5% least contrasting pixels beh
 MIN_FONT_SHARE = 0.022  # minimum legible size: this share of the canvas' short side...
 MIN_FONT_PX = 12  # ...and never below this
 MIN_LABEL_PX = 9  # the AI label is a small badge; it stays readable down to this
+SHORT_LABEL = "AI"  # the label's text where the configured one does not fit
 SHRINK_BEFORE_WRAP = 0.7  # a single line may shrink to this share of the box-filling size
 MAX_LINES = 3
 LINE_SPACING = 1.1
@@ -307,10 +308,14 @@ def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit) -> CopyFit:
     label = None
     if plan.label is not None:
         pad_share = 1.35  # the badge's padding around the text
+        width, height = round(plan.label.width / pad_share), round(plan.label.height / pad_share)
         try:
-            label = fit_text(brand.label_text, brand.cta_fonts, round(plan.label.width / pad_share), round(plan.label.height / pad_share), MIN_LABEL_PX, 1)
+            label = fit_text(brand.label_text, brand.cta_fonts, width, height, MIN_LABEL_PX, 1)
         except TextFitError as exc:
-            failures.append(("ai_label", str(exc)))
+            try:  # small formats (e.g. 256x256) have room for "AI" only
+                label = fit_text(SHORT_LABEL, brand.cta_fonts, width, height, MIN_LABEL_PX, 1)
+            except TextFitError:
+                failures.append(("ai_label", str(exc)))
     if failures:
         raise TextFitError("; ".join(f"{name}: {message}" for name, message in failures), failures)
     return CopyFit(fitted["headline"], fitted["cta"], label)

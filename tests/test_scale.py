@@ -41,15 +41,15 @@ def test_two_workers_give_the_same_manifest_and_images(prefect_harness, tmp_path
     # the cores) and CPU float reductions round differently with the thread count.
     strip = lambda rows: [{k: v for k, v in row.items() if k != "output_sha256"} for row in rows]  # noqa: E731
     assert strip(comparable(single)) == strip(comparable(double))
-    # JPEG rows: a 1/255 change before encoding can flip a quantised DCT coefficient of an
-    # 8x8 block, so those are compared on average only.
+    # The 1/255 differences also move the invisible watermark's quantisation step in a few
+    # 4x4 blocks, and a JPEG can flip a quantised coefficient of an 8x8 block: so beyond
+    # 1/255 only a small share of pixels may differ (the manifest rows, watermark payloads
+    # included, are equal above).
     for row in comparable(single):
         a = np.asarray(Image.open(tmp_path / "single" / row["output_path"]), dtype=np.int16)
         b = np.asarray(Image.open(tmp_path / "double" / row["output_path"]), dtype=np.int16)
-        if row["output_format"] == "png":
-            assert np.abs(a - b).max() <= 1
-        else:
-            assert np.abs(a - b).mean() <= 0.5
+        share = (np.abs(a - b) > 1).mean()
+        assert share <= (0.005 if row["output_format"] == "png" else 0.05), (row["output_path"], share)
     workers = {row["worker"] for row in pq.read_table(double.manifest_path).to_pylist()}
     assert len(workers) == 2 and runner.WORKER not in workers  # rendered in two other processes
 
