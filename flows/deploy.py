@@ -25,7 +25,11 @@ DEFAULT_CRON = "*/5 * * * *"
 
 
 @flow(name="campaign-inbox")
-def campaign_inbox(inbox_dir: str, out_root: str, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS) -> dict:
+def campaign_inbox(
+    inbox_dir: str, out_root: str, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS, safeguards: dict | None = None
+) -> dict:
+    """Start generate-campaign for each settled, valid file in the inbox. ``safeguards``:
+    generate-campaign's policy/quotas/usage_db/c2pa_cert/c2pa_key parameters."""
     logger = get_run_logger()
     outcomes = {inbox.DONE: 0, inbox.FAILED: 0}
     for path in inbox.ready_files(Path(inbox_dir), settle_seconds):
@@ -42,7 +46,7 @@ def campaign_inbox(inbox_dir: str, out_root: str, model: str | None = None, sett
         out_dir = Path(out_root) / f"{path.stem}-{item.sha256[:12]}"
         run = run_deployment(
             GENERATE_DEPLOYMENT,
-            parameters={"campaign_path": str(path.resolve()), "out_dir": str(out_dir.resolve()), "model": model},
+            parameters={"campaign_path": str(path.resolve()), "out_dir": str(out_dir.resolve()), "model": model, **(safeguards or {})},
             idempotency_key=item.idempotency_key,
             flow_run_name=f"{path.stem}-{item.sha256[:12]}",
         )
@@ -54,20 +58,25 @@ def campaign_inbox(inbox_dir: str, out_root: str, model: str | None = None, sett
     return outcomes
 
 
-def deployments(inbox_dir: str, out_root: str, cron: str = DEFAULT_CRON, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS) -> list:
+def deployments(
+    inbox_dir: str, out_root: str, cron: str = DEFAULT_CRON, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS, safeguards: dict | None = None
+) -> list:
+    safeguards = safeguards or {}
     return [
-        generate_campaign.to_deployment(name="generate-campaign", parameters={"model": model}),
+        generate_campaign.to_deployment(name="generate-campaign", parameters={"model": model, **safeguards}),
         campaign_inbox.to_deployment(
             name="campaign-inbox",
             cron=cron,
-            parameters={"inbox_dir": str(Path(inbox_dir).resolve()), "out_root": str(Path(out_root).resolve()), "model": model, "settle_seconds": settle_seconds},
+            parameters={"inbox_dir": str(Path(inbox_dir).resolve()), "out_root": str(Path(out_root).resolve()), "model": model, "settle_seconds": settle_seconds, "safeguards": safeguards},
         ),
     ]
 
 
-def serve_all(inbox_dir: str, out_root: str, cron: str = DEFAULT_CRON, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS) -> None:
+def serve_all(
+    inbox_dir: str, out_root: str, cron: str = DEFAULT_CRON, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS, safeguards: dict | None = None
+) -> None:
     Path(inbox_dir).mkdir(parents=True, exist_ok=True)
-    serve(*deployments(inbox_dir, out_root, cron, model, settle_seconds))
+    serve(*deployments(inbox_dir, out_root, cron, model, settle_seconds, safeguards))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,10 @@ RevisionOpt = Annotated[Optional[str], typer.Option("--revision", help="Hub revi
 DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Weights precision: " + ", ".join(DTYPES) + "; wins over the spreadsheet.")]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N variants.")]
 PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", help="Content policy file (YAML). Default: the packaged one (pixio_ads/data/policy.yaml).")]
+QuotasOpt = Annotated[Optional[Path], typer.Option("--quotas", help="Quota file (YAML): images per day/campaign and GPU-seconds per brand and campaign.")]
+UsageDbOpt = Annotated[Optional[Path], typer.Option("--usage-db", envvar="PIXIO_ADS_USAGE_DB", help="SQLite file that records usage against the quotas.")]
+C2paCertOpt = Annotated[Optional[Path], typer.Option("--c2pa-cert", envvar="PIXIO_ADS_C2PA_CERT", help="PEM certificate chain (leaf first) to sign C2PA manifests with.")]
+C2paKeyOpt = Annotated[Optional[Path], typer.Option("--c2pa-key", envvar="PIXIO_ADS_C2PA_KEY", help="PEM private key of that certificate.")]
 
 
 def _overrides(*values) -> Overrides:
@@ -175,10 +179,10 @@ def run(
     workers: Annotated[Optional[int], typer.Option(min=1, help="Render on a local Dask cluster of N worker processes (one per GPU on GPU hosts).")] = None,
     dask_address: Annotated[Optional[str], typer.Option(help="Render on an existing Dask cluster, e.g. tcp://scheduler:8786.")] = None,
     policy: PolicyOpt = None,
-    quotas: Annotated[Optional[Path], typer.Option(help="Quota file (YAML): images per day/campaign and GPU-seconds per brand and campaign.")] = None,
-    usage_db: Annotated[Optional[Path], typer.Option(envvar="PIXIO_ADS_USAGE_DB", help="SQLite file that records usage against the quotas.")] = None,
-    c2pa_cert: Annotated[Optional[Path], typer.Option(envvar="PIXIO_ADS_C2PA_CERT", help="PEM certificate chain (leaf first) to sign C2PA manifests with.")] = None,
-    c2pa_key: Annotated[Optional[Path], typer.Option(envvar="PIXIO_ADS_C2PA_KEY", help="PEM private key of that certificate.")] = None,
+    quotas: QuotasOpt = None,
+    usage_db: UsageDbOpt = None,
+    c2pa_cert: C2paCertOpt = None,
+    c2pa_key: C2paKeyOpt = None,
 ) -> None:
     """Render a campaign through the Prefect flow and write its manifest."""
     overrides = _overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
@@ -283,12 +287,18 @@ def serve(
     cron: Annotated[str, typer.Option(help="When campaign-inbox scans the inbox (cron syntax).")] = "*/5 * * * *",
     model: ModelOpt = None,
     settle_seconds: Annotated[float, typer.Option(help="A file must be unchanged this long before it is picked up.")] = 10.0,
+    policy: PolicyOpt = None,
+    quotas: QuotasOpt = None,
+    usage_db: UsageDbOpt = None,
+    c2pa_cert: C2paCertOpt = None,
+    c2pa_key: C2paKeyOpt = None,
 ) -> None:
     """Serve the generate-campaign and campaign-inbox deployments (needs PREFECT_API_URL)."""
     _prefect_defaults()
     from flows.deploy import serve_all
 
-    serve_all(str(inbox_dir), str(out_root), cron, model, settle_seconds)
+    given = {"policy": policy, "quotas": quotas, "usage_db": usage_db, "c2pa_cert": c2pa_cert, "c2pa_key": c2pa_key}
+    serve_all(str(inbox_dir), str(out_root), cron, model, settle_seconds, {name: _text(path) for name, path in given.items() if path is not None})
 
 
 def _prefect_defaults() -> None:

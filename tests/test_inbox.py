@@ -52,3 +52,12 @@ def test_validation_report(campaign_dir):
     assert inbox.validation_report(EXAMPLE_CAMPAIGN) is None
     report = inbox.validation_report(write_csv(campaign_dir, [good_row(formats="huge")]))
     assert "row 2, column 'formats'" in report
+
+
+def test_served_deployments_carry_the_trust_settings(tmp_path):
+    from flows.deploy import deployments
+
+    settings = {"policy": "/etc/pixio/policy.yaml", "c2pa_cert": "/etc/pixio/chain.pem", "c2pa_key": "/etc/pixio/key.pem"}
+    generate, inbox_deployment = deployments(str(tmp_path / "inbox"), str(tmp_path / "out"), safeguards=settings)
+    assert generate.parameters == {"model": None, **settings}
+    assert inbox_deployment.parameters["safeguards"] == settings
