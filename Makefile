@@ -21,9 +21,9 @@ $(STAMP): pyproject.toml
 
 # Debian packages the integration tests use: headless Chromium (dashboard check), DejaVu fonts,
 # PostgreSQL (Prefect server on Postgres). Needs root or sudo; skipped when all are present.
-SYSTEM_PACKAGES := chromium fonts-dejavu-core postgresql libgl1 libglib2.0-0  # libGL: opencv (invisible-watermark)
+SYSTEM_PACKAGES := chromium fonts-dejavu-core postgresql libgl1 libglib2.0-0 libimage-exiftool-perl  # libGL: opencv (invisible-watermark); exiftool: XMP test
 install-system:
-	@if command -v chromium >/dev/null && ldconfig -p | grep -q libGL.so.1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	@if command -v chromium >/dev/null && command -v exiftool >/dev/null && ldconfig -p | grep -q libGL.so.1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
 		echo "system packages present"; \
 	else \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -296,3 +296,22 @@ def test_verify_command_on_a_run(campaign_dir, credentials):
     result = cli.invoke(app, ["verify", str(out)])
     assert result.exit_code == EXIT_FAILED_VARIANTS and "FAILED" in result.output and "Traceback" not in result.output
     assert cli.invoke(app, ["verify", str(out), "--informational"]).exit_code == 0
+
+
+@pytest.mark.parametrize("output_format", ["jpeg", "png", "webp"])
+def test_exiftool_reads_the_disclosure(output_format, credentials, tmp_path):
+    """The real reader platforms and auditors use: exiftool (installed by make install-system)."""
+    import json
+    import os
+    import shutil
+
+    if shutil.which("exiftool") is None:
+        if os.environ.get("CI"):
+            pytest.fail("exiftool is missing: run make install-system")
+        pytest.skip("exiftool not installed (make install-system)")
+    signer = provenance.C2paSigner.from_files(credentials / "chain.pem", credentials / "key.pem")
+    path = tmp_path / f"creative.{ {'jpeg': 'jpg', 'png': 'png', 'webp': 'webp'}[output_format] }"
+    path.write_bytes(provenance.disclose(scene(), "variant-9", output_format, 90, "x", signer).data)
+    tags = json.loads(subprocess.run(["exiftool", "-j", "-XMP-iptcExt:DigitalSourceType", "-XMP-xmp:CreatorTool", str(path)], capture_output=True, text=True, check=True).stdout)[0]
+    assert tags["DigitalSourceType"] == provenance.TRAINED_ALGORITHMIC_MEDIA
+    assert tags["CreatorTool"].startswith("pixio-ads ")
