@@ -103,9 +103,9 @@ def product_box(product_size: tuple[int, int], canvas: Box, area: Box, placement
     fit = min(canvas.width * placement.scale / width, canvas.height * placement.scale / height, area.width / width, area.height / height)
     w, h = max(1, min(area.width, round(width * fit))), max(1, min(area.height, round(height * fit)))
     anchor = placement.anchor
-    if anchor.endswith("left") or anchor == "left":
+    if anchor.endswith("left"):
         left = area.left
-    elif anchor.endswith("right") or anchor == "right":
+    elif anchor.endswith("right"):
         left = area.right - w
     else:
         left = area.left + (area.width - w) // 2

@@ -117,7 +117,7 @@ def fit_text(text: str, fonts: tuple[Path, ...], width: int, height: int, min_si
     words = drawable.split()
     if not words:
         raise TextFitError(f"{text!r} has no characters the fonts can draw (missing: {missing!r})")
-    start = max(min_size, round(height / ((1 + 0.25) * 1.0)))  # ascent+descent is ~1.2x the size
+    start = max(min_size, round(height / 1.25))  # a line's height (ascent + descent) is ~1.2x the size
 
     def single(size: int) -> FittedText | None:
         font = _font(path, size)
