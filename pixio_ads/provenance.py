@@ -116,19 +116,34 @@ def candidate_sizes(size: tuple[int, int], sizes: list[tuple[int, int]]) -> list
     return [size] + sorted({s for s in sizes if s != size and abs(s[0] / s[1] - width / height) < 0.03}, key=lambda s: abs(s[0] - width))
 
 
-def read_watermark(image: Image.Image, sizes: list[tuple[int, int]]) -> WatermarkRead:
-    """Read the image as it is and scaled back to each known ad format size of about its
-    aspect ratio (a platform's resize moves the watermark's blocks; scaling back restores
-    them); keep the read that needed the fewest corrections. A read at the wrong scale is
-    noise, which BCH rejects, or now and then "corrects" into a wrong payload with many
-    corrections: the cleanest read wins."""
-    best = WatermarkRead(None, -1, image.size)
+Reads = list[tuple[tuple[int, int], list[int]]]
+
+
+def read_at_scales(image: Image.Image, sizes: list[tuple[int, int]]) -> Reads:
+    """The watermark bits read from the image as it is and scaled back to each known ad
+    format size of about its aspect ratio (a platform's resize moves the watermark's
+    blocks; scaling back restores them). Each read costs ~0.9 s: do it once per image."""
+    reads = []
     for size in candidate_sizes(image.size, sizes):
         scaled = image if size == image.size else image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
-        payload, corrected = decode_bits(read_watermark_bits(scaled))
+        reads.append((size, read_watermark_bits(scaled)))
+    return reads
+
+
+def decode_reads(reads: Reads) -> WatermarkRead:
+    """The read that needed the fewest corrections. A read at the wrong scale is noise,
+    which BCH rejects, or now and then "corrects" into a wrong payload with many
+    corrections: the cleanest read wins."""
+    best = WatermarkRead(None, -1, reads[0][0])
+    for size, bits in reads:
+        payload, corrected = decode_bits(bits)
         if payload is not None and (best.payload is None or corrected < best.corrected_bits):
             best = WatermarkRead(payload, corrected, size)
     return best
+
+
+def read_watermark(image: Image.Image, sizes: list[tuple[int, int]]) -> WatermarkRead:
+    return decode_reads(read_at_scales(image, sizes))
 
 
 FALSE_MATCH_RATE = 1e-3  # expected false matches per verified image, over the whole manifest
@@ -145,22 +160,25 @@ def match_threshold(rows: int, bits: int = 63) -> int:
         distance += 1
 
 
-def match_watermark(image: Image.Image, sizes: list[tuple[int, int]], payloads: dict[str, str]) -> tuple[str | None, int]:
+def nearest_row(reads: Reads, payloads: dict[str, str]) -> tuple[str | None, int]:
     """With a manifest at hand: (variant id, bit distance) of the row whose watermark is
-    nearest to what the image carries, at any candidate scale; None when none is within
+    nearest to what the image carries, at any of its read scales; None when none is within
     :func:`match_threshold`. Soft matching reaches past BCH's 7-bit limit (two payloads'
     codewords differ in >= 15 of 63 bits)."""
     max_distance = match_threshold(max(1, len(payloads)))
     codewords = {vid: np.array(payload_bits(payload))[:63] for vid, payload in payloads.items()}
     best: tuple[str | None, int] = (None, 64)
-    for size in candidate_sizes(image.size, sizes):
-        scaled = image if size == image.size else image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
-        bits = np.array(read_watermark_bits(scaled))[:63]
+    for _, read in reads:
+        bits = np.array(read)[:63]
         for vid, codeword in codewords.items():
             distance = int((bits != codeword).sum())
             if distance < best[1]:
                 best = (vid, distance)
     return best if best[1] <= max_distance else (None, best[1])
+
+
+def match_watermark(image: Image.Image, sizes: list[tuple[int, int]], payloads: dict[str, str]) -> tuple[str | None, int]:
+    return nearest_row(read_at_scales(image, sizes), payloads)
 
 
 # --- XMP / IPTC --------------------------------------------------------------------------
@@ -367,14 +385,15 @@ def verify_file(path: Path, sizes: list[tuple[int, int]], manifest_rows: dict[st
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            read = read_watermark(image, sizes)
+            reads = read_at_scales(image, sizes)  # shared by the decode and the manifest match
+            read = decode_reads(reads)
             if manifest_rows:
                 payloads = {vid: row["watermark_payload"] for vid, row in manifest_rows.items() if row.get("watermark_payload")}
                 by_payload = {payload: vid for vid, payload in payloads.items()}
                 if read.payload in by_payload:
                     matched, distance = by_payload[read.payload], read.corrected_bits
                 else:  # past what BCH corrects: the nearest row's watermark, within a false-match bound
-                    matched, distance = match_watermark(image, sizes, payloads)
+                    matched, distance = nearest_row(reads, payloads)
     except (OSError, SyntaxError, ValueError) as exc:  # damaged pixels: the metadata may still be read
         problems.append(f"image data unreadable ({exc})")
     if read.payload is None and matched is None:
