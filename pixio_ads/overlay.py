@@ -214,6 +214,15 @@ def _draw_lines(canvas: Image.Image, fitted: FittedText, box: Box, colour: Colou
     return Box(left, top, left + fitted.width, top + fitted.height)
 
 
+def _translucent_panel(canvas: Image.Image, box: Box, radius: int, colour: Colour, opacity: float) -> None:
+    """A rounded rectangle of ``colour`` at ``opacity`` over the canvas, in place (composited
+    on the box's region only, not the whole canvas)."""
+    region = canvas.crop(box.as_tuple()).convert("RGBA")
+    layer = Image.new("RGBA", region.size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).rounded_rectangle((0, 0, box.width - 1, box.height - 1), radius=radius, fill=(*colour, round(opacity * 255)))
+    canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (box.left, box.top))
+
+
 def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colour, scrim: Colour) -> TextPlacement:
     """Draw the fitted text centred in ``box`` in a colour that meets MIN_CONTRAST against
     what is behind it, over a scrim when no colour does on its own."""
@@ -224,10 +233,7 @@ def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colo
     behind = np.asarray(canvas.crop(panel.as_tuple()).convert("RGB"), dtype=np.float64)
     colour, scrim, opacity, contrast = pick_colour_and_scrim(preferred, scrim, behind)
     if opacity:
-        region = canvas.crop(panel.as_tuple()).convert("RGBA")
-        layer = Image.new("RGBA", region.size, (0, 0, 0, 0))
-        ImageDraw.Draw(layer).rounded_rectangle((0, 0, panel.width - 1, panel.height - 1), radius=pad, fill=(*scrim, round(opacity * 255)))
-        canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (panel.left, panel.top))
+        _translucent_panel(canvas, panel, pad, scrim, opacity)
     drawn = _draw_lines(canvas, fitted, box, colour)
     return TextPlacement(drawn, colour, round(contrast, 2), opacity, fitted.size, len(fitted.lines), fitted.missing)
 
@@ -273,10 +279,7 @@ def draw_label(canvas: Image.Image, fitted: FittedText, box: Box, opacity: float
     left = box.left if box.left + box.width / 2 < canvas.width / 2 else box.right - width
     top = box.top if box.top + box.height / 2 < canvas.height / 2 else box.bottom - height
     badge = Box(left, top, left + width, top + height)
-    region = canvas.crop(badge.as_tuple()).convert("RGBA")
-    layer = Image.new("RGBA", region.size, (0, 0, 0, 0))
-    ImageDraw.Draw(layer).rounded_rectangle((0, 0, width - 1, height - 1), radius=height // 2, fill=(0, 0, 0, round(opacity * 255)))
-    canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (left, top))
+    _translucent_panel(canvas, badge, height // 2, BLACK, opacity)
     _draw_lines(canvas, fitted, badge, WHITE)
     return badge
 
