@@ -416,8 +416,10 @@ def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, 
         problem("replace_mask", "mode 'replace' needs a mask", "add a PNG the size of the source image: white where the prompt repaints, black where it keeps")
     if mode == "replace" and "replace_mask" in refs:
         source = refs["source_image"].path if "source_image" in refs else product_image
-        if source.is_file() and _image_size(source) != _image_size(refs["replace_mask"].path):
-            problem("replace_mask", f"mask is {_image_size(refs['replace_mask'].path)} px but the source image is {_image_size(source)} px", "export the mask at the source image's size", cells["replace_mask"])
+        mask_size = _image_size(refs["replace_mask"].path)
+        source_size = _image_size(source) if source.is_file() else mask_size
+        if source_size != mask_size:
+            problem("replace_mask", f"mask is {mask_size} px but the source image is {source_size} px", "export the mask at the source image's size", cells["replace_mask"])
 
 
 def _image_size(path: Path) -> tuple[int, int]:
