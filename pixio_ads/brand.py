@@ -209,6 +209,11 @@ def load_brand_kit(path: Path) -> BrandKit:
     )
 
 
+def brand_kit_at(path: str) -> BrandKit:
+    """The kit a variant or manifest row names by path ("" = the built-in defaults)."""
+    return load_brand_kit(Path(path)) if path else DEFAULT_BRAND
+
+
 def _issue(file: str, error: dict) -> Issue:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":

@@ -199,13 +199,16 @@ def inpaint_inputs(size: tuple[int, int], product: Image.Image, box: Box) -> tup
     return canvas, ImageChops.invert(keep)
 
 
-def paste_product(canvas: Image.Image, product: Image.Image, box: Box) -> Image.Image:
+def paste_product(canvas: Image.Image, product: Image.Image, box: Box) -> tuple[Image.Image, Image.Image]:
     """Put the product's exact pixels back over a generated scene (inpaint mode): wherever
-    the product is opaque the creative carries its pixels unchanged."""
+    the product is opaque the creative carries its pixels unchanged. Returns the canvas and
+    that promise as a mask (white = an exact product pixel), for later steps to respect."""
     canvas = canvas.convert("RGB")
     placed = scaled_product(product, box)
     canvas.paste(placed, (box.left, box.top), placed)
-    return canvas
+    exact = Image.new("L", canvas.size, 0)
+    exact.paste(placed.getchannel("A").point(lambda a: 255 if a == 255 else 0), (box.left, box.top))
+    return canvas, exact
 
 
 def merge_masked(original: Image.Image, generated: Image.Image, mask: Image.Image, feather: float = 2.0) -> Image.Image:

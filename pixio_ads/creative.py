@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image
 
-from pixio_ads.brand import DEFAULT_BRAND, BrandKit, load_brand_kit
-from pixio_ads.composite import Layout, Placement, compose, fit_cover, inpaint_inputs, merge_masked, paste_product, product_box, scaled_product
+from pixio_ads.brand import BrandKit, brand_kit_at
+from pixio_ads.composite import Layout, Placement, compose, fit_cover, inpaint_inputs, merge_masked, paste_product, product_box
 from pixio_ads.cutout import cut_out
 from pixio_ads.formats import AdFormat, Box
 from pixio_ads.overlay import layout_for, overlay_copy
@@ -55,7 +54,7 @@ class Assets:
         return self._get(("product", variant.product_image, mask), lambda: cut_out(self.image(variant.product_image), self.image(mask) if mask else None))
 
     def brand(self, variant: Variant) -> BrandKit:
-        return load_brand_kit(Path(variant.brand_kit)) if variant.brand_kit else DEFAULT_BRAND
+        return brand_kit_at(variant.brand_kit)
 
 
 def placement(variant: Variant) -> Placement:
@@ -114,9 +113,8 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         if variant.mode == "compose":
             scene = compose(fit_cover(generated, *size), product, box, placement(variant))
         else:
-            scene = paste_product(generated.resize(size, Image.Resampling.LANCZOS), product, box)
-            keep = Image.new("L", size, 0)  # inpaint promises the product's own pixels
-            keep.paste(scaled_product(product, box).getchannel("A").point(lambda a: 255 if a == 255 else 0), (box.left, box.top))
+            # inpaint promises the product's own pixels: the watermark must keep them too
+            scene, keep = paste_product(generated.resize(size, Image.Resampling.LANCZOS), product, box)
     elif variant.mode == "restyle":
         scene = fit_cover(generated, *size)
     else:

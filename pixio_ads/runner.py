@@ -30,7 +30,7 @@ from PIL import Image
 
 from pixio_ads import __version__
 from pixio_ads.campaign import load_campaign
-from pixio_ads.brand import load_brand_kit
+from pixio_ads.brand import brand_kit_at
 from pixio_ads.creative import FILE_SUFFIX, Assets, finish, model_inputs
 from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
 from pixio_ads.provenance import C2paSigner, disclose
@@ -159,7 +159,7 @@ def plan_campaign(
 
 def brand_name(variant: Variant) -> str:
     """The brand a variant speaks for: its brand kit's name ("" without a kit)."""
-    return load_brand_kit(Path(variant.brand_kit)).name if variant.brand_kit else ""
+    return brand_kit_at(variant.brand_kit).name
 
 
 def _policy_row(variant: Variant, match) -> dict:
@@ -203,7 +203,7 @@ def _settle_quota(out_dir: Path, table) -> None:
     started_at = datetime.fromisoformat(run["started_at"])
     counts: dict[tuple[str, str], list[float]] = {tuple(group): [0, 0.0] for group in run["groups"]}
     for row in table.to_pylist():
-        key = (load_brand_kit(Path(row["brand_kit"])).name if row["brand_kit"] else "", row["campaign_id"])
+        key = (brand_kit_at(row["brand_kit"]).name, row["campaign_id"])
         if row["status"] == "rendered" and row["created_at"] >= started_at and key in counts:
             counts[key][0] += 1
             counts[key][1] += row["render_seconds"] or 0.0
