@@ -1,25 +1,31 @@
-"""Invisible watermark robustness and cost, measured side by side on the same images.
+"""Invisible watermark robustness and cost: invisible-watermark's own dwtDctSvd and ours
+(pixio_ads/watermark.py), measured side by side on the same images in one run.
 
-    .venv/bin/python benchmarks/watermark.py [IMAGES]
+    .venv/bin/python benchmarks/watermark.py [--images N] [--run OUT_DIR ...]
 
-For each of IMAGES creative-like 1080x1080 scenes (gradients, shapes, texture; the tiny
-model's noise would flatter the watermark), embed the 64-bit watermark (24-bit payload +
-BCH parity), attack it, and read it back the way `pixio-ads verify` does (as is, and scaled
-back to the known format sizes). Reports per attack: raw bits right at the best scale, exact
-payload decodes (BCH, no manifest), and matches against a 1,000-row manifest (bit distance).
+For each of N creative-like 1080x1080 scenes (gradients, shapes, texture), embed the
+64-bit watermark (24-bit payload + BCH parity) with each encoder, attack it, and read it
+back the way `pixio-ads verify` does (as is, and scaled back to the known format sizes),
+each encoder with its own decoder. Reports per attack: raw bits right at the best scale,
+exact payload decodes (BCH, no manifest), and matches against a 1,000-row manifest.
+
+With --run, also the creatives of a finished run (e.g. `make demo`'s out/demo), attacked
+and matched against that run's manifest, as `pixio-ads verify --manifest` matches them.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
-import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from pixio_ads import provenance
 from pixio_ads.formats import NAMED_FORMATS
+from pixio_ads.manifest import read_table
 
 SIZES = [(f.width, f.height) for f in NAMED_FORMATS.values()]
 
@@ -39,7 +45,7 @@ def scene(seed: int) -> Image.Image:
 
 def jpeg(image: Image.Image, quality: int = 85) -> Image.Image:
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
@@ -50,45 +56,102 @@ def shrink(image: Image.Image, resample=Image.Resampling.LANCZOS) -> Image.Image
 ATTACKS = {
     "none": lambda im: im,
     "jpeg85": jpeg,
+    "jpeg70": lambda im: jpeg(im, 70),
     "resize90": shrink,
     "resize90_bicubic": lambda im: shrink(im, Image.Resampling.BICUBIC),
     "resize90_jpeg85": lambda im: jpeg(shrink(im)),
 }
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+def library_embed(image: Image.Image, payload: str) -> Image.Image:
+    import cv2
+    from imwatermark import WatermarkEncoder
+
+    encoder = WatermarkEncoder()
+    encoder.set_watermark("bits", provenance.payload_bits(payload))
+    bgr = encoder.encode(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR), "dwtDctSvd")
+    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def library_read(image: Image.Image) -> list[int]:
+    import cv2
+    from imwatermark import WatermarkDecoder
+
+    decoder = WatermarkDecoder("bits", provenance.WATERMARK_BITS)
+    return [int(b) for b in decoder.decode(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR), "dwtDctSvd")]
+
+
+CODECS = {"library": (library_embed, library_read), "pixio": (provenance.embed_watermark, provenance.read_watermark_bits)}
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    mse = np.mean((np.asarray(a, dtype=np.float64) - np.asarray(b.convert("RGB"), dtype=np.float64)) ** 2)
+    return float(10 * np.log10(255**2 / max(mse, 1e-12)))
+
+
+def synthetic(count: int) -> None:
     manifest = {f"v{i}": provenance.payload_for(f"v{i}") for i in range(1000)}
-    stats = {name: {"bits": [], "decoded": 0, "matched": 0} for name in ATTACKS}
-    encode_seconds = decode_seconds = 0.0
-    reads_done = 0
-    for index in range(count):
-        original = scene(index)
-        vid = f"v{index}"
-        started = time.perf_counter()
-        marked = provenance.embed_watermark(original, manifest[vid])
-        encode_seconds += time.perf_counter() - started
-        truth = np.array(provenance.payload_bits(manifest[vid]))[:63]
-        for name, attack in ATTACKS.items():
-            attacked = attack(marked)
+    for codec, (embed, read) in CODECS.items():
+        stats = {name: {"bits": [], "decoded": 0, "matched": 0} for name in ATTACKS}
+        embed_seconds = read_seconds = 0.0
+        psnrs, reads_done = [], 0
+        for index in range(count):
+            original, vid = scene(index), f"v{index}"
             started = time.perf_counter()
-            reads = provenance.read_at_scales(attacked, SIZES)
-            read = provenance.decode_reads(reads)
-            decode_seconds += time.perf_counter() - started
-            reads_done += 1
-            stats[name]["bits"].append(max(np.mean(np.array(bits)[:63] == truth) for _, bits in reads))
-            stats[name]["decoded"] += read.payload == manifest[vid]
-            stats[name]["matched"] += provenance.nearest_row(reads, manifest)[0] == vid
-    print(f"{count} images, 1080x1080, dwtDctSvd, 64-bit watermark (24-bit payload + BCH(63,24), corrects 7 bits)")
-    print(f"{'attack':<18} {'bits right':>10} {'decoded':>8} {'matched (1,000 rows)':>21}")
-    for name, values in stats.items():
-        print(f"{name:<18} {np.mean(values['bits']):>10.3f} {values['decoded']:>4}/{count:<3} {values['matched']:>13}/{count}")
-    print(f"embed_seconds_per_image: {encode_seconds / count:.2f}")
-    print(f"read_seconds_per_image: {decode_seconds / reads_done:.2f}")
-    for name, values in stats.items():
-        print(f"{name}_bits_right: {np.mean(values['bits']):.3f}")
-        print(f"{name}_decoded_share: {values['decoded'] / count:.2f}")
-        print(f"{name}_matched_share: {values['matched'] / count:.2f}")
+            marked = embed(original, manifest[vid])
+            embed_seconds += time.perf_counter() - started
+            psnrs.append(psnr(original, marked))
+            truth = np.array(provenance.payload_bits(manifest[vid]))[:63]
+            for name, attack in ATTACKS.items():
+                attacked = attack(marked)
+                started = time.perf_counter()
+                reads = provenance.read_at_scales(attacked, SIZES, read)
+                decoded = provenance.decode_reads(reads)
+                read_seconds += time.perf_counter() - started
+                reads_done += 1
+                stats[name]["bits"].append(max(np.mean(np.array(bits)[:63] == truth) for _, bits in reads))
+                stats[name]["decoded"] += decoded.payload == manifest[vid]
+                stats[name]["matched"] += provenance.nearest_row(reads, manifest)[0] == vid
+        print(f"\n{codec}: {count} images, 1080x1080, 64-bit watermark (24-bit payload + BCH(63,24), corrects 7 bits)")
+        print(f"{'attack':<18} {'bits right':>10} {'decoded':>8} {'matched (1,000 rows)':>21}")
+        for name, values in stats.items():
+            print(f"{name:<18} {np.mean(values['bits']):>10.3f} {values['decoded']:>4}/{count:<3} {values['matched']:>13}/{count}")
+        print(f"{codec}_embed_ms_per_image: {1000 * embed_seconds / count:.1f}")
+        print(f"{codec}_read_ms_per_image: {1000 * read_seconds / reads_done:.1f}")
+        print(f"{codec}_psnr_db_min: {min(psnrs):.2f}")
+        for name, values in stats.items():
+            print(f"{codec}_{name}_bits_right: {np.mean(values['bits']):.3f}")
+            print(f"{codec}_{name}_decoded_share: {values['decoded'] / count:.2f}")
+            print(f"{codec}_{name}_matched_share: {values['matched'] / count:.2f}")
+
+
+def run_creatives(out_dir: Path) -> None:
+    """A run's creatives, attacked, matched to the run's manifest as `verify` does."""
+    rows = [row for row in read_table(out_dir / "manifest.parquet").to_pylist() if row["status"] == "rendered"]
+    payloads = {row["variant_id"]: row["watermark_payload"] for row in rows}
+    sizes = SIZES + sorted({(row["width"], row["height"]) for row in rows})
+    label = out_dir.name
+    print(f"\n{out_dir}: {len(rows)} creatives, matched against its manifest")
+    for name, attack in ATTACKS.items():
+        matched = 0
+        for row in rows:
+            with Image.open(out_dir / row["output_path"]) as image:
+                reads = provenance.read_at_scales(attack(image.convert("RGB")), sizes)
+            decoded = provenance.decode_reads(reads).payload
+            by_payload = {payload: vid for vid, payload in payloads.items()}
+            vid = by_payload.get(decoded) or provenance.nearest_row(reads, payloads)[0]
+            matched += vid == row["variant_id"]
+        print(f"{label}_{name}_matched: {matched}/{len(rows)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--run", type=Path, action="append", default=[], help="a run's output folder (with manifest.parquet)")
+    args = parser.parse_args()
+    for out_dir in args.run:
+        run_creatives(out_dir)
+    synthetic(args.images)
 
 
 if __name__ == "__main__":
