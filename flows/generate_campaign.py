@@ -16,7 +16,7 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pixio_ads import report, runner
+from pixio_ads import render, report, runner
 from pixio_ads.manifest import read_table
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides
@@ -28,7 +28,7 @@ class CompleteShard(CachePolicy):
     only while every output of the shard is on disk with its recorded sha256: a deleted or
     corrupt image turns caching off for that shard, so it renders again."""
 
-    inner: CachePolicy = field(default_factory=lambda: INPUTS - "retries" - "retry_delay" + TASK_SOURCE)
+    inner: CachePolicy = field(default_factory=lambda: INPUTS - "retries" - "retry_delay" - "finish_workers" + TASK_SOURCE)
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
         if not runner.shard_complete(inputs["out_dir"], inputs["variant_ids"]):
@@ -55,9 +55,10 @@ def render_shard(
     retries: int,
     retry_delay: float,
     safeguards: runner.Safeguards,
+    finish_workers: int | None = None,
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done."""
-    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size, safety_checker, retries, retry_delay, safeguards)
+    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size, safety_checker, retries, retry_delay, safeguards, finish_workers)
 
 
 @task(name="write-manifest")
@@ -99,18 +100,20 @@ def generate_campaign(
     safety_checker: bool = True,
     retries: int = runner.DEFAULT_RETRIES,
     retry_delay: float = runner.DEFAULT_RETRY_DELAY,
-    shard_size: int = runner.DEFAULT_SHARD_SIZE,
+    shard_size: int | None = None,
     policy: str | None = None,
     quotas: str | None = None,
     usage_db: str | None = None,
     c2pa_cert: str | None = None,
     c2pa_key: str | None = None,
+    finish_workers: int | None = None,
 ):
     """Render a campaign file into ``out_dir``: images, manifest.parquet, contact sheet.
     Settings mirror `pixio-ads run`; a rerun into the same folder renders only what is missing."""
     logger = get_run_logger()
     overrides = Overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
     safeguards = runner.Safeguards(policy, quotas, usage_db, c2pa_cert, c2pa_key)
+    shard_size = shard_size or runner.default_shard_size(render.select_device(device))
     plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
     for warning in plan.warnings:
         logger.warning(warning)
@@ -120,7 +123,7 @@ def generate_campaign(
     progress = create_progress_artifact(0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)")
     # One task per shard; the flow's task runner decides where they run (in this process one
     # at a time by default, or on Dask workers; see flows/runners.py).
-    futures = [render_shard.submit(plan.plan_path, ids, out_dir, device, batch_size, safety_checker, retries, retry_delay, safeguards) for ids in plan.shards]
+    futures = [render_shard.submit(plan.plan_path, ids, out_dir, device, batch_size, safety_checker, retries, retry_delay, safeguards, finish_workers) for ids in plan.shards]
     finished = 0
     for future in as_completed(futures):
         finished += len(future.result().variant_ids)

@@ -178,6 +178,7 @@ def run(
     safety_checker: Annotated[bool, typer.Option(help="Keep the checkpoint's safety checker on (flagged images are blocked, not saved).")] = True,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Render on a local Dask cluster of N worker processes (one per GPU on GPU hosts).")] = None,
     dask_address: Annotated[Optional[str], typer.Option(help="Render on an existing Dask cluster, e.g. tcp://scheduler:8786.")] = None,
+    finish_workers: Annotated[Optional[int], typer.Option(min=0, help="Processes that finish creatives (layout, copy, watermark, encoding) while rendering goes on, per render worker; 0: a thread of the render process. Default: the cores rendering does not need (1 on CPU).")] = None,
     policy: PolicyOpt = None,
     quotas: QuotasOpt = None,
     usage_db: UsageDbOpt = None,
@@ -217,7 +218,7 @@ def run(
                 campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
                 scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler, upscaler_steps=upscaler_steps,
                 limit=limit, device=device, batch_size=batch_size, safety_checker=safety_checker,
-                policy=_text(policy), quotas=_text(quotas), usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key),
+                policy=_text(policy), quotas=_text(quotas), usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key), finish_workers=finish_workers,
             )  # fmt: skip
     except PixioError as exc:  # e.g. a hub id that cannot be downloaded
         err.print(f"[bold red]error:[/] {exc}", highlight=False)

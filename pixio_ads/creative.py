@@ -26,11 +26,10 @@ FILE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 
 
 class Assets:
-    """Decoded inputs shared by a shard's variants (a few product shots, many variants).
-    Used from the render thread and the saver thread, hence the lock."""
+    """Decoded inputs shared by a process's variants (a few product shots, many variants).
+    Used from the render thread and a finishing thread, hence the lock."""
 
-    def __init__(self, signer=None) -> None:
-        self.signer = signer  # C2PA credentials for this shard, or None
+    def __init__(self) -> None:
         self._cache: dict[tuple, object] = {}
         self._lock = threading.RLock()  # product() builds through image()
 

@@ -167,7 +167,11 @@ def contrast_ratio(a, b) -> np.ndarray:
 def worst_contrast(colour: Colour, behind: np.ndarray) -> float:
     """Contrast of ``colour`` against the pixels behind the text, judged on its least
     contrasting CONTRAST_PERCENTILE % (one stray pixel does not decide it)."""
-    return float(np.percentile(_ratio(relative_luminance(colour), relative_luminance(behind.reshape(-1, 3))), CONTRAST_PERCENTILE))
+    return _worst(relative_luminance(colour), relative_luminance(behind.reshape(-1, 3)))
+
+
+def _worst(colour_luminance, behind_luminance: np.ndarray) -> float:
+    return float(np.percentile(_ratio(colour_luminance, behind_luminance), CONTRAST_PERCENTILE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +190,9 @@ def pick_colour_and_scrim(preferred: Colour, scrim: Colour, behind: np.ndarray) 
     MIN_CONTRAST, else black or white; failing all three, the brand colour over a scrim
     (the brand's scrim colour if it contrasts with the text, else black or white) at the
     lowest opacity, in steps of 5%, that reaches it."""
+    behind_luminance = relative_luminance(behind.reshape(-1, 3))  # once for the three candidates
     for colour in (preferred, WHITE, BLACK):
-        contrast = worst_contrast(colour, behind)
+        contrast = _worst(relative_luminance(colour), behind_luminance)
         if contrast >= MIN_CONTRAST:
             return colour, scrim, 0.0, contrast
     colour = preferred

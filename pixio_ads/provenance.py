@@ -40,6 +40,9 @@ WATERMARK_BITS = 64  # 24 data + 39 parity + 1 padding bit
 _SCRAMBLE = np.unpackbits(np.frombuffer(hashlib.sha256(b"pixio-ads watermark v1").digest()[:8], dtype=np.uint8))
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 UNTRUSTED = "signingCredential.untrusted"
+# zlib level 4: within 1-4% of level 9's size at 60% of the default level 6's time
+# (benchmarks/png_level.py, table in benchmarks/RESULTS.md)
+PNG_COMPRESS_LEVEL = 4
 _SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 
 
@@ -206,7 +209,7 @@ def encode_with_xmp(image: Image.Image, output_format: str, quality: int, xmp: b
     if output_format == "png":
         info = PngImagePlugin.PngInfo()
         info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
-        image.save(buffer, format="PNG", pnginfo=info)
+        image.save(buffer, format="PNG", pnginfo=info, compress_level=PNG_COMPRESS_LEVEL)
     elif output_format == "jpeg":
         image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True, progressive=True, xmp=xmp)
     else:

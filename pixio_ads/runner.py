@@ -17,40 +17,38 @@ import os
 import socket
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
 
 import pyarrow.compute as pc
-from PIL import Image
 
-from pixio_ads import __version__
 from pixio_ads.campaign import load_campaign
 from pixio_ads.brand import brand_kit_at
-from pixio_ads.creative import FILE_SUFFIX, Assets, finish, model_inputs
+from pixio_ads.creative import model_inputs
+from pixio_ads.finishing import Finisher, Rendered, default_workers, result_row, shared_assets
 from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
-from pixio_ads.provenance import C2paSigner, disclose
+from pixio_ads.provenance import C2paSigner
 from pixio_ads.quota import UsageStore, load_quotas, new_run_id
 from pixio_ads.errors import ModelLoadError
 from pixio_ads.fileio import atomic_write_bytes, sha256_file
 from pixio_ads.formats import AdFormat, render_size
-from pixio_ads.manifest import MANIFEST_SCHEMA, PLAN_SCHEMA, RESULT_COLUMNS, ManifestError, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
-from pixio_ads import render, report, upscale
+from pixio_ads.manifest import MANIFEST_SCHEMA, PLAN_SCHEMA, ManifestError, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
+from pixio_ads import render, upscale
 from pixio_ads.variants import Overrides, Variant, expand
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SHARD_SIZE = 16
+DEFAULT_SHARD_SIZE = 16  # on CPU: ~10 s of rendering per task with the embedded model
+GPU_SHARD_SIZE = 64  # on a GPU 16 images are ~2 s of work: the tail of each shard (its last
+# batches still finishing when rendering stops) and the task's own overhead would idle it
 PLAN_FILE = "plan.parquet"
 SHARDS_DIR = "shards"
 DEFAULT_RETRIES = 2
 DEFAULT_RETRY_DELAY = 2.0  # seconds, doubled at each retry
 FLUSH_SECONDS = 5.0  # how often a shard's rows are saved while it renders
-SAVE_QUEUE = 2  # rendered batches waiting for the saver thread, at most
 MANIFEST_FILE = "manifest.parquet"
 SCREENED_FILE = "screened.parquet"  # under SHARDS_DIR: rows blocked by policy or skipped by quota
 RUN_FILE = "run.json"  # this run's id, start and quota reservations, for settling them
@@ -143,7 +141,7 @@ def plan_campaign(
     allowed = [v for v in variants if v.variant_id not in blocked]
     skipped, reservations = _reserve_quota(allowed, earlier, out_dir, safeguards)
     screened = [_policy_row(v, blocked[v.variant_id]) for v in variants if v.variant_id in blocked]
-    screened += [_result(v, "skipped", {"error": f"quota reached: {skipped[v.variant_id]}"}) for v in allowed if v.variant_id in skipped]
+    screened += [result_row(v, "skipped", {"error": f"quota reached: {skipped[v.variant_id]}"}) for v in allowed if v.variant_id in skipped]
     screened_path = out_dir / SHARDS_DIR / SCREENED_FILE
     if screened:
         write_table(rows_to_table(screened), screened_path)
@@ -164,7 +162,7 @@ def brand_name(variant: Variant) -> str:
 
 def _policy_row(variant: Variant, match) -> dict:
     values = {"policy_category": match.category, "policy_term": match.term, "policy_field": match.field}
-    return _result(variant, "blocked", {**values, "error": f"content policy: {match.category} term {match.term!r} in the {match.field}"})
+    return result_row(variant, "blocked", {**values, "error": f"content policy: {match.category} term {match.term!r} in the {match.field}"})
 
 
 def _reserve_quota(variants: list[Variant], earlier: dict[str, dict], out_dir: Path, safeguards: Safeguards) -> tuple[dict[str, str], dict]:
@@ -261,6 +259,10 @@ def check_models(variants: list[Variant]) -> None:
         render.resolve_source(model_id)
 
 
+def default_shard_size(device: str) -> int:
+    return DEFAULT_SHARD_SIZE if device == "cpu" else GPU_SHARD_SIZE
+
+
 def shard_ids(variants: list[Variant], shard_size: int) -> list[list[str]]:
     """Group variants that share a forward pass together, then cut into shards."""
     ordered = sorted(variants, key=lambda v: v.batch_key)  # stable: keeps plan order within a key
@@ -281,6 +283,7 @@ def render_shard(
     retries: int = DEFAULT_RETRIES,
     retry_delay: float = DEFAULT_RETRY_DELAY,
     safeguards: Safeguards = Safeguards(),
+    finish_workers: int | None = None,
 ) -> ShardResult:
     """Render, composite and save the given variants; keep their rows in the shard's file.
 
@@ -288,7 +291,9 @@ def render_shard(
     rendered again. The shard file is rewritten (atomically) at least every FLUSH_SECONDS,
     so a killed run loses at most that much work. A batch that raises is retried ``retries`` times
     with exponential backoff, then its variants are recorded ``failed``; the others go on.
-    An image the checkpoint's safety checker flags is not saved; its row is ``blocked``."""
+    An image the checkpoint's safety checker flags is not saved; its row is ``blocked``.
+    ``finish_workers``: finishing processes (0: a thread here; None: the cores rendering
+    does not need, see finishing.default_workers)."""
     out_dir = Path(out_dir)
     plan = read_table(Path(plan_path), PLAN_SCHEMA)
     selected = plan.filter(pc.is_in(plan["variant_id"], value_set=pc.cast(variant_ids, plan.schema.field("variant_id").type)))
@@ -315,21 +320,15 @@ def render_shard(
     def flush() -> None:
         write_table(rows_to_table([rows[vid] for vid in variant_ids if vid in rows]), target)
 
-    # Compositing, encoding and writing run on a second thread while the next batch
-    # renders; a short queue bounds the images held in memory.
-    assets = Assets(safeguards.signer())
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixio-save") as saver:
-        pending: deque[Future] = deque()
-        for batch in _batches(todo, batch_size):
-            rendered = _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay, assets)
-            pending.append(saver.submit(_finish_batch, rendered, out_dir, assets))
-            while pending and (pending[0].done() or len(pending) > SAVE_QUEUE):
-                absorb(pending.popleft().result())
-            if time.monotonic() - flushed_at >= FLUSH_SECONDS:
-                flush()
-                flushed_at = time.monotonic()
-        while pending:
-            absorb(pending.popleft().result())
+    # Finishing (composite, copy, watermark, encode, write) runs in other processes while
+    # the next batch renders; a bounded queue holds rendering back only when they lag.
+    finisher = Finisher(out_dir, safeguards.signer(), default_workers(device) if finish_workers is None else finish_workers)
+    for batch in _batches(todo, batch_size):
+        absorb(finisher.submit(_render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)))
+        if time.monotonic() - flushed_at >= FLUSH_SECONDS:
+            flush()
+            flushed_at = time.monotonic()
+    absorb(finisher.close())
     flush()
     rendered_count = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid not in done)
     loads, load_seconds = render.load_stats()
@@ -378,12 +377,12 @@ def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]
         yield from (group[i : i + batch_size] for i in range(0, len(group), batch_size))
 
 
-def _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay, assets: Assets) -> list[tuple[Variant, Image.Image | None, dict]]:
+def _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay) -> list[Rendered]:
     """Retry transient failures (I/O, a flaky device) with exponential backoff. Errors that
     cannot pass by waiting (a bad model path, invalid settings) fail at once."""
     for attempt in range(retries + 1):
         try:
-            return _render_batch(batch, device, safety_checker, assets)
+            return _render_batch(batch, device, safety_checker)
         except (ModelLoadError, ValueError) as exc:
             error = exc
             break
@@ -398,7 +397,7 @@ def _render_batch_with_retries(batch, device, safety_checker, retries, retry_del
     return [(v, None, {**context, "status": "failed", "error": f"{error.__class__.__name__}: {error}"}) for v in batch]
 
 
-def _render_batch(batch: list[Variant], device: str, safety_checker: bool, assets: Assets) -> list[tuple[Variant, Image.Image | None, dict]]:
+def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> list[Rendered]:
     """Render one batch (and upscale it when configured); raises on failure (the caller
     retries). Returns (variant, background or None, row values) per variant."""
     first = batch[0]
@@ -409,7 +408,7 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool, asset
     if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
         context["safety_checker"] = "absent"
     context["render_width"], context["render_height"] = render_size(AdFormat(first.format, first.width, first.height), model.native_side)
-    inputs = [model_inputs(v, context["render_width"], context["render_height"], assets) for v in batch]
+    inputs = [model_inputs(v, context["render_width"], context["render_height"], shared_assets()) for v in batch]
     init_images = None if first.mode == "compose" else [image for image, _ in inputs]
     masks = [mask for _, mask in inputs] if first.mode in ("inpaint", "replace") else None
     output = render.generate(
@@ -439,41 +438,6 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool, asset
             resize_method = upscaler.method
         results.append((variant, image, {**context, "status": "rendered", "resize_method": resize_method}))
     return results
-
-
-def _finish_batch(results: list[tuple[Variant, Image.Image | None, dict]], out_dir: Path, assets: Assets) -> list[dict]:
-    """Save the rendered creatives and build their manifest rows (runs on the saver thread)."""
-    rows = []
-    for variant, image, values in results:
-        if image is not None:
-            try:
-                values = {**values, **_save_creative(variant, image, out_dir, assets)}
-            except Exception as exc:  # e.g. disk full: this variant fails, the run goes on
-                logger.error("saving %s failed: %s: %s", variant.variant_id, exc.__class__.__name__, exc)
-                values = {**values, "status": "failed", "error": f"saving failed: {exc.__class__.__name__}: {exc}"}
-        rows.append(_result(variant, values.pop("status"), values))
-    return rows
-
-
-def _save_creative(variant: Variant, generated: Image.Image, out_dir: Path, assets: Assets) -> dict:
-    """Finish the creative and write it (and its contact-sheet thumbnail) atomically;
-    returns its manifest values, output_path (relative to out_dir) and sha256 included."""
-    creative = finish(variant, generated, assets)
-    relative = Path("images") / variant.campaign_id / variant.product_id / f"{variant.format}-{variant.variant_id}{FILE_SUFFIX[variant.output_format]}"
-    disclosed = disclose(creative.image, variant.variant_id, variant.output_format, variant.quality, relative.name, assets.signer, creative.keep)
-    data = disclosed.data
-    # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
-    atomic_write_bytes(out_dir / relative, data, fsync=False)
-    atomic_write_bytes(out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative.image), fsync=False)
-    return {**creative.values, **disclosed.values, "output_path": relative.as_posix(), "output_sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _result(variant: Variant, status: str, values: dict) -> dict:
-    """A manifest row: the variant's columns, then the result columns (missing ones null)."""
-    row = {name: getattr(variant, name) for name in PLAN_SCHEMA.names}
-    row.update(dict.fromkeys(RESULT_COLUMNS))
-    row.update(values, status=status, pixio_ads_version=__version__, created_at=datetime.now(timezone.utc))
-    return row
 
 
 def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: str | Path) -> Summary:

@@ -72,33 +72,37 @@ _RGB_TO_YUV = np.array([[0.299, 0.587, 0.114], [-0.299 * 0.492, -0.587 * 0.492, 
 _YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV).astype(np.float32)
 
 
-def _channel_delta(channel: np.ndarray, bits: np.ndarray, scale: float) -> np.ndarray:
-    """How much each pixel of the channel must move to carry ``bits`` (float, full size)."""
+def _channel_delta(channel: np.ndarray, bits: np.ndarray, scale: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """How much each 2x2 pixel block of the channel's marked area must move to carry
+    ``bits`` (changing cA by d moves each of its 2x2 pixels by d / 2), and that area's size."""
     grid = _grid(channel.shape)
     blocks = _approximation_blocks(channel, grid)
     u, s, v = _top_singular(blocks)
     target = (np.floor(s / scale) + 0.25 + 0.5 * _bit_per_block(len(s), bits)) * scale
     delta_ca = (target - s)[:, None, None] * u[:, :, None] * v[:, None, :]
     rows, cols = grid
-    # cA changes by d: each of its 2x2 pixels by d / 2
-    delta = delta_ca.reshape(rows, cols, BLOCK, BLOCK).transpose(0, 2, 1, 3).reshape(rows * BLOCK, cols * BLOCK) / 2
-    full = np.zeros(channel.shape, np.float32)
-    full[: rows * 2 * BLOCK, : cols * 2 * BLOCK] = np.repeat(np.repeat(delta, 2, axis=0), 2, axis=1)
-    return full
+    half = delta_ca.reshape(rows, cols, BLOCK, BLOCK).transpose(0, 2, 1, 3).reshape(rows * BLOCK, cols * BLOCK) / 2
+    return half, (rows * 2 * BLOCK, cols * 2 * BLOCK)
 
 
 def embed(rgb: np.ndarray, bits: list[int] | np.ndarray) -> np.ndarray:
-    """The RGB uint8 image (H, W, 3) with ``bits`` embedded. The chroma changes are mapped
+    """The RGB uint8 image (H, W, 3) with ``bits`` embedded. The chroma change is mapped
     back to RGB and added to the original pixels, rounded once: a full YUV round trip
-    through 8 bits (as the library does) would add its own rounding noise everywhere."""
+    through 8 bits (as the library does) would add its own rounding noise everywhere.
+    Pixels are integers, so rounding the change (per 2x2 block, at half resolution) and
+    adding it in int16 is the same as rounding the sum, at a fraction of the cost."""
     import cv2
 
     bits = np.asarray(bits, dtype=np.float32)
     rgb = np.ascontiguousarray(rgb)
     yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)  # what a decoder will measure
-    delta = _channel_delta(yuv[:, :, CHANNEL], bits, SCALE)
-    out = rgb.astype(np.float32) + delta[:, :, None] * _YUV_TO_RGB[:, CHANNEL]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    half, (height, width) = _channel_delta(yuv[:, :, CHANNEL], bits, SCALE)
+    step = np.rint(half[:, :, None] * _YUV_TO_RGB[:, CHANNEL]).astype(np.int16)
+    step = np.repeat(np.repeat(step, 2, axis=0), 2, axis=1)
+    out = rgb.copy()
+    area = out[:height, :width]
+    area[...] = np.clip(area.astype(np.int16) + step, 0, 255)
+    return out
 
 
 def soft_bits(rgb: np.ndarray, length: int) -> np.ndarray:

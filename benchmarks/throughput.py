@@ -1,0 +1,141 @@
+"""Does finishing keep up with a fast GPU? The real flow, fed by a stand-in renderer.
+
+    .venv/bin/python benchmarks/throughput.py [--repeats 3] [--variants 200]
+
+The stand-in replaces only ``render.load_model``/``render.generate``/``render.select_device``:
+it returns pre-rendered 512 px scenes at a fixed rate of R images/s, sleeping (no CPU) as a
+GPU would, on a "cuda" device, so everything else is what a GPU run does: the Prefect flow
+(generate-campaign, in-process server), shards, batches of 4, the finishing pool at its
+default size, 1080x1080 PNG creatives with product, copy, AI label, watermark and XMP,
+thumbnails, manifest and contact sheet. Delivered images/s = variants / whole flow time.
+
+Also measured, outside the flow on the same scenes:
+- ``finish_ms_per_image``: the whole finishing path (finishing.finish_batch), one process;
+- ``finish_pool_speedup_2_cores``: a pool of 2 finishing processes against a pool of 1.
+
+Medians of --repeats runs; ends with ``name: value`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+# finish_ms_per_image is measured in this process on one core, as a finishing process runs
+# (pixio_ads/finishing.py starts those with the same settings)
+os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+import cv2  # noqa: E402
+
+cv2.setNumThreads(1)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import synthetic  # noqa: E402
+from PIL import ImageFilter  # noqa: E402
+from watermark import scene  # noqa: E402
+
+from pixio_ads import finishing, render  # noqa: E402
+from pixio_ads.campaign import load_campaign  # noqa: E402
+from pixio_ads.variants import expand  # noqa: E402
+
+RATES = (2, 4, 8)
+SCENES = [scene(seed).resize((512, 512)).filter(ImageFilter.GaussianBlur(1)) for seed in range(8)]
+
+
+class StandInRenderer:
+    """``rate`` images/s, whatever the batch; sleeps instead of computing."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    def install(self) -> None:
+        render.select_device = lambda requested=None: "cuda"
+        render.load_model = lambda spec, device=None: SimpleNamespace(dtype="fp16", native_side=512, pipeline=SimpleNamespace(safety_checker=None))
+        render.generate = self.generate
+
+    def generate(self, model, prompts, negative_prompts, seeds, width, height, *args, **kwargs) -> render.RenderOutput:
+        time.sleep(len(prompts) / self.rate)
+        return render.RenderOutput([SCENES[seed % len(SCENES)].resize((width, height)) for seed in seeds], [False] * len(prompts))
+
+
+def write_campaign(folder: Path, variants: int) -> Path:
+    """20 products x 2 audiences x 1 style x square x N seeds."""
+    return synthetic.write_campaign(folder, "bench", 20, "lifestyle", "runners; parents", "golden hour", "square", max(1, variants // 40))
+
+
+def delivered_rate(campaign: Path, out: Path, rate: float) -> float:
+    from flows.generate_campaign import generate_campaign
+
+    StandInRenderer(rate).install()
+    started = time.perf_counter()
+    summary = generate_campaign(str(campaign), str(out), safety_checker=False)
+    seconds = time.perf_counter() - started
+    assert summary.rendered_now == summary.total, summary.describe()
+    return summary.total / seconds
+
+
+def finishing_batches(campaign: Path, count: int) -> list[list[finishing.Rendered]]:
+    variants = expand(load_campaign(campaign))[:count]
+    values = {"status": "rendered", "device": "cuda", "render_width": 512, "render_height": 512}
+    rendered = [(v, SCENES[i % len(SCENES)], dict(values)) for i, v in enumerate(variants)]
+    return [rendered[i : i + 4] for i in range(0, len(rendered), 4)]
+
+
+def finish_seconds_per_image(batches, out: Path) -> float:
+    started = time.perf_counter()
+    for batch in batches:
+        finishing.finish_batch(batch, out, None)
+    return (time.perf_counter() - started) / sum(map(len, batches))
+
+
+def pool_seconds(batches, out: Path, workers: int) -> float:
+    finisher = finishing.Finisher(out, None, workers)
+    for batch in batches[: 2 * workers]:  # processes started and warm (imports, fonts, cut-out) before timing
+        finisher.submit(batch)
+    finisher.close()
+    started = time.perf_counter()
+    for batch in batches:
+        finisher.submit(batch)
+    finisher.close()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variants", type=int, default=200)
+    args = parser.parse_args()
+    from prefect.testing.utilities import prefect_test_harness
+
+    with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
+        tmp = Path(tmp)
+        campaign = write_campaign(tmp, args.variants)
+        batches = finishing_batches(campaign, 40)
+        finish_batch_warm = finish_seconds_per_image(batches[:1], tmp / "warm")  # fonts, cut-out, caches
+        finish_ms = statistics.median(1000 * finish_seconds_per_image(batches, tmp / f"finish{i}") for i in range(args.repeats))
+        speedups = [pool_seconds(batches, tmp / f"pool1-{i}", 1) / pool_seconds(batches, tmp / f"pool2-{i}", 2) for i in range(args.repeats)]
+        delivered = {rate: [] for rate in RATES}
+        delivered_rate(campaign, tmp / "warmup", 8)  # server, pool and caches warm
+        for repeat in range(args.repeats):
+            for rate in RATES:
+                delivered[rate].append(delivered_rate(campaign, tmp / f"flow-{rate}-{repeat}", rate))
+    print(f"variants: {args.variants}  format: square 1080x1080 png  batch: 4  finish workers: {finishing.default_workers('cuda')} (default for a GPU worker on {finishing.worker_cores()} cores)")
+    print(f"first finishing batch (cold): {1000 * finish_batch_warm:.0f} ms/image")
+    for rate in RATES:
+        median = statistics.median(delivered[rate])
+        print(f"R={rate}: delivered {median:.2f} images/s (runs: {', '.join(f'{value:.2f}' for value in delivered[rate])})")
+    for rate in RATES:
+        print(f"delivered_images_per_s_R{rate}: {statistics.median(delivered[rate]):.2f}")
+        print(f"delivered_over_requested_R{rate}: {statistics.median(delivered[rate]) / rate:.3f}")
+    print(f"finish_ms_per_image: {finish_ms:.1f}")
+    print(f"finish_pool_speedup_2_cores: {statistics.median(speedups):.3f}")
+
+
+if __name__ == "__main__":
+    main()
