@@ -351,7 +351,7 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
         if not row_issues:  # copy must fit every format at a legible size; checked before any rendering
             for fmt in formats:
                 try:
-                    fit_copy(cells["headline"], cells["cta"], layout_for(fmt, placement.margin, brand), brand)
+                    fit_copy(cells["headline"], cells["cta"], layout_for(fmt, placement.margin, brand), brand, check_only=True)
                 except TextFitError as exc:
                     for name, message in exc.failures:
                         if name == "ai_label":  # the brand kit's label text

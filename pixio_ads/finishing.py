@@ -185,7 +185,11 @@ class Finisher:
 
     def _start(self, batch: list[Rendered], attempt: int) -> _Pending:
         with _single_threaded_children():  # the pool starts its processes on submit
-            future = self._executor.submit(finish_batch, batch, self.out_dir, self.signer)
+            try:
+                future = self._executor.submit(finish_batch, batch, self.out_dir, self.signer)
+            except BrokenProcessPool:  # a process died since the last batch: a fresh pool takes this one
+                self._executor = _renew(self.workers, self._executor)
+                future = self._executor.submit(finish_batch, batch, self.out_dir, self.signer)
         return _Pending(future, batch, attempt, self._executor)
 
     def _collect(self, pending: _Pending) -> list[dict]:
