@@ -59,24 +59,25 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 @lru_cache(maxsize=64)
-def _coverage(path: str) -> frozenset[int]:
+def _coverage(path: str) -> frozenset[str]:
+    """The characters the font has glyphs for."""
     from fontTools.ttLib import TTFont
 
     with TTFont(path, lazy=True, fontNumber=0) as font:
-        return frozenset(font.getBestCmap() or {})
+        return frozenset(map(chr, font.getBestCmap() or {}))
 
 
 def choose_font(text: str, fonts: tuple[Path, ...]) -> tuple[str, str, str]:
     """(font path, text it can draw, characters left out): the first font that covers every
     character, else the one covering most, with what it lacks removed."""
-    needed = {ch for ch in text if not ch.isspace()}
+    needed = set(text)
     best = None
     for path in fonts:
-        missing = "".join(sorted(ch for ch in needed if ord(ch) not in _coverage(str(path))))
-        if not missing:
+        lacking = {ch for ch in needed.difference(_coverage(str(path))) if not ch.isspace()}
+        if not lacking:
             return str(path), text, ""
-        if best is None or len(missing) < len(best[1]):
-            best = (str(path), missing)
+        if best is None or len(lacking) < len(best[1]):
+            best = (str(path), "".join(sorted(lacking)))
     path, missing = best
     return path, "".join(ch for ch in text if ch not in missing), missing
 
@@ -170,17 +171,15 @@ def _advances(path: str, size: int) -> dict[str, float]:
     return {}  # character -> advance in px, filled as characters are met
 
 
-def _estimated_width(path: str, size: int, line: str) -> float:
-    """An upper bound of the line's width from cached per-character advances (no layout)."""
-    advances, font = _advances(path, size), None
-    total = 0.0
-    for char in line:
-        advance = advances.get(char)
-        if advance is None:
-            font = font or _font(path, size)
-            advance = advances[char] = font.getlength(char)
-        total += advance
-    return total * _ADVANCE_SLACK + _OVERHANG * size
+def _advance_sum(path: str, size: int, text: str) -> float:
+    """The sum of the characters' advances at ``size`` (cached per character, no layout)."""
+    advances = _advances(path, size)
+    try:
+        return sum(map(advances.__getitem__, text))
+    except KeyError:
+        font = _font(path, size)
+        advances.update((char, font.getlength(char)) for char in set(text) if char not in advances)
+        return sum(map(advances.__getitem__, text))
 
 
 def surely_fits(text: str, fonts: tuple[Path, ...], width: int, height: int, size: int, max_lines: int = MAX_LINES) -> bool:
@@ -191,15 +190,18 @@ def surely_fits(text: str, fonts: tuple[Path, ...], width: int, height: int, siz
     words = drawable.split()
     if not words:
         return False
-    lines: list[str] = []
+    room = (width - _OVERHANG * size) / _ADVANCE_SLACK  # the advance sum a line may reach
+    space = _advance_sum(path, size, " ")
+    lines, line = 0, None
     for word in words:
-        if _estimated_width(path, size, word) > width:
+        advance = _advance_sum(path, size, word)
+        if advance > room:
             return False
-        if lines and _estimated_width(path, size, lines[-1] + " " + word) <= width:
-            lines[-1] += " " + word
+        if line is not None and line + space + advance <= room:
+            line += space + advance
         else:
-            lines.append(word)
-    return len(lines) <= max_lines and _block_height(_font(path, size), len(lines)) <= height
+            lines, line = lines + 1, advance
+    return lines <= max_lines and _block_height(_font(path, size), lines) <= height
 
 
 _SRGB = np.arange(256) / 255.0

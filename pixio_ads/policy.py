@@ -47,14 +47,15 @@ Checker = Callable[[str, str], "Match | None"]
 def normalise(text: str) -> str:
     """Lower-case words with accents dropped, leetspeak mapped to letters, and runs of
     single characters joined (``N i k e`` and ``n.i.k.e`` -> ``nike``)."""
-    plain = "".join(ch for ch in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(ch))
+    plain = text.lower()
+    if not plain.isascii():  # accents and compatibility forms: only non-ASCII text has them
+        plain = "".join(ch for ch in unicodedata.normalize("NFKD", plain) if not unicodedata.combining(ch))
+    tokens = [token for token in map(_plain_token, _TOKEN.findall(plain.replace("'", ""))) if token]
+    if not tokens or min(map(len, tokens)) > 1:
+        return " ".join(tokens)  # no single characters to join: the common case
     words: list[str] = []
     run: list[str] = []
-    for token in _TOKEN.findall(plain.replace("'", "")):
-        token = token.strip("!|")  # punctuation at a word's ends is not leetspeak ("NIKE!")
-        if not token:
-            continue
-        token = token.translate(_LEET)
+    for token in tokens:
         if len(token) == 1:
             run.append(token)
             continue
@@ -65,6 +66,13 @@ def normalise(text: str) -> str:
     if run:
         words.append("".join(run))
     return " ".join(words)
+
+
+@lru_cache(maxsize=65536)
+def _plain_token(token: str) -> str:
+    """A token with leetspeak mapped; punctuation at its ends is not leetspeak ("NIKE!").
+    Cached: the words of prompts and copy repeat across a campaign's rows."""
+    return token.strip("!|").translate(_LEET)
 
 
 @dataclass(frozen=True)
@@ -83,15 +91,33 @@ class WordList:
     _compiled: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        terms_by_field: dict[str, set[str]] = {name: set() for name in FIELDS}
+        patterns_by_field: dict[str, list[str]] = {name: [] for name in FIELDS}
         for category in self.categories:
             # One regex per category over the normalised text, whole words only.
-            alternatives = sorted({normalise(term) for term in category.terms if normalise(term)}, key=len, reverse=True)
-            terms = re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in alternatives) + r")(?![a-z0-9])") if alternatives else None
-            self._compiled[category.name] = terms
+            alternatives = {normalise(term) for term in category.terms} - {""}
+            self._compiled[category.name] = _whole_words(alternatives)
+            for name in category.fields:
+                terms_by_field[name] |= alternatives
+                patterns_by_field[name] += [f"(?:{pattern.pattern})" for pattern in category.patterns]
+        # Per field, a quick test that most texts (which match nothing) fail: the first words
+        # of every category's terms as a set, and all patterns in one regex.
+        self._first_words = {name: frozenset(term.split()[0] for term in terms) for name, terms in terms_by_field.items()}
+        self._any_pattern = {name: re.compile("|".join(found), re.IGNORECASE) if found else None for name, found in patterns_by_field.items()}
+
+    def _may_match(self, normalised: str, lowered: str, field_name: str) -> bool:
+        """False when no term or pattern can match. The normalised text is words of [a-z0-9]
+        and so are the terms: a term can only match where its first word is a word of it."""
+        if not self._first_words.get(field_name, frozenset()).isdisjoint(normalised.split()):
+            return True
+        patterns = self._any_pattern.get(field_name)
+        return bool(patterns and (patterns.search(lowered) or patterns.search(normalised)))
 
     def __call__(self, text: str, field_name: str, allowed: frozenset[str] = frozenset()) -> Match | None:
         normalised, lowered = normalise(text), text.lower()
-        for category in self.categories:
+        if not self._may_match(normalised, lowered, field_name):
+            return None
+        for category in self.categories:  # which category and term, in the policy's order
             if field_name not in category.fields:
                 continue
             terms = self._compiled[category.name]
@@ -106,12 +132,30 @@ class WordList:
         return None
 
 
+def _whole_words(terms: set[str]) -> re.Pattern | None:
+    """Any of the (normalised) terms as a whole word; the longest first."""
+    if not terms:
+        return None
+    return re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")(?![a-z0-9])")
+
+
 @dataclass
 class Policy:
     path: str
     word_list: WordList | None
     checkers: list[Checker]
     allow: dict[str, frozenset[str]]  # brand name -> normalised terms it may use
+    _seen: dict = field(default_factory=dict, repr=False)  # (text, field, allowed) -> word-list match
+
+    def _listed(self, text: str, field_name: str, allowed: frozenset[str]) -> Match | None:
+        """The word list's verdict, once per distinct text: CTAs, negative prompts and
+        headlines repeat over thousands of variants."""
+        key = (text, field_name, allowed)
+        if key not in self._seen:
+            if len(self._seen) > 200_000:
+                self._seen.clear()
+            self._seen[key] = self.word_list(text, field_name, allowed)
+        return self._seen[key]
 
     def allowed_for(self, brand: str) -> frozenset[str]:
         """A brand may always name itself, plus what the policy lists for it."""
@@ -125,7 +169,7 @@ class Policy:
             text = texts.get(field_name) or ""
             if not text:
                 continue
-            if self.word_list is not None and (found := self.word_list(text, field_name, allowed)):
+            if self.word_list is not None and (found := self._listed(text, field_name, allowed)):
                 return found
             for checker in self.checkers:
                 found = checker(text, field_name)
