@@ -7,9 +7,8 @@ Both sides use the tiny embedded model on the CPU with the same prompts, seeds, 
 for the deliverable (creative.finish: cut-out, layout, shadows, copy, label; then
 provenance.disclose: watermark and XMP), one image after another; the flow adds Prefect, the
 manifest, shards, hashes, contact sheet and artifacts, and overlaps the finishing with the
-next render on a saver thread. Also printed: the flow against a bare loop that only saves the
-raw 512 px output (``flow_over_raw_bare_ratio``): on 2 CPU cores the finishing (watermark
-~1 s) costs more than the tiny model's render.
+next render in its finishing process (pixio_ads/finishing.py). Also printed: the flow against a
+bare loop that only saves the raw 512 px output (``flow_over_raw_bare_ratio``).
 The Prefect server (Prefect's test harness) and the model are started/loaded before
 timing: a served deployment has both running already. Ends with
 ``flow_over_bare_ratio`` (goal <= 1.10) and ``rerun_over_first_ratio`` (goal <= 0.05).

@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--images", type=int, default=len(PROMPTS), help="prompts per run (at most 16; fewer for slow models)")
     args = parser.parse_args(argv)
+    del PROMPTS[args.images :], SEEDS[args.images :]
 
     model = render.load_model(args.model, args.device)
     size = args.size or model.native_side

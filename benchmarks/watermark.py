@@ -151,7 +151,8 @@ def main() -> None:
     args = parser.parse_args()
     for out_dir in args.run:
         run_creatives(out_dir)
-    synthetic(args.images)
+    if args.images:
+        synthetic(args.images)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,9 @@ def _byte_level_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
     return {token: index for index, token in enumerate(tokens)}, merges
 
 
-def _write_tokenizer(folder: Path) -> int:
+def write_tokenizer(folder: Path) -> int:
+    """An offline CLIP BPE tokenizer (byte table + word merges) saved in ``folder``; returns
+    its vocabulary size. Also used by benchmarks/fullsize.py."""
     from transformers import CLIPTokenizer
 
     vocab, merges = _byte_level_vocab()
@@ -230,7 +232,7 @@ def build_tiny_pipeline(kind: str, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
     try:
-        vocab_size = _write_tokenizer(staging / "tokenizer")
+        vocab_size = write_tokenizer(staging / "tokenizer")
         tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
         if kind == "upscaler":
             pipeline = StableDiffusionUpscalePipeline(**_upscaler_components(vocab_size, tokenizer))
