@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import write_campaign  # noqa: E402
+import synthetic  # noqa: E402
 
 from pixio_ads import finishing, render  # noqa: E402
 
@@ -42,7 +42,8 @@ def main() -> None:
     settings = dict(model=args.model, steps=args.steps, guidance=args.guidance, device=device, safety_checker=False)
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
         tmp = Path(tmp)
-        campaign = write_campaign(tmp, args.variants)
+        # products x 2 audiences x 1 style x square x 2 seeds
+        campaign = synthetic.write_campaign(tmp, "bench", max(1, args.variants // 4), "lifestyle", "runners; parents", "golden hour", "square", 2)
         generate_campaign(str(campaign), str(tmp / "warmup"), limit=8, **settings)
         started = time.perf_counter()
         summary = generate_campaign(str(campaign), str(tmp / "flow"), **settings)

@@ -56,7 +56,7 @@ from pathlib import Path
 out = Path(sys.argv[1])
 def values(name):
     return {k: float(v) for k, v in re.findall(r"^(\w+): ([\d.]+)$", (out / name).read_text(), re.M)}
-print("gpu:", (out / "gpu.txt").read_text().strip())
+print((out / "gpu.txt").read_text().strip() if (out / "gpu.txt").read_text().startswith("gpu:") else "gpu: " + (out / "gpu.txt").read_text().strip())
 ratios = {}
 for arch in ("sd21", "sd15", "sdxl"):
     v = values(f"render-{arch}.txt")
