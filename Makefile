@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 CAMPAIGN ?= campaigns/spring-sale/campaign.csv
 
-.PHONY: install install-system demo test test-fast bench clean
+.PHONY: install install-system demo test test-fast bench wheel-check clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m 'not slow'
+
+# Build a wheel, install it into a fresh venv, validate and render 2 variants from it.
+wheel-check:
+	PYTHON=$(PYTHON) bash .ci/wheel_check.sh
 
 bench: install
 	$(BIN)/python benchmarks/expand.py

@@ -68,7 +68,7 @@ def bare_loop(campaign: Path, out: Path, deliverable: bool) -> float:
 def main() -> None:
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.generate_campaign import generate_campaign
 
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
         tmp = Path(tmp)

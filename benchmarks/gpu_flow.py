@@ -35,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.generate_campaign import generate_campaign
 
     device = render.select_device(args.device)
     render.load_model(args.model, device)

@@ -32,8 +32,8 @@ def write_campaign(folder: Path) -> Path:
 
 
 def timed_run(campaign: Path, out: Path, workers: int, torch_threads: int | None = None) -> tuple[float, object]:
-    from flows.generate_campaign import generate_campaign
-    from flows.runners import task_runner
+    from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.runners import task_runner
 
     os.environ.pop("PIXIO_ADS_TORCH_THREADS", None)  # by default each run gives its workers their share
     if torch_threads:

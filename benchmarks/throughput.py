@@ -70,7 +70,7 @@ def write_campaign(folder: Path, variants: int) -> Path:
 
 
 def delivered_rate(campaign: Path, out: Path, rate: float) -> float:
-    from flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.generate_campaign import generate_campaign
 
     StandInRenderer(rate).install()
     started = time.perf_counter()

@@ -29,16 +29,18 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ValidationError as PydanticError
 
 from pixio_ads.composite import LOGO_POSITIONS
 from pixio_ads.errors import Issue, ValidationError
 
-FONTS_DIR = Path(__file__).parent / "fonts"
+FONTS_DIR = Path(str(resources.files("pixio_ads").joinpath("fonts")))  # package data
 DEFAULT_HEADLINE_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
 DEFAULT_BODY_FONT = FONTS_DIR / "DejaVuSans.ttf"
 BRAND_SUFFIXES = (".yaml", ".yml", ".json")

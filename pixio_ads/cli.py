@@ -195,8 +195,8 @@ def run(
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     out_dir = out_dir or Path("out") / campaign.stem
     _prefect_defaults()
-    from flows.generate_campaign import generate_campaign
-    from flows.runners import task_runner
+    from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.runners import task_runner
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers, dask_address))
 
@@ -296,7 +296,7 @@ def serve(
 ) -> None:
     """Serve the generate-campaign and campaign-inbox deployments (needs PREFECT_API_URL)."""
     _prefect_defaults()
-    from flows.deploy import serve_all
+    from pixio_ads.flows.deploy import serve_all
 
     given = {"policy": policy, "quotas": quotas, "usage_db": usage_db, "c2pa_cert": c2pa_cert, "c2pa_key": c2pa_key}
     serve_all(str(inbox_dir), str(out_root), cron, model, settle_seconds, {name: _text(path) for name, path in given.items() if path is not None})

@@ -21,13 +21,14 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
 from pixio_ads.errors import Issue, ValidationError
 
-DEFAULT_POLICY = Path(__file__).parent / "data" / "policy.yaml"
+DEFAULT_POLICY = Path(str(resources.files("pixio_ads").joinpath("data", "policy.yaml")))  # package data
 FIELDS = ("prompt", "negative_prompt", "headline", "cta")
 # Leetspeak: characters that stand in for letters.
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})

@@ -1,7 +1,7 @@
 """Prompt templates: Jinja2 in a sandbox with strict undefined variables.
 
 Templates are looked up in ``templates/`` beside the campaign first, then in the
-project's built-in ``templates/``. Errors name the template file and line.
+package's built-in ``pixio_ads/templates/``. Errors name the template file and line.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import re
 import traceback
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import jinja2
@@ -23,9 +24,12 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 def builtin_templates_dir() -> Path:
-    """The repository's ``templates/`` folder, or PIXIO_ADS_TEMPLATES."""
+    """The package's built-in templates (package data, ``pixio_ads/templates/``), or the
+    folder PIXIO_ADS_TEMPLATES names."""
     override = os.environ.get("PIXIO_ADS_TEMPLATES")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "templates"
+    # A real folder in a regular install: Jinja compiles templates under their path, so
+    # errors name the file and line.
+    return Path(override) if override else Path(str(resources.files("pixio_ads").joinpath("templates")))
 
 
 def template_dirs(campaign_folder: Path) -> list[Path]:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_example_campaign_through_the_flow(prefect_harness, tmp_path):
-    from flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.generate_campaign import generate_campaign
 
     summary = generate_campaign(str(EXAMPLE_CAMPAIGN), str(tmp_path), steps=2)
     assert summary.rendered_now == 10

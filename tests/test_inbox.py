@@ -55,7 +55,7 @@ def test_validation_report(campaign_dir):
 
 
 def test_served_deployments_carry_the_trust_settings(tmp_path):
-    from flows.deploy import deployments
+    from pixio_ads.flows.deploy import deployments
 
     settings = {"policy": "/etc/pixio/policy.yaml", "c2pa_cert": "/etc/pixio/chain.pem", "c2pa_key": "/etc/pixio/key.pem"}
     generate, inbox_deployment = deployments(str(tmp_path / "inbox"), str(tmp_path / "out"), safeguards=settings)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def run_flow(**parameters):
-    from flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.generate_campaign import generate_campaign
 
     state = generate_campaign(return_state=True, **parameters)
     return state.result(), state.state_details.flow_run_id, state
@@ -109,7 +109,7 @@ def test_artifacts_have_stable_keys_and_content(prefect_harness, tmp_path):
 
 KILL_SCRIPT = """
 import sys
-from flows.generate_campaign import generate_campaign
+from pixio_ads.flows.generate_campaign import generate_campaign
 generate_campaign(sys.argv[1], sys.argv[2], steps=12, shard_size=8)
 """
 

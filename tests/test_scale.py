@@ -22,8 +22,8 @@ PER_RUN = {"render_seconds", "created_at", "worker"}  # differ between runs by n
 
 
 def run(out_dir: Path, workers: int | None, **parameters):
-    from flows.generate_campaign import generate_campaign
-    from flows.runners import task_runner
+    from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.runners import task_runner
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers))
     return flow(str(EXAMPLE_CAMPAIGN), str(out_dir), steps=2, shard_size=2, **parameters)

@@ -240,7 +240,7 @@ def test_server_on_postgresql(tmp_path):
             with prefect_server(home, PREFECT_SERVER_DATABASE_CONNECTION_URL=url) as api:
                 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-                from flows.generate_campaign import generate_campaign
+                from pixio_ads.flows.generate_campaign import generate_campaign
 
                 with temporary_settings({PREFECT_API_URL: api}):
                     state = generate_campaign(str(EXAMPLE_CAMPAIGN), str(tmp_path / "out"), limit=1, steps=1, return_state=True)

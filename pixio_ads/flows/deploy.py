@@ -1,7 +1,7 @@
 """Serve the deployments: ``generate-campaign`` (on demand) and ``campaign-inbox`` (cron).
 
     pixio-ads serve --inbox inbox/ --out out/ --cron "*/5 * * * *"
-    python flows/deploy.py inbox/ out/          # the same, without the CLI
+    python -m pixio_ads.flows.deploy inbox/ out/          # the same, without the CLI
 
 ``campaign-inbox`` scans the inbox, starts one ``generate-campaign`` run per new file with
 the file's sha256 as idempotency key (the same file dropped twice is processed once), waits
@@ -16,7 +16,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, serve
 from prefect.deployments import run_deployment
 
-from flows.generate_campaign import generate_campaign
+from pixio_ads.flows.generate_campaign import generate_campaign
 from pixio_ads import inbox
 from pixio_ads.variants import Overrides
 
@@ -81,5 +81,5 @@ def serve_all(
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: python flows/deploy.py INBOX_DIR OUT_ROOT")
+        sys.exit("usage: python -m pixio_ads.flows.deploy INBOX_DIR OUT_ROOT")
     serve_all(sys.argv[1], sys.argv[2])
