@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 CAMPAIGN ?= campaigns/spring-sale/campaign.csv
 
-.PHONY: install install-system demo test test-fast bench wheel-check clean
+.PHONY: install install-system demo test test-fast lint format bench wheel-check clean
 
 install: $(STAMP)
 
@@ -35,6 +35,15 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# ruff: formatting and lint rules from pyproject.toml; `make format` fixes what it can.
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 test-fast: install
 	$(BIN)/python -m pytest -m 'not slow'

@@ -1,16 +1,13 @@
-"""Shared fixtures: an isolated model cache, and a builder for small campaign folders."""
+"""Shared fixtures: an isolated model cache, a Prefect test server, a small campaign folder.
+Helpers that tests import live in helpers.py."""
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
 import pytest
 from PIL import Image
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_CAMPAIGN = REPO / "campaigns" / "spring-sale" / "campaign.csv"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,23 +32,6 @@ def prefect_harness():
         yield
 
 
-def good_row(**changes) -> dict:
-    row = {
-        "campaign_id": "test-campaign",
-        "product_id": "widget",
-        "product_name": "Widget",
-        "product_image": "products/widget.png",
-        "template": "studio",
-        "audiences": "makers; parents",
-        "styles": "minimal",
-        "formats": "square; story",
-        "headline": "Build more",
-        "cta": "Buy now",
-    }
-    row.update(changes)
-    return row
-
-
 @pytest.fixture
 def campaign_dir(tmp_path) -> Path:
     """A campaign folder with a transparent product PNG in products/."""
@@ -60,13 +40,3 @@ def campaign_dir(tmp_path) -> Path:
     image.paste((200, 30, 30, 255), (16, 16, 48, 80))
     image.save(tmp_path / "products" / "widget.png")
     return tmp_path
-
-
-def write_csv(folder: Path, rows: list[dict], name: str = "campaign.csv") -> Path:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    path = folder / name
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from conftest import EXAMPLE_CAMPAIGN, good_row, write_csv
+from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from pixio_ads.campaign import COLUMNS, load_campaign, split_multi
 from pixio_ads.errors import ValidationError
 
@@ -30,7 +30,9 @@ def test_example_campaign_csv_and_xlsx_agree():
     xlsx_campaign = load_campaign(EXAMPLE_CAMPAIGN.with_suffix(".xlsx"))
     assert len(csv_campaign.rows) == 3
     assert xlsx_campaign.sheet == "campaign"
-    strip = lambda rows: [(r.product_id, r.audiences, r.styles, r.formats, r.variants, r.base_seed, r.product_image_sha256) for r in rows]  # noqa: E731
+    def strip(rows):
+        return [(r.product_id, r.audiences, r.styles, r.formats, r.variants, r.base_seed, r.product_image_sha256) for r in rows]
+
     assert strip(csv_campaign.rows) == strip(xlsx_campaign.rows)
 
 

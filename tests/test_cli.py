@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
-from conftest import EXAMPLE_CAMPAIGN, good_row, write_csv
+from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from pixio_ads.cli import EXIT_INVALID_INPUT, app
 from pixio_ads.manifest import PLAN_SCHEMA
 

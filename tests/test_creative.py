@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from conftest import good_row, write_csv
+from helpers import good_row, write_csv
 from pixio_ads import runner
 from pixio_ads.brand import DEFAULT_BRAND, DEFAULT_HEADLINE_FONT, load_brand_kit
 from pixio_ads.campaign import load_campaign

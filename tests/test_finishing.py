@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from conftest import good_row, write_csv
+from helpers import good_row, write_csv
 from pixio_ads import finishing, runner
 from pixio_ads.campaign import load_campaign
 from pixio_ads.variants import Overrides, expand

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import EXAMPLE_CAMPAIGN
+from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads.formats import parse_format
 from pixio_ads.manifest import MANIFEST_SCHEMA
 

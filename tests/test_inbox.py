@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from conftest import EXAMPLE_CAMPAIGN, good_row, write_csv
+from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from pixio_ads import inbox
 
 

@@ -15,7 +15,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
+from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 from pixio_ads import report, runner
 
 pytestmark = pytest.mark.slow

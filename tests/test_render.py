@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from conftest import EXAMPLE_CAMPAIGN
+from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads import render, runner
 from pixio_ads.composite import fit_cover
 from pixio_ads.errors import ModelLoadError

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from conftest import EXAMPLE_CAMPAIGN, good_row, write_csv
+from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from pixio_ads import render, runner
 from pixio_ads.campaign import load_campaign
 from pixio_ads.errors import ModelLoadError, ValidationError

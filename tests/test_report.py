@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 from PIL import Image
 
-from conftest import EXAMPLE_CAMPAIGN
+from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads import report, runner
 from pixio_ads.variants import Overrides
 

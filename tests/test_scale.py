@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from conftest import EXAMPLE_CAMPAIGN
+from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads import runner
 
 pytestmark = pytest.mark.slow

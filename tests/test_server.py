@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
+from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

@@ -8,21 +8,18 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import REPO, good_row, write_csv
+from helpers import REPO, SIZES, good_row, scene, write_csv
 from pixio_ads import provenance, render, runner
 from pixio_ads.cli import EXIT_FAILED_VARIANTS, app
-from pixio_ads.formats import NAMED_FORMATS
 from pixio_ads.policy import DEFAULT_POLICY, load_policy, normalise
 from pixio_ads.quota import QuotaConfig, UsageStore
 from pixio_ads.variants import Overrides
 
-SIZES = [(f.width, f.height) for f in NAMED_FORMATS.values()]
 
 
 # --- policy ----------------------------------------------------------------------------
@@ -209,18 +206,6 @@ def make_chain() -> tuple[bytes, bytes, bytes]:
     pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)  # noqa: E731
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return pem(leaf) + pem(ca), private, pem(ca)
-
-
-def scene(width: int = 1080, height: int = 1080) -> Image.Image:
-    """A creative-like image: gradient, shapes, texture."""
-    rng = np.random.default_rng(7)
-    y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([120 + 80 * np.sin(x / 90), 110 + 60 * np.cos(y / 70), 140 + 50 * np.sin((x + y) / 120)], axis=2)
-    image = Image.fromarray(np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    draw.rounded_rectangle((380, 300, 700, 860), radius=60, fill=(30, 90, 200))
-    draw.ellipse((100, 100, 300, 300), fill=(240, 200, 60))
-    return image
 
 
 @pytest.fixture(scope="module")

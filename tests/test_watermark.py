@@ -11,7 +11,7 @@ from imwatermark import WatermarkDecoder, WatermarkEncoder
 from PIL import Image
 
 from pixio_ads import provenance, watermark
-from test_trust import SIZES, scene
+from helpers import SIZES, scene
 
 BITS = provenance.payload_bits(provenance.payload_for("interop"))
 
