@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic  # noqa: E402
+
 from pixio_ads.campaign import load_campaign  # noqa: E402
 from pixio_ads.variants import expand  # noqa: E402
 
@@ -25,7 +26,16 @@ ROWS = 1_000
 
 
 def write_campaign(folder: Path) -> Path:
-    return synthetic.write_campaign(folder, "bench", ROWS, "lifestyle", "runners; parents", "golden hour; minimal; neon; pastel; vintage", "square; story", 5)
+    return synthetic.write_campaign(
+        folder,
+        "bench",
+        ROWS,
+        "lifestyle",
+        "runners; parents",
+        "golden hour; minimal; neon; pastel; vintage",
+        "square; story",
+        5,
+    )
 
 
 def main() -> None:

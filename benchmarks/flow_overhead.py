@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic  # noqa: E402
+
 from pixio_ads import render  # noqa: E402
 from pixio_ads.campaign import load_campaign  # noqa: E402
 from pixio_ads.creative import Assets, finish  # noqa: E402
@@ -37,7 +38,9 @@ STEPS = 4
 
 def write_campaign(folder: Path) -> Path:
     """4 products x 2 audiences x 2 styles x 1 format x 4 seeds = 64 variants."""
-    return synthetic.write_campaign(folder, "bench", 4, "lifestyle", "runners; parents", "golden hour; minimal", "square", 4)
+    return synthetic.write_campaign(
+        folder, "bench", 4, "lifestyle", "runners; parents", "golden hour; minimal", "square", 4
+    )
 
 
 def bare_loop(campaign: Path, out: Path, deliverable: bool) -> float:
@@ -59,7 +62,9 @@ def bare_loop(campaign: Path, out: Path, deliverable: bool) -> float:
             ).images[0]  # fmt: skip
         if deliverable:
             creative = finish(v, image, assets)
-            (out / f"{v.variant_id}.png").write_bytes(disclose(creative.image, v.variant_id, v.output_format, v.quality, "bench", None, creative.keep).data)
+            (out / f"{v.variant_id}.png").write_bytes(
+                disclose(creative.image, v.variant_id, v.output_format, v.quality, "bench", None, creative.keep).data
+            )
         else:
             image.save(out / f"{v.variant_id}.png")
     return time.perf_counter() - started

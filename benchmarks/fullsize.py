@@ -51,7 +51,13 @@ _SD_BLOCKS = dict(
 )
 UNETS = {
     "sd15": dict(sample_size=64, cross_attention_dim=768, attention_head_dim=8, **_SD_BLOCKS),
-    "sd21": dict(sample_size=64, cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20), use_linear_projection=True, **_SD_BLOCKS),
+    "sd21": dict(
+        sample_size=64,
+        cross_attention_dim=1024,
+        attention_head_dim=(5, 10, 20, 20),
+        use_linear_projection=True,
+        **_SD_BLOCKS,
+    ),
     "sdxl": dict(
         sample_size=128,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
@@ -101,7 +107,14 @@ def _scheduler(arch: str):
 
     # SD-Turbo samples with trailing timesteps (1-4 steps); SD 1.5 and SDXL with leading ones.
     spacing = "trailing" if arch == "sd21" else "leading"
-    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000, steps_offset=1, timestep_spacing=spacing)
+    return EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        steps_offset=1,
+        timestep_spacing=spacing,
+    )
 
 
 def components(arch: str, tokenizer, device: str = "cpu") -> dict:
@@ -121,7 +134,10 @@ def components(arch: str, tokenizer, device: str = "cpu") -> dict:
 
         context = torch.device(device)  # weights drawn where they will run
     with context:
-        parts = {"unet": UNet2DConditionModel(in_channels=4, out_channels=4, layers_per_block=2, **UNETS[arch]), "vae": _vae(arch)}
+        parts = {
+            "unet": UNet2DConditionModel(in_channels=4, out_channels=4, layers_per_block=2, **UNETS[arch]),
+            "vae": _vae(arch),
+        }
         encoders = TEXT_ENCODERS[arch]
         parts["text_encoder"] = _text_encoder(encoders[0], tokenizer, with_projection=False)
         if len(encoders) == 2:
@@ -146,7 +162,9 @@ def parameter_counts(arch: str) -> dict[str, int]:
     """Parameters per model component, built on the meta device."""
     with tempfile.TemporaryDirectory() as tmp:
         parts = components(arch, load_tokenizer(Path(tmp)), device="meta")
-    return {name: sum(p.numel() for p in part.parameters()) for name, part in parts.items() if hasattr(part, "parameters")}
+    return {
+        name: sum(p.numel() for p in part.parameters()) for name, part in parts.items() if hasattr(part, "parameters")
+    }
 
 
 def build(arch: str, out: Path, dtype: str = "fp16", device: str = "cpu") -> Path:
@@ -171,7 +189,9 @@ def main() -> None:
     parser.add_argument("--arch", choices=ARCHS, required=True)
     parser.add_argument("out", type=Path)
     parser.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default="fp16")
-    parser.add_argument("--device", default=None, help="where weights are drawn (default: cuda when present, else cpu)")
+    parser.add_argument(
+        "--device", default=None, help="where weights are drawn (default: cuda when present, else cpu)"
+    )
     args = parser.parse_args()
     import torch
 

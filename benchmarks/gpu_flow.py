@@ -43,13 +43,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
         tmp = Path(tmp)
         # products x 2 audiences x 1 style x square x 2 seeds
-        campaign = synthetic.write_campaign(tmp, "bench", max(1, args.variants // 4), "lifestyle", "runners; parents", "golden hour", "square", 2)
+        campaign = synthetic.write_campaign(
+            tmp, "bench", max(1, args.variants // 4), "lifestyle", "runners; parents", "golden hour", "square", 2
+        )
         generate_campaign(str(campaign), str(tmp / "warmup"), limit=8, **settings)
         started = time.perf_counter()
         summary = generate_campaign(str(campaign), str(tmp / "flow"), **settings)
         seconds = time.perf_counter() - started
     assert summary.rendered_now == summary.total, summary.describe()
-    print(f"model={args.model} device={device} steps={args.steps} variants={summary.total} finish_workers={finishing.default_workers(device)}")
+    print(
+        f"model={args.model} device={device} steps={args.steps} variants={summary.total} finish_workers={finishing.default_workers(device)}"
+    )
     print(f"flow_seconds: {seconds:.2f}")
     print(f"flow_images_per_second: {summary.total / seconds:.2f}")
 

@@ -34,7 +34,9 @@ def encode(image: Image.Image, level: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    images = [Image.open(path).convert("RGB") for path in sys.argv[1:]] or [scene(seed) for seed in range(3)] + [scene(seed).filter(ImageFilter.GaussianBlur(2)) for seed in range(3)]
+    images = [Image.open(path).convert("RGB") for path in sys.argv[1:]] or [scene(seed) for seed in range(3)] + [
+        scene(seed).filter(ImageFilter.GaussianBlur(2)) for seed in range(3)
+    ]
     print(f"{len(images)} image(s); median of 3 encodes each")
     print(f"{'level':>5} {'ms/image':>9} {'KB/image':>9}")
     results = {}
@@ -43,7 +45,9 @@ def main() -> None:
         results[level] = (statistics.mean(t for t, _ in measured), statistics.mean(s for _, s in measured))
         print(f"{level:>5} {1000 * results[level][0]:>9.1f} {results[level][1] / 1024:>9.0f}")
     smallest = results[9][1]
-    chosen = min((level for level in results if results[level][1] <= 1.05 * smallest), key=lambda level: results[level][0])
+    chosen = min(
+        (level for level in results if results[level][1] <= 1.05 * smallest), key=lambda level: results[level][0]
+    )
     for level, (seconds, size) in results.items():
         print(f"png_level_{level}_ms: {1000 * seconds:.1f}")
         print(f"png_level_{level}_kb: {size / 1024:.0f}")

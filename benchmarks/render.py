@@ -38,7 +38,14 @@ def bare_loop(model: render.LoadedModel, batch_size: int, size: int, steps: int,
         prompts, seeds = PROMPTS[start : start + batch_size], SEEDS[start : start + batch_size]
         generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
         with torch.inference_mode():
-            model.pipeline(prompt=prompts, width=size, height=size, num_inference_steps=steps, guidance_scale=guidance, generator=generators)
+            model.pipeline(
+                prompt=prompts,
+                width=size,
+                height=size,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=generators,
+            )
     _sync(model.device)
     return time.perf_counter() - started
 
@@ -68,14 +75,18 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--images", type=int, default=len(PROMPTS), help="prompts per run (at most 16; fewer for slow models)")
+    parser.add_argument(
+        "--images", type=int, default=len(PROMPTS), help="prompts per run (at most 16; fewer for slow models)"
+    )
     args = parser.parse_args(argv)
     del PROMPTS[args.images :], SEEDS[args.images :]
 
     model = render.load_model(args.model, args.device)
     size = args.size or model.native_side
     default_batch = render.default_batch_size(model.device)
-    print(f"{description}: model={args.model} device={model.device} dtype={model.dtype} size={size} steps={args.steps} images={len(PROMPTS)}")
+    print(
+        f"{description}: model={args.model} device={model.device} dtype={model.dtype} size={size} steps={args.steps} images={len(PROMPTS)}"
+    )
     our_path(model, 1, size, 1, args.guidance)  # warm up both paths (allocations, kernels, compel)
     bare_loop(model, 1, size, 1, args.guidance)
 
@@ -87,7 +98,9 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
             timings["bare"].append(bare_loop(model, batch_size, size, args.steps, args.guidance))
         for name, values in timings.items():
             per_image[name, batch_size] = min(values) / len(PROMPTS)
-            print(f"batch {batch_size} {name}: {per_image[name, batch_size]:.4f} s/image (runs: {', '.join(f'{v:.2f}' for v in values)}; median {statistics.median(values):.2f} s)")
+            print(
+                f"batch {batch_size} {name}: {per_image[name, batch_size]:.4f} s/image (runs: {', '.join(f'{v:.2f}' for v in values)}; median {statistics.median(values):.2f} s)"
+            )
     for batch_size in sorted({1, 4, default_batch}):
         print(f"images_per_second_ours_batch{batch_size}: {1 / per_image['ours', batch_size]:.2f}")
         print(f"images_per_second_bare_batch{batch_size}: {1 / per_image['bare', batch_size]:.2f}")

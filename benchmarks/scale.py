@@ -53,7 +53,11 @@ def main() -> None:
         results = {}
         # (label, workers, torch threads per worker): one worker on all cores is what a user
         # gets without --workers scaling; one worker on one core is the per-worker baseline.
-        for label, workers, threads in (("1_worker_all_cores", 1, None), ("1_worker_1_core", 1, 1), ("2_workers", 2, None)):
+        for label, workers, threads in (
+            ("1_worker_all_cores", 1, None),
+            ("1_worker_1_core", 1, 1),
+            ("2_workers", 2, None),
+        ):
             seconds, summary = timed_run(campaign, tmp / label, workers, threads)
             assert summary.rendered_now == VARIANTS, summary
             results[label] = seconds

@@ -7,10 +7,31 @@ from pathlib import Path
 
 from PIL import Image
 
-HEADER = ["campaign_id", "product_id", "product_name", "product_image", "template", "audiences", "styles", "formats", "variants", "headline", "cta"]
+HEADER = [
+    "campaign_id",
+    "product_id",
+    "product_name",
+    "product_image",
+    "template",
+    "audiences",
+    "styles",
+    "formats",
+    "variants",
+    "headline",
+    "cta",
+]
 
 
-def write_campaign(folder: Path, campaign_id: str, products: int, template: str, audiences: str, styles: str, formats: str, variants: int) -> Path:
+def write_campaign(
+    folder: Path,
+    campaign_id: str,
+    products: int,
+    template: str,
+    audiences: str,
+    styles: str,
+    formats: str,
+    variants: int,
+) -> Path:
     """``products`` rows, one per product; returns the CSV's path."""
     (folder / "products").mkdir()
     Image.new("RGBA", (300, 500), (30, 120, 200, 255)).save(folder / "products" / "p.png")
@@ -19,5 +40,19 @@ def write_campaign(folder: Path, campaign_id: str, products: int, template: str,
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for i in range(products):
-            writer.writerow([campaign_id, f"p{i}", f"Product {i}", "products/p.png", template, audiences, styles, formats, variants, f"Headline {i}", "Shop now"])
+            writer.writerow(
+                [
+                    campaign_id,
+                    f"p{i}",
+                    f"Product {i}",
+                    "products/p.png",
+                    template,
+                    audiences,
+                    styles,
+                    formats,
+                    variants,
+                    f"Headline {i}",
+                    "Shop now",
+                ]
+            )
     return path

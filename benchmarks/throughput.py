@@ -56,17 +56,23 @@ class StandInRenderer:
 
     def install(self) -> None:
         render.select_device = lambda requested=None: "cuda"
-        render.load_model = lambda spec, device=None: SimpleNamespace(dtype="fp16", native_side=512, pipeline=SimpleNamespace(safety_checker=None))
+        render.load_model = lambda spec, device=None: SimpleNamespace(
+            dtype="fp16", native_side=512, pipeline=SimpleNamespace(safety_checker=None)
+        )
         render.generate = self.generate
 
     def generate(self, model, prompts, negative_prompts, seeds, width, height, *args, **kwargs) -> render.RenderOutput:
         time.sleep(len(prompts) / self.rate)
-        return render.RenderOutput([SCENES[seed % len(SCENES)].resize((width, height)) for seed in seeds], [False] * len(prompts))
+        return render.RenderOutput(
+            [SCENES[seed % len(SCENES)].resize((width, height)) for seed in seeds], [False] * len(prompts)
+        )
 
 
 def write_campaign(folder: Path, variants: int) -> Path:
     """20 products x 2 audiences x 1 style x square x N seeds."""
-    return synthetic.write_campaign(folder, "bench", 20, "lifestyle", "runners; parents", "golden hour", "square", max(1, variants // 40))
+    return synthetic.write_campaign(
+        folder, "bench", 20, "lifestyle", "runners; parents", "golden hour", "square", max(1, variants // 40)
+    )
 
 
 def delivered_rate(campaign: Path, out: Path, rate: float) -> float:
@@ -118,18 +124,27 @@ def main() -> None:
         campaign = write_campaign(tmp, args.variants)
         batches = finishing_batches(campaign, 40)
         finish_batch_warm = finish_seconds_per_image(batches[:1], tmp / "warm")  # fonts, cut-out, caches
-        finish_ms = statistics.median(1000 * finish_seconds_per_image(batches, tmp / f"finish{i}") for i in range(args.repeats))
-        speedups = [pool_seconds(batches, tmp / f"pool1-{i}", 1) / pool_seconds(batches, tmp / f"pool2-{i}", 2) for i in range(args.repeats)]
+        finish_ms = statistics.median(
+            1000 * finish_seconds_per_image(batches, tmp / f"finish{i}") for i in range(args.repeats)
+        )
+        speedups = [
+            pool_seconds(batches, tmp / f"pool1-{i}", 1) / pool_seconds(batches, tmp / f"pool2-{i}", 2)
+            for i in range(args.repeats)
+        ]
         delivered = {rate: [] for rate in RATES}
         delivered_rate(campaign, tmp / "warmup", 8)  # server, pool and caches warm
         for repeat in range(args.repeats):
             for rate in RATES:
                 delivered[rate].append(delivered_rate(campaign, tmp / f"flow-{rate}-{repeat}", rate))
-    print(f"variants: {args.variants}  format: square 1080x1080 png  batch: 4  finish workers: {finishing.default_workers('cuda')} (default for a GPU worker on {finishing.worker_cores()} cores)")
+    print(
+        f"variants: {args.variants}  format: square 1080x1080 png  batch: 4  finish workers: {finishing.default_workers('cuda')} (default for a GPU worker on {finishing.worker_cores()} cores)"
+    )
     print(f"first finishing batch (cold): {1000 * finish_batch_warm:.0f} ms/image")
     for rate in RATES:
         median = statistics.median(delivered[rate])
-        print(f"R={rate}: delivered {median:.2f} images/s (runs: {', '.join(f'{value:.2f}' for value in delivered[rate])})")
+        print(
+            f"R={rate}: delivered {median:.2f} images/s (runs: {', '.join(f'{value:.2f}' for value in delivered[rate])})"
+        )
     for rate in RATES:
         print(f"delivered_images_per_s_R{rate}: {statistics.median(delivered[rate]):.2f}")
         print(f"delivered_over_requested_R{rate}: {statistics.median(delivered[rate]) / rate:.3f}")

@@ -30,8 +30,30 @@ VOCABULARY = (
     "focus light energy travel home office studio garden kitchen outdoors city weekend "
     "together upgrade discover choose love enjoy feel meet your our the for with every"
 ).split()
-CTAS = ("Shop now", "Buy now", "Learn more", "Get 20% off", "Discover", "Order today", "See more", "Try it", "Sign up", "Book now")
-HEADER = ["campaign_id", "product_id", "product_name", "product_image", "template", "audiences", "styles", "formats", "headline", "cta"]
+CTAS = (
+    "Shop now",
+    "Buy now",
+    "Learn more",
+    "Get 20% off",
+    "Discover",
+    "Order today",
+    "See more",
+    "Try it",
+    "Sign up",
+    "Book now",
+)
+HEADER = [
+    "campaign_id",
+    "product_id",
+    "product_name",
+    "product_image",
+    "template",
+    "audiences",
+    "styles",
+    "formats",
+    "headline",
+    "cta",
+]
 
 
 def write_campaign(folder: Path, rows: int) -> Path:
@@ -44,7 +66,20 @@ def write_campaign(folder: Path, rows: int) -> Path:
         writer.writerow(HEADER)
         for i in range(rows):
             headline = " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(2, 9))).capitalize() + f" {i}"
-            writer.writerow(["bench", f"p{i}", f"Product {i}", "products/p.png", "lifestyle", "runners", "minimal", "square; story", headline, rng.choice(CTAS)])
+            writer.writerow(
+                [
+                    "bench",
+                    f"p{i}",
+                    f"Product {i}",
+                    "products/p.png",
+                    "lifestyle",
+                    "runners",
+                    "minimal",
+                    "square; story",
+                    headline,
+                    rng.choice(CTAS),
+                ]
+            )
     return path
 
 

@@ -34,12 +34,23 @@ def scene(seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:1080, 0:1080]
     phase = rng.uniform(0, 6.28, 3)
-    base = np.stack([120 + 80 * np.sin(x / 90 + phase[0]), 110 + 60 * np.cos(y / 70 + phase[1]), 140 + 50 * np.sin((x + y) / 120 + phase[2])], axis=2)
+    base = np.stack(
+        [
+            120 + 80 * np.sin(x / 90 + phase[0]),
+            110 + 60 * np.cos(y / 70 + phase[1]),
+            140 + 50 * np.sin((x + y) / 120 + phase[2]),
+        ],
+        axis=2,
+    )
     image = Image.fromarray(np.clip(base + rng.normal(0, rng.uniform(3, 15), base.shape), 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     for _ in range(4):
         left, top = rng.integers(0, 800, 2)
-        draw.rounded_rectangle((int(left), int(top), int(left) + 250, int(top) + 250), radius=40, fill=tuple(int(c) for c in rng.integers(0, 255, 3)))
+        draw.rounded_rectangle(
+            (int(left), int(top), int(left) + 250, int(top) + 250),
+            radius=40,
+            fill=tuple(int(c) for c in rng.integers(0, 255, 3)),
+        )
     return image
 
 
@@ -78,10 +89,15 @@ def library_read(image: Image.Image) -> list[int]:
     from imwatermark import WatermarkDecoder
 
     decoder = WatermarkDecoder("bits", provenance.WATERMARK_BITS)
-    return [int(b) for b in decoder.decode(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR), "dwtDctSvd")]
+    return [
+        int(b) for b in decoder.decode(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR), "dwtDctSvd")
+    ]
 
 
-CODECS = {"library": (library_embed, library_read), "pixio": (provenance.embed_watermark, provenance.read_watermark_bits)}
+CODECS = {
+    "library": (library_embed, library_read),
+    "pixio": (provenance.embed_watermark, provenance.read_watermark_bits),
+}
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
@@ -115,7 +131,9 @@ def synthetic(count: int) -> None:
         print(f"\n{codec}: {count} images, 1080x1080, 64-bit watermark (24-bit payload + BCH(63,24), corrects 7 bits)")
         print(f"{'attack':<18} {'bits right':>10} {'decoded':>8} {'matched (1,000 rows)':>21}")
         for name, values in stats.items():
-            print(f"{name:<18} {np.mean(values['bits']):>10.3f} {values['decoded']:>4}/{count:<3} {values['matched']:>13}/{count}")
+            print(
+                f"{name:<18} {np.mean(values['bits']):>10.3f} {values['decoded']:>4}/{count:<3} {values['matched']:>13}/{count}"
+            )
         print(f"{codec}_embed_ms_per_image: {1000 * embed_seconds / count:.1f}")
         print(f"{codec}_read_ms_per_image: {1000 * read_seconds / reads_done:.1f}")
         print(f"{codec}_psnr_db_min: {min(psnrs):.2f}")
@@ -147,7 +165,9 @@ def run_creatives(out_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--run", type=Path, action="append", default=[], help="a run's output folder (with manifest.parquet)")
+    parser.add_argument(
+        "--run", type=Path, action="append", default=[], help="a run's output folder (with manifest.parquet)"
+    )
     args = parser.parse_args()
     for out_dir in args.run:
         run_creatives(out_dir)

@@ -48,7 +48,9 @@ ROWS = [
 def draw_bottle() -> Image.Image:
     image = Image.new("RGBA", (400, 800), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    draw.rounded_rectangle((90, 170, 310, 780), radius=60, fill=(32, 120, 190, 255), outline=(15, 70, 120, 255), width=6)
+    draw.rounded_rectangle(
+        (90, 170, 310, 780), radius=60, fill=(32, 120, 190, 255), outline=(15, 70, 120, 255), width=6
+    )
     draw.rectangle((150, 90, 250, 180), fill=(210, 215, 220, 255))
     draw.rounded_rectangle((140, 40, 260, 100), radius=14, fill=(40, 40, 48, 255))
     draw.rectangle((115, 380, 285, 520), fill=(245, 245, 245, 255))

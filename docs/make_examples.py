@@ -38,8 +38,12 @@ def modes_campaign(folder: Path) -> Path:
     lines = (folder / "campaign.csv").read_text().splitlines()
     header = lines[0] + ",source_image,replace_mask,strength"
     rows = [line + ",,," for line in lines[1:]]
-    rows.append("spring-sale,profile-restyle,Profile picture,products/bottle.png,studio,creators,watercolour,square,1,7,Your look,Try it,,restyle,,brand.yaml,jpeg,portrait.png,,0.6")
-    rows.append("spring-sale,shirt-replace,New shirt,products/bottle.png,studio,creators,linen shirt,square,1,8,New season,Shop,,replace,,brand.yaml,jpeg,portrait.png,shirt-mask.png,1")
+    rows.append(
+        "spring-sale,profile-restyle,Profile picture,products/bottle.png,studio,creators,watercolour,square,1,7,Your look,Try it,,restyle,,brand.yaml,jpeg,portrait.png,,0.6"
+    )
+    rows.append(
+        "spring-sale,shirt-replace,New shirt,products/bottle.png,studio,creators,linen shirt,square,1,8,New season,Shop,,replace,,brand.yaml,jpeg,portrait.png,shirt-mask.png,1"
+    )
     (folder / "campaign.csv").write_text("\n".join([header, *rows]) + "\n")
     (folder / "campaign.xlsx").unlink()
     return folder / "campaign.csv"

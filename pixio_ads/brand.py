@@ -145,19 +145,48 @@ def load_brand_kit(path: Path) -> BrandKit:
     """Read and validate a brand kit. Raises ValidationError listing every problem."""
     file = str(path)
     if path.suffix.lower() not in BRAND_SUFFIXES:
-        raise ValidationError([Issue(file, f"unsupported brand kit type {path.suffix or '(none)'!r}", "write the brand kit as .yaml, .yml or .json")])
+        raise ValidationError(
+            [
+                Issue(
+                    file,
+                    f"unsupported brand kit type {path.suffix or '(none)'!r}",
+                    "write the brand kit as .yaml, .yml or .json",
+                )
+            ]
+        )
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError([Issue(file, f"cannot read the brand kit: {exc}", "check the path in the brand_kit column")]) from None
+        raise ValidationError(
+            [Issue(file, f"cannot read the brand kit: {exc}", "check the path in the brand_kit column")]
+        ) from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        line = getattr(exc, "lineno", None) or (exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None)
-        raise ValidationError([Issue(file, f"not valid {path.suffix[1:].upper()}: {getattr(exc, 'problem', None) or exc}", "fix the syntax", line=line)]) from None
+        line = getattr(exc, "lineno", None) or (
+            exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
+        )
+        raise ValidationError(
+            [
+                Issue(
+                    file,
+                    f"not valid {path.suffix[1:].upper()}: {getattr(exc, 'problem', None) or exc}",
+                    "fix the syntax",
+                    line=line,
+                )
+            ]
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ValidationError([Issue(file, "the brand kit must be a mapping of keys (name, logo, fonts, colors, cta)", "see the example in the README")])
+        raise ValidationError(
+            [
+                Issue(
+                    file,
+                    "the brand kit must be a mapping of keys (name, logo, fonts, colors, cta)",
+                    "see the example in the README",
+                )
+            ]
+        )
     try:
         raw = _BrandFile.model_validate(data)
     except PydanticError as exc:
@@ -172,13 +201,35 @@ def load_brand_kit(path: Path) -> BrandKit:
             return None
         resolved = (folder / relative).resolve()
         if not resolved.is_relative_to(folder):
-            issues.append(Issue(file, "path leaves the brand kit's folder", "keep logos and fonts beside the brand kit and use relative paths", key=key, value=relative))
+            issues.append(
+                Issue(
+                    file,
+                    "path leaves the brand kit's folder",
+                    "keep logos and fonts beside the brand kit and use relative paths",
+                    key=key,
+                    value=relative,
+                )
+            )
         elif not resolved.is_file():
-            issues.append(Issue(file, "file not found", f"put the file at {resolved} or correct the path", key=key, value=relative))
+            issues.append(
+                Issue(
+                    file, "file not found", f"put the file at {resolved} or correct the path", key=key, value=relative
+                )
+            )
         else:
             problem = check(resolved)
             if problem:
-                issues.append(Issue(file, problem, "use a TrueType/OpenType font file" if key.startswith("fonts") else "use a PNG, JPEG or WebP image", key=key, value=relative))
+                issues.append(
+                    Issue(
+                        file,
+                        problem,
+                        "use a TrueType/OpenType font file"
+                        if key.startswith("fonts")
+                        else "use a PNG, JPEG or WebP image",
+                        key=key,
+                        value=relative,
+                    )
+                )
             else:
                 hashed.update(resolved.read_bytes())
                 return resolved
@@ -189,7 +240,15 @@ def load_brand_kit(path: Path) -> BrandKit:
     cta_font = asset("fonts.cta", raw.fonts.cta, _font_problem)
     label_position = label_corner(raw.ai_label.position, raw.logo_position if logo else None)
     if logo and label_position == raw.logo_position:
-        issues.append(Issue(file, f"the AI label and the logo cannot share the {label_position} corner", "pick another corner, or auto", key="ai_label.position", value=raw.ai_label.position))
+        issues.append(
+            Issue(
+                file,
+                f"the AI label and the logo cannot share the {label_position} corner",
+                "pick another corner, or auto",
+                key="ai_label.position",
+                value=raw.ai_label.position,
+            )
+        )
     if issues:
         raise ValidationError(issues)
     return BrandKit(
@@ -221,7 +280,13 @@ def _issue(file: str, error: dict) -> Issue:
     if error["type"] == "extra_forbidden":
         return Issue(file, "unknown key", "remove it or correct its spelling (see the example in the README)", key=key)
     message = error["msg"].removeprefix("Value error, ")
-    return Issue(file, message, "correct the value", key=key, value=None if isinstance(error.get("input"), dict) else str(error.get("input")))
+    return Issue(
+        file,
+        message,
+        "correct the value",
+        key=key,
+        value=None if isinstance(error.get("input"), dict) else str(error.get("input")),
+    )
 
 
 def _image_problem(path: Path) -> str | None:

@@ -28,7 +28,11 @@ from pixio_ads.runner import add_progress_listener, check_models
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides, Variant, expand
 
-app = typer.Typer(help="Campaign spreadsheets in, ad creatives and a Parquet manifest out.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Campaign spreadsheets in, ad creatives and a Parquet manifest out.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 # soft_wrap: never hard-wrap a line, so paths and messages survive copy-paste and grep
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -36,19 +40,62 @@ err = Console(stderr=True, soft_wrap=True)
 EXIT_FAILED_VARIANTS = 1
 EXIT_INVALID_INPUT = 2
 
-CampaignArg = Annotated[Path, typer.Argument(help="Campaign spreadsheet (.csv, .xlsx or .parquet).", show_default=False)]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Local checkpoint folder or hub id; wins over the spreadsheet. Default: the embedded tiny model (noise).")]
-StepsOpt = Annotated[Optional[int], typer.Option("--steps", min=1, max=500, help="Denoising steps; wins over the spreadsheet.")]
-GuidanceOpt = Annotated[Optional[float], typer.Option("--guidance", min=0, max=50, help="Guidance scale; wins over the spreadsheet.")]
-SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Sampler: " + ", ".join(SCHEDULER_NAMES) + "; wins over the spreadsheet.")]
-RevisionOpt = Annotated[Optional[str], typer.Option("--revision", help="Hub revision of the model; wins over the spreadsheet.")]
-DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Weights precision: " + ", ".join(DTYPES) + "; wins over the spreadsheet.")]
+CampaignArg = Annotated[
+    Path, typer.Argument(help="Campaign spreadsheet (.csv, .xlsx or .parquet).", show_default=False)
+]
+ModelOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model",
+        help="Local checkpoint folder or hub id; wins over the spreadsheet. Default: the embedded tiny model (noise).",
+    ),
+]
+StepsOpt = Annotated[
+    Optional[int], typer.Option("--steps", min=1, max=500, help="Denoising steps; wins over the spreadsheet.")
+]
+GuidanceOpt = Annotated[
+    Optional[float], typer.Option("--guidance", min=0, max=50, help="Guidance scale; wins over the spreadsheet.")
+]
+SchedulerOpt = Annotated[
+    Optional[str],
+    typer.Option("--scheduler", help="Sampler: " + ", ".join(SCHEDULER_NAMES) + "; wins over the spreadsheet."),
+]
+RevisionOpt = Annotated[
+    Optional[str], typer.Option("--revision", help="Hub revision of the model; wins over the spreadsheet.")
+]
+DtypeOpt = Annotated[
+    Optional[str],
+    typer.Option("--dtype", help="Weights precision: " + ", ".join(DTYPES) + "; wins over the spreadsheet."),
+]
 LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N variants.")]
-PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", help="Content policy file (YAML). Default: the packaged one (pixio_ads/data/policy.yaml).")]
-QuotasOpt = Annotated[Optional[Path], typer.Option("--quotas", help="Quota file (YAML): images per day/campaign and GPU-seconds per brand and campaign.")]
-UsageDbOpt = Annotated[Optional[Path], typer.Option("--usage-db", envvar="PIXIO_ADS_USAGE_DB", help="SQLite file that records usage against the quotas.")]
-C2paCertOpt = Annotated[Optional[Path], typer.Option("--c2pa-cert", envvar="PIXIO_ADS_C2PA_CERT", help="PEM certificate chain (leaf first) to sign C2PA manifests with.")]
-C2paKeyOpt = Annotated[Optional[Path], typer.Option("--c2pa-key", envvar="PIXIO_ADS_C2PA_KEY", help="PEM private key of that certificate.")]
+PolicyOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--policy", help="Content policy file (YAML). Default: the packaged one (pixio_ads/data/policy.yaml)."
+    ),
+]
+QuotasOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--quotas", help="Quota file (YAML): images per day/campaign and GPU-seconds per brand and campaign."
+    ),
+]
+UsageDbOpt = Annotated[
+    Optional[Path],
+    typer.Option("--usage-db", envvar="PIXIO_ADS_USAGE_DB", help="SQLite file that records usage against the quotas."),
+]
+C2paCertOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--c2pa-cert",
+        envvar="PIXIO_ADS_C2PA_CERT",
+        help="PEM certificate chain (leaf first) to sign C2PA manifests with.",
+    ),
+]
+C2paKeyOpt = Annotated[
+    Optional[Path],
+    typer.Option("--c2pa-key", envvar="PIXIO_ADS_C2PA_KEY", help="PEM private key of that certificate."),
+]
 
 
 def _overrides(*values) -> Overrides:
@@ -68,7 +115,9 @@ def _load(campaign_path: Path, overrides: Overrides, limit: int | None = None) -
             err.print(f"[yellow]warning:[/] {warning}", highlight=False)
         return campaign, expand(campaign, overrides, limit)
     except ValidationError as exc:
-        err.print(f"[bold red]{campaign_path}: {len(exc.issues)} problem(s), nothing was rendered:[/]", highlight=False)
+        err.print(
+            f"[bold red]{campaign_path}: {len(exc.issues)} problem(s), nothing was rendered:[/]", highlight=False
+        )
         for issue in exc.issues:
             err.print(f"  - {issue}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
@@ -96,10 +145,18 @@ def validate(
     )
     out.print("  by format: " + ", ".join(f"{name} {count}" for name, count in formats.items()), highlight=False)
     if blocked:
-        reasons = Counter((v.source_row, m.category, m.term, m.field) for v in variants if (m := blocked.get(v.variant_id)))
-        err.print(f"[yellow]{len(blocked)} variant(s) will be blocked by the content policy and never rendered:[/]", highlight=False)
+        reasons = Counter(
+            (v.source_row, m.category, m.term, m.field) for v in variants if (m := blocked.get(v.variant_id))
+        )
+        err.print(
+            f"[yellow]{len(blocked)} variant(s) will be blocked by the content policy and never rendered:[/]",
+            highlight=False,
+        )
         for (row, category, term, field), count in sorted(reasons.items()):
-            err.print(f"  - {campaign}, row {row}, column '{field}': {category} term {term!r} ({count} variant(s))", highlight=False)
+            err.print(
+                f"  - {campaign}, row {row}, column '{field}': {category} term {term!r} ({count} variant(s))",
+                highlight=False,
+            )
 
 
 def _screen(variants: list[Variant], policy_path: Optional[Path]) -> dict:
@@ -118,7 +175,9 @@ def _screen(variants: list[Variant], policy_path: Optional[Path]) -> dict:
 @app.command("expand")
 def expand_command(
     campaign: CampaignArg,
-    output: Annotated[Optional[Path], typer.Option("--out", help="Write all variants to FILE (.parquet, .csv or .jsonl).")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--out", help="Write all variants to FILE (.parquet, .csv or .jsonl).")
+    ] = None,
     show: Annotated[int, typer.Option(help="How many variants to print.")] = 20,
     limit: LimitOpt = None,
     model: ModelOpt = None,
@@ -130,7 +189,9 @@ def expand_command(
 ) -> None:
     """Expand a campaign into its variants without rendering."""
     _, variants = _load(campaign, _overrides(model, steps, guidance, scheduler, revision, dtype), limit)
-    table = Table("variant_id", "product", "audience", "style", "format", "seed", "prompt", title=f"{len(variants)} variants")
+    table = Table(
+        "variant_id", "product", "audience", "style", "format", "seed", "prompt", title=f"{len(variants)} variants"
+    )
     for v in variants[:show]:
         table.add_row(v.variant_id, v.product_id, v.audience, v.style, v.format, str(v.seed), v.prompt)
     out.print(table)
@@ -163,7 +224,9 @@ def _write_variants(variants: list[Variant], path: Path) -> None:
 @app.command()
 def run(
     campaign: CampaignArg,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder. Default: out/<campaign file name>.")] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Output folder. Default: out/<campaign file name>.")
+    ] = None,
     model: ModelOpt = None,
     limit: LimitOpt = None,
     steps: StepsOpt = None,
@@ -171,14 +234,36 @@ def run(
     scheduler: SchedulerOpt = None,
     revision: RevisionOpt = None,
     dtype: DtypeOpt = None,
-    upscaler: Annotated[Optional[str], typer.Option(help="Diffusers upscaler checkpoint (folder or hub id) for backgrounds smaller than their format. Default: Lanczos resize.")] = None,
-    upscaler_steps: Annotated[int, typer.Option(min=1, max=500, help="Denoising steps of the upscaler.")] = DEFAULT_UPSCALER_STEPS,
+    upscaler: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Diffusers upscaler checkpoint (folder or hub id) for backgrounds smaller than their format. Default: Lanczos resize."
+        ),
+    ] = None,
+    upscaler_steps: Annotated[
+        int, typer.Option(min=1, max=500, help="Denoising steps of the upscaler.")
+    ] = DEFAULT_UPSCALER_STEPS,
     device: Annotated[Optional[str], typer.Option(help="cuda, mps or cpu. Default: the best available.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Images per forward pass. Default: 1 on CPU, 4 on CUDA.")] = None,
-    safety_checker: Annotated[bool, typer.Option(help="Keep the checkpoint's safety checker on (flagged images are blocked, not saved).")] = True,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Render on a local Dask cluster of N worker processes (one per GPU on GPU hosts).")] = None,
-    dask_address: Annotated[Optional[str], typer.Option(help="Render on an existing Dask cluster, e.g. tcp://scheduler:8786.")] = None,
-    finish_workers: Annotated[Optional[int], typer.Option(min=0, help="Processes that finish creatives (layout, copy, watermark, encoding) while rendering goes on, per render worker; 0: a thread of the render process. Default: the cores rendering does not need (1 on CPU).")] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option(min=1, help="Images per forward pass. Default: 1 on CPU, 4 on CUDA.")
+    ] = None,
+    safety_checker: Annotated[
+        bool, typer.Option(help="Keep the checkpoint's safety checker on (flagged images are blocked, not saved).")
+    ] = True,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Render on a local Dask cluster of N worker processes (one per GPU on GPU hosts)."),
+    ] = None,
+    dask_address: Annotated[
+        Optional[str], typer.Option(help="Render on an existing Dask cluster, e.g. tcp://scheduler:8786.")
+    ] = None,
+    finish_workers: Annotated[
+        Optional[int],
+        typer.Option(
+            min=0,
+            help="Processes that finish creatives (layout, copy, watermark, encoding) while rendering goes on, per render worker; 0: a thread of the render process. Default: the cores rendering does not need (1 on CPU).",
+        ),
+    ] = None,
     policy: PolicyOpt = None,
     quotas: QuotasOpt = None,
     usage_db: UsageDbOpt = None,
@@ -232,7 +317,10 @@ def run(
     out.print(f"contact sheet: {Path(summary.manifest_path).parent / CONTACT_SHEET_HTML}", highlight=False)
     for status, why in (("blocked", "by the content policy or the safety checker"), ("skipped", "beyond a quota")):
         if summary.counts.get(status):
-            err.print(f"[yellow]{summary.counts[status]} variant(s) {status} {why}: see the manifest's 'error' column[/]", highlight=False)
+            err.print(
+                f"[yellow]{summary.counts[status]} variant(s) {status} {why}: see the manifest's 'error' column[/]",
+                highlight=False,
+            )
     if summary.counts["failed"]:
         err.print("[red]some variants failed; their errors are in the manifest's 'error' column[/]")
         raise typer.Exit(EXIT_FAILED_VARIANTS)
@@ -244,11 +332,25 @@ def _text(path: Optional[Path]) -> Optional[str]:
 
 @app.command()
 def verify(
-    target: Annotated[Path, typer.Argument(help="An image, or a folder searched for .png/.jpg/.webp images.", show_default=False)],
-    manifest: Annotated[Optional[Path], typer.Option(help="Manifest to match watermarks against. Default: manifest.parquet in TARGET or a folder above it.")] = None,
-    trust_anchors: Annotated[Optional[Path], typer.Option(help="PEM file of CA certificates whose C2PA signatures count as trusted.")] = None,
-    require_c2pa: Annotated[bool, typer.Option(help="Count a missing C2PA manifest as a problem even where the manifest says none was written.")] = False,
-    informational: Annotated[bool, typer.Option(help="Report only: exit 0 even when something expected is missing.")] = False,
+    target: Annotated[
+        Path, typer.Argument(help="An image, or a folder searched for .png/.jpg/.webp images.", show_default=False)
+    ],
+    manifest: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Manifest to match watermarks against. Default: manifest.parquet in TARGET or a folder above it."
+        ),
+    ] = None,
+    trust_anchors: Annotated[
+        Optional[Path], typer.Option(help="PEM file of CA certificates whose C2PA signatures count as trusted.")
+    ] = None,
+    require_c2pa: Annotated[
+        bool,
+        typer.Option(help="Count a missing C2PA manifest as a problem even where the manifest says none was written."),
+    ] = False,
+    informational: Annotated[
+        bool, typer.Option(help="Report only: exit 0 even when something expected is missing.")
+    ] = False,
 ) -> None:
     """Check images for the AI disclosure: watermark (and its manifest row), XMP, C2PA."""
     from pixio_ads.formats import NAMED_FORMATS
@@ -258,24 +360,64 @@ def verify(
     if not target.exists():
         err.print(f"[bold red]error:[/] {target} does not exist", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT)
-    files = [target] if target.is_file() else sorted(p for p in target.rglob("*") if p.is_file() and format_of(p) and "thumbs" not in p.parts and not p.name.startswith("contact-sheet"))
-    manifest = manifest or next((folder / "manifest.parquet" for folder in [target if target.is_dir() else target.parent, *target.resolve().parents] if (folder / "manifest.parquet").is_file()), None)
+    files = (
+        [target]
+        if target.is_file()
+        else sorted(
+            p
+            for p in target.rglob("*")
+            if p.is_file() and format_of(p) and "thumbs" not in p.parts and not p.name.startswith("contact-sheet")
+        )
+    )
+    manifest = manifest or next(
+        (
+            folder / "manifest.parquet"
+            for folder in [target if target.is_dir() else target.parent, *target.resolve().parents]
+            if (folder / "manifest.parquet").is_file()
+        ),
+        None,
+    )
     rows = {row["variant_id"]: row for row in read_table(manifest).to_pylist()} if manifest else None
-    sizes = [(f.width, f.height) for f in NAMED_FORMATS.values()] + sorted({(r["width"], r["height"]) for r in (rows or {}).values()})
+    sizes = [(f.width, f.height) for f in NAMED_FORMATS.values()] + sorted(
+        {(r["width"], r["height"]) for r in (rows or {}).values()}
+    )
     anchors = trust_anchors.read_bytes() if trust_anchors else None
-    out.print(f"{len(files)} image(s)" + (f", matched against {manifest}" if manifest else ", no manifest to match against"), highlight=False)
+    out.print(
+        f"{len(files)} image(s)" + (f", matched against {manifest}" if manifest else ", no manifest to match against"),
+        highlight=False,
+    )
     failed = 0
     for path in files:
         result = verify_file(path, sizes, rows, anchors, require_c2pa)
         failed += not result.ok
-        parts = [f"watermark {result.watermark} ({result.watermark_bits_corrected} bit(s) corrected)" if result.watermark else "watermark unreadable"]
+        parts = [
+            f"watermark {result.watermark} ({result.watermark_bits_corrected} bit(s) corrected)"
+            if result.watermark
+            else "watermark unreadable"
+        ]
         if rows is not None:
-            parts.append(f"row {result.matched_variant} ({result.match_distance} bit(s) off)" if result.matched_variant else "no manifest row")
+            parts.append(
+                f"row {result.matched_variant} ({result.match_distance} bit(s) off)"
+                if result.matched_variant
+                else "no manifest row"
+            )
         parts.append("XMP " + (result.digital_source_type.rsplit("/", 1)[-1] or "absent"))
         c2pa = result.c2pa
-        parts.append("C2PA " + ("absent" if not c2pa.present else c2pa.state + (f" ({', '.join(c2pa.failures)})" if c2pa.failures else "") + (f", signed by {c2pa.signer}" if c2pa.signer else "")))
+        parts.append(
+            "C2PA "
+            + (
+                "absent"
+                if not c2pa.present
+                else c2pa.state
+                + (f" ({', '.join(c2pa.failures)})" if c2pa.failures else "")
+                + (f", signed by {c2pa.signer}" if c2pa.signer else "")
+            )
+        )
         status = "[green]ok[/]    " if result.ok else "[red]FAILED[/]"
-        out.print(f"{status} {path}: " + "; ".join(parts) + ("" if result.ok else " -- " + "; ".join(result.problems)), highlight=False)
+        out.print(
+            f"{status} {path}: " + "; ".join(parts) + ("" if result.ok else " -- " + "; ".join(result.problems)),
+            highlight=False,
+        )
     out.print(f"{len(files) - failed} of {len(files)} image(s) carry everything expected", highlight=False)
     if failed and not informational:
         raise typer.Exit(EXIT_FAILED_VARIANTS)
@@ -283,11 +425,15 @@ def verify(
 
 @app.command()
 def serve(
-    inbox_dir: Annotated[Path, typer.Option("--inbox", help="Folder to watch for campaign files (created if missing).")],
+    inbox_dir: Annotated[
+        Path, typer.Option("--inbox", help="Folder to watch for campaign files (created if missing).")
+    ],
     out_root: Annotated[Path, typer.Option("--out", help="Where each campaign's outputs go (one folder per file).")],
     cron: Annotated[str, typer.Option(help="When campaign-inbox scans the inbox (cron syntax).")] = "*/5 * * * *",
     model: ModelOpt = None,
-    settle_seconds: Annotated[float, typer.Option(help="A file must be unchanged this long before it is picked up.")] = 10.0,
+    settle_seconds: Annotated[
+        float, typer.Option(help="A file must be unchanged this long before it is picked up.")
+    ] = 10.0,
     policy: PolicyOpt = None,
     quotas: QuotasOpt = None,
     usage_db: UsageDbOpt = None,
@@ -299,7 +445,14 @@ def serve(
     from pixio_ads.flows.deploy import serve_all
 
     given = {"policy": policy, "quotas": quotas, "usage_db": usage_db, "c2pa_cert": c2pa_cert, "c2pa_key": c2pa_key}
-    serve_all(str(inbox_dir), str(out_root), cron, model, settle_seconds, {name: _text(path) for name, path in given.items() if path is not None})
+    serve_all(
+        str(inbox_dir),
+        str(out_root),
+        cron,
+        model,
+        settle_seconds,
+        {name: _text(path) for name, path in given.items() if path is not None},
+    )
 
 
 def _prefect_defaults() -> None:

@@ -65,7 +65,9 @@ def corner_box(inner: Box, corner: str, width: int, height: int) -> Box:
     return Box(left, top, left + width, top + height)
 
 
-def layout(fmt: AdFormat, margin: float = DEFAULT_MARGIN, logo_position: str | None = None, label_position: str | None = None) -> Layout:
+def layout(
+    fmt: AdFormat, margin: float = DEFAULT_MARGIN, logo_position: str | None = None, label_position: str | None = None
+) -> Layout:
     """Headline band at the top of the safe area, the button band at the bottom, the
     product between them; the logo and the AI label take corner slots (never the same one)
     and the headline stays centred and clear of them."""
@@ -84,11 +86,18 @@ def layout(fmt: AdFormat, margin: float = DEFAULT_MARGIN, logo_position: str | N
     side = 0  # width the corner slots take from the headline's sides
     if logo_position:
         logo_w = round(inner.width * LOGO_WIDTH)
-        logo = corner_box(inner, logo_position, logo_w, min(round(inner.height * LOGO_HEIGHT), headline_h if logo_position.startswith("top") else cta_h))
+        logo = corner_box(
+            inner,
+            logo_position,
+            logo_w,
+            min(round(inner.height * LOGO_HEIGHT), headline_h if logo_position.startswith("top") else cta_h),
+        )
         side = logo_w if logo_position.startswith("top") else 0
     if label_position:
         label_w = min(round(inner.width * LABEL_WIDTH), cta.left - inner.left - gap)
-        label = corner_box(inner, label_position, label_w, min(max(LABEL_MIN_HEIGHT, round(inner.height * LABEL_HEIGHT)), cta_h))
+        label = corner_box(
+            inner, label_position, label_w, min(max(LABEL_MIN_HEIGHT, round(inner.height * LABEL_HEIGHT)), cta_h)
+        )
         side = max(side, label_w if label_position.startswith("top") else 0)
     if side:  # keep the headline centred, clear of the corner slots on both sides
         headline = Box(inner.left + side + gap, headline.top, inner.right - side - gap, headline.bottom)
@@ -100,7 +109,12 @@ def product_box(product_size: tuple[int, int], canvas: Box, area: Box, placement
     """Scale the product to ``placement.scale`` of the canvas (never beyond ``area``) and
     anchor it inside ``area``."""
     width, height = product_size
-    fit = min(canvas.width * placement.scale / width, canvas.height * placement.scale / height, area.width / width, area.height / height)
+    fit = min(
+        canvas.width * placement.scale / width,
+        canvas.height * placement.scale / height,
+        area.width / width,
+        area.height / height,
+    )
     w, h = max(1, min(area.width, round(width * fit))), max(1, min(area.height, round(height * fit)))
     anchor = placement.anchor
     if anchor.endswith("left"):
@@ -156,7 +170,12 @@ def draw_shadows(canvas: Image.Image, product: Image.Image, box: Box, shadow: st
     short = min(canvas.size)
     offset, blur = round(short * 0.015), max(1.0, short * 0.012)
     reach = offset + round(blur * 3) + round(box.height * 0.06)
-    region = Box(max(0, box.left - reach), max(0, box.top - reach), min(canvas.width, box.right + reach), min(canvas.height, box.bottom + reach))
+    region = Box(
+        max(0, box.left - reach),
+        max(0, box.top - reach),
+        min(canvas.width, box.right + reach),
+        min(canvas.height, box.bottom + reach),
+    )
     x, y = box.left - region.left, box.top - region.top  # the product's corner within the region
     shade = Image.new("L", (region.width, region.height), 0)
     if shadow in ("both", "drop"):
@@ -167,7 +186,9 @@ def draw_shadows(canvas: Image.Image, product: Image.Image, box: Box, shadow: st
         bbox = product.getchannel("A").getbbox() or (0, 0, box.width, box.height)
         foot_w, foot_h = (bbox[2] - bbox[0]) * 0.9, max(2.0, box.height * 0.06)
         centre_x, bottom = x + (bbox[0] + bbox[2]) / 2, y + bbox[3]
-        ImageDraw.Draw(contact).ellipse((centre_x - foot_w / 2, bottom - foot_h / 2, centre_x + foot_w / 2, bottom + foot_h / 2), fill=120)
+        ImageDraw.Draw(contact).ellipse(
+            (centre_x - foot_w / 2, bottom - foot_h / 2, centre_x + foot_w / 2, bottom + foot_h / 2), fill=120
+        )
         shade = ImageChops.lighter(shade, contact.filter(ImageFilter.GaussianBlur(max(1, foot_h / 2))))
     canvas = canvas.copy()
     area = region.as_tuple()
@@ -211,7 +232,9 @@ def paste_product(canvas: Image.Image, product: Image.Image, box: Box) -> tuple[
     return canvas, exact
 
 
-def merge_masked(original: Image.Image, generated: Image.Image, mask: Image.Image, feather: float = 2.0) -> Image.Image:
+def merge_masked(
+    original: Image.Image, generated: Image.Image, mask: Image.Image, feather: float = 2.0
+) -> Image.Image:
     """Keep ``original`` outside the mask (white = replaced): the VAE round trip must not
     soften pixels the user did not ask to change."""
     soft = mask.convert("L").filter(ImageFilter.GaussianBlur(feather)) if feather > 0 else mask.convert("L")

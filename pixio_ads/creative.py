@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from PIL import Image
 
 from pixio_ads.brand import BrandKit, brand_kit_at
-from pixio_ads.composite import Layout, Placement, compose, fit_cover, inpaint_inputs, merge_masked, paste_product, product_box
+from pixio_ads.composite import (
+    Layout,
+    Placement,
+    compose,
+    fit_cover,
+    inpaint_inputs,
+    merge_masked,
+    paste_product,
+    product_box,
+)
 from pixio_ads.cutout import cut_out
 from pixio_ads.formats import AdFormat, Box
 from pixio_ads.overlay import layout_for, overlay_copy
@@ -50,7 +59,10 @@ class Assets:
     def product(self, variant: Variant) -> tuple[Image.Image, str]:
         """(RGBA product, cut-out method)."""
         mask = variant.product_mask or None
-        return self._get(("product", variant.product_image, mask), lambda: cut_out(self.image(variant.product_image), self.image(mask) if mask else None))
+        return self._get(
+            ("product", variant.product_image, mask),
+            lambda: cut_out(self.image(variant.product_image), self.image(mask) if mask else None),
+        )
 
     def brand(self, variant: Variant) -> BrandKit:
         return brand_kit_at(variant.brand_kit)
@@ -78,7 +90,9 @@ def _source(variant: Variant, assets: Assets) -> Image.Image:
     return fit_cover(flat, variant.width, variant.height)
 
 
-def model_inputs(variant: Variant, width: int, height: int, assets: Assets) -> tuple[Image.Image | None, Image.Image | None]:
+def model_inputs(
+    variant: Variant, width: int, height: int, assets: Assets
+) -> tuple[Image.Image | None, Image.Image | None]:
     """(init image, mask) for the pipeline at its render size; (None, None) for compose."""
     size = (width, height)
     if variant.mode == "compose":

@@ -35,7 +35,9 @@ def apply_mask(image: Image.Image, mask: Image.Image) -> Image.Image:
     return product
 
 
-def remove_plain_background(image: Image.Image, tolerance: int = DEFAULT_TOLERANCE, feather: float = FEATHER_PX) -> Image.Image | None:
+def remove_plain_background(
+    image: Image.Image, tolerance: int = DEFAULT_TOLERANCE, feather: float = FEATHER_PX
+) -> Image.Image | None:
     """Flood-fill the backdrop from the borders: pixels within ``tolerance`` of the border's
     median colour and connected to the border become transparent; enclosed areas of the
     same colour (a white label on the product) stay. None when the border is not plain."""
@@ -59,7 +61,9 @@ def remove_plain_background(image: Image.Image, tolerance: int = DEFAULT_TOLERAN
     return product
 
 
-def cut_out(image: Image.Image, mask: Image.Image | None = None, tolerance: int = DEFAULT_TOLERANCE) -> tuple[Image.Image, str]:
+def cut_out(
+    image: Image.Image, mask: Image.Image | None = None, tolerance: int = DEFAULT_TOLERANCE
+) -> tuple[Image.Image, str]:
     """(RGBA product, method) with method one of CUTOUT_METHODS."""
     if mask is not None:
         return apply_mask(image, mask), MASK

@@ -54,7 +54,13 @@ CORES_ENV = "PIXIO_ADS_WORKER_CORES"  # cores one render worker may use (set for
 def worker_cores() -> int:
     """The CPU cores this render worker has: its Dask share when set, else the process's."""
     share = os.environ.get(CORES_ENV)
-    return int(share) if share else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return (
+        int(share)
+        if share
+        else len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count() or 1
+    )
 
 
 def default_workers(device: str) -> int:
@@ -83,7 +89,12 @@ def result_row(variant: Variant, status: str, values: dict) -> dict:
 
 def output_path(variant: Variant) -> Path:
     """Where a variant's creative lives, relative to the output folder."""
-    return Path("images") / variant.campaign_id / variant.product_id / f"{variant.format}-{variant.variant_id}{FILE_SUFFIX[variant.output_format]}"
+    return (
+        Path("images")
+        / variant.campaign_id
+        / variant.product_id
+        / f"{variant.format}-{variant.variant_id}{FILE_SUFFIX[variant.output_format]}"
+    )
 
 
 def save_creative(variant: Variant, generated: Image.Image, out_dir: Path, signer: C2paSigner | None) -> dict:
@@ -92,12 +103,27 @@ def save_creative(variant: Variant, generated: Image.Image, out_dir: Path, signe
     The thumbnail and the hash come from what is in memory, never read back from disk."""
     creative = finish(variant, generated, shared_assets())
     relative = output_path(variant)
-    disclosed = disclose(creative.image, variant.variant_id, variant.output_format, variant.quality, relative.name, signer, creative.keep)
+    disclosed = disclose(
+        creative.image,
+        variant.variant_id,
+        variant.output_format,
+        variant.quality,
+        relative.name,
+        signer,
+        creative.keep,
+    )
     data = disclosed.data
     # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
     atomic_write_bytes(out_dir / relative, data, fsync=False)
-    atomic_write_bytes(out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative.image), fsync=False)
-    return {**creative.values, **disclosed.values, "output_path": relative.as_posix(), "output_sha256": hashlib.sha256(data).hexdigest()}
+    atomic_write_bytes(
+        out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative.image), fsync=False
+    )
+    return {
+        **creative.values,
+        **disclosed.values,
+        "output_path": relative.as_posix(),
+        "output_sha256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def finish_batch(batch: list[Rendered], out_dir: Path, signer: C2paSigner | None) -> list[dict]:
@@ -200,9 +226,14 @@ class Finisher:
             if pending.executor is self._executor:
                 self._executor = _renew(self.workers, self._executor)
             if pending.attempt == 1:
-                logger.warning("a finishing process died; finishing %d variant(s) again in a fresh one", len(pending.batch))
+                logger.warning(
+                    "a finishing process died; finishing %d variant(s) again in a fresh one", len(pending.batch)
+                )
                 return self._collect(self._start(pending.batch, attempt=2))
-            return _failed(pending.batch, f"finishing process died twice while holding this batch ({exc.__class__.__name__}); rerun to render it again")
+            return _failed(
+                pending.batch,
+                f"finishing process died twice while holding this batch ({exc.__class__.__name__}); rerun to render it again",
+            )
 
 
 def _failed(batch: list[Rendered], error: str) -> list[dict]:
@@ -222,7 +253,9 @@ def _executor(workers: int) -> Executor:
     about a second, more than a shard of a fast GPU takes. Daemonic processes (some Dask
     setups) may not have children: they finish on a thread, with a warning."""
     if workers > 0 and multiprocessing.current_process().daemon:
-        logger.warning("this worker process is daemonic and cannot start finishing processes; finishing on a thread (for Dask: DASK_DISTRIBUTED__WORKER__DAEMON=False)")
+        logger.warning(
+            "this worker process is daemonic and cannot start finishing processes; finishing on a thread (for Dask: DASK_DISTRIBUTED__WORKER__DAEMON=False)"
+        )
         workers = 0
     if workers not in _pools:
         if workers == 0:

@@ -29,7 +29,9 @@ NAMED_FORMATS: dict[str, AdFormat] = {
 }
 _CUSTOM = re.compile(r"^\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*$")
 MIN_SIDE, MAX_SIDE = 64, 8192
-FORMAT_HELP = "use one of " + ", ".join(NAMED_FORMATS) + f" or a custom size WxH such as 1200x1200 ({MIN_SIDE}-{MAX_SIDE} px)"
+FORMAT_HELP = (
+    "use one of " + ", ".join(NAMED_FORMATS) + f" or a custom size WxH such as 1200x1200 ({MIN_SIDE}-{MAX_SIDE} px)"
+)
 
 
 def parse_format(text: str) -> AdFormat:
@@ -80,10 +82,17 @@ class Box:
         return self.bottom - self.top
 
     def contains(self, other: "Box") -> bool:
-        return self.left <= other.left and self.top <= other.top and other.right <= self.right and other.bottom <= self.bottom
+        return (
+            self.left <= other.left
+            and self.top <= other.top
+            and other.right <= self.right
+            and other.bottom <= self.bottom
+        )
 
     def overlaps(self, other: "Box") -> bool:
-        return self.left < other.right and other.left < self.right and self.top < other.bottom and other.top < self.bottom
+        return (
+            self.left < other.right and other.left < self.right and self.top < other.bottom and other.top < self.bottom
+        )
 
     def as_tuple(self) -> tuple[int, int, int, int]:
         return (self.left, self.top, self.right, self.bottom)
@@ -105,4 +114,9 @@ def safe_insets(fmt: AdFormat) -> tuple[float, float, float, float]:
 def safe_box(fmt: AdFormat) -> Box:
     """The part of the canvas that platform UI leaves visible."""
     left, top, right, bottom = safe_insets(fmt)
-    return Box(round(fmt.width * left), round(fmt.height * top), fmt.width - round(fmt.width * right), fmt.height - round(fmt.height * bottom))
+    return Box(
+        round(fmt.width * left),
+        round(fmt.height * top),
+        fmt.width - round(fmt.width * right),
+        fmt.height - round(fmt.height * bottom),
+    )

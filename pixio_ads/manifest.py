@@ -83,7 +83,9 @@ _RESULT_FIELDS = [
     pa.field("safety_checker", pa.string()),  # on, off (disabled by the run) or absent (checkpoint has none)
     pa.field("resize_method", pa.string()),  # lanczos, or upscaler:<model id>
     pa.field("cutout_method", pa.string()),  # alpha, mask, flood-fill or none (product used as is)
-    pa.field("product_box", pa.list_(pa.field("element", pa.int32()))),  # "element": how Parquet names list items  # left, top, right, bottom in the creative
+    pa.field(
+        "product_box", pa.list_(pa.field("element", pa.int32()))
+    ),  # "element": how Parquet names list items  # left, top, right, bottom in the creative
     pa.field("headline_font_size", pa.int32()),
     pa.field("headline_lines", pa.int32()),
     pa.field("headline_contrast", pa.float64()),  # WCAG ratio against the pixels behind it
@@ -102,7 +104,9 @@ _RESULT_FIELDS = [
 ]
 
 _METADATA = {VERSION_KEY: SCHEMA_VERSION.encode()}
-PLAN_SCHEMA = pa.schema([pa.field(name, kind, nullable=False) for name, kind in _VARIANT_TYPES.items()], metadata=_METADATA)
+PLAN_SCHEMA = pa.schema(
+    [pa.field(name, kind, nullable=False) for name, kind in _VARIANT_TYPES.items()], metadata=_METADATA
+)
 MANIFEST_SCHEMA = pa.schema(list(PLAN_SCHEMA) + _RESULT_FIELDS, metadata=_METADATA)
 RESULT_COLUMNS = [field.name for field in _RESULT_FIELDS]
 

@@ -121,7 +121,9 @@ def _largest(low: int, high: int, fits) -> int | None:
 
 
 @lru_cache(maxsize=4096)
-def fit_text(text: str, fonts: tuple[Path, ...], width: int, height: int, min_size: int, max_lines: int = MAX_LINES) -> FittedText:
+def fit_text(
+    text: str, fonts: tuple[Path, ...], width: int, height: int, min_size: int, max_lines: int = MAX_LINES
+) -> FittedText:
     """The largest size at which ``text`` fits ``width`` x ``height``: one line first,
     shrinking down to SHRINK_BEFORE_WRAP of the box-filling size; then wrapped onto up to
     ``max_lines`` lines down to ``min_size``. Raises TextFitError when nothing fits."""
@@ -142,7 +144,14 @@ def fit_text(text: str, fonts: tuple[Path, ...], width: int, height: int, min_si
         lines = _wrap(font, words, width)
         if lines is None or len(lines) > max_lines or _block_height(font, len(lines)) > height:
             return None
-        return FittedText(tuple(lines), path, size, max(_measure(font, line) for line in lines), _block_height(font, len(lines)), missing)
+        return FittedText(
+            tuple(lines),
+            path,
+            size,
+            max(_measure(font, line) for line in lines),
+            _block_height(font, len(lines)),
+            missing,
+        )
 
     shrink_floor = max(min_size, round(start * SHRINK_BEFORE_WRAP))
     size = _largest(shrink_floor, start, single)
@@ -182,7 +191,9 @@ def _advance_sum(path: str, size: int, text: str) -> float:
         return sum(map(advances.__getitem__, text))
 
 
-def surely_fits(text: str, fonts: tuple[Path, ...], width: int, height: int, size: int, max_lines: int = MAX_LINES) -> bool:
+def surely_fits(
+    text: str, fonts: tuple[Path, ...], width: int, height: int, size: int, max_lines: int = MAX_LINES
+) -> bool:
     """Whether ``text`` fits at ``size``, on an estimate that errs towards 'no': greedy
     wrapping with upper-bound widths needs at least as many lines as with true widths.
     ~50x faster than laying the text out, for validating thousands of rows."""
@@ -284,7 +295,9 @@ def _translucent_panel(canvas: Image.Image, box: Box, radius: int, colour: Colou
     on the box's region only, not the whole canvas)."""
     region = canvas.crop(box.as_tuple()).convert("RGBA")
     layer = Image.new("RGBA", region.size, (0, 0, 0, 0))
-    ImageDraw.Draw(layer).rounded_rectangle((0, 0, box.width - 1, box.height - 1), radius=radius, fill=(*colour, round(opacity * 255)))
+    ImageDraw.Draw(layer).rounded_rectangle(
+        (0, 0, box.width - 1, box.height - 1), radius=radius, fill=(*colour, round(opacity * 255))
+    )
     canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (box.left, box.top))
 
 
@@ -294,7 +307,12 @@ def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colo
     left = box.left + (box.width - fitted.width) // 2
     top = box.top + (box.height - fitted.height) // 2
     pad = round(fitted.size * SCRIM_PAD)
-    panel = Box(max(box.left, left - pad), max(box.top, top - pad), min(box.right, left + fitted.width + pad), min(box.bottom, top + fitted.height + pad))
+    panel = Box(
+        max(box.left, left - pad),
+        max(box.top, top - pad),
+        min(box.right, left + fitted.width + pad),
+        min(box.bottom, top + fitted.height + pad),
+    )
     behind = np.asarray(canvas.crop(panel.as_tuple()).convert("RGB"), dtype=np.float64)
     colour, scrim, opacity, contrast = pick_colour_and_scrim(preferred, scrim, behind)
     if opacity:
@@ -303,7 +321,9 @@ def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colo
     return TextPlacement(drawn, colour, round(contrast, 2), opacity, fitted.size, len(fitted.lines), fitted.missing)
 
 
-def draw_button(canvas: Image.Image, fitted: FittedText, box: Box, fill: Colour, preferred_text: Colour, shape: str) -> TextPlacement:
+def draw_button(
+    canvas: Image.Image, fitted: FittedText, box: Box, fill: Colour, preferred_text: Colour, shape: str
+) -> TextPlacement:
     """A filled button around the label, centred in ``box``; the label's colour is the brand's
     when it contrasts enough with the fill, else black or white (one of them always does)."""
     pad = round(fitted.size * CTA_PAD)
@@ -316,7 +336,15 @@ def draw_button(canvas: Image.Image, fitted: FittedText, box: Box, fill: Colour,
     if contrast_ratio(np.array(colour), np.array(fill)) < MIN_CONTRAST:
         colour = max((WHITE, BLACK), key=lambda c: float(contrast_ratio(np.array(c), np.array(fill))))
     _draw_lines(canvas, fitted, button, colour)
-    return TextPlacement(button, colour, round(float(contrast_ratio(np.array(colour), np.array(fill))), 2), 0.0, fitted.size, 1, fitted.missing)
+    return TextPlacement(
+        button,
+        colour,
+        round(float(contrast_ratio(np.array(colour), np.array(fill))), 2),
+        0.0,
+        fitted.size,
+        1,
+        fitted.missing,
+    )
 
 
 def paste_logo(canvas: Image.Image, logo_path: Path, box: Box) -> Box:
@@ -418,7 +446,9 @@ class OverlayResult:
         return "".join(sorted(set(self.headline.missing + self.cta.missing)))
 
 
-def overlay_copy(canvas: Image.Image, headline: str, cta: str, plan: Layout, brand: BrandKit) -> tuple[Image.Image, OverlayResult]:
+def overlay_copy(
+    canvas: Image.Image, headline: str, cta: str, plan: Layout, brand: BrandKit
+) -> tuple[Image.Image, OverlayResult]:
     """Draw logo, headline, button and the AI label onto a copy of ``canvas``."""
     canvas = canvas.convert("RGB")
     fitted = fit_copy(headline, cta, plan, brand)

@@ -31,7 +31,9 @@ from pixio_ads.errors import Issue, ValidationError
 DEFAULT_POLICY = Path(str(resources.files("pixio_ads").joinpath("data", "policy.yaml")))  # package data
 FIELDS = ("prompt", "negative_prompt", "headline", "cta")
 # Leetspeak: characters that stand in for letters.
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"}
+)
 _TOKEN = re.compile(r"[a-z0-9@$!|']+")
 
 
@@ -103,8 +105,13 @@ class WordList:
                 patterns_by_field[name] += [f"(?:{pattern.pattern})" for pattern in category.patterns]
         # Per field, a quick test that most texts (which match nothing) fail: the first words
         # of every category's terms as a set, and all patterns in one regex.
-        self._first_words = {name: frozenset(term.split()[0] for term in terms) for name, terms in terms_by_field.items()}
-        self._any_pattern = {name: re.compile("|".join(found), re.IGNORECASE) if found else None for name, found in patterns_by_field.items()}
+        self._first_words = {
+            name: frozenset(term.split()[0] for term in terms) for name, terms in terms_by_field.items()
+        }
+        self._any_pattern = {
+            name: re.compile("|".join(found), re.IGNORECASE) if found else None
+            for name, found in patterns_by_field.items()
+        }
 
     def _may_match(self, normalised: str, lowered: str, field_name: str) -> bool:
         """False when no term or pattern can match. The normalised text is words of [a-z0-9]
@@ -137,7 +144,9 @@ def _whole_words(terms: set[str]) -> re.Pattern | None:
     """Any of the (normalised) terms as a whole word; the longest first."""
     if not terms:
         return None
-    return re.compile(r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")(?![a-z0-9])")
+    return re.compile(
+        r"(?<![a-z0-9])(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")(?![a-z0-9])"
+    )
 
 
 @dataclass
@@ -186,27 +195,58 @@ def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as exc:
-        raise ValidationError([Issue(file, f"cannot read the policy file: {exc}", "check the --policy path")]) from None
+        raise ValidationError(
+            [Issue(file, f"cannot read the policy file: {exc}", "check the --policy path")]
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ValidationError([Issue(file, f"not valid YAML: {getattr(exc, 'problem', exc)}", "fix the syntax", line=mark.line + 1 if mark else None)]) from None
+        raise ValidationError(
+            [
+                Issue(
+                    file,
+                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                    "fix the syntax",
+                    line=mark.line + 1 if mark else None,
+                )
+            ]
+        ) from None
     issues: list[Issue] = []
     if not isinstance(data, dict):
-        raise ValidationError([Issue(file, "the policy must be a mapping (categories, allow, checkers)", "see pixio_ads/data/policy.yaml")])
+        raise ValidationError(
+            [
+                Issue(
+                    file,
+                    "the policy must be a mapping (categories, allow, checkers)",
+                    "see pixio_ads/data/policy.yaml",
+                )
+            ]
+        )
     for key in set(data) - {"version", "categories", "allow", "checkers", "word_list"}:
-        issues.append(Issue(file, "unknown key", "remove it (known: version, categories, allow, checkers, word_list)", key=key))
+        issues.append(
+            Issue(file, "unknown key", "remove it (known: version, categories, allow, checkers, word_list)", key=key)
+        )
     categories = []
     for name, spec in (data.get("categories") or {}).items():
         spec = spec or {}
         fields = tuple(spec.get("fields") or FIELDS)
         for bad in set(fields) - set(FIELDS):
-            issues.append(Issue(file, f"unknown field {bad!r}", "use " + ", ".join(FIELDS), key=f"categories.{name}.fields"))
+            issues.append(
+                Issue(file, f"unknown field {bad!r}", "use " + ", ".join(FIELDS), key=f"categories.{name}.fields")
+            )
         patterns = []
         for index, pattern in enumerate(spec.get("patterns") or []):
             try:
                 patterns.append(re.compile(str(pattern), re.IGNORECASE))
             except re.error as exc:
-                issues.append(Issue(file, f"invalid regular expression: {exc}", "fix the pattern", key=f"categories.{name}.patterns.{index}", value=str(pattern)))
+                issues.append(
+                    Issue(
+                        file,
+                        f"invalid regular expression: {exc}",
+                        "fix the pattern",
+                        key=f"categories.{name}.patterns.{index}",
+                        value=str(pattern),
+                    )
+                )
         categories.append(Category(str(name), fields, tuple(str(t) for t in spec.get("terms") or []), tuple(patterns)))
     checkers: list[Checker] = []
     for index, reference in enumerate(data.get("checkers") or []):
@@ -214,10 +254,21 @@ def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
         try:
             checkers.append(getattr(importlib.import_module(module), attribute))
         except (ImportError, AttributeError, ValueError) as exc:
-            issues.append(Issue(file, f"cannot import checker: {exc}", "write it as package.module:function, importable here", key=f"checkers.{index}", value=str(reference)))
+            issues.append(
+                Issue(
+                    file,
+                    f"cannot import checker: {exc}",
+                    "write it as package.module:function, importable here",
+                    key=f"checkers.{index}",
+                    value=str(reference),
+                )
+            )
     if issues:
         raise ValidationError(issues)
-    allow = {str(brand): frozenset(normalise(str(term)) for term in terms or []) for brand, terms in (data.get("allow") or {}).items()}
+    allow = {
+        str(brand): frozenset(normalise(str(term)) for term in terms or [])
+        for brand, terms in (data.get("allow") or {}).items()
+    }
     word_list = WordList(categories) if data.get("word_list", True) else None
     return Policy(file, word_list, checkers, allow)
 

@@ -48,7 +48,12 @@ def find_template(name: str, campaign_folder: Path) -> Path | None:
 
 
 def available_templates(campaign_folder: Path) -> list[str]:
-    names = {path.stem for folder in template_dirs(campaign_folder) if folder.is_dir() for path in folder.glob(f"*{TEMPLATE_SUFFIX}")}
+    names = {
+        path.stem
+        for folder in template_dirs(campaign_folder)
+        if folder.is_dir()
+        for path in folder.glob(f"*{TEMPLATE_SUFFIX}")
+    }
     return sorted(names)
 
 
@@ -83,7 +88,12 @@ class PromptRenderer:
                 template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
             except jinja2.TemplateSyntaxError as exc:
                 raise TemplateError(
-                    Issue(str(path), f"template syntax error: {exc.message}", "correct the Jinja syntax on that line", line=exc.lineno)
+                    Issue(
+                        str(path),
+                        f"template syntax error: {exc.message}",
+                        "correct the Jinja syntax on that line",
+                        line=exc.lineno,
+                    )
                 ) from None
             sha = hashlib.sha256(source.encode("utf-8")).hexdigest()
             self._compiled[path] = CompiledTemplate(name, path, sha, template)
@@ -113,7 +123,12 @@ class PromptRenderer:
             ) from None
         except Exception as exc:  # any other runtime error inside the template
             raise TemplateError(
-                Issue(str(compiled.path), f"template failed: {exc.__class__.__name__}: {exc}", "correct the expression on that line", line=_template_line(exc, compiled.template))
+                Issue(
+                    str(compiled.path),
+                    f"template failed: {exc.__class__.__name__}: {exc}",
+                    "correct the expression on that line",
+                    line=_template_line(exc, compiled.template),
+                )
             ) from None
         return " ".join(text.split())
 

@@ -81,7 +81,9 @@ def decode_bits(bits: list[int]) -> tuple[str | None, int]:
     data_bits = bits[: PAYLOAD_BYTES * 8]
     ecc_bits = bits[PAYLOAD_BYTES * 8 : PAYLOAD_BYTES * 8 + bch.ecc_bits]
     data = bytearray(np.packbits(data_bits).tobytes())
-    ecc = bytearray(np.packbits(np.concatenate([ecc_bits, np.zeros(bch.ecc_bytes * 8 - bch.ecc_bits, np.uint8)])).tobytes())
+    ecc = bytearray(
+        np.packbits(np.concatenate([ecc_bits, np.zeros(bch.ecc_bytes * 8 - bch.ecc_bits, np.uint8)])).tobytes()
+    )
     errors = bch.decode(data, ecc)
     if errors < 0:
         return None, -1
@@ -109,7 +111,9 @@ class WatermarkRead:
 def candidate_sizes(size: tuple[int, int], sizes: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The image's own size, then the known format sizes of about its aspect ratio."""
     width, height = size
-    return [size] + sorted({s for s in sizes if s != size and abs(s[0] / s[1] - width / height) < 0.03}, key=lambda s: abs(s[0] - width))
+    return [size] + sorted(
+        {s for s in sizes if s != size and abs(s[0] / s[1] - width / height) < 0.03}, key=lambda s: abs(s[0] - width)
+    )
 
 
 Reads = list[tuple[tuple[int, int], list[int]]]
@@ -174,7 +178,9 @@ def nearest_row(reads: Reads, payloads: dict[str, str]) -> tuple[str | None, int
     return best if best[1] <= max_distance else (None, best[1])
 
 
-def match_watermark(image: Image.Image, sizes: list[tuple[int, int]], payloads: dict[str, str]) -> tuple[str | None, int]:
+def match_watermark(
+    image: Image.Image, sizes: list[tuple[int, int]], payloads: dict[str, str]
+) -> tuple[str | None, int]:
     return nearest_row(read_at_scales(image, sizes), payloads)
 
 
@@ -241,7 +247,9 @@ class C2paSigner:
     name: str = ""
 
     @classmethod
-    def from_files(cls, cert_path: str | Path, key_path: str | Path, algorithm: str = "es256", timestamp_url: str | None = None) -> "C2paSigner":
+    def from_files(
+        cls, cert_path: str | Path, key_path: str | Path, algorithm: str = "es256", timestamp_url: str | None = None
+    ) -> "C2paSigner":
         cert, key = Path(cert_path), Path(key_path)
         for path, what in ((cert, "certificate chain"), (key, "private key")):
             if not path.is_file():
@@ -285,7 +293,9 @@ def sign_c2pa(data: bytes, output_format: str, signer: C2paSigner, variant_id: s
     """The file's bytes with a signed C2PA manifest embedded (hard-bound to these bytes)."""
     import c2pa
 
-    info = c2pa.C2paSignerInfo(alg=signer.algorithm, sign_cert=signer.cert_chain, private_key=signer.private_key, ta_url=signer.timestamp_url)
+    info = c2pa.C2paSignerInfo(
+        alg=signer.algorithm, sign_cert=signer.cert_chain, private_key=signer.private_key, ta_url=signer.timestamp_url
+    )
     out = io.BytesIO()
     with c2pa.Signer.from_info(info) as native_signer, c2pa.Builder(c2pa_manifest(variant_id, title)) as builder:
         builder.sign(native_signer, MIME[output_format], io.BytesIO(data), out)
@@ -318,7 +328,9 @@ def read_c2pa(data: bytes, output_format: str, trust_anchors: bytes | None = Non
         results = reader.get_validation_results() or {}
         manifest = reader.get_active_manifest() or {}
     failures = tuple(item["code"] for item in (results.get("activeManifest") or {}).get("failure", []))
-    signer = (manifest.get("signature_info") or {}).get("common_name") or (manifest.get("signature_info") or {}).get("issuer", "")
+    signer = (manifest.get("signature_info") or {}).get("common_name") or (manifest.get("signature_info") or {}).get(
+        "issuer", ""
+    )
     source_type = ""
     for assertion in manifest.get("assertions", []):
         if assertion.get("label", "").startswith("c2pa.actions"):
@@ -336,7 +348,15 @@ class Disclosed:
     values: dict  # manifest columns: watermark_payload, xmp_written, c2pa_written, signer
 
 
-def disclose(image: Image.Image, variant_id: str, output_format: str, quality: int, title: str, signer: C2paSigner | None, keep: Image.Image | None = None) -> Disclosed:
+def disclose(
+    image: Image.Image,
+    variant_id: str,
+    output_format: str,
+    quality: int,
+    title: str,
+    signer: C2paSigner | None,
+    keep: Image.Image | None = None,
+) -> Disclosed:
     """Steps 2-4 on an image that already carries its visible label. Pixels white in
     ``keep`` stay exact (inpaint mode's product); the watermark lives in the rest."""
     payload = payload_for(variant_id)
@@ -346,7 +366,15 @@ def disclose(image: Image.Image, variant_id: str, output_format: str, quality: i
     data = encode_with_xmp(marked, output_format, quality, xmp_packet(variant_id, payload))
     if signer is not None:
         data = sign_c2pa(data, output_format, signer, variant_id, title)
-    return Disclosed(data, {"watermark_payload": payload, "xmp_written": True, "c2pa_written": signer is not None, "signer": signer.name if signer else ""})
+    return Disclosed(
+        data,
+        {
+            "watermark_payload": payload,
+            "xmp_written": True,
+            "c2pa_written": signer is not None,
+            "signer": signer.name if signer else "",
+        },
+    )
 
 
 def format_of(path: Path) -> str | None:
@@ -372,7 +400,13 @@ class Verification:
         return not self.problems
 
 
-def verify_file(path: Path, sizes: list[tuple[int, int]], manifest_rows: dict[str, dict] | None = None, trust_anchors: bytes | None = None, require_c2pa: bool = False) -> Verification:
+def verify_file(
+    path: Path,
+    sizes: list[tuple[int, int]],
+    manifest_rows: dict[str, dict] | None = None,
+    trust_anchors: bytes | None = None,
+    require_c2pa: bool = False,
+) -> Verification:
     """Everything ``pixio-ads verify`` reports for one image. A re-encoded, resized or
     cropped file gives what can still be read, never an exception."""
     data = path.read_bytes()
@@ -385,7 +419,9 @@ def verify_file(path: Path, sizes: list[tuple[int, int]], manifest_rows: dict[st
             reads = read_at_scales(image, sizes)  # shared by the decode and the manifest match
             read = decode_reads(reads)
             if manifest_rows:
-                payloads = {vid: row["watermark_payload"] for vid, row in manifest_rows.items() if row.get("watermark_payload")}
+                payloads = {
+                    vid: row["watermark_payload"] for vid, row in manifest_rows.items() if row.get("watermark_payload")
+                }
                 by_payload = {payload: vid for vid, payload in payloads.items()}
                 if read.payload in by_payload:
                     matched, distance = by_payload[read.payload], read.corrected_bits
@@ -409,4 +445,6 @@ def verify_file(path: Path, sizes: list[tuple[int, int]], manifest_rows: dict[st
         problems.append("C2PA manifest does not validate: " + ", ".join(broken or [c2pa_read.state]))
     elif expects_c2pa and not c2pa_read.present:
         problems.append("no C2PA manifest (the run signed this creative)" if not require_c2pa else "no C2PA manifest")
-    return Verification(str(path), read.payload, read.corrected_bits, matched, distance, source_type, c2pa_read, tuple(problems))
+    return Verification(
+        str(path), read.payload, read.corrected_bits, matched, distance, source_type, c2pa_read, tuple(problems)
+    )

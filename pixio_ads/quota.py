@@ -28,11 +28,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
 
 from pixio_ads.errors import Issue, ValidationError
 
-DEFAULT_USAGE_DB = Path(os.environ.get("PIXIO_ADS_USAGE_DB", Path.home() / ".local" / "share" / "pixio-ads" / "usage.sqlite"))
+DEFAULT_USAGE_DB = Path(
+    os.environ.get("PIXIO_ADS_USAGE_DB", Path.home() / ".local" / "share" / "pixio-ads" / "usage.sqlite")
+)
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -60,7 +63,15 @@ def load_quotas(path: Path) -> QuotaConfig:
         raise ValidationError([Issue(file, f"not valid YAML: {exc}", "fix the syntax")]) from None
     except PydanticError as exc:
         raise ValidationError(
-            [Issue(file, error["msg"], "see the quota file example in the README", key=".".join(map(str, error["loc"]))) for error in exc.errors()]
+            [
+                Issue(
+                    file,
+                    error["msg"],
+                    "see the quota file example in the README",
+                    key=".".join(map(str, error["loc"])),
+                )
+                for error in exc.errors()
+            ]
         ) from None
 
 
@@ -103,17 +114,26 @@ class UsageStore:
                     checks.append((f"brand {brand!r}", limits, "brand = ? AND day = ?", (brand, day), None))
                 if campaign in config.campaigns:
                     limits = config.campaigns[campaign]
-                    checks.append((f"campaign {campaign!r}", limits, "campaign = ? AND day = ?", (campaign, day), "campaign = ?"))
+                    checks.append(
+                        (f"campaign {campaign!r}", limits, "campaign = ? AND day = ?", (campaign, day), "campaign = ?")
+                    )
                 for who, limits, day_where, day_args, all_where in checks:
-                    used_today, seconds_today = db.execute(f"SELECT COALESCE(SUM(images), 0), COALESCE(SUM(gpu_seconds), 0) FROM usage WHERE {day_where}", day_args).fetchone()
+                    used_today, seconds_today = db.execute(
+                        f"SELECT COALESCE(SUM(images), 0), COALESCE(SUM(gpu_seconds), 0) FROM usage WHERE {day_where}",
+                        day_args,
+                    ).fetchone()
                     if limits.images_per_day is not None and granted > limits.images_per_day - used_today:
                         granted = max(0, limits.images_per_day - used_today)
                         reasons.append(f"{who} images_per_day {limits.images_per_day} ({used_today} used today)")
                     if limits.gpu_seconds_per_day is not None and seconds_today >= limits.gpu_seconds_per_day:
                         granted = 0
-                        reasons.append(f"{who} gpu_seconds_per_day {limits.gpu_seconds_per_day:g} ({seconds_today:.0f} s used today)")
+                        reasons.append(
+                            f"{who} gpu_seconds_per_day {limits.gpu_seconds_per_day:g} ({seconds_today:.0f} s used today)"
+                        )
                     if all_where and limits.images_per_campaign is not None:
-                        (used,) = db.execute(f"SELECT COALESCE(SUM(images), 0) FROM usage WHERE {all_where}", (campaign,)).fetchone()
+                        (used,) = db.execute(
+                            f"SELECT COALESCE(SUM(images), 0) FROM usage WHERE {all_where}", (campaign,)
+                        ).fetchone()
                         if granted > limits.images_per_campaign - used:
                             granted = max(0, limits.images_per_campaign - used)
                             reasons.append(f"{who} images_per_campaign {limits.images_per_campaign} ({used} used)")
@@ -138,7 +158,8 @@ class UsageStore:
     def used(self, brand: str = "", campaign: str = "") -> int:
         with closing(self._connect()) as db:
             (total,) = db.execute(
-                "SELECT COALESCE(SUM(images), 0) FROM usage WHERE (? = '' OR brand = ?) AND (? = '' OR campaign = ?)", (brand, brand, campaign, campaign)
+                "SELECT COALESCE(SUM(images), 0) FROM usage WHERE (? = '' OR brand = ?) AND (? = '' OR campaign = ?)",
+                (brand, brand, campaign, campaign),
             ).fetchone()
         return total
 

@@ -31,7 +31,10 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
     "euler": ("EulerDiscreteScheduler", {}),
     "euler_a": ("EulerAncestralDiscreteScheduler", {}),
     "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
-    "dpmpp_2m_karras": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True}),
+    "dpmpp_2m_karras": (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
+    ),
     "ddim": ("DDIMScheduler", {}),
     "unipc": ("UniPCMultistepScheduler", {}),
     "lcm": ("LCMScheduler", {}),
@@ -93,8 +96,14 @@ class LoadedModel:
             kwargs = {}
             if name != DEFAULT_SCHEDULER:
                 class_name, overrides = SCHEDULERS[name]
-                kwargs["scheduler"] = getattr(diffusers, class_name).from_config(self.pipeline.scheduler.config, **overrides)
-            auto = {TEXT2IMG: diffusers.AutoPipelineForText2Image, IMG2IMG: diffusers.AutoPipelineForImage2Image, INPAINT: diffusers.AutoPipelineForInpainting}[task]
+                kwargs["scheduler"] = getattr(diffusers, class_name).from_config(
+                    self.pipeline.scheduler.config, **overrides
+                )
+            auto = {
+                TEXT2IMG: diffusers.AutoPipelineForText2Image,
+                IMG2IMG: diffusers.AutoPipelineForImage2Image,
+                INPAINT: diffusers.AutoPipelineForInpainting,
+            }[task]
             pipeline = auto.from_pipe(self.pipeline, **kwargs)
             pipeline.set_progress_bar_config(disable=True)
             self._by_scheduler[name, task] = pipeline
@@ -157,7 +166,9 @@ def resolve_source(model_id: str) -> str:
     path = Path(model_id).expanduser()
     if path.exists():
         if path.is_dir() and not (path / "model_index.json").is_file():
-            raise ModelLoadError(f"model folder {model_id!r} has no model_index.json: point --model at a diffusers checkpoint folder")
+            raise ModelLoadError(
+                f"model folder {model_id!r} has no model_index.json: point --model at a diffusers checkpoint folder"
+            )
         if path.is_file() and path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
             raise ModelLoadError(f"model file {model_id!r} is not a {' or '.join(SINGLE_FILE_SUFFIXES)} checkpoint")
         return str(path)
@@ -257,7 +268,14 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
         pipeline = load_pipeline(spec.model_id, lambda source: _from_pretrained(source, spec, torch_dtype), device)
         native_side = int(pipeline.unet.config.sample_size) * int(pipeline.vae_scale_factor)
         is_sdxl = getattr(pipeline, "text_encoder_2", None) is not None
-        logger.info("loaded model %s on %s (%s, native %d px%s)", spec.model_id, device, dtype_name, native_side, ", SDXL" if is_sdxl else "")
+        logger.info(
+            "loaded model %s on %s (%s, native %d px%s)",
+            spec.model_id,
+            device,
+            dtype_name,
+            native_side,
+            ", SDXL" if is_sdxl else "",
+        )
         return LoadedModel(spec, pipeline, device, dtype_name, native_side, is_sdxl)
 
     return cached(("text2image", spec.model_id, spec.revision, dtype_name, device, spec.safety_checker), build)
@@ -300,7 +318,11 @@ def _encode_with_pipeline(model: LoadedModel, prompt: str, negative: str) -> dic
     if model.is_sdxl:
         names += ["pooled_prompt_embeds", "negative_pooled_prompt_embeds"]
     tensors = model.pipeline.encode_prompt(
-        prompt=prompt, device=model.device, num_images_per_prompt=1, do_classifier_free_guidance=True, negative_prompt=negative
+        prompt=prompt,
+        device=model.device,
+        num_images_per_prompt=1,
+        do_classifier_free_guidance=True,
+        negative_prompt=negative,
     )
     return dict(zip(names, tensors))
 
@@ -339,7 +361,9 @@ def generate(
     the error propagate."""
     # 1. Check inputs
     if not (len(prompts) == len(negative_prompts) == len(seeds)) or not prompts:
-        raise ValueError(f"prompts, negative_prompts and seeds must be equally long and non-empty, got {len(prompts)}, {len(negative_prompts)}, {len(seeds)}")
+        raise ValueError(
+            f"prompts, negative_prompts and seeds must be equally long and non-empty, got {len(prompts)}, {len(negative_prompts)}, {len(seeds)}"
+        )
     if width % 8 or height % 8:
         raise ValueError(f"`height` and `width` have to be divisible by 8 but are {height} and {width}.")
     check_scheduler(scheduler)
@@ -370,7 +394,9 @@ def generate(
     images: list = [None] * len(prompts)
     nsfw: list = [False] * len(prompts)
     for indices in groups.values():
-        out = _forward_with_oom_backoff(pipeline, [embeddings[i] for i in indices], [extras[i] for i in indices], [seeds[i] for i in indices], call)
+        out = _forward_with_oom_backoff(
+            pipeline, [embeddings[i] for i in indices], [extras[i] for i in indices], [seeds[i] for i in indices], call
+        )
         for position, index in enumerate(indices):
             images[index] = out.images[position]
             nsfw[index] = out.nsfw[position]
@@ -386,7 +412,9 @@ def _forward_with_oom_backoff(pipeline, embeddings, extras, seeds, call) -> Rend
         if len(seeds) == 1:
             raise
         half = len(seeds) // 2
-        logger.warning("out of memory at batch size %d; retrying as batches of %d and %d", len(seeds), half, len(seeds) - half)
+        logger.warning(
+            "out of memory at batch size %d; retrying as batches of %d and %d", len(seeds), half, len(seeds) - half
+        )
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         first = _forward_with_oom_backoff(pipeline, embeddings[:half], extras[:half], seeds[:half], call)

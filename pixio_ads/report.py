@@ -32,9 +32,18 @@ def artifact_key(campaign_id: str, suffix: str) -> str:
 
 def summary_rows(table: pa.Table) -> list[dict]:
     """Counts by product x format x status, one row per product and format."""
-    counts = Counter(zip(table.column("product_id").to_pylist(), table.column("format").to_pylist(), table.column("status").to_pylist()))
+    counts = Counter(
+        zip(
+            table.column("product_id").to_pylist(),
+            table.column("format").to_pylist(),
+            table.column("status").to_pylist(),
+        )
+    )
     keys = sorted({(product, fmt) for product, fmt, _ in counts})
-    return [{"product": product, "format": fmt, **{status: counts[product, fmt, status] for status in STATUSES}} for product, fmt in keys]
+    return [
+        {"product": product, "format": fmt, **{status: counts[product, fmt, status] for status in STATUSES}}
+        for product, fmt in keys
+    ]
 
 
 def thumbnail_path(output_path: str) -> str:
@@ -105,13 +114,17 @@ def _preview(row: dict, out_dir: Path) -> Path | None:
 def _html(rows: list[dict]) -> str:
     cards = []
     for row in rows:
-        caption = html.escape(f"{row['product_id']} · {row['format']} · {row['audience']} · {row['style']} · seed {row['seed']}")
+        caption = html.escape(
+            f"{row['product_id']} · {row['format']} · {row['audience']} · {row['style']} · seed {row['seed']}"
+        )
         if row["status"] == "rendered" and row["output_path"]:
             full, thumb = html.escape(row["output_path"]), html.escape(thumbnail_path(row["output_path"]))
             body = f'<a href="{full}"><img src="{thumb}" onerror="this.src=\'{full}\'" loading="lazy" alt="{caption}"></a>'
         else:
             body = f'<div class="missing">{html.escape(row["status"])}: {html.escape(row["error"] or "")}</div>'
-        cards.append(f"<figure>{body}<figcaption>{caption}<br><small>{html.escape(row['prompt'])}</small></figcaption></figure>")
+        cards.append(
+            f"<figure>{body}<figcaption>{caption}<br><small>{html.escape(row['prompt'])}</small></figcaption></figure>"
+        )
     return (
         "<!doctype html><meta charset='utf-8'><title>pixio-ads contact sheet</title>"
         "<style>body{font-family:sans-serif;display:flex;flex-wrap:wrap;gap:12px}figure{width:240px;margin:0}"
@@ -120,7 +133,9 @@ def _html(rows: list[dict]) -> str:
     )
 
 
-def markdown_report(summary_text: str, table: pa.Table, out_dir: Path, contact_png: Path, contact_html: Path, limit: int = 50) -> str:
+def markdown_report(
+    summary_text: str, table: pa.Table, out_dir: Path, contact_png: Path, contact_html: Path, limit: int = 50
+) -> str:
     """The run's markdown artifact: totals, where the outputs are, and the first outputs."""
     lines = [
         "# pixio-ads run",
@@ -134,8 +149,14 @@ def markdown_report(summary_text: str, table: pa.Table, out_dir: Path, contact_p
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in table.to_pylist()[:limit]:
-        output = f"[{Path(row['output_path']).name}]({(Path(out_dir) / row['output_path']).resolve().as_uri()})" if row["output_path"] else (row["error"] or "")
-        lines.append(f"| {row['product_id']} | {row['format']} | {row['audience']} | {row['style']} | {row['status']} | {output} |")
+        output = (
+            f"[{Path(row['output_path']).name}]({(Path(out_dir) / row['output_path']).resolve().as_uri()})"
+            if row["output_path"]
+            else (row["error"] or "")
+        )
+        lines.append(
+            f"| {row['product_id']} | {row['format']} | {row['audience']} | {row['style']} | {row['status']} | {output} |"
+        )
     if table.num_rows > limit:
         lines.append(f"\n... and {table.num_rows - limit} more in the manifest.")
     return "\n".join(lines)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,18 +25,29 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from pixio_ads.campaign import load_campaign
+from pixio_ads import render, upscale
 from pixio_ads.brand import brand_kit_at
+from pixio_ads.campaign import load_campaign
 from pixio_ads.creative import model_inputs
+from pixio_ads.errors import ModelLoadError
+from pixio_ads.fileio import atomic_write_bytes, sha256_file
 from pixio_ads.finishing import Finisher, Rendered, default_workers, result_row, shared_assets
+from pixio_ads.formats import AdFormat, render_size
+from pixio_ads.manifest import (
+    MANIFEST_SCHEMA,
+    PLAN_SCHEMA,
+    ManifestError,
+    merge,
+    read_table,
+    rows_to_table,
+    status_counts,
+    table_to_variants,
+    variants_to_table,
+    write_table,
+)
 from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
 from pixio_ads.provenance import C2paSigner
 from pixio_ads.quota import UsageStore, load_quotas, new_run_id
-from pixio_ads.errors import ModelLoadError
-from pixio_ads.fileio import atomic_write_bytes, sha256_file
-from pixio_ads.formats import AdFormat, render_size
-from pixio_ads.manifest import MANIFEST_SCHEMA, PLAN_SCHEMA, ManifestError, merge, read_table, rows_to_table, status_counts, table_to_variants, variants_to_table, write_table
-from pixio_ads import render, upscale
 from pixio_ads.variants import Overrides, Variant, expand
 
 logger = logging.getLogger(__name__)
@@ -133,21 +144,34 @@ def plan_campaign(
     check_models(variants)
     signer = safeguards.signer()  # fails now, not after rendering, when the files are wrong
     if signer is None:
-        logger.warning("C2PA signing is not configured (--c2pa-cert/--c2pa-key): creatives carry the label, watermark and XMP, no C2PA manifest")
+        logger.warning(
+            "C2PA signing is not configured (--c2pa-cert/--c2pa-key): creatives carry the label, watermark and XMP, no C2PA manifest"
+        )
     _remove_temp_files(out_dir)
     plan_path = write_table(variants_to_table(variants), out_dir / PLAN_FILE)
     earlier = _earlier_rows(out_dir, [v.variant_id for v in variants])
-    blocked = screen(load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY), variants, brand_name)
+    blocked = screen(
+        load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY), variants, brand_name
+    )
     allowed = [v for v in variants if v.variant_id not in blocked]
     skipped, reservations = _reserve_quota(allowed, earlier, out_dir, safeguards)
     screened = [_policy_row(v, blocked[v.variant_id]) for v in variants if v.variant_id in blocked]
-    screened += [result_row(v, "skipped", {"error": f"quota reached: {skipped[v.variant_id]}"}) for v in allowed if v.variant_id in skipped]
+    screened += [
+        result_row(v, "skipped", {"error": f"quota reached: {skipped[v.variant_id]}"})
+        for v in allowed
+        if v.variant_id in skipped
+    ]
     screened_path = out_dir / SHARDS_DIR / SCREENED_FILE
     if screened:
         write_table(rows_to_table(screened), screened_path)
     else:
         screened_path.unlink(missing_ok=True)
-    run = {"run_id": reservations["run_id"], "started_at": started_at.isoformat(), "usage_db": safeguards.usage_db, "groups": reservations["groups"]}
+    run = {
+        "run_id": reservations["run_id"],
+        "started_at": started_at.isoformat(),
+        "usage_db": safeguards.usage_db,
+        "groups": reservations["groups"],
+    }
     atomic_write_bytes(out_dir / RUN_FILE, json.dumps(run).encode())
     shards = shard_ids([v for v in allowed if v.variant_id not in skipped], shard_size)
     _seed_shards(out_dir, shards, earlier)
@@ -162,10 +186,16 @@ def brand_name(variant: Variant) -> str:
 
 def _policy_row(variant: Variant, match) -> dict:
     values = {"policy_category": match.category, "policy_term": match.term, "policy_field": match.field}
-    return result_row(variant, "blocked", {**values, "error": f"content policy: {match.category} term {match.term!r} in the {match.field}"})
+    return result_row(
+        variant,
+        "blocked",
+        {**values, "error": f"content policy: {match.category} term {match.term!r} in the {match.field}"},
+    )
 
 
-def _reserve_quota(variants: list[Variant], earlier: dict[str, dict], out_dir: Path, safeguards: Safeguards) -> tuple[dict[str, str], dict]:
+def _reserve_quota(
+    variants: list[Variant], earlier: dict[str, dict], out_dir: Path, safeguards: Safeguards
+) -> tuple[dict[str, str], dict]:
     """Reserve quota for the variants this run will render (earlier complete ones cost
     nothing); returns the ids beyond quota with the reason, and the reservations."""
     run_id = new_run_id()
@@ -176,7 +206,12 @@ def _reserve_quota(variants: list[Variant], earlier: dict[str, dict], out_dir: P
     todo: dict[tuple[str, str], list[str]] = {}
     for variant in variants:
         row = earlier.get(variant.variant_id)
-        if row is not None and row["status"] == "rendered" and row["output_path"] and (out_dir / row["output_path"]).is_file():
+        if (
+            row is not None
+            and row["status"] == "rendered"
+            and row["output_path"]
+            and (out_dir / row["output_path"]).is_file()
+        ):
             continue
         todo.setdefault((brand_name(variant), variant.campaign_id), []).append(variant.variant_id)
     skipped: dict[str, str] = {}
@@ -185,7 +220,13 @@ def _reserve_quota(variants: list[Variant], earlier: dict[str, dict], out_dir: P
         for vid in ids[grant.granted :]:
             skipped[vid] = grant.reason
         if grant.reason:
-            logger.warning("quota: %d of %d variant(s) of %s skipped: %s", len(ids) - grant.granted, len(ids), campaign, grant.reason)
+            logger.warning(
+                "quota: %d of %d variant(s) of %s skipped: %s",
+                len(ids) - grant.granted,
+                len(ids),
+                campaign,
+                grant.reason,
+            )
     return skipped, {"run_id": run_id, "groups": [list(key) for key in todo]}
 
 
@@ -296,7 +337,9 @@ def render_shard(
     does not need, see finishing.default_workers)."""
     out_dir = Path(out_dir)
     plan = read_table(Path(plan_path), PLAN_SCHEMA)
-    selected = plan.filter(pc.is_in(plan["variant_id"], value_set=pc.cast(variant_ids, plan.schema.field("variant_id").type)))
+    selected = plan.filter(
+        pc.is_in(plan["variant_id"], value_set=pc.cast(variant_ids, plan.schema.field("variant_id").type))
+    )
     by_id = {v.variant_id: v for v in table_to_variants(selected)}
     missing = [vid for vid in variant_ids if vid not in by_id]
     if missing:
@@ -322,7 +365,9 @@ def render_shard(
 
     # Finishing (composite, copy, watermark, encode, write) runs in other processes while
     # the next batch renders; a bounded queue holds rendering back only when they lag.
-    finisher = Finisher(out_dir, safeguards.signer(), default_workers(device) if finish_workers is None else finish_workers)
+    finisher = Finisher(
+        out_dir, safeguards.signer(), default_workers(device) if finish_workers is None else finish_workers
+    )
     for batch in _batches(todo, batch_size):
         absorb(finisher.submit(_render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)))
         if time.monotonic() - flushed_at >= FLUSH_SECONDS:
@@ -332,7 +377,15 @@ def render_shard(
     flush()
     rendered_count = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid not in done)
     loads, load_seconds = render.load_stats()
-    return ShardResult(str(target), variant_ids, rendered_count, len(done), WORKER, loads - loads_before, load_seconds - seconds_before)
+    return ShardResult(
+        str(target),
+        variant_ids,
+        rendered_count,
+        len(done),
+        WORKER,
+        loads - loads_before,
+        load_seconds - seconds_before,
+    )
 
 
 def is_complete(row: dict, out_dir: Path) -> bool:
@@ -390,7 +443,15 @@ def _render_batch_with_retries(batch, device, safety_checker, retries, retry_del
             error = exc
             if attempt < retries:
                 delay = retry_delay * 2**attempt
-                logger.warning("batch of %d variant(s) failed (%s: %s); retry %d/%d in %.1fs", len(batch), exc.__class__.__name__, exc, attempt + 1, retries, delay)
+                logger.warning(
+                    "batch of %d variant(s) failed (%s: %s); retry %d/%d in %.1fs",
+                    len(batch),
+                    exc.__class__.__name__,
+                    exc,
+                    attempt + 1,
+                    retries,
+                    delay,
+                )
                 time.sleep(delay)
     logger.error("batch of %d variant(s) failed: %s: %s", len(batch), error.__class__.__name__, error)
     context = {"device": device, "worker": WORKER, "safety_checker": "on" if safety_checker else "off"}
@@ -403,11 +464,15 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     first = batch[0]
     started = time.perf_counter()
     context = {"device": device, "worker": WORKER, "safety_checker": "on" if safety_checker else "off"}
-    model = render.load_model(render.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device)
+    model = render.load_model(
+        render.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device
+    )
     context["torch_dtype"] = model.dtype
     if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
         context["safety_checker"] = "absent"
-    context["render_width"], context["render_height"] = render_size(AdFormat(first.format, first.width, first.height), model.native_side)
+    context["render_width"], context["render_height"] = render_size(
+        AdFormat(first.format, first.width, first.height), model.native_side
+    )
     inputs = [model_inputs(v, context["render_width"], context["render_height"], shared_assets()) for v in batch]
     init_images = None if first.mode == "compose" else [image for image, _ in inputs]
     masks = [mask for _, mask in inputs] if first.mode in ("inpaint", "replace") else None
@@ -430,7 +495,17 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     results = []
     for variant, image, flagged in zip(batch, output.images, output.nsfw):
         if flagged:
-            results.append((variant, None, {**context, "status": "blocked", "error": "the checkpoint's safety checker flagged this image; it was not saved"}))
+            results.append(
+                (
+                    variant,
+                    None,
+                    {
+                        **context,
+                        "status": "blocked",
+                        "error": "the checkpoint's safety checker flagged this image; it was not saved",
+                    },
+                )
+            )
             continue
         resize_method = upscale.LANCZOS
         if upscaler is not None and upscale.needs_upscale(image, variant.width, variant.height):
@@ -446,7 +521,10 @@ def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: st
     out_dir = Path(out_dir)
     order = read_table(Path(plan_path), PLAN_SCHEMA).column("variant_id").to_pylist()
     screened = out_dir / SHARDS_DIR / SCREENED_FILE
-    table = merge(order, [read_table(Path(shard.path)) for shard in shards] + ([read_table(screened)] if screened.is_file() else []))
+    table = merge(
+        order,
+        [read_table(Path(shard.path)) for shard in shards] + ([read_table(screened)] if screened.is_file() else []),
+    )
     if table.num_rows != len(order):
         raise ManifestError(f"{out_dir}: {len(order) - table.num_rows} planned variants have no manifest row")
     manifest_path = write_table(table, out_dir / MANIFEST_FILE)
@@ -455,4 +533,6 @@ def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: st
     for stale in (out_dir / SHARDS_DIR).glob("shard-*.parquet"):
         if stale.name not in current:
             stale.unlink()
-    return Summary(str(manifest_path), str(out_dir / "images"), status_counts(table), sum(shard.rendered for shard in shards))
+    return Summary(
+        str(manifest_path), str(out_dir / "images"), status_counts(table), sum(shard.rendered for shard in shards)
+    )

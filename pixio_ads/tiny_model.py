@@ -126,7 +126,11 @@ def _components(kind: str, vocab_size: int, tokenizer) -> dict:
     sdxl = kind == "sdxl"
     unet_extra = (
         # SDXL conditions on the pooled text embedding plus 6 size/crop ids of 8 dims each.
-        dict(addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=6 * 8 + 32)
+        dict(
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=6 * 8 + 32,
+        )
         if sdxl
         else {}
     )
@@ -169,7 +173,10 @@ def _components(kind: str, vocab_size: int, tokenizer) -> dict:
     )
     if sdxl:
         torch.manual_seed(1)
-        components.update(text_encoder_2=CLIPTextModelWithProjection(_text_config(vocab_size, tokenizer, projection_dim=32)), tokenizer_2=tokenizer)
+        components.update(
+            text_encoder_2=CLIPTextModelWithProjection(_text_config(vocab_size, tokenizer, projection_dim=32)),
+            tokenizer_2=tokenizer,
+        )
     else:
         components.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     return components

@@ -39,7 +39,9 @@ def load_upscaler(model_id: str, device: str | None = None) -> LoadedUpscaler:
     _, torch_dtype = render.torch_dtype_for("auto", device)
 
     def build() -> LoadedUpscaler:
-        pipeline = render.load_pipeline(model_id, lambda source: DiffusionPipeline.from_pretrained(source, dtype=torch_dtype), device)
+        pipeline = render.load_pipeline(
+            model_id, lambda source: DiffusionPipeline.from_pretrained(source, dtype=torch_dtype), device
+        )
         logger.info("loaded upscaler %s (%s) on %s", model_id, type(pipeline).__name__, device)
         return LoadedUpscaler(model_id, pipeline, device)
 
@@ -50,11 +52,15 @@ def needs_upscale(image: Image.Image, width: int, height: int) -> bool:
     return image.width < width or image.height < height
 
 
-def upscale(upscaler: LoadedUpscaler, image: Image.Image, prompt: str, seed: int, steps: int = DEFAULT_UPSCALER_STEPS) -> Image.Image:
+def upscale(
+    upscaler: LoadedUpscaler, image: Image.Image, prompt: str, seed: int, steps: int = DEFAULT_UPSCALER_STEPS
+) -> Image.Image:
     """Enlarge one image with the upscaler, guided by the variant's prompt and seeded by it."""
     import torch
 
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     with torch.inference_mode():
-        output = upscaler.pipeline(prompt=prompt, image=image.convert("RGB"), num_inference_steps=steps, generator=generator)
+        output = upscaler.pipeline(
+            prompt=prompt, image=image.convert("RGB"), num_inference_steps=steps, generator=generator
+        )
     return output.images[0]

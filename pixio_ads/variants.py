@@ -15,8 +15,8 @@ from pixio_ads.campaign import Campaign, CampaignRow
 from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.prompts import PromptRenderer, TemplateError
 from pixio_ads.render import DEFAULT_SCHEDULER, DTYPES, check_scheduler
-from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID, EMBEDDED_MODELS
+from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 
 # Bump when rendering/compositing changes what pixels a variant gets, so ids change too.
 RECIPE_VERSION = 2  # 2: cut-out, layout, shadows, copy overlay, modes
@@ -205,11 +205,17 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
         image = str(row.product_image_path)
         creative_fields = creative_columns(row)
         # The hash takes content hashes, not paths: moving the campaign folder keeps the ids.
-        creative = [value for name, value in zip(CREATIVE_FIELDS, creative_fields) if name not in ("source_image", "replace_mask", "product_mask", "brand_kit")]
+        creative = [
+            value
+            for name, value in zip(CREATIVE_FIELDS, creative_fields)
+            if name not in ("source_image", "replace_mask", "product_mask", "brand_kit")
+        ]
         for audience in row.audiences:
             for style in row.styles:
                 seeds = [
-                    row.base_seed + index if row.base_seed is not None else derive_seed(row.campaign_id, row.product_id, audience, style, index)
+                    row.base_seed + index
+                    if row.base_seed is not None
+                    else derive_seed(row.campaign_id, row.product_id, audience, style, index)
                     for index in range(row.variants)
                 ]
                 for fmt in row.formats:
@@ -218,7 +224,15 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                     except TemplateError as exc:
                         issue = exc.issue
                         key = (issue.file, issue.line, issue.message)
-                        issues.setdefault(key, Issue(issue.file, issue.message + f" (first used by campaign row {row.row})", issue.fix, line=issue.line))
+                        issues.setdefault(
+                            key,
+                            Issue(
+                                issue.file,
+                                issue.message + f" (first used by campaign row {row.row})",
+                                issue.fix,
+                                line=issue.line,
+                            ),
+                        )
                         continue
                     prefix = id_prefix(
                         row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
@@ -231,17 +245,46 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                         if vid in seen:
                             issues.setdefault(
                                 ("duplicate", row.row, seen[vid]),
-                                Issue(str(campaign.path), f"row repeats the variants of row {seen[vid]}", "remove the duplicate row or change one of its values", row=row.row),
+                                Issue(
+                                    str(campaign.path),
+                                    f"row repeats the variants of row {seen[vid]}",
+                                    "remove the duplicate row or change one of its values",
+                                    row=row.row,
+                                ),
                             )
                             continue
                         seen[vid] = row.row
                         variants.append(
                             Variant(
-                                vid, row.campaign_id, row.product_id, row.product_name, row.row, audience, style,
-                                fmt.name, fmt.width, fmt.height, index, seed, prompt, row.negative_prompt,
-                                row.template, compiled.sha256, settings.model, settings.revision, settings.dtype,
-                                settings.scheduler, settings.steps, settings.guidance, upscaler, upscaler_steps,
-                                row.headline, row.cta, image, row.product_image_sha256, *creative_fields,
+                                vid,
+                                row.campaign_id,
+                                row.product_id,
+                                row.product_name,
+                                row.row,
+                                audience,
+                                style,
+                                fmt.name,
+                                fmt.width,
+                                fmt.height,
+                                index,
+                                seed,
+                                prompt,
+                                row.negative_prompt,
+                                row.template,
+                                compiled.sha256,
+                                settings.model,
+                                settings.revision,
+                                settings.dtype,
+                                settings.scheduler,
+                                settings.steps,
+                                settings.guidance,
+                                upscaler,
+                                upscaler_steps,
+                                row.headline,
+                                row.cta,
+                                image,
+                                row.product_image_sha256,
+                                *creative_fields,
                             )  # fmt: skip
                         )
     if issues:

@@ -68,7 +68,13 @@ def _bit_per_block(count: int, bits: np.ndarray) -> np.ndarray:
 
 
 # cv2's RGB -> YUV (BT.601, as the library converts): rows Y, U, V over R, G, B
-_RGB_TO_YUV = np.array([[0.299, 0.587, 0.114], [-0.299 * 0.492, -0.587 * 0.492, 0.886 * 0.492], [0.701 * 0.877, -0.587 * 0.877, -0.114 * 0.877]])
+_RGB_TO_YUV = np.array(
+    [
+        [0.299, 0.587, 0.114],
+        [-0.299 * 0.492, -0.587 * 0.492, 0.886 * 0.492],
+        [0.701 * 0.877, -0.587 * 0.877, -0.114 * 0.877],
+    ]
+)
 _YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV).astype(np.float32)
 
 

@@ -6,9 +6,9 @@ import time
 
 import pandas as pd
 import pytest
+from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from openpyxl import Workbook
 
-from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from pixio_ads.campaign import COLUMNS, load_campaign, split_multi
 from pixio_ads.errors import ValidationError
 
@@ -30,8 +30,12 @@ def test_example_campaign_csv_and_xlsx_agree():
     xlsx_campaign = load_campaign(EXAMPLE_CAMPAIGN.with_suffix(".xlsx"))
     assert len(csv_campaign.rows) == 3
     assert xlsx_campaign.sheet == "campaign"
+
     def strip(rows):
-        return [(r.product_id, r.audiences, r.styles, r.formats, r.variants, r.base_seed, r.product_image_sha256) for r in rows]
+        return [
+            (r.product_id, r.audiences, r.styles, r.formats, r.variants, r.base_seed, r.product_image_sha256)
+            for r in rows
+        ]
 
     assert strip(csv_campaign.rows) == strip(xlsx_campaign.rows)
 
@@ -87,7 +91,7 @@ def test_bad_product_images(campaign_dir, image, message):
     assert message in issue.message
 
 
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"])
+@pytest.mark.parametrize("cell", ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"])
 def test_formula_cells_are_rejected_not_evaluated(campaign_dir, cell):
     issue = only_issue(write_csv(campaign_dir, [good_row(headline=cell)]))
     assert (issue.row, issue.column) == (2, "headline")
@@ -100,7 +104,7 @@ def test_xlsx_formula_is_rejected(campaign_dir):
     row = good_row()
     sheet.append(list(row))
     sheet.append(list(row.values()))
-    sheet["I2"] = "=CONCAT(\"a\",\"b\")"  # headline column
+    sheet["I2"] = '=CONCAT("a","b")'  # headline column
     book.save(campaign_dir / "c.xlsx")
     issue = only_issue(campaign_dir / "c.xlsx")
     assert (issue.row, issue.column) == (2, "headline") and "formula" in issue.message
@@ -113,7 +117,11 @@ def test_all_errors_are_collected(campaign_dir):
 
 
 def test_numbers_and_ids(campaign_dir):
-    rows = [good_row(variants="0"), good_row(product_id="has space"), good_row(product_id="z", steps="2.5", guidance="x")]
+    rows = [
+        good_row(variants="0"),
+        good_row(product_id="has space"),
+        good_row(product_id="z", steps="2.5", guidance="x"),
+    ]
     issues = issues_of(write_csv(campaign_dir, rows))
     assert {(i.row, i.column) for i in issues} == {(2, "variants"), (3, "product_id"), (4, "steps"), (4, "guidance")}
 
@@ -122,7 +130,9 @@ def test_empty_rows_skipped_and_row_numbers_kept(campaign_dir):
     path = write_csv(campaign_dir, [good_row()])
     text = path.read_text()
     header, first = text.splitlines()[:2]
-    path.write_text(f"{header}\n{first}\n,,,,,,,,,\n\n{first.replace('widget,Widget', 'w2,W2')}\n".replace("Build more", ""))
+    path.write_text(
+        f"{header}\n{first}\n,,,,,,,,,\n\n{first.replace('widget,Widget', 'w2,W2')}\n".replace("Build more", "")
+    )
     issues = issues_of(path)
     assert [(i.row, i.column) for i in issues] == [(2, "headline"), (5, "headline")]
 

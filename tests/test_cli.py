@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from typer.testing import CliRunner
 
-from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from pixio_ads.cli import EXIT_INVALID_INPUT, app
 from pixio_ads.manifest import PLAN_SCHEMA
 
@@ -29,12 +29,18 @@ def test_messages_are_not_wrapped_at_deep_paths(tmp_path):
 
 
 def test_validate_prints_every_error_and_exits_2(campaign_dir):
-    path = write_csv(campaign_dir, [good_row(headline="=1+1"), good_row(product_id="b", formats="tiny", product_image="../x.png")])
+    path = write_csv(
+        campaign_dir, [good_row(headline="=1+1"), good_row(product_id="b", formats="tiny", product_image="../x.png")]
+    )
     result = cli.invoke(app, ["validate", str(path)])
     assert result.exit_code == EXIT_INVALID_INPUT
     text = " ".join(result.output.split())
     assert "3 problem(s)" in text
-    assert "row 2, column 'headline'" in text and "row 3, column 'formats'" in text and "row 3, column 'product_image'" in text
+    assert (
+        "row 2, column 'headline'" in text
+        and "row 3, column 'formats'" in text
+        and "row 3, column 'product_image'" in text
+    )
     assert "Traceback" not in result.output
 
 
@@ -53,7 +59,9 @@ def test_expand_writes_variants(tmp_path):
     table = pq.read_table(target)
     assert table.num_rows == 10 and table.schema.names == PLAN_SCHEMA.names
     for suffix in ("csv", "jsonl"):
-        assert cli.invoke(app, ["expand", str(EXAMPLE_CAMPAIGN), "--out", str(tmp_path / f"v.{suffix}")]).exit_code == 0
+        assert (
+            cli.invoke(app, ["expand", str(EXAMPLE_CAMPAIGN), "--out", str(tmp_path / f"v.{suffix}")]).exit_code == 0
+        )
         assert len((tmp_path / f"v.{suffix}").read_text().strip().splitlines()) == 10 + (suffix == "csv")
 
 

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from helpers import good_row, write_csv
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from helpers import good_row, write_csv
 from pixio_ads import runner
 from pixio_ads.brand import DEFAULT_BRAND, DEFAULT_HEADLINE_FONT, load_brand_kit
 from pixio_ads.campaign import load_campaign
@@ -64,7 +64,11 @@ def test_cutout_prefers_a_mask_then_the_images_own_alpha_and_leaves_busy_photos_
     mask = Image.new("L", (25, 25), 0)
     mask.paste(255, (0, 0, 12, 25))
     masked, method = cut_out(Image.new("RGB", (50, 50), "white"), mask)
-    assert method == "mask" and np.asarray(masked.getchannel("A"))[25, 5] == 255 and np.asarray(masked.getchannel("A"))[25, 45] == 0
+    assert (
+        method == "mask"
+        and np.asarray(masked.getchannel("A"))[25, 5] == 255
+        and np.asarray(masked.getchannel("A"))[25, 45] == 0
+    )
     product, method = cut_out(noise(60, 60))
     assert method == "none" and product.getchannel("A").getextrema() == (255, 255)
 
@@ -122,7 +126,9 @@ def text_pixels(before: Image.Image, after: Image.Image) -> Box:
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
 def test_copy_stays_inside_its_boxes_and_meets_the_contrast_ratio(fmt):
     plan = layout(fmt)
-    for seed, background in enumerate((noise(fmt.width, fmt.height), Image.new("RGB", (fmt.width, fmt.height), (118, 118, 118)))):
+    for seed, background in enumerate(
+        (noise(fmt.width, fmt.height), Image.new("RGB", (fmt.width, fmt.height), (118, 118, 118)))
+    ):
         headline = "Hydration, upgraded for every single run this spring" if seed == 0 else "Go"
         image, result = overlay_copy(background, headline, "Shop now", plan, DEFAULT_BRAND)
         changed = text_pixels(background.crop(plan.headline.as_tuple()), image.crop(plan.headline.as_tuple()))
@@ -152,14 +158,18 @@ def test_long_copy_shrinks_then_wraps_then_fails_clearly():
 
 
 def test_copy_that_cannot_fit_is_a_validation_error_naming_row_column_and_format(campaign_dir):
-    path = write_csv(campaign_dir, [good_row(), good_row(product_id="b", headline="Unbelievably " * 30, cta="Buy " * 40)])
+    path = write_csv(
+        campaign_dir, [good_row(), good_row(product_id="b", headline="Unbelievably " * 30, cta="Buy " * 40)]
+    )
     with pytest.raises(ValidationError) as caught:
         load_campaign(path)
     text = str(caught.value)
     assert "row 3, column 'headline'" in text and "row 3, column 'cta'" in text and "format square" in text
 
 
-@pytest.mark.parametrize("headline", ["تخفيضات الربيع الآن", "מבצע אביב עכשיו", "Frühling — ça va ✓", "Spring sale 春のセール"])
+@pytest.mark.parametrize(
+    "headline", ["تخفيضات الربيع الآن", "מבצע אביב עכשיו", "Frühling — ça va ✓", "Spring sale 春のセール"]
+)
 def test_rtl_and_non_latin_copy_renders_and_reports_missing_glyphs(headline):
     fmt = NAMED_FORMATS["square"]
     image, result = overlay_copy(noise(1080, 1080), headline, "Shop", layout(fmt), DEFAULT_BRAND)
@@ -176,16 +186,24 @@ def test_rtl_and_non_latin_copy_renders_and_reports_missing_glyphs(headline):
 def test_brand_kit_errors_name_the_file_and_key(tmp_path):
     (tmp_path / "not-a-font.ttf").write_text("nope")
     kit = tmp_path / "brand.yaml"
-    kit.write_text("logo: missing.png\nlogo_position: middle\nfonts:\n  headline: not-a-font.ttf\ncolors:\n  text: white\ncta:\n  colour: '#fff'\n")
+    kit.write_text(
+        "logo: missing.png\nlogo_position: middle\nfonts:\n  headline: not-a-font.ttf\ncolors:\n  text: white\ncta:\n  colour: '#fff'\n"
+    )
     with pytest.raises(ValidationError) as caught:
         load_brand_kit(kit)
     text = str(caught.value)
-    assert f"{kit}, key 'logo_position'" in text and "key 'colors.text'" in text and "key 'cta.colour': unknown key" in text
+    assert (
+        f"{kit}, key 'logo_position'" in text
+        and "key 'colors.text'" in text
+        and "key 'cta.colour': unknown key" in text
+    )
     kit.write_text("logo: missing.png\nfonts:\n  headline: not-a-font.ttf\n")
     load_brand_kit.cache_clear()
     with pytest.raises(ValidationError) as caught:
         load_brand_kit(kit)
-    assert "key 'logo': file not found" in str(caught.value) and "key 'fonts.headline': not a readable font" in str(caught.value)
+    assert "key 'logo': file not found" in str(caught.value) and "key 'fonts.headline': not a readable font" in str(
+        caught.value
+    )
     broken = tmp_path / "broken.json"
     broken.write_text('{"name": "x",\n "logo": }')
     with pytest.raises(ValidationError, match="broken.json, line 2: not valid JSON"):
@@ -196,7 +214,11 @@ def test_brand_kit_drives_logo_colours_and_ids(campaign_dir):
     logo = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
     logo.paste((10, 200, 10, 255), (0, 0, 200, 100))
     logo.save(campaign_dir / "logo.png")
-    (campaign_dir / "brand.json").write_text(json.dumps({"logo": "logo.png", "logo_position": "top-right", "cta": {"color": "#0000FF", "text_color": "#FFFFFF"}}))
+    (campaign_dir / "brand.json").write_text(
+        json.dumps(
+            {"logo": "logo.png", "logo_position": "top-right", "cta": {"color": "#0000FF", "text_color": "#FFFFFF"}}
+        )
+    )
     plain = expand(load_campaign(write_csv(campaign_dir, [good_row()])))[0]
     branded_campaign = load_campaign(write_csv(campaign_dir, [good_row(brand_kit="brand.json")], name="b.csv"))
     branded = expand(branded_campaign)[0]
@@ -232,8 +254,21 @@ def modes_run(tmp_path_factory):
     rows = [
         good_row(product_id="compose", formats="square; story", output_format="webp", quality="80"),
         good_row(product_id="inpaint", mode="inpaint", formats="square; landscape"),
-        good_row(product_id="restyle", mode="restyle", source_image="portrait.jpg", strength="0.5", formats="square", output_format="jpeg"),
-        good_row(product_id="replace", mode="replace", source_image="portrait.jpg", replace_mask="mask.png", formats="square"),
+        good_row(
+            product_id="restyle",
+            mode="restyle",
+            source_image="portrait.jpg",
+            strength="0.5",
+            formats="square",
+            output_format="jpeg",
+        ),
+        good_row(
+            product_id="replace",
+            mode="replace",
+            source_image="portrait.jpg",
+            replace_mask="mask.png",
+            formats="square",
+        ),
     ]
     campaign = write_csv(folder, rows)
     out = folder / "out"
@@ -262,7 +297,9 @@ def test_inpaint_keeps_the_products_own_pixels_exactly(modes_run):
         row = rows["inpaint", fmt]
         box = Box(*row["product_box"])
         placed = np.asarray(scaled_product(product, box))
-        creative = np.asarray(Image.open(out / row["output_path"]).convert("RGB"))[box.top : box.bottom, box.left : box.right]
+        creative = np.asarray(Image.open(out / row["output_path"]).convert("RGB"))[
+            box.top : box.bottom, box.left : box.right
+        ]
         opaque = placed[..., 3] == 255
         assert opaque.sum() > 0.5 * box.width * box.height
         assert np.array_equal(creative[opaque], placed[..., :3][opaque])
@@ -275,9 +312,15 @@ def test_replace_repaints_only_the_masked_region(modes_run):
     folder, out, rows = modes_run
     row = rows["replace", "square"]
     creative = np.asarray(Image.open(out / row["output_path"]).convert("RGB"), dtype=np.int16)
-    source = np.asarray(Image.open(folder / "portrait.jpg").convert("RGB").resize((1080, 1080), Image.Resampling.LANCZOS), dtype=np.int16)
+    source = np.asarray(
+        Image.open(folder / "portrait.jpg").convert("RGB").resize((1080, 1080), Image.Resampling.LANCZOS),
+        dtype=np.int16,
+    )
     plan = layout(NAMED_FORMATS["square"])
-    kept = creative[400 : plan.cta.top - 10, 100:980], source[400 : plan.cta.top - 10, 100:980]  # below the mask, above the button
+    kept = (
+        creative[400 : plan.cta.top - 10, 100:980],
+        source[400 : plan.cta.top - 10, 100:980],
+    )  # below the mask, above the button
     # Kept up to the invisible watermark, which moves pixels by a few levels.
     assert np.abs(kept[0] - kept[1]).mean() <= 1.5 and np.percentile(np.abs(kept[0] - kept[1]), 99) <= 6
     repainted = creative[plan.headline.bottom + 5 : 360, :60], source[plan.headline.bottom + 5 : 360, :60]
@@ -297,7 +340,11 @@ def test_mode_inputs_are_validated(campaign_dir):
     text = str(caught.value)
     assert "row 2, column 'replace_mask': mode 'replace' needs a mask" in text
     assert "row 3, column 'replace_mask': mask is (10, 10) px but the source image is (64, 96) px" in text
-    assert "row 4, column 'source_image'" in text and "row 5, column 'mode'" in text and "row 5, column 'strength'" in text
+    assert (
+        "row 4, column 'source_image'" in text
+        and "row 5, column 'mode'" in text
+        and "row 5, column 'strength'" in text
+    )
 
 
 def test_an_inpainting_checkpoint_can_be_the_rows_model(campaign_dir):

@@ -11,9 +11,9 @@ import signal
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from helpers import good_row, write_csv
 from PIL import Image
 
-from helpers import good_row, write_csv
 from pixio_ads import finishing, runner
 from pixio_ads.campaign import load_campaign
 from pixio_ads.variants import Overrides, expand

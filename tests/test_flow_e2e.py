@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 from typer.testing import CliRunner
 
-from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads.formats import parse_format
 from pixio_ads.manifest import MANIFEST_SCHEMA
 
@@ -42,7 +42,11 @@ def test_example_campaign_through_the_flow(prefect_harness, tmp_path):
 def test_cli_run(prefect_harness, tmp_path):
     from pixio_ads.cli import app
 
-    result = CliRunner().invoke(app, ["run", str(EXAMPLE_CAMPAIGN), "--out", str(tmp_path), "--limit", "2", "--steps", "1"])
+    result = CliRunner().invoke(
+        app, ["run", str(EXAMPLE_CAMPAIGN), "--out", str(tmp_path), "--limit", "2", "--steps", "1"]
+    )
     assert result.exit_code == 0, result.output
-    assert f"manifest: {tmp_path / 'manifest.parquet'}" in " ".join(result.output.split()).replace("manifest: ", "manifest: ")
+    assert f"manifest: {tmp_path / 'manifest.parquet'}" in " ".join(result.output.split()).replace(
+        "manifest: ", "manifest: "
+    )
     assert pq.read_table(tmp_path / "manifest.parquet").num_rows == 2

@@ -6,6 +6,7 @@ import os
 import time
 
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
+
 from pixio_ads import inbox
 
 
@@ -57,7 +58,11 @@ def test_validation_report(campaign_dir):
 def test_served_deployments_carry_the_trust_settings(tmp_path):
     from pixio_ads.flows.deploy import deployments
 
-    settings = {"policy": "/etc/pixio/policy.yaml", "c2pa_cert": "/etc/pixio/chain.pem", "c2pa_key": "/etc/pixio/key.pem"}
+    settings = {
+        "policy": "/etc/pixio/policy.yaml",
+        "c2pa_cert": "/etc/pixio/chain.pem",
+        "c2pa_key": "/etc/pixio/key.pem",
+    }
     generate, inbox_deployment = deployments(str(tmp_path / "inbox"), str(tmp_path / "out"), safeguards=settings)
     assert generate.parameters == {"model": None, **settings}
     assert inbox_deployment.parameters["safeguards"] == settings

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from helpers import EXAMPLE_CAMPAIGN
+
 from pixio_ads import manifest
 from pixio_ads.campaign import load_campaign
 from pixio_ads.variants import expand

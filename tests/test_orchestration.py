@@ -14,8 +14,8 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
+
 from pixio_ads import report, runner
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,9 @@ def shard_states(flow_run_id) -> list[str]:
 
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=200, sort=TaskRunSort.EXPECTED_START_TIME_ASC
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            limit=200,
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
         )
     return sorted(run.state.name for run in runs if run.name.startswith("render-shard"))
 
@@ -61,7 +63,10 @@ def test_rerun_renders_nothing_and_hits_the_cache(prefect_harness, tmp_path):
     (tmp_path / manifest[1]["output_path"]).write_bytes(b"corrupt")  # a corrupt image is re-rendered too
     fifth, _, _ = run_flow(**params)
     assert fifth.rendered_now == 1
-    assert hashlib.sha256((tmp_path / manifest[1]["output_path"]).read_bytes()).hexdigest() == manifest[1]["output_sha256"]
+    assert (
+        hashlib.sha256((tmp_path / manifest[1]["output_path"]).read_bytes()).hexdigest()
+        == manifest[1]["output_sha256"]
+    )
 
     other_model, run_id, _ = run_flow(**{**params, "model": "embedded:tiny-sdxl"})  # the key follows the inputs
     assert other_model.rendered_now == 3 and shard_states(run_id) == ["Completed", "Completed"]
@@ -74,7 +79,9 @@ def test_one_failing_product_does_not_stop_the_campaign(prefect_harness, campaig
     broken = campaign_dir / "broken-checkpoint"
     broken.mkdir()
     (broken / "model_index.json").write_text("{ not json")
-    path = write_csv(campaign_dir, [good_row(audiences="a"), good_row(product_id="other", audiences="a", model=str(broken))])
+    path = write_csv(
+        campaign_dir, [good_row(audiences="a"), good_row(product_id="other", audiences="a", model=str(broken))]
+    )
     summary, _, state = run_flow(campaign_path=str(path), out_dir=str(tmp_path), steps=1, retry_delay=0.01)
     assert summary.counts == {"rendered": 2, "failed": 2, "blocked": 0, "skipped": 0}
     assert state.is_completed() and "2 rendered, 2 failed" in state.message
@@ -92,7 +99,9 @@ def test_artifacts_have_stable_keys_and_content(prefect_harness, tmp_path):
         # The REST filter directly: this client version sends null for omitted filters, which
         # its server refuses, and empty task-run filters drop artifacts created by the flow itself.
         async with get_client() as client:
-            response = await client._client.post("/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [str(run_id)]}}, "limit": 50})
+            response = await client._client.post(
+                "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [str(run_id)]}}, "limit": 50}
+            )
             response.raise_for_status()
             return response.json()
 
@@ -102,7 +111,10 @@ def test_artifacts_have_stable_keys_and_content(prefect_harness, tmp_path):
     table = by_key["spring-sale-summary"]["data"]
     table = json.loads(table) if isinstance(table, str) else table
     assert sum(row["rendered"] for row in table) == 4
-    assert "manifest.parquet" in by_key["spring-sale-report"]["data"] and "contact-sheet.png" in by_key["spring-sale-report"]["data"]
+    assert (
+        "manifest.parquet" in by_key["spring-sale-report"]["data"]
+        and "contact-sheet.png" in by_key["spring-sale-report"]["data"]
+    )
     assert float(by_key["spring-sale-progress"]["data"]) == 100.0
     assert (tmp_path / report.CONTACT_SHEET_PNG).is_file() and (tmp_path / report.CONTACT_SHEET_HTML).is_file()
 
@@ -135,7 +147,12 @@ def test_a_killed_run_resumes_with_only_the_missing_variants(prefect_harness, tm
         if child.poll() is None:
             child.kill()
     plan_ids = set(pq.read_table(out / runner.PLAN_FILE).column("variant_id").to_pylist())
-    kept = {row["variant_id"] for p in (out / "shards").glob("shard-*.parquet") for row in pq.read_table(p).to_pylist() if runner.is_complete(row, out)}
+    kept = {
+        row["variant_id"]
+        for p in (out / "shards").glob("shard-*.parquet")
+        for row in pq.read_table(p).to_pylist()
+        if runner.is_complete(row, out)
+    }
     assert 3 <= len(kept) < len(plan_ids) == 10
 
     summary, _, _ = run_flow(campaign_path=str(EXAMPLE_CAMPAIGN), out_dir=str(out), steps=12, shard_size=8)

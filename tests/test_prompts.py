@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
+
 from pixio_ads.campaign import load_campaign
 from pixio_ads.errors import ValidationError
 from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID
@@ -24,7 +24,9 @@ def expand_issues(campaign):
 
 
 def test_expansion_is_the_full_product_in_stable_order(campaign_dir):
-    campaign = campaign_with_template(campaign_dir, "{{ product_name }} for {{ audience }}, {{ style }}, {{ format }}", styles="a; b", variants="3")
+    campaign = campaign_with_template(
+        campaign_dir, "{{ product_name }} for {{ audience }}, {{ style }}, {{ format }}", styles="a; b", variants="3"
+    )
     variants = expand(campaign)
     assert len(variants) == 2 * 2 * 2 * 3  # audiences x styles x formats x seeds
     assert [(v.audience, v.style, v.format, v.seed_index) for v in variants[:4]] == [
@@ -38,7 +40,9 @@ def test_ids_and_seeds_are_deterministic():
     first = expand(load_campaign(EXAMPLE_CAMPAIGN))
     second = expand(load_campaign(EXAMPLE_CAMPAIGN))
     assert [(v.variant_id, v.seed) for v in first] == [(v.variant_id, v.seed) for v in second]
-    assert [(v.variant_id, v.seed) for v in first] == [(v.variant_id, v.seed) for v in expand(load_campaign(EXAMPLE_CAMPAIGN.with_suffix(".xlsx")))]
+    assert [(v.variant_id, v.seed) for v in first] == [
+        (v.variant_id, v.seed) for v in expand(load_campaign(EXAMPLE_CAMPAIGN.with_suffix(".xlsx")))
+    ]
 
 
 def test_variant_id_follows_what_determines_pixels():
@@ -97,7 +101,9 @@ def test_duplicate_rows_are_reported(campaign_dir):
 
 
 def test_whitespace_in_templates_does_not_reach_the_prompt(campaign_dir):
-    campaign = campaign_with_template(campaign_dir, "{# note #}\n  {{ product_name }}\n{% if format == 'story' %}tall,{% endif %}\n  end\n")
+    campaign = campaign_with_template(
+        campaign_dir, "{# note #}\n  {{ product_name }}\n{% if format == 'story' %}tall,{% endif %}\n  end\n"
+    )
     assert {v.prompt for v in expand(campaign)} == {"Widget end", "Widget tall, end"}
 
 

@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
-from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads import render, runner
 from pixio_ads.composite import fit_cover
 from pixio_ads.errors import ModelLoadError
@@ -48,7 +48,11 @@ def test_model_is_loaded_once_per_process(tiny):
 
 @pytest.mark.parametrize(
     "ref, message",
-    [("./no/such/checkpoint", "does not exist"), ("/definitely/missing", "does not exist"), ("a b c", "does not exist")],
+    [
+        ("./no/such/checkpoint", "does not exist"),
+        ("/definitely/missing", "does not exist"),
+        ("a b c", "does not exist"),
+    ],
 )
 def test_bad_model_reference_is_named(ref, message):
     with pytest.raises(ModelLoadError, match=message) as caught:
@@ -62,11 +66,17 @@ def test_folder_without_model_index_is_refused(tmp_path):
 
 
 def test_same_image_whatever_batch_size_or_order(tiny):
-    one_by_one = arrays([render.generate(tiny, [p], [""], [s], 128, 128, 2, 7.5).images[0] for p, s in zip(PROMPTS, SEEDS)])
+    one_by_one = arrays(
+        [render.generate(tiny, [p], [""], [s], 128, 128, 2, 7.5).images[0] for p, s in zip(PROMPTS, SEEDS)]
+    )
     batch = arrays(render.generate(tiny, PROMPTS, [""] * 4, SEEDS, 128, 128, 2, 7.5).images)
     order = list(range(4))
     random.Random(3).shuffle(order)
-    shuffled = arrays(render.generate(tiny, [PROMPTS[i] for i in order], [""] * 4, [SEEDS[i] for i in order], 128, 128, 2, 7.5).images)
+    shuffled = arrays(
+        render.generate(
+            tiny, [PROMPTS[i] for i in order], [""] * 4, [SEEDS[i] for i in order], 128, 128, 2, 7.5
+        ).images
+    )
     for position, index in enumerate(order):
         assert np.array_equal(shuffled[position], batch[index])  # same batch size: byte-identical
     for a, b in zip(one_by_one, batch):

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
+
 from pixio_ads import render, runner
 from pixio_ads.campaign import load_campaign
 from pixio_ads.errors import ModelLoadError, ValidationError
@@ -52,7 +52,10 @@ def test_every_scheduler_renders_from_the_checkpoint_config(sd, name):
 
 
 def test_scheduler_changes_the_image(sd):
-    default, ddim = (pixels(render.generate(sd, ["a lamp"], [""], [5], SIZE, SIZE, 3, 7.5, scheduler=s))[0] for s in ("default", "ddim"))
+    default, ddim = (
+        pixels(render.generate(sd, ["a lamp"], [""], [5], SIZE, SIZE, 3, 7.5, scheduler=s))[0]
+        for s in ("default", "ddim")
+    )
     assert not np.array_equal(default, ddim)
 
 
@@ -70,7 +73,11 @@ def test_unknown_scheduler_lists_valid_ones(sd, campaign_dir):
 @pytest.mark.parametrize("fixture", ["sd", "sdxl"])
 def test_compel_weighting_and_long_prompts(fixture, request):
     model = request.getfixturevalue(fixture)
-    plain, weighted, long_prompt = "a red dress on a beach", "a (red dress)1.3 on a beach++", " ".join(["golden hour beach photo"] * 40)
+    plain, weighted, long_prompt = (
+        "a red dress on a beach",
+        "a (red dress)1.3 on a beach++",
+        " ".join(["golden hour beach photo"] * 40),
+    )
     embeds = render.encode_prompts(model, [plain, weighted, long_prompt], ["", "", ""])
     assert embeds[0]["prompt_embeds"].shape == embeds[1]["prompt_embeds"].shape
     assert not torch.equal(embeds[0]["prompt_embeds"], embeds[1]["prompt_embeds"])  # weights change the embedding
@@ -136,7 +143,14 @@ def _tiny_safety_checker(always_flag: bool):
     torch.manual_seed(0)
     config = CLIPConfig(
         text_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4),
-        vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4, image_size=32, patch_size=8),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=16,
     )
     checker = StableDiffusionSafetyChecker(config).eval()
@@ -153,14 +167,18 @@ def flagging_checkpoint(tmp_path_factory, sd):
     from diffusers import StableDiffusionPipeline
 
     checker, extractor = _tiny_safety_checker(always_flag=True)
-    components = {name: getattr(sd.pipeline, name) for name in ("vae", "text_encoder", "tokenizer", "unet", "scheduler")}
+    components = {
+        name: getattr(sd.pipeline, name) for name in ("vae", "text_encoder", "tokenizer", "unet", "scheduler")
+    }
     folder = tmp_path_factory.mktemp("flagging-checkpoint")
     StableDiffusionPipeline(**components, safety_checker=checker, feature_extractor=extractor).save_pretrained(folder)
     return folder
 
 
 def test_safety_checker_stays_on_and_blocks_flagged_images(flagging_checkpoint, tmp_path):
-    plan = runner.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=2)
+    plan = runner.plan_campaign(
+        EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=2
+    )
     shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu") for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, tmp_path)
     rows = pq.read_table(summary.manifest_path).to_pylist()
@@ -171,7 +189,9 @@ def test_safety_checker_stays_on_and_blocks_flagged_images(flagging_checkpoint, 
 
 
 def test_safety_checker_can_be_turned_off(flagging_checkpoint, tmp_path):
-    plan = runner.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=1)
+    plan = runner.plan_campaign(
+        EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=1
+    )
     shard = runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu", safety_checker=False)
     (row,) = pq.read_table(shard.path).to_pylist()
     assert (row["status"], row["safety_checker"]) == ("rendered", "off")
@@ -234,8 +254,14 @@ def test_manifest_says_which_resize_was_used(tmp_path, campaign_dir):
     overrides = Overrides(steps=1, upscaler=EMBEDDED_UPSCALER_ID, upscaler_steps=1)
     plan = runner.plan_campaign(path, tmp_path, overrides)
     shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu") for ids in plan.shards]
-    rows = {r["format"]: r for r in pq.read_table(runner.write_manifest(plan.plan_path, shards, tmp_path).manifest_path).to_pylist()}
-    assert rows["600x600"]["resize_method"] == f"upscaler:{EMBEDDED_UPSCALER_ID}" and rows["600x600"]["upscaler_steps"] == 1
+    rows = {
+        r["format"]: r
+        for r in pq.read_table(runner.write_manifest(plan.plan_path, shards, tmp_path).manifest_path).to_pylist()
+    }
+    assert (
+        rows["600x600"]["resize_method"] == f"upscaler:{EMBEDDED_UPSCALER_ID}"
+        and rows["600x600"]["upscaler_steps"] == 1
+    )
     assert rows["256x256"]["resize_method"] == "lanczos"
     from PIL import Image
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
-from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads import report, runner
 from pixio_ads.variants import Overrides
 
@@ -23,7 +23,9 @@ def test_contact_sheet_uses_thumbnails_and_is_rebuilt_only_when_outputs_change(t
     text = page.read_text()
     assert all(row["output_path"] in text for row in table.to_pylist())
     stamp = png.stat().st_mtime_ns
-    assert report.contact_sheet(table, tmp_path) == (png, page) and png.stat().st_mtime_ns == stamp  # unchanged outputs
+    assert (
+        report.contact_sheet(table, tmp_path) == (png, page) and png.stat().st_mtime_ns == stamp
+    )  # unchanged outputs
     changed = table.set_column(table.schema.get_field_index("status"), "status", [["failed"] * 3])
     report.contact_sheet(changed, tmp_path)
     assert png.stat().st_mtime_ns != stamp and "failed" in page.read_text()

@@ -12,9 +12,9 @@ import numpy as np
 import psutil
 import pyarrow.parquet as pq
 import pytest
+from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
-from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads import runner
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,9 @@ def run(out_dir: Path, workers: int | None, **parameters):
 
 
 def comparable(summary) -> list[dict]:
-    return [{k: v for k, v in row.items() if k not in PER_RUN} for row in pq.read_table(summary.manifest_path).to_pylist()]
+    return [
+        {k: v for k, v in row.items() if k not in PER_RUN} for row in pq.read_table(summary.manifest_path).to_pylist()
+    ]
 
 
 def test_two_workers_give_the_same_manifest_and_images(prefect_harness, tmp_path):
@@ -63,7 +65,11 @@ def test_a_killed_worker_leaves_only_missing_variants_for_the_rerun(prefect_harn
         while time.time() < deadline and not killed:
             shards = list((out / "shards").glob("shard-*.parquet")) if (out / "shards").is_dir() else []
             if len(shards) >= 2:
-                workers = [p for p in psutil.Process().children(recursive=True) if "multiprocessing" in " ".join(p.cmdline()) and p.children() == []]
+                workers = [
+                    p
+                    for p in psutil.Process().children(recursive=True)
+                    if "multiprocessing" in " ".join(p.cmdline()) and p.children() == []
+                ]
                 if workers:
                     os.kill(workers[0].pid, signal.SIGKILL)
                     killed.append(workers[0].pid)
@@ -77,7 +83,12 @@ def test_a_killed_worker_leaves_only_missing_variants_for_the_rerun(prefect_harn
         pass
     watchdog.join(5)
     assert killed, "no worker process was found to kill"
-    complete = {row["variant_id"] for p in (out / "shards").glob("shard-*.parquet") for row in pq.read_table(p).to_pylist() if runner.is_complete(row, out)}
+    complete = {
+        row["variant_id"]
+        for p in (out / "shards").glob("shard-*.parquet")
+        for row in pq.read_table(p).to_pylist()
+        if runner.is_complete(row, out)
+    }
     rerun = run(out, None)
     assert rerun.rendered_now == 10 - len(complete)
     rows = pq.read_table(rerun.manifest_path).to_pylist()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 
 pytestmark = pytest.mark.slow
@@ -61,7 +60,12 @@ def prefect_server(home: Path, **extra_env: str):
     }
     env.pop("PREFECT_API_URL", None)
     log = open(home / "server.log", "w")
-    server = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
     def healthy():
         if server.poll() is not None:
@@ -85,12 +89,16 @@ def api_post(api: str, path: str, body: dict) -> list[dict]:
     return response.json()
 
 
-def run_deployment_on(api: str, name: str, parameters: dict | None = None, timeout: float = 600, idempotency_key: str | None = None):
+def run_deployment_on(
+    api: str, name: str, parameters: dict | None = None, timeout: float = 600, idempotency_key: str | None = None
+):
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: api}):
-        return run_deployment(name, parameters=parameters or {}, timeout=timeout, poll_interval=1, idempotency_key=idempotency_key)
+        return run_deployment(
+            name, parameters=parameters or {}, timeout=timeout, poll_interval=1, idempotency_key=idempotency_key
+        )
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +108,12 @@ def served(tmp_path_factory):
     work = tmp_path_factory.mktemp("served")
     inbox_dir = work / "inbox"
     with prefect_server(home) as api:
-        env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": api,
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
         log = open(work / "serve.log", "w")
         serve = subprocess.Popen(
             [str(BIN / "pixio-ads"), "serve", "--inbox", str(inbox_dir), "--out", str(work / "out"), "--cron", "0 0 1 1 *", "--settle-seconds", "0.5"],
@@ -123,17 +136,28 @@ def served(tmp_path_factory):
 
 def test_deployment_run_through_the_real_server(served, tmp_path):
     api, _, _ = served
-    run = run_deployment_on(api, "generate-campaign/generate-campaign", {"campaign_path": str(EXAMPLE_CAMPAIGN), "out_dir": str(tmp_path), "limit": 3, "steps": 1})
+    run = run_deployment_on(
+        api,
+        "generate-campaign/generate-campaign",
+        {"campaign_path": str(EXAMPLE_CAMPAIGN), "out_dir": str(tmp_path), "limit": 3, "steps": 1},
+    )
     assert run.state.is_completed(), run.state
     assert "3 rendered" in run.state.message
     task_runs = api_post(api, "/task_runs/filter", {"flow_runs": {"id": {"any_": [str(run.id)]}}, "limit": 50})
     names = {t["name"].rsplit("-", 1)[0] for t in task_runs}
     assert {"plan-campaign", "render-shard", "write-manifest", "publish-report"} <= names
     assert all(t["state"]["type"] == "COMPLETED" for t in task_runs)
-    artifacts = {a["key"]: a for a in api_post(api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [str(run.id)]}}, "limit": 50})}
+    artifacts = {
+        a["key"]: a
+        for a in api_post(
+            api, "/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [str(run.id)]}}, "limit": 50}
+        )
+    }
     assert {"spring-sale-summary", "spring-sale-report", "spring-sale-progress"} <= set(artifacts)
     assert "manifest.parquet" in artifacts["spring-sale-report"]["data"]
-    schedules = [d for d in api_post(api, "/deployments/filter", {"limit": 10}) if d["name"] == "campaign-inbox"][0]["schedules"]
+    schedules = [d for d in api_post(api, "/deployments/filter", {"limit": 10}) if d["name"] == "campaign-inbox"][0][
+        "schedules"
+    ]
     assert schedules[0]["schedule"]["cron"] == "0 0 1 1 *"
     dashboard_shows_the_run(api, run)
 
@@ -155,8 +179,12 @@ def dashboard_shows_the_run(api: str, run) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "dashboard-flow-run.png"
     with_profile = lambda: [f"--user-data-dir={Path(ARTIFACTS / '.chromium-profile').resolve()}-{time.time_ns()}"]  # noqa: E731
-    dom = subprocess.run([chromium, *flags, *with_profile(), "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    subprocess.run([chromium, *flags, *with_profile(), f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
+    dom = subprocess.run(
+        [chromium, *flags, *with_profile(), "--dump-dom", url], capture_output=True, text=True, timeout=120
+    ).stdout
+    subprocess.run(
+        [chromium, *flags, *with_profile(), f"--screenshot={screenshot}", url], capture_output=True, timeout=120
+    )
     for profile in ARTIFACTS.glob(".chromium-profile-*"):
         shutil.rmtree(profile, ignore_errors=True)
     assert run.name in dom, f"the dashboard page did not show flow run {run.name}"
@@ -209,7 +237,9 @@ def test_growing_file_is_not_picked_up(served):
 @contextmanager
 def postgres_cluster(folder: Path):
     """A throwaway PostgreSQL cluster on a free port (run as the postgres user when root)."""
-    initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or ([shutil.which("initdb")] if shutil.which("initdb") else [])
+    initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or (
+        [shutil.which("initdb")] if shutil.which("initdb") else []
+    )
     if not initdb:
         pytest.skip("PostgreSQL is not installed on this machine (apt-get install postgresql)")
     bin_dir = Path(initdb[-1]).parent
@@ -222,12 +252,24 @@ def postgres_cluster(folder: Path):
     port = free_port()
     run = lambda *args: subprocess.run([*as_postgres, *map(str, args)], check=True, capture_output=True, text=True)  # noqa: E731
     run(bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "postgres")
-    run(bin_dir / "pg_ctl", "-D", data, "-l", folder / "pg.log", "-w", "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
+    run(
+        bin_dir / "pg_ctl",
+        "-D",
+        data,
+        "-l",
+        folder / "pg.log",
+        "-w",
+        "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1",
+        "start",
+    )
     try:
         run(bin_dir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "prefect")
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect", bin_dir, port
     finally:
-        subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+        subprocess.run(
+            [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True
+        )
 
 
 def test_server_on_postgresql(tmp_path):
@@ -243,7 +285,9 @@ def test_server_on_postgresql(tmp_path):
                 from pixio_ads.flows.generate_campaign import generate_campaign
 
                 with temporary_settings({PREFECT_API_URL: api}):
-                    state = generate_campaign(str(EXAMPLE_CAMPAIGN), str(tmp_path / "out"), limit=1, steps=1, return_state=True)
+                    state = generate_campaign(
+                        str(EXAMPLE_CAMPAIGN), str(tmp_path / "out"), limit=1, steps=1, return_state=True
+                    )
                 assert state.is_completed()
                 as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
                 count = subprocess.run(

@@ -10,17 +10,15 @@ import textwrap
 
 import pyarrow.parquet as pq
 import pytest
+from helpers import REPO, SIZES, good_row, scene, write_csv
 from PIL import Image
 from typer.testing import CliRunner
 
-from helpers import REPO, SIZES, good_row, scene, write_csv
 from pixio_ads import provenance, render, runner
 from pixio_ads.cli import EXIT_FAILED_VARIANTS, app
 from pixio_ads.policy import DEFAULT_POLICY, load_policy, normalise
 from pixio_ads.quota import QuotaConfig, UsageStore
 from pixio_ads.variants import Overrides
-
-
 
 # --- policy ----------------------------------------------------------------------------
 
@@ -47,7 +45,16 @@ def test_obfuscations_are_caught(text):
     assert load_policy(DEFAULT_POLICY).check({"headline": text}) is not None
 
 
-@pytest.mark.parametrize("text", ["a snake in the grass", "killer deals on water bottles", "Spring sale: shop now", "pineapple juice", "apples on a table"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a snake in the grass",
+        "killer deals on water bottles",
+        "Spring sale: shop now",
+        "pineapple juice",
+        "apples on a table",
+    ],
+)
 def test_ordinary_copy_passes(text):
     assert load_policy(DEFAULT_POLICY).check({"prompt": text, "headline": text}) is None
 
@@ -91,7 +98,11 @@ def test_a_pluggable_checker_from_the_policy_file(tmp_path, monkeypatch):
 
 def test_blocked_variants_never_reach_the_pipeline(campaign_dir, monkeypatch):
     one = {"audiences": "makers", "formats": "square"}  # one variant per row
-    rows = [good_row(**one), good_row(product_id="b", headline="As worn by Elon Musk", **one), good_row(product_id="c", styles="n1ke store", **one)]
+    rows = [
+        good_row(**one),
+        good_row(product_id="b", headline="As worn by Elon Musk", **one),
+        good_row(product_id="c", styles="n1ke store", **one),
+    ]
     path = write_csv(campaign_dir, rows)
     prompts_rendered: list[str] = []
     real = render.generate
@@ -107,11 +118,21 @@ def test_blocked_variants_never_reach_the_pipeline(campaign_dir, monkeypatch):
     shards = [runner.render_shard(plan.plan_path, ids, out, "cpu") for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, out)
     table = {row["product_id"]: row for row in pq.read_table(summary.manifest_path).to_pylist()}
-    assert table["b"]["status"] == "blocked" and table["b"]["policy_category"] == "public_figures" and table["b"]["policy_field"] == "headline"
-    assert table["c"]["status"] == "blocked" and table["c"]["policy_term"] == "nike" and table["c"]["output_path"] is None
+    assert (
+        table["b"]["status"] == "blocked"
+        and table["b"]["policy_category"] == "public_figures"
+        and table["b"]["policy_field"] == "headline"
+    )
+    assert (
+        table["c"]["status"] == "blocked" and table["c"]["policy_term"] == "nike" and table["c"]["output_path"] is None
+    )
     assert table["widget"]["status"] == "rendered" and len(prompts_rendered) == 1 and "n1ke" not in prompts_rendered[0]
     result = CliRunner().invoke(app, ["validate", str(path)])
-    assert result.exit_code == 0 and "2 variant(s) will be blocked" in result.output and "row 3, column 'headline': public_figures" in result.output
+    assert (
+        result.exit_code == 0
+        and "2 variant(s) will be blocked" in result.output
+        and "row 3, column 'headline': public_figures" in result.output
+    )
 
 
 # --- quotas ----------------------------------------------------------------------------
@@ -155,7 +176,15 @@ def test_two_processes_at_once_cannot_overspend(tmp_path):
     usage = tmp_path / "usage.sqlite"
     UsageStore(usage)
     start = str(__import__("time").time() + 3)
-    children = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(usage), start, f"run{i}"], stdout=subprocess.PIPE, text=True, cwd=REPO) for i in range(2)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, str(usage), start, f"run{i}"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for i in range(2)
+    ]
     granted = sorted(int(child.communicate(timeout=60)[0]) for child in children)
     assert granted == [2, 8] and UsageStore(usage).used(brand="Acme") == 10
     config = QuotaConfig.model_validate({"brands": {"Acme": {"gpu_seconds_per_day": 5}}})
@@ -175,10 +204,22 @@ def make_chain() -> tuple[bytes, bytes, bytes]:
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = datetime.datetime.now(datetime.timezone.utc)
-    usage = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False, decipher_only=False)
+    usage = dict(
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
     def name(common: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pixio-ads tests")])
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, common),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pixio-ads tests"),
+            ]
+        )
 
     def builder(subject, issuer, key):
         return (
@@ -192,19 +233,25 @@ def make_chain() -> tuple[bytes, bytes, bytes]:
     ca = (
         builder(name("pixio-ads test CA"), name("pixio-ads test CA"), ca_key)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage), critical=True
+        )
         .sign(ca_key, hashes.SHA256())
     )
     leaf = (
         builder(name("Spring Co. signer"), ca.subject, key)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **usage), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **usage), critical=True
+        )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)  # noqa: E731
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return pem(leaf) + pem(ca), private, pem(ca)
 
 
@@ -222,13 +269,20 @@ def credentials(tmp_path_factory):
 def test_disclosure_round_trip_and_tampering(output_format, credentials, tmp_path):
     signer = provenance.C2paSigner.from_files(credentials / "chain.pem", credentials / "key.pem")
     done = provenance.disclose(scene(), "variant-123", output_format, 90, "x", signer)
-    assert done.values == {"watermark_payload": provenance.payload_for("variant-123"), "xmp_written": True, "c2pa_written": True, "signer": signer.name}
+    assert done.values == {
+        "watermark_payload": provenance.payload_for("variant-123"),
+        "xmp_written": True,
+        "c2pa_written": True,
+        "signer": signer.name,
+    }
     path = tmp_path / f"creative{ {'jpeg': '.jpg', 'png': '.png', 'webp': '.webp'}[output_format] }"
     path.write_bytes(done.data)
     rows = {"variant-123": {"watermark_payload": done.values["watermark_payload"], "c2pa_written": True}}
     result = provenance.verify_file(path, SIZES, rows)
     assert result.ok, result.problems
-    assert result.matched_variant == "variant-123" and result.digital_source_type == provenance.TRAINED_ALGORITHMIC_MEDIA
+    assert (
+        result.matched_variant == "variant-123" and result.digital_source_type == provenance.TRAINED_ALGORITHMIC_MEDIA
+    )
     assert result.c2pa.state == "Valid" and provenance.UNTRUSTED in result.c2pa.failures
     assert result.c2pa.digital_source_type == provenance.TRAINED_ALGORITHMIC_MEDIA
     trusted = provenance.verify_file(path, SIZES, rows, (credentials / "ca.pem").read_bytes())
@@ -297,6 +351,13 @@ def test_exiftool_reads_the_disclosure(output_format, credentials, tmp_path):
     signer = provenance.C2paSigner.from_files(credentials / "chain.pem", credentials / "key.pem")
     path = tmp_path / f"creative.{ {'jpeg': 'jpg', 'png': 'png', 'webp': 'webp'}[output_format] }"
     path.write_bytes(provenance.disclose(scene(), "variant-9", output_format, 90, "x", signer).data)
-    tags = json.loads(subprocess.run(["exiftool", "-j", "-XMP-iptcExt:DigitalSourceType", "-XMP-xmp:CreatorTool", str(path)], capture_output=True, text=True, check=True).stdout)[0]
+    tags = json.loads(
+        subprocess.run(
+            ["exiftool", "-j", "-XMP-iptcExt:DigitalSourceType", "-XMP-xmp:CreatorTool", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )[0]
     assert tags["DigitalSourceType"] == provenance.TRAINED_ALGORITHMIC_MEDIA
     assert tags["CreatorTool"].startswith("pixio-ads ")

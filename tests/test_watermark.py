@@ -7,11 +7,11 @@ import io
 import cv2
 import numpy as np
 import pytest
+from helpers import SIZES, scene
 from imwatermark import WatermarkDecoder, WatermarkEncoder
 from PIL import Image
 
 from pixio_ads import provenance, watermark
-from helpers import SIZES, scene
 
 BITS = provenance.payload_bits(provenance.payload_for("interop"))
 
@@ -44,12 +44,18 @@ def _png(image: Image.Image) -> bytes:
 def library_embed(image: Image.Image) -> Image.Image:
     encoder = WatermarkEncoder()
     encoder.set_watermark("bits", BITS)
-    return Image.fromarray(cv2.cvtColor(encoder.encode(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), "dwtDctSvd"), cv2.COLOR_BGR2RGB))
+    return Image.fromarray(
+        cv2.cvtColor(
+            encoder.encode(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR), "dwtDctSvd"), cv2.COLOR_BGR2RGB
+        )
+    )
 
 
 def library_read(image: Image.Image) -> np.ndarray:
     decoder = WatermarkDecoder("bits", len(BITS))
-    return np.array(decoder.decode(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR), "dwtDctSvd"), dtype=int)
+    return np.array(
+        decoder.decode(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR), "dwtDctSvd"), dtype=int
+    )
 
 
 def ours_embed(image: Image.Image) -> Image.Image:

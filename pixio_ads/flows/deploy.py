@@ -16,8 +16,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger, serve
 from prefect.deployments import run_deployment
 
-from pixio_ads.flows.generate_campaign import generate_campaign
 from pixio_ads import inbox
+from pixio_ads.flows.generate_campaign import generate_campaign
 from pixio_ads.variants import Overrides
 
 GENERATE_DEPLOYMENT = "generate-campaign/generate-campaign"
@@ -26,7 +26,11 @@ DEFAULT_CRON = "*/5 * * * *"
 
 @flow(name="campaign-inbox")
 def campaign_inbox(
-    inbox_dir: str, out_root: str, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS, safeguards: dict | None = None
+    inbox_dir: str,
+    out_root: str,
+    model: str | None = None,
+    settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS,
+    safeguards: dict | None = None,
 ) -> dict:
     """Start generate-campaign for each settled, valid file in the inbox. ``safeguards``:
     generate-campaign's policy/quotas/usage_db/c2pa_cert/c2pa_key parameters."""
@@ -46,20 +50,34 @@ def campaign_inbox(
         out_dir = Path(out_root) / f"{path.stem}-{item.sha256[:12]}"
         run = run_deployment(
             GENERATE_DEPLOYMENT,
-            parameters={"campaign_path": str(path.resolve()), "out_dir": str(out_dir.resolve()), "model": model, **(safeguards or {})},
+            parameters={
+                "campaign_path": str(path.resolve()),
+                "out_dir": str(out_dir.resolve()),
+                "model": model,
+                **(safeguards or {}),
+            },
             idempotency_key=item.idempotency_key,
             flow_run_name=f"{path.stem}-{item.sha256[:12]}",
         )
         outcome = inbox.DONE if run.state and run.state.is_completed() else inbox.FAILED
         message = run.state.message if run.state else "no state"
-        inbox.finish(item, outcome, f"flow run {run.name} ({run.id}): {run.state.name if run.state else '?'}\n{message or ''}\noutputs: {out_dir}")
+        inbox.finish(
+            item,
+            outcome,
+            f"flow run {run.name} ({run.id}): {run.state.name if run.state else '?'}\n{message or ''}\noutputs: {out_dir}",
+        )
         logger.info("%s -> %s/ (flow run %s)", path.name, outcome, run.name)
         outcomes[outcome] += 1
     return outcomes
 
 
 def deployments(
-    inbox_dir: str, out_root: str, cron: str = DEFAULT_CRON, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS, safeguards: dict | None = None
+    inbox_dir: str,
+    out_root: str,
+    cron: str = DEFAULT_CRON,
+    model: str | None = None,
+    settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS,
+    safeguards: dict | None = None,
 ) -> list:
     safeguards = safeguards or {}
     return [
@@ -67,13 +85,24 @@ def deployments(
         campaign_inbox.to_deployment(
             name="campaign-inbox",
             cron=cron,
-            parameters={"inbox_dir": str(Path(inbox_dir).resolve()), "out_root": str(Path(out_root).resolve()), "model": model, "settle_seconds": settle_seconds, "safeguards": safeguards},
+            parameters={
+                "inbox_dir": str(Path(inbox_dir).resolve()),
+                "out_root": str(Path(out_root).resolve()),
+                "model": model,
+                "settle_seconds": settle_seconds,
+                "safeguards": safeguards,
+            },
         ),
     ]
 
 
 def serve_all(
-    inbox_dir: str, out_root: str, cron: str = DEFAULT_CRON, model: str | None = None, settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS, safeguards: dict | None = None
+    inbox_dir: str,
+    out_root: str,
+    cron: str = DEFAULT_CRON,
+    model: str | None = None,
+    settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS,
+    safeguards: dict | None = None,
 ) -> None:
     Path(inbox_dir).mkdir(parents=True, exist_ok=True)
     serve(*deployments(inbox_dir, out_root, cron, model, settle_seconds, safeguards))

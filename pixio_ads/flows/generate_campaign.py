@@ -10,9 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.futures import as_completed
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.futures import as_completed
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -28,16 +33,27 @@ class CompleteShard(CachePolicy):
     only while every output of the shard is on disk with its recorded sha256: a deleted or
     corrupt image turns caching off for that shard, so it renders again."""
 
-    inner: CachePolicy = field(default_factory=lambda: INPUTS - "retries" - "retry_delay" - "finish_workers" + TASK_SOURCE)
+    inner: CachePolicy = field(
+        default_factory=lambda: INPUTS - "retries" - "retry_delay" - "finish_workers" + TASK_SOURCE
+    )
 
-    def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str | None:
+    def compute_key(
+        self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
+    ) -> str | None:
         if not runner.shard_complete(inputs["out_dir"], inputs["variant_ids"]):
             return None
         return self.inner.compute_key(task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs)
 
 
 @task(name="plan-campaign")
-def plan_campaign(campaign_path: str, out_dir: str, overrides: Overrides, limit: int | None, shard_size: int, safeguards: runner.Safeguards) -> runner.Plan:
+def plan_campaign(
+    campaign_path: str,
+    out_dir: str,
+    overrides: Overrides,
+    limit: int | None,
+    shard_size: int,
+    safeguards: runner.Safeguards,
+) -> runner.Plan:
     """Validate and expand the campaign; write the plan; carry earlier results forward."""
     return runner.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
 
@@ -58,7 +74,18 @@ def render_shard(
     finish_workers: int | None = None,
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done."""
-    return runner.render_shard(plan_path, variant_ids, out_dir, device, batch_size, safety_checker, retries, retry_delay, safeguards, finish_workers)
+    return runner.render_shard(
+        plan_path,
+        variant_ids,
+        out_dir,
+        device,
+        batch_size,
+        safety_checker,
+        retries,
+        retry_delay,
+        safeguards,
+        finish_workers,
+    )
 
 
 @task(name="write-manifest")
@@ -73,7 +100,9 @@ def publish_report(summary: runner.Summary, campaign_id: str, out_dir: str) -> N
     table = read_table(summary.manifest_path)
     png, page = report.contact_sheet(table, out_dir)
     create_table_artifact(
-        key=report.artifact_key(campaign_id, "summary"), table=report.summary_rows(table), description=summary.describe()
+        key=report.artifact_key(campaign_id, "summary"),
+        table=report.summary_rows(table),
+        description=summary.describe(),
     )
     create_markdown_artifact(
         key=report.artifact_key(campaign_id, "report"),
@@ -119,11 +148,33 @@ def generate_campaign(
         logger.warning(warning)
     if not safety_checker:
         logger.warning("safety checker disabled for this run")
-    logger.info("%d variants in %d shards (%d blocked by the content policy, %d skipped by quota)", plan.total, len(plan.shards), plan.blocked, plan.skipped)
-    progress = create_progress_artifact(0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)")
+    logger.info(
+        "%d variants in %d shards (%d blocked by the content policy, %d skipped by quota)",
+        plan.total,
+        len(plan.shards),
+        plan.blocked,
+        plan.skipped,
+    )
+    progress = create_progress_artifact(
+        0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)"
+    )
     # One task per shard; the flow's task runner decides where they run (in this process one
     # at a time by default, or on Dask workers; see flows/runners.py).
-    futures = [render_shard.submit(plan.plan_path, ids, out_dir, device, batch_size, safety_checker, retries, retry_delay, safeguards, finish_workers) for ids in plan.shards]
+    futures = [
+        render_shard.submit(
+            plan.plan_path,
+            ids,
+            out_dir,
+            device,
+            batch_size,
+            safety_checker,
+            retries,
+            retry_delay,
+            safeguards,
+            finish_workers,
+        )
+        for ids in plan.shards
+    ]
     finished = 0
     for future in as_completed(futures):
         finished += len(future.result().variant_ids)

@@ -22,17 +22,18 @@ def task_runner(workers: int | None = None, dask_address: str | None = None):
         return DaskTaskRunner(address=dask_address)
     if not workers:
         return ThreadPoolTaskRunner(max_workers=1)
-    from prefect_dask import DaskTaskRunner
-
     import dask
     import torch
+    from prefect_dask import DaskTaskRunner
 
     # Each worker finishes its creatives in its own pool of processes (pixio_ads/finishing.py):
     # worker processes must not be daemonic to have children, and each gets its share of cores.
     dask.config.set({"distributed.worker.daemon": False})
     os.environ.setdefault(CORES_ENV, str(max(1, (os.cpu_count() or 1) // workers)))
     if torch.cuda.device_count() > 0 and importlib.util.find_spec("dask_cuda"):
-        return DaskTaskRunner(cluster_class="dask_cuda.LocalCUDACluster", cluster_kwargs={"n_workers": workers, "threads_per_worker": 1})
+        return DaskTaskRunner(
+            cluster_class="dask_cuda.LocalCUDACluster", cluster_kwargs={"n_workers": workers, "threads_per_worker": 1}
+        )
     # CPU workers share the cores: give each its share of torch threads (inherited by the
     # worker processes, which start after this).
     os.environ.setdefault("PIXIO_ADS_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
@@ -41,6 +42,11 @@ def task_runner(workers: int | None = None, dask_address: str | None = None):
     # - the nanny sets MALLOC_TRIM_THRESHOLD_=65536 for workers, so glibc hands every freed
     #   activation buffer back to the OS and the next step page-faults it in again;
     # - the statistical profiler walks the task thread's stack every 10 ms holding the GIL.
-    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": False})
+    dask.config.set(
+        {
+            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+            "distributed.worker.profile.enabled": False,
+        }
+    )
     cluster_kwargs = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
     return DaskTaskRunner(cluster_kwargs=cluster_kwargs)
