@@ -308,3 +308,9 @@ def _font_problem(path: Path) -> str | None:
     except OSError as exc:
         return f"not a readable font ({exc})"
     return None
+
+
+def brand_name(variant) -> str:
+    """The brand a variant (anything with a ``brand_kit`` path) speaks for: its brand kit's
+    name ("" without a kit)."""
+    return brand_kit_at(variant.brand_kit).name

@@ -22,9 +22,9 @@ from rich.table import Table
 from pixio_ads.campaign import Campaign, load_campaign
 from pixio_ads.errors import PixioError, ValidationError
 from pixio_ads.fileio import atomic_write_bytes
+from pixio_ads.planning import check_models
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 from pixio_ads.report import CONTACT_SHEET_HTML
-from pixio_ads.runner import add_progress_listener, check_models
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides, Variant, expand
 
@@ -160,8 +160,8 @@ def validate(
 
 
 def _screen(variants: list[Variant], policy_path: Optional[Path]) -> dict:
+    from pixio_ads.brand import brand_name
     from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
-    from pixio_ads.runner import brand_name
 
     try:
         return screen(load_policy(policy_path or DEFAULT_POLICY), variants, brand_name)
@@ -280,7 +280,7 @@ def run(
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     out_dir = out_dir or Path("out") / campaign.stem
     _prefect_defaults()
-    from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.generate_campaign import add_progress_listener, generate_campaign
     from pixio_ads.flows.runners import task_runner
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers, dask_address))

@@ -7,6 +7,7 @@ expanded variants before rendering) uses the variant columns of the same schema.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +16,8 @@ import pyarrow.parquet as pq
 from pixio_ads.errors import PixioError
 from pixio_ads.fileio import atomic_write
 from pixio_ads.variants import Variant
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 VERSION_KEY = b"pixio_ads.schema_version"
@@ -168,3 +171,13 @@ def status_counts(table: pa.Table) -> dict[str, int]:
     for status in table.column("status").to_pylist():
         counts[status] += 1
     return counts
+
+
+def read_table_or_empty(path: Path) -> pa.Table:
+    """An earlier manifest or shard; an unreadable one (older schema, damaged) counts as
+    empty, with a warning: its variants are rendered again."""
+    try:
+        return read_table(path)
+    except ManifestError as exc:
+        logger.warning("ignoring %s", exc)
+        return MANIFEST_SCHEMA.empty_table()

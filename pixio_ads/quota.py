@@ -18,6 +18,7 @@ Quota file (YAML)::
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -31,7 +32,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
+from pixio_ads.brand import brand_kit_at
 from pixio_ads.errors import Issue, ValidationError
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_USAGE_DB = Path(
     os.environ.get("PIXIO_ADS_USAGE_DB", Path.home() / ".local" / "share" / "pixio-ads" / "usage.sqlite")
@@ -166,3 +170,48 @@ class UsageStore:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex
+
+
+def reserve_for_run(
+    variants: list, brand_of, quotas_path: str | None, usage_db: str | None
+) -> tuple[dict[str, str], dict]:
+    """Reserve quota for the variants a run will render, per (brand, campaign); returns the
+    ids beyond quota with the reason, and the run's id and reserved groups."""
+    run_id = new_run_id()
+    if not quotas_path:
+        return {}, {"run_id": run_id, "groups": []}
+    config = load_quotas(Path(quotas_path))
+    store = UsageStore(Path(usage_db)) if usage_db else UsageStore()
+    todo: dict[tuple[str, str], list[str]] = {}
+    for variant in variants:
+        todo.setdefault((brand_of(variant), variant.campaign_id), []).append(variant.variant_id)
+    skipped: dict[str, str] = {}
+    for (brand, campaign), ids in todo.items():
+        grant = store.reserve(run_id, brand, campaign, len(ids), config)
+        for vid in ids[grant.granted :]:
+            skipped[vid] = grant.reason
+        if grant.reason:
+            logger.warning(
+                "quota: %d of %d variant(s) of %s skipped: %s",
+                len(ids) - grant.granted,
+                len(ids),
+                campaign,
+                grant.reason,
+            )
+    return skipped, {"run_id": run_id, "groups": [list(key) for key in todo]}
+
+
+def settle_run(run: dict, rows: list[dict]) -> None:
+    """Replace a run's reservations by what it rendered (failures are given back)."""
+    if not run["groups"]:
+        return
+    store = UsageStore(Path(run["usage_db"])) if run["usage_db"] else UsageStore()
+    started_at = datetime.fromisoformat(run["started_at"])
+    counts: dict[tuple[str, str], list[float]] = {tuple(group): [0, 0.0] for group in run["groups"]}
+    for row in rows:
+        key = (brand_kit_at(row["brand_kit"]).name, row["campaign_id"])
+        if row["status"] == "rendered" and row["created_at"] >= started_at and key in counts:
+            counts[key][0] += 1
+            counts[key][1] += row["render_seconds"] or 0.0
+    for (brand, campaign), (images, seconds) in counts.items():
+        store.settle(run["run_id"], brand, campaign, int(images), seconds)

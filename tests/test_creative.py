@@ -11,7 +11,7 @@ import pytest
 from helpers import good_row, write_csv
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from pixio_ads import runner
+from pixio_ads import planning, runner
 from pixio_ads.brand import DEFAULT_BRAND, DEFAULT_HEADLINE_FONT, load_brand_kit
 from pixio_ads.campaign import load_campaign
 from pixio_ads.composite import ANCHORS, LOGO_POSITIONS, Placement, compose, layout, product_box, scaled_product
@@ -272,7 +272,7 @@ def modes_run(tmp_path_factory):
     ]
     campaign = write_csv(folder, rows)
     out = folder / "out"
-    plan = runner.plan_campaign(campaign, out, Overrides(steps=2))
+    plan = planning.plan_campaign(campaign, out, Overrides(steps=2))
     shards = [runner.render_shard(plan.plan_path, ids, out, "cpu", 2) for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, out)
     rows = {(row["product_id"], row["format"]): row for row in pq.read_table(summary.manifest_path).to_pylist()}
@@ -360,7 +360,7 @@ def test_an_inpainting_checkpoint_can_be_the_rows_model(campaign_dir):
     StableDiffusionInpaintPipeline(**{**base.components, "unet": unet}).save_pretrained(checkpoint)
     path = write_csv(campaign_dir, [good_row(mode="inpaint", model=str(checkpoint), formats="square")])
     out = campaign_dir / "out"
-    plan = runner.plan_campaign(path, out, Overrides(steps=2))
+    plan = planning.plan_campaign(path, out, Overrides(steps=2))
     shard = runner.render_shard(plan.plan_path, plan.shards[0], out, "cpu")
     row = pq.read_table(shard.path).to_pylist()[0]
     assert row["status"] == "rendered", row["error"]

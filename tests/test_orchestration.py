@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 
-from pixio_ads import report, runner
+from pixio_ads import planning, report, runner
 
 pytestmark = pytest.mark.slow
 
@@ -146,7 +146,7 @@ def test_a_killed_run_resumes_with_only_the_missing_variants(prefect_harness, tm
     finally:
         if child.poll() is None:
             child.kill()
-    plan_ids = set(pq.read_table(out / runner.PLAN_FILE).column("variant_id").to_pylist())
+    plan_ids = set(pq.read_table(out / planning.PLAN_FILE).column("variant_id").to_pylist())
     kept = {
         row["variant_id"]
         for p in (out / "shards").glob("shard-*.parquet")

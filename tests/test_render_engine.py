@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 
-from pixio_ads import render, runner
+from pixio_ads import planning, render, runner
 from pixio_ads.campaign import load_campaign
 from pixio_ads.errors import ModelLoadError, ValidationError
 from pixio_ads.tiny_model import EMBEDDED_MODEL_ID, EMBEDDED_SDXL_ID, embedded_model_path
@@ -176,7 +176,7 @@ def flagging_checkpoint(tmp_path_factory, sd):
 
 
 def test_safety_checker_stays_on_and_blocks_flagged_images(flagging_checkpoint, tmp_path):
-    plan = runner.plan_campaign(
+    plan = planning.plan_campaign(
         EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=2
     )
     shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu") for ids in plan.shards]
@@ -189,7 +189,7 @@ def test_safety_checker_stays_on_and_blocks_flagged_images(flagging_checkpoint, 
 
 
 def test_safety_checker_can_be_turned_off(flagging_checkpoint, tmp_path):
-    plan = runner.plan_campaign(
+    plan = planning.plan_campaign(
         EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=1
     )
     shard = runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu", safety_checker=False)
@@ -199,7 +199,7 @@ def test_safety_checker_can_be_turned_off(flagging_checkpoint, tmp_path):
 
 def test_settings_reach_the_manifest(tmp_path):
     overrides = Overrides(model=EMBEDDED_SDXL_ID, steps=1, scheduler="euler_a", dtype="fp32", guidance=3.0)
-    plan = runner.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, overrides, limit=1)
+    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, overrides, limit=1)
     (row,) = pq.read_table(runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu").path).to_pylist()
     assert row["status"] == "rendered", row["error"]
     assert (row["model_id"], row["scheduler"], row["dtype"], row["torch_dtype"], row["steps"], row["guidance"]) == (
@@ -252,7 +252,7 @@ def test_manifest_says_which_resize_was_used(tmp_path, campaign_dir):
     # 600x600 needs enlarging from the 512 px render; 256x256 does not.
     path = write_csv(campaign_dir, [good_row(formats="600x600; 256x256", audiences="a")])
     overrides = Overrides(steps=1, upscaler=EMBEDDED_UPSCALER_ID, upscaler_steps=1)
-    plan = runner.plan_campaign(path, tmp_path, overrides)
+    plan = planning.plan_campaign(path, tmp_path, overrides)
     shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu") for ids in plan.shards]
     rows = {
         r["format"]: r

@@ -6,6 +6,7 @@ and small values. Runs without a Prefect server (ephemeral mode) or against one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from prefect.futures import as_completed
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pixio_ads import render, report, runner
+from pixio_ads import planning, render, report, runner
 from pixio_ads.manifest import read_table
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Overrides
@@ -52,10 +53,10 @@ def plan_campaign(
     overrides: Overrides,
     limit: int | None,
     shard_size: int,
-    safeguards: runner.Safeguards,
-) -> runner.Plan:
+    safeguards: planning.Safeguards,
+) -> planning.Plan:
     """Validate and expand the campaign; write the plan; carry earlier results forward."""
-    return runner.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
+    return planning.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
 
 
 # Retries here catch what escapes the library (e.g. the plan file unreadable for a moment);
@@ -70,7 +71,7 @@ def render_shard(
     safety_checker: bool,
     retries: int,
     retry_delay: float,
-    safeguards: runner.Safeguards,
+    safeguards: planning.Safeguards,
     finish_workers: int | None = None,
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done."""
@@ -85,7 +86,24 @@ def render_shard(
         retry_delay,
         safeguards,
         finish_workers,
+        progress=_notify_progress,
     )
+
+
+_progress_listeners: list[Callable[[int], None]] = []
+
+
+def add_progress_listener(listener: Callable[[int], None]) -> Callable[[], None]:
+    """Call ``listener(n)`` whenever n more variants are finished by render tasks running in
+    this process; returns a function that removes it. (The CLI's progress bar listens here;
+    on Dask workers the progress artifact tells instead.)"""
+    _progress_listeners.append(listener)
+    return lambda: _progress_listeners.remove(listener)
+
+
+def _notify_progress(count: int) -> None:
+    for listener in list(_progress_listeners):
+        listener(count)
 
 
 @task(name="write-manifest")
@@ -141,8 +159,8 @@ def generate_campaign(
     Settings mirror `pixio-ads run`; a rerun into the same folder renders only what is missing."""
     logger = get_run_logger()
     overrides = Overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
-    safeguards = runner.Safeguards(policy, quotas, usage_db, c2pa_cert, c2pa_key)
-    shard_size = shard_size or runner.default_shard_size(render.select_device(device))
+    safeguards = planning.Safeguards(policy, quotas, usage_db, c2pa_cert, c2pa_key)
+    shard_size = shard_size or planning.default_shard_size(render.select_device(device))
     plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
     for warning in plan.warnings:
         logger.warning(warning)
