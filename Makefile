@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 CAMPAIGN ?= campaigns/spring-sale/campaign.csv
 
-.PHONY: install install-system demo test test-fast lint format bench wheel-check clean
+.PHONY: install install-system demo test test-fast lint format docs bench wheel-check clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Reference pages generated from the code (tests/test_docs.py fails while one is stale).
+docs: install
+	$(BIN)/python docs/generate.py
 
 test-fast: install
 	$(BIN)/python -m pytest -m 'not slow'

@@ -183,7 +183,7 @@ def load_brand_kit(path: Path) -> BrandKit:
                 Issue(
                     file,
                     "the brand kit must be a mapping of keys (name, logo, fonts, colors, cta)",
-                    "see the example in the README",
+                    "see the brand kit example in docs/creatives.md",
                 )
             ]
         )
@@ -278,7 +278,12 @@ def brand_kit_at(path: str) -> BrandKit:
 def _issue(file: str, error: dict) -> Issue:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
-        return Issue(file, "unknown key", "remove it or correct its spelling (see the example in the README)", key=key)
+        return Issue(
+            file,
+            "unknown key",
+            "remove it or correct its spelling (see the brand kit example in docs/creatives.md)",
+            key=key,
+        )
     message = error["msg"].removeprefix("Value error, ")
     return Issue(
         file,

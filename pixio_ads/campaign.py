@@ -48,7 +48,7 @@ class Column:
     example: str
 
 
-# The single source of truth for the spreadsheet's columns (the README table mirrors it;
+# The single source of truth for the spreadsheet's columns (docs/spreadsheet.md is generated from it;
 # tests/test_docs.py checks that every column is documented).
 COLUMNS: tuple[Column, ...] = (
     Column(

@@ -86,9 +86,8 @@ _RESULT_FIELDS = [
     pa.field("safety_checker", pa.string()),  # on, off (disabled by the run) or absent (checkpoint has none)
     pa.field("resize_method", pa.string()),  # lanczos, or upscaler:<model id>
     pa.field("cutout_method", pa.string()),  # alpha, mask, flood-fill or none (product used as is)
-    pa.field(
-        "product_box", pa.list_(pa.field("element", pa.int32()))
-    ),  # "element": how Parquet names list items  # left, top, right, bottom in the creative
+    # left, top, right, bottom in the creative; "element": how Parquet names list items
+    pa.field("product_box", pa.list_(pa.field("element", pa.int32()))),
     pa.field("headline_font_size", pa.int32()),
     pa.field("headline_lines", pa.int32()),
     pa.field("headline_contrast", pa.float64()),  # WCAG ratio against the pixels behind it
@@ -112,6 +111,84 @@ PLAN_SCHEMA = pa.schema(
 )
 MANIFEST_SCHEMA = pa.schema(list(PLAN_SCHEMA) + _RESULT_FIELDS, metadata=_METADATA)
 RESULT_COLUMNS = [field.name for field in _RESULT_FIELDS]
+
+# What each column means, for docs/manifest.md (generated; a test keeps it complete).
+COLUMN_DOCS: dict[str, str] = {
+    "variant_id": "Hash of everything that determines the pixels, plus the row's identity; file names use it.",
+    "campaign_id": "The row's campaign_id.",
+    "product_id": "The row's product_id.",
+    "product_name": "The row's product_name.",
+    "source_row": "Spreadsheet row the variant comes from (header = row 1).",
+    "audience": "One of the row's audiences.",
+    "style": "One of the row's styles.",
+    "format": "Ad format name (square, portrait, story, landscape) or WxH.",
+    "width": "Creative width in pixels.",
+    "height": "Creative height in pixels.",
+    "seed_index": "0, 1, ... for the row's `variants` images of one combination.",
+    "seed": "Random seed of the render.",
+    "prompt": "The prompt the template produced.",
+    "negative_prompt": "What the model was asked to avoid.",
+    "template_name": "Prompt template used.",
+    "template_sha256": "Hash of the template file.",
+    "model_id": "Checkpoint folder, file, hub id or embedded model.",
+    "revision": "Hub revision (empty for local models).",
+    "dtype": "Weights precision as requested (auto, fp16, bf16, fp32).",
+    "scheduler": "Sampler (default = the checkpoint's own).",
+    "steps": "Denoising steps.",
+    "guidance": "Classifier-free guidance scale.",
+    "upscaler": "Upscaler checkpoint (empty: Lanczos resize).",
+    "upscaler_steps": "Denoising steps of the upscaler.",
+    "headline": "Headline copy.",
+    "cta": "Call-to-action copy.",
+    "product_image": "Product shot as written in the spreadsheet.",
+    "product_image_sha256": "Hash of the product shot.",
+    "mode": "compose, inpaint, restyle or replace.",
+    "strength": "How much restyle/replace/inpaint may change (0.05-1).",
+    "source_image": "Image restyle/replace started from (empty: the product image).",
+    "source_image_sha256": "Its hash.",
+    "replace_mask": "Mask of the replace mode.",
+    "replace_mask_sha256": "Its hash.",
+    "product_mask": "Cut-out mask of the product.",
+    "product_mask_sha256": "Its hash.",
+    "anchor": "Product position in its area.",
+    "product_scale": "Largest share of the canvas the product may fill.",
+    "margin": "Clear margin inside the safe zone (share of the short side).",
+    "shadow": "Shadow under the product.",
+    "harmonize": "Pull of the product's colour toward the scene's (0-1).",
+    "brand_kit": "Brand kit file (empty: the default look).",
+    "brand_kit_sha256": "Hash of the kit and its assets.",
+    "output_format": "png, jpeg or webp.",
+    "quality": "JPEG/WebP quality.",
+    "status": "rendered, failed, blocked or skipped.",
+    "error": "Why it failed, was blocked or skipped (null when rendered).",
+    "output_path": "The creative's file, relative to the manifest's folder.",
+    "output_sha256": "Hash of that file; a rerun re-renders when it no longer matches.",
+    "render_width": "Width the model was asked for, before resize and crop.",
+    "render_height": "Height the model was asked for.",
+    "render_seconds": "Render time per image of its batch.",
+    "device": "cuda, mps or cpu.",
+    "worker": "host:pid of the process that rendered it.",
+    "torch_dtype": "Precision the weights ran in.",
+    "safety_checker": "on, off (disabled by the run) or absent (the checkpoint has none).",
+    "resize_method": "lanczos, or upscaler:MODEL.",
+    "cutout_method": "alpha, mask, flood-fill or none (product used as is).",
+    "product_box": "Where the product landed: left, top, right, bottom.",
+    "headline_font_size": "Headline size in pixels.",
+    "headline_lines": "Lines the headline was wrapped onto.",
+    "headline_contrast": "WCAG contrast ratio of the headline against the pixels behind it.",
+    "headline_scrim": "Scrim opacity needed to reach it (0: none).",
+    "cta_contrast": "WCAG contrast of the button label against the button.",
+    "missing_glyphs": "Characters no font could draw, left out.",
+    "policy_category": "Content-policy category that blocked it (null: none).",
+    "policy_term": "The term or pattern that matched.",
+    "policy_field": "prompt, negative_prompt, headline or cta.",
+    "watermark_payload": "6 hex digits the invisible watermark carries (a hash of the variant id).",
+    "xmp_written": "IPTC/XMP DigitalSourceType (trainedAlgorithmicMedia) embedded.",
+    "c2pa_written": "A signed C2PA manifest embedded.",
+    "signer": "Subject of the C2PA signing certificate (empty: unsigned).",
+    "pixio_ads_version": "Version that wrote the row.",
+    "created_at": "When the row was written (UTC).",
+}
 
 
 class ManifestError(PixioError):

@@ -71,7 +71,7 @@ def load_quotas(path: Path) -> QuotaConfig:
                 Issue(
                     file,
                     error["msg"],
-                    "see the quota file example in the README",
+                    "see the quota file example in docs/trust-and-safety.md",
                     key=".".join(map(str, error["loc"])),
                 )
                 for error in exc.errors()
