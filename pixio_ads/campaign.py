@@ -1,4 +1,8 @@
-"""Campaign spreadsheets: read CSV/XLSX/Parquet, validate every cell, return typed rows.
+"""Campaign spreadsheets: validate every cell (reading is sheets.py), return typed rows.
+
+The column table ``COLUMNS`` drives validation: each column declares its parser (numbers
+with their limits, choices, identifiers, images, templates, brand kits); a row is a loop
+over the table, then the checks across columns (mode inputs, copy fit).
 
 All problems are collected before failing, each naming the file, the row as Excel shows
 it (header = row 1), the column, the bad value and how to fix it.
@@ -7,8 +11,10 @@ it (header = row 1), the column, the bad value and how to fix it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
+from typing import Any
 
 import pandas as pd
 
@@ -29,15 +35,19 @@ from pixio_ads.formats import FORMAT_HELP, AdFormat, parse_format
 from pixio_ads.overlay import TextFitError, fit_copy, layout_for
 from pixio_ads.prompts import available_templates, find_template
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
+from pixio_ads.sheets import read_sheet
 
 MULTI_SEPARATOR = ";"
 MAX_VARIANTS_PER_COMBINATION = 1000
-SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".parquet")
 MODES = ("compose", "inpaint", "restyle", "replace")
 DEFAULT_STRENGTH = {"compose": 1.0, "inpaint": 1.0, "restyle": 0.6, "replace": 1.0}
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 DEFAULT_QUALITY = 90
-PREFERRED_SHEET = "campaign"
+
+
+# A cell's parser: (text, the row being checked, column name) -> value. It reports what is
+# wrong through ``check.problem`` and returns a default, so every problem of a row is found.
+Parser = Callable[[str, "RowCheck", str], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,108 @@ class Column:
     required: bool
     meaning: str
     example: str
+    parse: Parser = field(default=lambda text, check, column: text, repr=False)  # text as is
+
+
+def _optional(text: str, check: "RowCheck", column: str) -> str | None:
+    return text or None
+
+
+def _identifier(text: str, check: "RowCheck", column: str) -> str:
+    if text and not _ID_PATTERN.match(text):
+        fix = "use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        check.problem(column, "identifier has characters that are not allowed", fix, text)
+    return text
+
+
+def _number(kind: type, default, low, high) -> Parser:
+    """An optional int or float within [low, high]."""
+    return lambda text, check, column: _parse_number(text, kind, default, low, high, column, check.problem)
+
+
+def _choice(options: tuple[str, ...], default: str | None, lower: bool = True, aliases: dict | None = None) -> Parser:
+    """One of ``options`` (case-insensitive unless ``lower`` is False); empty: ``default``."""
+
+    def parse(text: str, check: "RowCheck", column: str) -> str | None:
+        value = text.lower() if lower else text
+        value = (aliases or {}).get(value, value)
+        if not value:
+            return default
+        if value not in options:
+            label = column.replace("_", " ")
+            check.problem(column, f"unknown {label} {text!r}", "use one of: " + ", ".join(options), text)
+            return default
+        return value
+
+    return parse
+
+
+def _multi(text: str, check: "RowCheck", column: str) -> tuple[str, ...]:
+    values = split_multi(text)
+    if text and not values:
+        message = f"no values in cell (values are separated by '{MULTI_SEPARATOR}')"
+        check.problem(column, message, f"write at least one value, e.g. 'a{MULTI_SEPARATOR} b'", text)
+    return values
+
+
+def _formats(text: str, check: "RowCheck", column: str) -> tuple[AdFormat, ...]:
+    formats: list[AdFormat] = []
+    for item in _multi(text, check, column):
+        try:
+            fmt = parse_format(item)
+        except ValueError as exc:
+            check.problem(column, str(exc), FORMAT_HELP, item)
+            continue
+        if fmt not in formats:
+            formats.append(fmt)
+    return tuple(formats)
+
+
+def _anchor(text: str, check: "RowCheck", column: str) -> str:
+    if not text:
+        return DEFAULT_ANCHOR
+    try:
+        return normalise_anchor(text)
+    except ValueError as exc:
+        check.problem(column, str(exc), "use one of: " + ", ".join(ANCHORS), text)
+        return DEFAULT_ANCHOR
+
+
+def _image(text: str, check: "RowCheck", column: str) -> "ImageRef | None":
+    if not text:
+        return None
+    checked = check.campaign.images.check(text)
+    if isinstance(checked, _ImageProblem):
+        check.problem(column, checked.message, checked.fix, text)
+        return None
+    return ImageRef(text, *checked)
+
+
+def _template(text: str, check: "RowCheck", column: str) -> Path | None:
+    if not text:
+        return None
+    found = check.campaign.template(text)
+    if found is None:
+        choices = ", ".join(available_templates(check.campaign.folder)) or "(none found)"
+        fix = f"use one of: {choices}, or add templates/{text}.j2 beside the campaign"
+        check.problem(column, f"unknown template {text!r}", fix, text)
+    return found
+
+
+def _brand_kit(text: str, check: "RowCheck", column: str) -> BrandKit:
+    """The kit; its own problems (file and key) are reported once for the campaign, and the
+    row says its kit has problems."""
+    if not text:
+        return DEFAULT_BRAND
+    loaded = check.campaign.brands.load(text)
+    if isinstance(loaded, _ImageProblem):
+        check.problem(column, loaded.message, loaded.fix, text)
+    elif isinstance(loaded, list):
+        check.campaign.report_once(loaded)
+        check.problem(column, "the brand kit has problems (listed separately)", "fix the brand kit", text)
+    else:
+        return loaded
+    return DEFAULT_BRAND
 
 
 # The single source of truth for the spreadsheet's columns (docs/spreadsheet.md is generated from it;
@@ -56,37 +168,54 @@ COLUMNS: tuple[Column, ...] = (
         True,
         "Campaign identifier; letters, digits, `.`, `_`, `-`. Used in output paths.",
         "spring-sale-2026",
+        parse=_identifier,
     ),
-    Column("product_id", True, "Product identifier (same rules as campaign_id).", "bottle-01"),
+    Column("product_id", True, "Product identifier (same rules as campaign_id).", "bottle-01", parse=_identifier),
     Column("product_name", True, "Product name as templates and copy refer to it.", "Aurora water bottle"),
     Column(
         "product_image",
         True,
         "Product shot, relative to the spreadsheet's folder (PNG/JPEG/WebP; transparency is used).",
         "products/bottle.png",
+        parse=_image,
     ),
     Column(
         "template",
         True,
         "Prompt template name: `templates/NAME.j2` beside the campaign, else the built-in one.",
         "lifestyle",
+        parse=_template,
     ),
-    Column("audiences", True, f"Audiences, separated by `{MULTI_SEPARATOR}`.", "runners; commuters"),
-    Column("styles", True, f"Visual styles, separated by `{MULTI_SEPARATOR}`.", "golden hour; minimal studio"),
+    Column("audiences", True, f"Audiences, separated by `{MULTI_SEPARATOR}`.", "runners; commuters", parse=_multi),
+    Column(
+        "styles",
+        True,
+        f"Visual styles, separated by `{MULTI_SEPARATOR}`.",
+        "golden hour; minimal studio",
+        parse=_multi,
+    ),
     Column(
         "formats",
         True,
         f"Ad formats, separated by `{MULTI_SEPARATOR}`: square, portrait, story, landscape or `WxH`.",
         "square; story",
+        parse=_formats,
     ),
     Column("headline", True, "Headline copy.", "Hydration, upgraded"),
     Column("cta", True, "Call to action copy.", "Shop now"),
-    Column("variants", False, "Images (seeds) per product x audience x style x format; default 1.", "2"),
+    Column(
+        "variants",
+        False,
+        "Images (seeds) per product x audience x style x format; default 1.",
+        "2",
+        parse=_number(int, 1, 1, MAX_VARIANTS_PER_COMBINATION),
+    ),
     Column(
         "base_seed",
         False,
         "First seed; variants use base_seed, base_seed+1, ... Default: derived from the row's identity.",
         "1234",
+        parse=_number(int, None, 0, 2**32 - 1),
     ),
     Column("negative_prompt", False, "What the model should avoid.", "text, watermark, blurry"),
     Column(
@@ -94,86 +223,122 @@ COLUMNS: tuple[Column, ...] = (
         False,
         "Model override: local checkpoint folder or hub id (the CLI's --model wins).",
         "stabilityai/sd-turbo",
+        parse=_optional,
     ),
-    Column("steps", False, "Denoising steps override (1-500).", "25"),
-    Column("guidance", False, "Classifier-free guidance scale override (0-50).", "7.5"),
+    Column("steps", False, "Denoising steps override (1-500).", "25", parse=_number(int, None, 1, 500)),
+    Column(
+        "guidance",
+        False,
+        "Classifier-free guidance scale override (0-50).",
+        "7.5",
+        parse=_number(float, None, 0.0, 50.0),
+    ),
     Column(
         "scheduler",
         False,
         "Sampler: " + ", ".join(SCHEDULER_NAMES) + " (`default` = the checkpoint's own).",
         "dpmpp_2m",
+        parse=_choice(SCHEDULER_NAMES, None, lower=False),
     ),
-    Column("revision", False, "Hub revision (branch, tag or commit) of the model.", "main"),
+    Column("revision", False, "Hub revision (branch, tag or commit) of the model.", "main", parse=_optional),
     Column(
-        "dtype", False, "Weights precision: " + ", ".join(DTYPES) + " (auto = fp16 on CUDA, fp32 otherwise).", "fp16"
+        "dtype",
+        False,
+        "Weights precision: " + ", ".join(DTYPES) + " (auto = fp16 on CUDA, fp32 otherwise).",
+        "fp16",
+        parse=_choice(DTYPES, None, lower=False),
     ),
     Column(
         "mode",
         False,
         "`compose` (default: generated scene + product cut-out), `inpaint` (scene painted around the placed product), `restyle` (image-to-image on source_image) or `replace` (repaint the white part of replace_mask).",
         "inpaint",
+        parse=_choice(MODES, "compose"),
     ),
     Column(
         "strength",
         False,
         "How much restyle/replace/inpaint may change (0.05-1). Default: 0.6 restyle, 1 otherwise.",
         "0.55",
+        parse=_number(float, None, 0.05, 1.0),
     ),
     Column(
         "source_image",
         False,
         "Image that restyle and replace start from (default: product_image).",
         "photos/model.jpg",
+        parse=_image,
     ),
     Column(
         "replace_mask",
         False,
         "Mask for `replace`: white = repaint, black = keep; same size as the source image.",
         "photos/model-shirt-mask.png",
+        parse=_image,
     ),
     Column(
         "product_mask",
         False,
         "Cut-out mask for the product (white = product), instead of its alpha or the automatic plain-background removal.",
         "products/bottle-mask.png",
+        parse=_image,
     ),
     Column(
         "anchor",
         False,
         "Product position in the space between headline and button: " + ", ".join(ANCHORS) + ".",
         "bottom-center",
+        parse=_anchor,
     ),
     Column(
         "product_scale",
         False,
         f"Largest share of the canvas the product may fill, 0.05-1 (default {DEFAULT_PRODUCT_SCALE}); it never leaves its safe area.",
         "0.5",
+        parse=_number(float, DEFAULT_PRODUCT_SCALE, 0.05, 1.0),
     ),
     Column(
         "margin",
         False,
         f"Clear margin inside the format's safe zone, as a share of the short side, 0-0.2 (default {DEFAULT_MARGIN}).",
         "0.05",
+        parse=_number(float, DEFAULT_MARGIN, 0.0, 0.2),
     ),
     Column(
-        "shadow", False, "Shadow under the product: " + ", ".join(SHADOWS) + f" (default {DEFAULT_SHADOW}).", "contact"
+        "shadow",
+        False,
+        "Shadow under the product: " + ", ".join(SHADOWS) + f" (default {DEFAULT_SHADOW}).",
+        "contact",
+        parse=_choice(SHADOWS, DEFAULT_SHADOW),
     ),
     Column(
         "harmonize",
         False,
         "Pull the product's colour toward the scene's, 0-1 (default 0; 0.1-0.3 is a light touch). compose mode.",
         "0.2",
+        parse=_number(float, 0.0, 0.0, 1.0),
     ),
     Column(
         "brand_kit",
         False,
         "Brand kit YAML/JSON (logo, fonts, colours, button style), relative to the campaign.",
         "brand.yaml",
+        parse=_brand_kit,
     ),
     Column(
-        "output_format", False, "File type of the creatives: " + ", ".join(OUTPUT_FORMATS) + " (default png).", "jpeg"
+        "output_format",
+        False,
+        "File type of the creatives: " + ", ".join(OUTPUT_FORMATS) + " (default png).",
+        "jpeg",
+        parse=_choice(OUTPUT_FORMATS, "png", aliases={"jpg": "jpeg"}),
     ),
-    Column("quality", False, f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY}).", "90"),
+    Column(
+        "quality",
+        False,
+        f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY}).",
+        "90",
+        parse=_number(int, DEFAULT_QUALITY, 1, 100),
+    ),
 )
 COLUMN_NAMES = {column.name for column in COLUMNS}
 REQUIRED_COLUMNS = [column.name for column in COLUMNS if column.required]
@@ -256,339 +421,146 @@ def split_multi(cell: str) -> tuple[str, ...]:
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file. Raises ValidationError listing every problem."""
     path = Path(path)
-    frame, sheet, warnings = _read_table(path)
+    frame, sheet, warnings = read_sheet(path, [column.name for column in COLUMNS])
     rows = _validate(path, frame)
     return Campaign(path=path, rows=rows, warnings=warnings, sheet=sheet)
-
-
-# --- reading -----------------------------------------------------------------------------
-
-
-def _read_table(path: Path) -> tuple[pd.DataFrame, str | None, list[str]]:
-    file = str(path)
-    if not path.is_file():
-        raise ValidationError([Issue(file, "campaign file not found", "check the path")])
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise ValidationError(
-            [
-                Issue(
-                    file,
-                    f"unsupported file type {suffix or '(none)'!r}",
-                    "save the campaign as " + ", ".join(SUPPORTED_SUFFIXES),
-                )
-            ]
-        )
-    warnings: list[str] = []
-    sheet = None
-    try:
-        if suffix == ".csv":
-            head = path.read_bytes()[:8192]
-            if b"\x00" in head:
-                raise ValueError("it contains binary data")
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig")
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(path).astype(object)
-            frame = frame.where(frame.notna(), "").astype(str)
-        else:
-            # data_only=False: a formula comes back as its text ("=...") so it can be rejected;
-            # with pandas' default we would silently get its cached result.
-            with pd.ExcelFile(path, engine="openpyxl", engine_kwargs={"data_only": False}) as book:
-                names = [str(name) for name in book.sheet_names]
-                sheet = next((name for name in names if name.strip().lower() == PREFERRED_SHEET), names[0])
-                if len(names) > 1:
-                    warnings.append(
-                        f"{file}: workbook has {len(names)} sheets ({', '.join(names)}); using sheet {sheet!r}"
-                        f" (name a sheet {PREFERRED_SHEET!r} to choose another)"
-                    )
-                frame = pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False, na_filter=False)
-    except ValidationError:
-        raise
-    except Exception as exc:  # pandas/openpyxl raise many types for non-spreadsheets
-        kind = {".csv": "CSV text", ".parquet": "Parquet", ".xlsx": "Excel workbook", ".xlsm": "Excel workbook"}[
-            suffix
-        ]
-        raise ValidationError(
-            [
-                Issue(
-                    file,
-                    f"cannot read this file as {kind}: {exc}",
-                    f"export the campaign again as a real {suffix} file",
-                )
-            ]
-        ) from None
-
-    frame = frame.rename(columns=lambda name: str(name).strip().lower().replace(" ", "_"))
-    duplicated = sorted({name for name in frame.columns if list(frame.columns).count(name) > 1})
-    if duplicated:
-        raise ValidationError(
-            [
-                Issue(file, f"column {name!r} appears more than once", "keep one of them", column=name)
-                for name in duplicated
-            ]
-        )
-    unknown = [name for name in frame.columns if name not in COLUMN_NAMES and not name.startswith("unnamed:")]
-    if unknown:
-        warnings.append(
-            f"{file}: ignoring unknown column(s) {', '.join(unknown)}; known columns: {', '.join(c.name for c in COLUMNS)}"
-        )
-    return frame, sheet, warnings
 
 
 # --- validation --------------------------------------------------------------------------
 
 
+class CampaignCheck:
+    """What the rows of one file share while they are validated: the folder, images,
+    templates and brand kits (each checked once), and problems reported once per file."""
+
+    def __init__(self, path: Path):
+        self.file = str(path)
+        self.folder = path.parent.resolve()
+        self.images = _ImageChecker(self.file, self.folder)
+        self.brands = _BrandKits(self.folder)
+        self.issues: list[Issue] = []
+        self._templates: dict[str, Path | None] = {}
+
+    def template(self, name: str) -> Path | None:
+        if name not in self._templates:
+            self._templates[name] = find_template(name, self.folder)
+        return self._templates[name]
+
+    def report_once(self, issues: list[Issue]) -> None:
+        self.issues.extend(issue for issue in issues if issue not in self.issues)
+
+
+@dataclass
+class RowCheck:
+    """One row being validated: its number (header = 1) and the problems found in it."""
+
+    campaign: CampaignCheck
+    row: int
+    issues: list[Issue] = field(default_factory=list)
+
+    def problem(self, column: str, message: str, fix: str, value: str | None = None) -> None:
+        self.issues.append(Issue(self.campaign.file, message, fix, row=self.row, column=column, value=value))
+
+
 def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
-    file = str(path)
-    folder = path.parent.resolve()
+    campaign = CampaignCheck(path)
     missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
     if missing:
+        fix = "add a column named {!r} to the header row (row 1)"
         raise ValidationError(
             [
-                Issue(
-                    file,
-                    f"required column {name!r} is missing",
-                    f"add a column named {name!r} to the header row (row 1)",
-                    row=1,
-                    column=name,
-                )
-                for name in missing
+                Issue(campaign.file, f"required column {n!r} is missing", fix.format(n), row=1, column=n)
+                for n in missing
             ]
         )
     known = [name for name in frame.columns if name in COLUMN_NAMES]
-    records = frame[known].to_dict("records")
-    issues: list[Issue] = []
-    images = _ImageChecker(file, folder)
-    brands = _BrandKits(folder)
-    templates: dict[str, Path | None] = {}
     rows: list[CampaignRow] = []
-    for index, record in enumerate(records):
-        row_number = index + 2  # header is row 1
-        cells = {name: str(value).strip() for name, value in record.items()}
-        if not any(cells.values()):
-            continue  # empty rows are skipped
-        row_issues: list[Issue] = []
-
-        def problem(column: str, message: str, fix: str, value: str | None = None) -> None:
-            row_issues.append(Issue(file, message, fix, row=row_number, column=column, value=value))
-
-        for name in _TEXT_COLUMNS:
-            value = cells.get(name, "")
-            if _FORMULA_PREFIX.match(str(record.get(name, ""))):
-                problem(
-                    name,
-                    "cell looks like a spreadsheet formula and is never evaluated",
-                    "remove the leading =, +, - or @ (write the text itself)",
-                    value,
-                )
-                cells[name] = ""
-        for name in REQUIRED_COLUMNS:
-            if not cells[name] and not any(issue.column == name for issue in row_issues):
-                problem(name, "required cell is empty", f"fill in {name}")
-        for name in ("campaign_id", "product_id"):
-            if cells[name] and not _ID_PATTERN.match(cells[name]):
-                problem(
-                    name,
-                    "identifier has characters that are not allowed",
-                    "use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-                    cells[name],
-                )
-
-        image_sha = ""
-        image_path = folder
-        if cells["product_image"]:
-            checked = images.check(cells["product_image"])
-            if isinstance(checked, _ImageProblem):
-                problem("product_image", checked.message, checked.fix, cells["product_image"])
-            else:
-                image_path, image_sha = checked
-
-        template_path = None
-        if cells["template"]:
-            name = cells["template"]
-            if name not in templates:
-                templates[name] = find_template(name, folder)
-            template_path = templates[name]
-            if template_path is None:
-                choices = ", ".join(available_templates(folder)) or "(none found)"
-                problem(
-                    "template",
-                    f"unknown template {name!r}",
-                    f"use one of: {choices}, or add templates/{name}.j2 beside the campaign",
-                    name,
-                )
-
-        audiences = split_multi(cells["audiences"])
-        styles = split_multi(cells["styles"])
-        formats: list[AdFormat] = []
-        for item in split_multi(cells["formats"]):
-            try:
-                fmt = parse_format(item)
-            except ValueError as exc:
-                problem("formats", str(exc), FORMAT_HELP, item)
-                continue
-            if fmt not in formats:
-                formats.append(fmt)
-        for name in ("audiences", "styles", "formats"):
-            if cells[name] and not split_multi(cells[name]):
-                problem(
-                    name,
-                    f"no values in cell (values are separated by '{MULTI_SEPARATOR}')",
-                    f"write at least one value, e.g. 'a{MULTI_SEPARATOR} b'",
-                    cells[name],
-                )
-
-        variants = _parse_number(
-            cells.get("variants", ""), int, 1, 1, MAX_VARIANTS_PER_COMBINATION, "variants", problem
-        )
-        base_seed = _parse_number(cells.get("base_seed", ""), int, None, 0, 2**32 - 1, "base_seed", problem)
-        steps = _parse_number(cells.get("steps", ""), int, None, 1, 500, "steps", problem)
-        guidance = _parse_number(cells.get("guidance", ""), float, None, 0.0, 50.0, "guidance", problem)
-
-        for name, valid in (("scheduler", SCHEDULER_NAMES), ("dtype", DTYPES)):
-            if cells.get(name) and cells[name] not in valid:
-                problem(name, f"unknown {name} {cells[name]!r}", "use one of: " + ", ".join(valid), cells[name])
-
-        mode = (cells.get("mode") or "compose").lower()
-        if mode not in MODES:
-            problem("mode", f"unknown mode {cells['mode']!r}", "use one of: " + ", ".join(MODES), cells["mode"])
-            mode = "compose"
-        strength = _parse_number(
-            cells.get("strength", ""), float, DEFAULT_STRENGTH[mode], 0.05, 1.0, "strength", problem
-        )
-        refs: dict[str, ImageRef] = {}
-        for name in ("source_image", "replace_mask", "product_mask"):
-            if cells.get(name):
-                checked = images.check(cells[name])
-                if isinstance(checked, _ImageProblem):
-                    problem(name, checked.message, checked.fix, cells[name])
-                else:
-                    refs[name] = ImageRef(cells[name], *checked)
-        _check_mode_inputs(mode, cells, refs, image_path, problem)
-        anchor = DEFAULT_ANCHOR
-        if cells.get("anchor"):
-            try:
-                anchor = normalise_anchor(cells["anchor"])
-            except ValueError as exc:
-                problem("anchor", str(exc), "use one of: " + ", ".join(ANCHORS), cells["anchor"])
-        shadow = (cells.get("shadow") or DEFAULT_SHADOW).lower()
-        if shadow not in SHADOWS:
-            problem(
-                "shadow", f"unknown shadow {cells['shadow']!r}", "use one of: " + ", ".join(SHADOWS), cells["shadow"]
-            )
-        placement = Placement(
-            anchor=anchor,
-            scale=_parse_number(
-                cells.get("product_scale", ""), float, DEFAULT_PRODUCT_SCALE, 0.05, 1.0, "product_scale", problem
-            ),
-            margin=_parse_number(cells.get("margin", ""), float, DEFAULT_MARGIN, 0.0, 0.2, "margin", problem),
-            shadow=shadow,
-            harmonize=_parse_number(cells.get("harmonize", ""), float, 0.0, 0.0, 1.0, "harmonize", problem),
-        )
-        output_format = {"jpg": "jpeg"}.get(
-            cells.get("output_format", "").lower(), cells.get("output_format", "").lower()
-        ) or "png"
-        if output_format not in OUTPUT_FORMATS:
-            problem(
-                "output_format",
-                f"unknown output format {cells['output_format']!r}",
-                "use one of: " + ", ".join(OUTPUT_FORMATS),
-                cells["output_format"],
-            )
-        quality = _parse_number(cells.get("quality", ""), int, DEFAULT_QUALITY, 1, 100, "quality", problem)
-        brand = DEFAULT_BRAND
-        if cells.get("brand_kit"):
-            loaded = brands.load(cells["brand_kit"])
-            if isinstance(loaded, _ImageProblem):
-                problem("brand_kit", loaded.message, loaded.fix, cells["brand_kit"])
-            elif isinstance(loaded, list):
-                issues.extend(issue for issue in loaded if issue not in issues)  # reported once per kit
-                row_issues.append(
-                    Issue(
-                        file,
-                        "the brand kit has problems (listed separately)",
-                        "fix the brand kit",
-                        row=row_number,
-                        column="brand_kit",
-                        value=cells["brand_kit"],
-                    )
-                )
-            else:
-                brand = loaded
-        if not row_issues:  # copy must fit every format at a legible size; checked before any rendering
-            for fmt in formats:
-                try:
-                    fit_copy(
-                        cells["headline"],
-                        cells["cta"],
-                        layout_for(fmt, placement.margin, brand),
-                        brand,
-                        check_only=True,
-                    )
-                except TextFitError as exc:
-                    for name, message in exc.failures:
-                        if name == "ai_label":  # the brand kit's label text
-                            problem(
-                                "brand_kit",
-                                f"ai_label.text: {message} (format {fmt.name})",
-                                "shorten the brand kit's ai_label text",
-                                cells.get("brand_kit") or None,
-                            )
-                        else:
-                            problem(
-                                name,
-                                f"{message} (format {fmt.name})",
-                                f"shorten the {name}, or use a narrower font in the brand kit",
-                                cells[name],
-                            )
-
-        if row_issues:
-            issues.extend(row_issues)
-            continue
-        assert template_path is not None
-        rows.append(
-            CampaignRow(
-                row=row_number,
-                campaign_id=cells["campaign_id"],
-                product_id=cells["product_id"],
-                product_name=cells["product_name"],
-                product_image=cells["product_image"],
-                product_image_path=image_path,
-                product_image_sha256=image_sha,
-                template=cells["template"],
-                template_path=template_path,
-                audiences=audiences,
-                styles=styles,
-                formats=tuple(formats),
-                headline=cells["headline"],
-                cta=cells["cta"],
-                variants=variants,
-                base_seed=base_seed,
-                negative_prompt=cells.get("negative_prompt", ""),
-                model=cells.get("model") or None,
-                steps=steps,
-                guidance=guidance,
-                scheduler=cells.get("scheduler") or None,
-                revision=cells.get("revision") or None,
-                dtype=cells.get("dtype") or None,
-                mode=mode,
-                strength=strength,
-                source_image=refs.get("source_image"),
-                replace_mask=refs.get("replace_mask"),
-                product_mask=refs.get("product_mask"),
-                placement=placement,
-                brand=brand,
-                output_format=output_format,
-                quality=quality,
-            )
-        )
-    if issues:
-        raise ValidationError(issues)
+    for index, record in enumerate(frame[known].to_dict("records")):
+        check = RowCheck(campaign, row=index + 2)  # header is row 1
+        row = _validate_row(record, check)
+        campaign.issues.extend(check.issues)
+        if row is not None:
+            rows.append(row)
+    if campaign.issues:
+        raise ValidationError(campaign.issues)
     if not rows:
         raise ValidationError(
-            [Issue(file, "the campaign has no product rows", "add at least one row under the header")]
+            [Issue(campaign.file, "the campaign has no product rows", "add at least one row under the header")]
         )
     return rows
+
+
+def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
+    """Every column through its parser, then the checks across columns; None when the row
+    is empty or has problems (they are in ``check.issues``)."""
+    cells = {name: str(value).strip() for name, value in record.items()}
+    if not any(cells.values()):
+        return None  # empty rows are skipped
+    _reject_formulas(record, cells, check)
+    for name in REQUIRED_COLUMNS:
+        if not cells[name] and not any(issue.column == name for issue in check.issues):
+            check.problem(name, "required cell is empty", f"fill in {name}")
+    values = {column.name: column.parse(cells.get(column.name, ""), check, column.name) for column in COLUMNS}
+    if values["strength"] is None:
+        values["strength"] = DEFAULT_STRENGTH[values["mode"]]
+    refs = {name: values[name] for name in ("source_image", "replace_mask", "product_mask") if values[name]}
+    product_image = values["product_image"].path if values["product_image"] else check.campaign.folder
+    _check_mode_inputs(values["mode"], cells, refs, product_image, check.problem)
+    placement = Placement(
+        anchor=values.pop("anchor"),
+        scale=values.pop("product_scale"),
+        margin=values.pop("margin"),
+        shadow=values.pop("shadow"),
+        harmonize=values.pop("harmonize"),
+    )
+    if not check.issues:  # copy must fit every format at a legible size; checked before any rendering
+        _check_copy_fits(cells, values["formats"], placement, values["brand_kit"], check)
+    if check.issues:
+        return None
+    image, template_path, brand = values.pop("product_image"), values.pop("template"), values.pop("brand_kit")
+    return CampaignRow(
+        row=check.row,
+        product_image=image.relative,
+        product_image_path=image.path,
+        product_image_sha256=image.sha256,
+        template=cells["template"],
+        template_path=template_path,
+        placement=placement,
+        brand=brand,
+        **values,
+    )
+
+
+def _reject_formulas(record: dict, cells: dict[str, str], check: RowCheck) -> None:
+    """Cells a spreadsheet program would evaluate are reported and treated as empty."""
+    for name in _TEXT_COLUMNS:
+        if _FORMULA_PREFIX.match(str(record.get(name, ""))):
+            fix = "remove the leading =, +, - or @ (write the text itself)"
+            check.problem(
+                name, "cell looks like a spreadsheet formula and is never evaluated", fix, cells.get(name, "")
+            )
+            cells[name] = ""
+
+
+def _check_copy_fits(
+    cells: dict, formats: tuple[AdFormat, ...], placement: Placement, brand: BrandKit, check: RowCheck
+) -> None:
+    for fmt in formats:
+        try:
+            fit_copy(cells["headline"], cells["cta"], layout_for(fmt, placement.margin, brand), brand, check_only=True)
+        except TextFitError as exc:
+            for name, message in exc.failures:
+                if name == "ai_label":  # the brand kit's label text
+                    fix = "shorten the brand kit's ai_label text"
+                    check.problem(
+                        "brand_kit",
+                        f"ai_label.text: {message} (format {fmt.name})",
+                        fix,
+                        cells.get("brand_kit") or None,
+                    )
+                else:
+                    fix = f"shorten the {name}, or use a narrower font in the brand kit"
+                    check.problem(name, f"{message} (format {fmt.name})", fix, cells[name])
 
 
 def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, problem) -> None:

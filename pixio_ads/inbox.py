@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pixio_ads.campaign import SUPPORTED_SUFFIXES, load_campaign
+from pixio_ads.campaign import load_campaign
 from pixio_ads.errors import ValidationError
 from pixio_ads.fileio import atomic_write_bytes, sha256_file
+from pixio_ads.sheets import SUPPORTED_SUFFIXES
 from pixio_ads.variants import Overrides, expand
 
 DONE, FAILED = "done", "failed"
