@@ -144,113 +144,23 @@ DEFAULT_BRAND = BrandKit(
 def load_brand_kit(path: Path) -> BrandKit:
     """Read and validate a brand kit. Raises ValidationError listing every problem."""
     file = str(path)
-    if path.suffix.lower() not in BRAND_SUFFIXES:
-        raise ValidationError(
-            [
-                Issue(
-                    file,
-                    f"unsupported brand kit type {path.suffix or '(none)'!r}",
-                    "write the brand kit as .yaml, .yml or .json",
-                )
-            ]
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(
-            [Issue(file, f"cannot read the brand kit: {exc}", "check the path in the brand_kit column")]
-        ) from None
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        line = getattr(exc, "lineno", None) or (
-            exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else None
-        )
-        raise ValidationError(
-            [
-                Issue(
-                    file,
-                    f"not valid {path.suffix[1:].upper()}: {getattr(exc, 'problem', None) or exc}",
-                    "fix the syntax",
-                    line=line,
-                )
-            ]
-        ) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ValidationError(
-            [
-                Issue(
-                    file,
-                    "the brand kit must be a mapping of keys (name, logo, fonts, colors, cta)",
-                    "see the brand kit example in docs/creatives.md",
-                )
-            ]
-        )
+    text, data = _read_kit(path)
     try:
         raw = _BrandFile.model_validate(data)
     except PydanticError as exc:
         raise ValidationError([_issue(file, error) for error in exc.errors()]) from None
-
-    issues: list[Issue] = []
-    folder = path.parent.resolve()
-    hashed = hashlib.sha256(text.encode())
-
-    def asset(key: str, relative: str | None, check) -> Path | None:
-        if relative is None:
-            return None
-        resolved = (folder / relative).resolve()
-        if not resolved.is_relative_to(folder):
-            issues.append(
-                Issue(
-                    file,
-                    "path leaves the brand kit's folder",
-                    "keep logos and fonts beside the brand kit and use relative paths",
-                    key=key,
-                    value=relative,
-                )
-            )
-        elif not resolved.is_file():
-            issues.append(
-                Issue(
-                    file, "file not found", f"put the file at {resolved} or correct the path", key=key, value=relative
-                )
-            )
-        else:
-            problem = check(resolved)
-            if problem:
-                issues.append(
-                    Issue(
-                        file,
-                        problem,
-                        "use a TrueType/OpenType font file"
-                        if key.startswith("fonts")
-                        else "use a PNG, JPEG or WebP image",
-                        key=key,
-                        value=relative,
-                    )
-                )
-            else:
-                hashed.update(resolved.read_bytes())
-                return resolved
-        return None
-
-    logo = asset("logo", raw.logo, _image_problem)
-    headline_font = asset("fonts.headline", raw.fonts.headline, _font_problem)
-    cta_font = asset("fonts.cta", raw.fonts.cta, _font_problem)
+    assets = _KitAssets(path, text)
+    logo = assets.resolve("logo", raw.logo, _image_problem)
+    headline_font = assets.resolve("fonts.headline", raw.fonts.headline, _font_problem)
+    cta_font = assets.resolve("fonts.cta", raw.fonts.cta, _font_problem)
     label_position = label_corner(raw.ai_label.position, raw.logo_position if logo else None)
     if logo and label_position == raw.logo_position:
-        issues.append(
-            Issue(
-                file,
-                f"the AI label and the logo cannot share the {label_position} corner",
-                "pick another corner, or auto",
-                key="ai_label.position",
-                value=raw.ai_label.position,
-            )
+        message = f"the AI label and the logo cannot share the {label_position} corner"
+        assets.issues.append(
+            Issue(file, message, "pick another corner, or auto", key="ai_label.position", value=raw.ai_label.position)
         )
-    if issues:
-        raise ValidationError(issues)
+    if assets.issues:
+        raise ValidationError(assets.issues)
     return BrandKit(
         name=raw.name,
         logo=logo,
@@ -266,8 +176,64 @@ def load_brand_kit(path: Path) -> BrandKit:
         label_position=label_position,
         label_opacity=raw.ai_label.opacity,
         path=str(path),
-        sha256=hashed.hexdigest(),
+        sha256=assets.sha256(),
     )
+
+
+def _read_kit(path: Path) -> tuple[str, dict]:
+    """(file text, parsed mapping); every way it can fail is a ValidationError naming the file."""
+    file = str(path)
+    if path.suffix.lower() not in BRAND_SUFFIXES:
+        message = f"unsupported brand kit type {path.suffix or '(none)'!r}"
+        raise ValidationError([Issue(file, message, "write the brand kit as .yaml, .yml or .json")])
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(
+            [Issue(file, f"cannot read the brand kit: {exc}", "check the path in the brand_kit column")]
+        ) from None
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = getattr(exc, "lineno", None) or (mark.line + 1 if mark else None)
+        message = f"not valid {path.suffix[1:].upper()}: {getattr(exc, 'problem', None) or exc}"
+        raise ValidationError([Issue(file, message, "fix the syntax", line=line)]) from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        message = "the brand kit must be a mapping of keys (name, logo, fonts, colors, cta)"
+        raise ValidationError([Issue(file, message, "see the brand kit example in docs/creatives.md")])
+    return text, data
+
+
+class _KitAssets:
+    """The kit's logo and fonts: inside its folder, present, readable; their bytes and the
+    kit's text make the kit's hash (in every variant id that uses it)."""
+
+    def __init__(self, path: Path, text: str):
+        self.file, self.folder = str(path), path.parent.resolve()
+        self.issues: list[Issue] = []
+        self._hash = hashlib.sha256(text.encode())
+
+    def resolve(self, key: str, relative: str | None, check) -> Path | None:
+        if relative is None:
+            return None
+        resolved = (self.folder / relative).resolve()
+        if not resolved.is_relative_to(self.folder):
+            fix = "keep logos and fonts beside the brand kit and use relative paths"
+            self.issues.append(Issue(self.file, "path leaves the brand kit's folder", fix, key=key, value=relative))
+        elif not resolved.is_file():
+            fix = f"put the file at {resolved} or correct the path"
+            self.issues.append(Issue(self.file, "file not found", fix, key=key, value=relative))
+        elif problem := check(resolved):
+            fix = "use a TrueType/OpenType font file" if key.startswith("fonts") else "use a PNG, JPEG or WebP image"
+            self.issues.append(Issue(self.file, problem, fix, key=key, value=relative))
+        else:
+            self._hash.update(resolved.read_bytes())
+            return resolved
+        return None
+
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
 
 
 def brand_kit_at(path: str) -> BrandKit:

@@ -189,27 +189,46 @@ def template_context(row: CampaignRow, audience: str, style: str, fmt) -> dict:
 def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | None = None) -> list[Variant]:
     """All variants of a campaign in a stable order (the first ``limit`` when given).
     Raises ValidationError listing every template error and duplicate row."""
-    renderer = PromptRenderer()
-    upscaler = overrides.upscaler or ""
-    upscaler_steps = overrides.upscaler_steps if upscaler else 0
-    variants: list[Variant] = []
-    issues: dict[tuple, Issue] = {}
-    seen: dict[str, int] = {}
+    expansion = _Expansion(campaign, overrides)
     for row in campaign.rows:
+        expansion.add_row(row)
+    if expansion.issues:
+        raise ValidationError(list(expansion.issues.values()))
+    # The whole file is validated even with a limit: errors further down still surface.
+    return expansion.variants if limit is None else expansion.variants[:limit]
+
+
+class _Expansion:
+    """Variants collected row by row; template errors (once each) and duplicate rows collected
+    as issues."""
+
+    def __init__(self, campaign: Campaign, overrides: Overrides):
+        self.campaign, self.overrides = campaign, overrides
+        self.renderer = PromptRenderer()
+        self.upscaler = overrides.upscaler or ""
+        self.upscaler_steps = overrides.upscaler_steps if self.upscaler else 0
+        self.variants: list[Variant] = []
+        self.issues: dict[tuple, Issue] = {}
+        self.seen: dict[str, int] = {}  # variant id -> the row that made it
+
+    def add_row(self, row: CampaignRow) -> None:
         try:
-            compiled = renderer.compile(row.template, row.template_path)
+            compiled = self.renderer.compile(row.template, row.template_path)
         except TemplateError as exc:
-            issues.setdefault((exc.issue.file, exc.issue.line, exc.issue.message), exc.issue)
-            continue
-        settings = resolve_settings(row, overrides)
-        image = str(row.product_image_path)
+            self.issues.setdefault((exc.issue.file, exc.issue.line, exc.issue.message), exc.issue)
+            return
+        settings = resolve_settings(row, self.overrides)
         creative_fields = creative_columns(row)
         # The hash takes content hashes, not paths: moving the campaign folder keeps the ids.
-        creative = [
-            value
-            for name, value in zip(CREATIVE_FIELDS, creative_fields)
-            if name not in ("source_image", "replace_mask", "product_mask", "brand_kit")
-        ]
+        hashed = [value for name, value in zip(CREATIVE_FIELDS, creative_fields) if name not in _PATH_FIELDS]
+        common = dict(
+            campaign_id=row.campaign_id, product_id=row.product_id, product_name=row.product_name, source_row=row.row,
+            negative_prompt=row.negative_prompt, template_name=row.template, template_sha256=compiled.sha256,
+            model_id=settings.model, revision=settings.revision, dtype=settings.dtype, scheduler=settings.scheduler,
+            steps=settings.steps, guidance=settings.guidance, upscaler=self.upscaler, upscaler_steps=self.upscaler_steps,
+            headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
+            product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
+        )  # fmt: skip
         for audience in row.audiences:
             for style in row.styles:
                 seeds = [
@@ -219,75 +238,49 @@ def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | 
                     for index in range(row.variants)
                 ]
                 for fmt in row.formats:
-                    try:
-                        prompt = renderer.render(compiled, template_context(row, audience, style, fmt))
-                    except TemplateError as exc:
-                        issue = exc.issue
-                        key = (issue.file, issue.line, issue.message)
-                        issues.setdefault(
-                            key,
-                            Issue(
-                                issue.file,
-                                issue.message + f" (first used by campaign row {row.row})",
-                                issue.fix,
-                                line=issue.line,
-                            ),
+                    prompt = self._prompt(compiled, row, audience, style, fmt)
+                    if prompt is not None:
+                        prefix = id_prefix(
+                            row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
+                            settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps,
+                            settings.guidance, self.upscaler, self.upscaler_steps, row.headline, row.cta,
+                            row.product_image_sha256, *hashed,
+                        )  # fmt: skip
+                        combination = dict(
+                            audience=audience,
+                            style=style,
+                            format=fmt.name,
+                            width=fmt.width,
+                            height=fmt.height,
+                            prompt=prompt,
                         )
-                        continue
-                    prefix = id_prefix(
-                        row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
-                        settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps,
-                        settings.guidance, upscaler, upscaler_steps, row.headline, row.cta, row.product_image_sha256,
-                        *creative,
-                    )  # fmt: skip
-                    for index, seed in enumerate(seeds):
-                        vid = variant_id(prefix, seed)
-                        if vid in seen:
-                            issues.setdefault(
-                                ("duplicate", row.row, seen[vid]),
-                                Issue(
-                                    str(campaign.path),
-                                    f"row repeats the variants of row {seen[vid]}",
-                                    "remove the duplicate row or change one of its values",
-                                    row=row.row,
-                                ),
-                            )
-                            continue
-                        seen[vid] = row.row
-                        variants.append(
-                            Variant(
-                                vid,
-                                row.campaign_id,
-                                row.product_id,
-                                row.product_name,
-                                row.row,
-                                audience,
-                                style,
-                                fmt.name,
-                                fmt.width,
-                                fmt.height,
-                                index,
-                                seed,
-                                prompt,
-                                row.negative_prompt,
-                                row.template,
-                                compiled.sha256,
-                                settings.model,
-                                settings.revision,
-                                settings.dtype,
-                                settings.scheduler,
-                                settings.steps,
-                                settings.guidance,
-                                upscaler,
-                                upscaler_steps,
-                                row.headline,
-                                row.cta,
-                                image,
-                                row.product_image_sha256,
-                                *creative_fields,
-                            )  # fmt: skip
-                        )
-    if issues:
-        raise ValidationError(list(issues.values()))
-    # The whole file is validated even with a limit: errors further down still surface.
-    return variants if limit is None else variants[:limit]
+                        self._add_seeds(row, prefix, seeds, {**common, **combination})
+
+    def _prompt(self, compiled, row: CampaignRow, audience: str, style: str, fmt) -> str | None:
+        try:
+            return self.renderer.render(compiled, template_context(row, audience, style, fmt))
+        except TemplateError as exc:
+            issue = exc.issue
+            first_use = Issue(
+                issue.file, issue.message + f" (first used by campaign row {row.row})", issue.fix, line=issue.line
+            )
+            self.issues.setdefault((issue.file, issue.line, issue.message), first_use)
+            return None
+
+    def _add_seeds(self, row: CampaignRow, prefix, seeds: list[int], fields: dict) -> None:
+        for index, seed in enumerate(seeds):
+            vid = variant_id(prefix, seed)
+            if vid in self.seen:
+                duplicate = Issue(
+                    str(self.campaign.path),
+                    f"row repeats the variants of row {self.seen[vid]}",
+                    "remove the duplicate row or change one of its values",
+                    row=row.row,
+                )
+                self.issues.setdefault(("duplicate", row.row, self.seen[vid]), duplicate)
+                continue
+            self.seen[vid] = row.row
+            self.variants.append(Variant(variant_id=vid, seed_index=index, seed=seed, **fields))
+
+
+_PATH_FIELDS = ("source_image", "replace_mask", "product_mask", "brand_kit")  # where files are, not what
