@@ -271,6 +271,12 @@ def run(
     c2pa_key: C2paKeyOpt = None,
 ) -> None:
     """Render a campaign through the Prefect flow and write its manifest."""
+    if workers and dask_address:
+        err.print(
+            "[bold red]error:[/] --workers starts a local Dask cluster and --dask-address uses an existing one: give one of them",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INVALID_INPUT)
     overrides = _overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
     _, variants = _load(campaign, overrides, limit)  # fail fast, before Prefect starts
     try:
@@ -278,18 +284,30 @@ def run(
     except PixioError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
-    out_dir = out_dir or Path("out") / campaign.stem
     _prefect_defaults()
-    from pixio_ads.flows.generate_campaign import add_progress_listener, generate_campaign
+    from pixio_ads.flows.generate_campaign import generate_campaign
     from pixio_ads.flows.runners import task_runner
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers, dask_address))
+    parameters = dict(
+        campaign_path=str(campaign), out_dir=str(out_dir or Path("out") / campaign.stem), model=model, steps=steps,
+        guidance=guidance, scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler,
+        upscaler_steps=upscaler_steps, limit=limit, device=device, batch_size=batch_size, safety_checker=safety_checker,
+        policy=_text(policy), quotas=_text(quotas), usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert),
+        c2pa_key=_text(c2pa_key), finish_workers=finish_workers,
+    )  # fmt: skip
+    _report_run(_run_with_progress(flow, parameters, len(variants)))
+
+
+def _run_with_progress(flow, parameters: dict, total: int):
+    """Run the flow under a progress bar (done/total, images/s, ETA); its summary."""
+    from pixio_ads.flows.generate_campaign import add_progress_listener
 
     progress = Progress(
         TextColumn("[bold]rendering"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err,
     )  # fmt: skip
-    bar = progress.add_task("variants", total=len(variants), rate="")
+    bar = progress.add_task("variants", total=total, rate="")
 
     def advance(count: int) -> None:
         progress.advance(bar, count)
@@ -299,28 +317,26 @@ def run(
     stop_listening = add_progress_listener(advance)
     try:
         with progress:
-            summary = flow(
-                campaign_path=str(campaign), out_dir=str(out_dir), model=model, steps=steps, guidance=guidance,
-                scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler, upscaler_steps=upscaler_steps,
-                limit=limit, device=device, batch_size=batch_size, safety_checker=safety_checker,
-                policy=_text(policy), quotas=_text(quotas), usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key), finish_workers=finish_workers,
-            )  # fmt: skip
+            summary = flow(**parameters)
+            progress.update(bar, completed=summary.total)  # shards served from Prefect's cache did not report
     except PixioError as exc:  # e.g. a hub id that cannot be downloaded
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     finally:
         stop_listening()
-    progress.update(bar, completed=summary.total)  # shards served from Prefect's cache did not report
+    return summary
+
+
+def _report_run(summary) -> None:
+    """Where the outputs are, what was blocked or skipped; exit 1 when variants failed."""
     out.print(f"[green]done[/]: {summary.describe()}", highlight=False)
     out.print(f"images:        {summary.images_dir}", highlight=False)
     out.print(f"manifest:      {summary.manifest_path}", highlight=False)
     out.print(f"contact sheet: {Path(summary.manifest_path).parent / CONTACT_SHEET_HTML}", highlight=False)
     for status, why in (("blocked", "by the content policy or the safety checker"), ("skipped", "beyond a quota")):
         if summary.counts.get(status):
-            err.print(
-                f"[yellow]{summary.counts[status]} variant(s) {status} {why}: see the manifest's 'error' column[/]",
-                highlight=False,
-            )
+            message = f"{summary.counts[status]} variant(s) {status} {why}: see the manifest's 'error' column"
+            err.print(f"[yellow]{message}[/]", highlight=False)
     if summary.counts["failed"]:
         err.print("[red]some variants failed; their errors are in the manifest's 'error' column[/]")
         raise typer.Exit(EXIT_FAILED_VARIANTS)
@@ -355,72 +371,65 @@ def verify(
     """Check images for the AI disclosure: watermark (and its manifest row), XMP, C2PA."""
     from pixio_ads.formats import NAMED_FORMATS
     from pixio_ads.manifest import read_table
-    from pixio_ads.provenance import format_of, verify_file
+    from pixio_ads.provenance import verify_file
 
     if not target.exists():
         err.print(f"[bold red]error:[/] {target} does not exist", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT)
-    files = (
-        [target]
-        if target.is_file()
-        else sorted(
-            p
-            for p in target.rglob("*")
-            if p.is_file() and format_of(p) and "thumbs" not in p.parts and not p.name.startswith("contact-sheet")
-        )
-    )
-    manifest = manifest or next(
-        (
-            folder / "manifest.parquet"
-            for folder in [target if target.is_dir() else target.parent, *target.resolve().parents]
-            if (folder / "manifest.parquet").is_file()
-        ),
-        None,
-    )
+    files = _images_under(target)
+    manifest = manifest or _manifest_above(target)
     rows = {row["variant_id"]: row for row in read_table(manifest).to_pylist()} if manifest else None
-    sizes = [(f.width, f.height) for f in NAMED_FORMATS.values()] + sorted(
-        {(r["width"], r["height"]) for r in (rows or {}).values()}
-    )
+    sizes = [(f.width, f.height) for f in NAMED_FORMATS.values()]
+    sizes += sorted({(r["width"], r["height"]) for r in (rows or {}).values()})
     anchors = trust_anchors.read_bytes() if trust_anchors else None
-    out.print(
-        f"{len(files)} image(s)" + (f", matched against {manifest}" if manifest else ", no manifest to match against"),
-        highlight=False,
-    )
+    matched = f", matched against {manifest}" if manifest else ", no manifest to match against"
+    out.print(f"{len(files)} image(s){matched}", highlight=False)
     failed = 0
     for path in files:
         result = verify_file(path, sizes, rows, anchors, require_c2pa)
         failed += not result.ok
-        parts = [
-            f"watermark {result.watermark} ({result.watermark_bits_corrected} bit(s) corrected)"
-            if result.watermark
-            else "watermark unreadable"
-        ]
-        if rows is not None:
-            parts.append(
-                f"row {result.matched_variant} ({result.match_distance} bit(s) off)"
-                if result.matched_variant
-                else "no manifest row"
-            )
-        parts.append("XMP " + (result.digital_source_type.rsplit("/", 1)[-1] or "absent"))
-        c2pa = result.c2pa
-        parts.append(
-            "C2PA "
-            + (
-                "absent"
-                if not c2pa.present
-                else c2pa.state
-                + (f" ({', '.join(c2pa.failures)})" if c2pa.failures else "")
-                + (f", signed by {c2pa.signer}" if c2pa.signer else "")
-            )
-        )
         status = "[green]ok[/]    " if result.ok else "[red]FAILED[/]"
+        problems = "" if result.ok else " -- " + "; ".join(result.problems)
         out.print(
-            f"{status} {path}: " + "; ".join(parts) + ("" if result.ok else " -- " + "; ".join(result.problems)),
-            highlight=False,
+            f"{status} {path}: " + "; ".join(_verification_parts(result, rows is not None)) + problems, highlight=False
         )
     out.print(f"{len(files) - failed} of {len(files)} image(s) carry everything expected", highlight=False)
     if failed and not informational:
         raise typer.Exit(EXIT_FAILED_VARIANTS)
+
+
+def _images_under(target: Path) -> list[Path]:
+    """The image, or the creatives in a folder (not thumbnails or contact sheets)."""
+    from pixio_ads.provenance import format_of
+
+    if target.is_file():
+        return [target]
+    creatives = (p for p in target.rglob("*") if "thumbs" not in p.parts and not p.name.startswith("contact-sheet"))
+    return sorted(p for p in creatives if p.is_file() and format_of(p))
+
+
+def _manifest_above(target: Path) -> Path | None:
+    """manifest.parquet in the target's folder or the nearest folder above it."""
+    folders = [target if target.is_dir() else target.parent, *target.resolve().parents]
+    return next((folder / "manifest.parquet" for folder in folders if (folder / "manifest.parquet").is_file()), None)
+
+
+def _verification_parts(result, with_manifest: bool) -> list[str]:
+    parts = [
+        f"watermark {result.watermark} ({result.watermark_bits_corrected} bit(s) corrected)"
+        if result.watermark
+        else "watermark unreadable"
+    ]
+    if with_manifest:
+        row = f"row {result.matched_variant} ({result.match_distance} bit(s) off)"
+        parts.append(row if result.matched_variant else "no manifest row")
+    parts.append("XMP " + (result.digital_source_type.rsplit("/", 1)[-1] or "absent"))
+    c2pa = result.c2pa
+    state = c2pa.state + (f" ({', '.join(c2pa.failures)})" if c2pa.failures else "")
+    parts.append(
+        "C2PA " + (state + (f", signed by {c2pa.signer}" if c2pa.signer else "") if c2pa.present else "absent")
+    )
+    return parts
 
 
 @app.command()

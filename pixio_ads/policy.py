@@ -192,77 +192,15 @@ class Policy:
 def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
     """Read and validate a policy file; every problem names the file and the key."""
     file = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ValidationError(
-            [Issue(file, f"cannot read the policy file: {exc}", "check the --policy path")]
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ValidationError(
-            [
-                Issue(
-                    file,
-                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                    "fix the syntax",
-                    line=mark.line + 1 if mark else None,
-                )
-            ]
-        ) from None
+    data = _read_policy(Path(path))
     issues: list[Issue] = []
-    if not isinstance(data, dict):
-        raise ValidationError(
-            [
-                Issue(
-                    file,
-                    "the policy must be a mapping (categories, allow, checkers)",
-                    "see pixio_ads/data/policy.yaml",
-                )
-            ]
-        )
     for key in set(data) - {"version", "categories", "allow", "checkers", "word_list"}:
-        issues.append(
-            Issue(file, "unknown key", "remove it (known: version, categories, allow, checkers, word_list)", key=key)
-        )
-    categories = []
-    for name, spec in (data.get("categories") or {}).items():
-        spec = spec or {}
-        fields = tuple(spec.get("fields") or FIELDS)
-        for bad in set(fields) - set(FIELDS):
-            issues.append(
-                Issue(file, f"unknown field {bad!r}", "use " + ", ".join(FIELDS), key=f"categories.{name}.fields")
-            )
-        patterns = []
-        for index, pattern in enumerate(spec.get("patterns") or []):
-            try:
-                patterns.append(re.compile(str(pattern), re.IGNORECASE))
-            except re.error as exc:
-                issues.append(
-                    Issue(
-                        file,
-                        f"invalid regular expression: {exc}",
-                        "fix the pattern",
-                        key=f"categories.{name}.patterns.{index}",
-                        value=str(pattern),
-                    )
-                )
-        categories.append(Category(str(name), fields, tuple(str(t) for t in spec.get("terms") or []), tuple(patterns)))
-    checkers: list[Checker] = []
-    for index, reference in enumerate(data.get("checkers") or []):
-        module, _, attribute = str(reference).partition(":")
-        try:
-            checkers.append(getattr(importlib.import_module(module), attribute))
-        except (ImportError, AttributeError, ValueError) as exc:
-            issues.append(
-                Issue(
-                    file,
-                    f"cannot import checker: {exc}",
-                    "write it as package.module:function, importable here",
-                    key=f"checkers.{index}",
-                    value=str(reference),
-                )
-            )
+        fix = "remove it (known: version, categories, allow, checkers, word_list)"
+        issues.append(Issue(file, "unknown key", fix, key=key))
+    categories = [
+        _category(file, str(name), spec or {}, issues) for name, spec in (data.get("categories") or {}).items()
+    ]
+    checkers = _checkers(file, data.get("checkers") or [], issues)
     if issues:
         raise ValidationError(issues)
     allow = {
@@ -271,6 +209,57 @@ def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
     }
     word_list = WordList(categories) if data.get("word_list", True) else None
     return Policy(file, word_list, checkers, allow)
+
+
+def _read_policy(path: Path) -> dict:
+    file = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ValidationError(
+            [Issue(file, f"cannot read the policy file: {exc}", "check the --policy path")]
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        message = f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        raise ValidationError([Issue(file, message, "fix the syntax", line=mark.line + 1 if mark else None)]) from None
+    if not isinstance(data, dict):
+        message = "the policy must be a mapping (categories, allow, checkers)"
+        raise ValidationError([Issue(file, message, "see pixio_ads/data/policy.yaml")])
+    return data
+
+
+def _category(file: str, name: str, spec: dict, issues: list[Issue]) -> Category:
+    fields = tuple(spec.get("fields") or FIELDS)
+    for bad in set(fields) - set(FIELDS):
+        issues.append(
+            Issue(file, f"unknown field {bad!r}", "use " + ", ".join(FIELDS), key=f"categories.{name}.fields")
+        )
+    patterns = []
+    for index, pattern in enumerate(spec.get("patterns") or []):
+        try:
+            patterns.append(re.compile(str(pattern), re.IGNORECASE))
+        except re.error as exc:
+            key = f"categories.{name}.patterns.{index}"
+            issues.append(
+                Issue(file, f"invalid regular expression: {exc}", "fix the pattern", key=key, value=str(pattern))
+            )
+    return Category(name, fields, tuple(str(t) for t in spec.get("terms") or []), tuple(patterns))
+
+
+def _checkers(file: str, references: list, issues: list[Issue]) -> list[Checker]:
+    """The policy's extra checkers, imported by ``package.module:function``."""
+    checkers: list[Checker] = []
+    for index, reference in enumerate(references):
+        module, _, attribute = str(reference).partition(":")
+        try:
+            checkers.append(getattr(importlib.import_module(module), attribute))
+        except (ImportError, AttributeError, ValueError) as exc:
+            fix = "write it as package.module:function, importable here"
+            issues.append(
+                Issue(file, f"cannot import checker: {exc}", fix, key=f"checkers.{index}", value=str(reference))
+            )
+    return checkers
 
 
 def screen(policy: Policy, variants: Iterable, brand_of: Callable[[object], str]) -> dict[str, Match]:

@@ -108,14 +108,7 @@ def render_shard(
     does not need, see finishing.default_workers). ``progress(n)`` is called as n more
     variants are done (reused ones first)."""
     out_dir = Path(out_dir)
-    plan = read_table(Path(plan_path), PLAN_SCHEMA)
-    selected = plan.filter(
-        pc.is_in(plan["variant_id"], value_set=pc.cast(variant_ids, plan.schema.field("variant_id").type))
-    )
-    by_id = {v.variant_id: v for v in table_to_variants(selected)}
-    missing = [vid for vid in variant_ids if vid not in by_id]
-    if missing:
-        raise ValueError(f"{plan_path}: variant ids not in the plan: {', '.join(missing[:5])}")
+    by_id = _planned_variants(Path(plan_path), variant_ids)
     target = shard_path(out_dir, variant_ids)
     earlier = {row["variant_id"]: row for row in (read_table_or_empty(target).to_pylist() if target.exists() else [])}
     done = {vid: earlier[vid] for vid in variant_ids if vid in earlier and is_complete(earlier[vid], out_dir)}
@@ -139,9 +132,8 @@ def render_shard(
 
     # Finishing (composite, copy, watermark, encode, write) runs in other processes while
     # the next batch renders; a bounded queue holds rendering back only when they lag.
-    finisher = Finisher(
-        out_dir, safeguards.signer(), default_workers(device) if finish_workers is None else finish_workers
-    )
+    workers = default_workers(device) if finish_workers is None else finish_workers
+    finisher = Finisher(out_dir, safeguards.signer(), workers)
     for batch in _batches(todo, batch_size):
         absorb(finisher.submit(_render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)))
         if time.monotonic() - flushed_at >= FLUSH_SECONDS:
@@ -149,17 +141,22 @@ def render_shard(
             flushed_at = time.monotonic()
     absorb(finisher.close())
     flush()
-    rendered_count = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid not in done)
+    rendered = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid not in done)
     loads, load_seconds = render.load_stats()
     return ShardResult(
-        str(target),
-        variant_ids,
-        rendered_count,
-        len(done),
-        WORKER,
-        loads - loads_before,
-        load_seconds - seconds_before,
+        str(target), variant_ids, rendered, len(done), WORKER, loads - loads_before, load_seconds - seconds_before
     )
+
+
+def _planned_variants(plan_path: Path, variant_ids: list[str]) -> dict[str, Variant]:
+    """The given variants from the plan file, by id; an id the plan lacks is an error."""
+    plan = read_table(plan_path, PLAN_SCHEMA)
+    wanted = pc.cast(variant_ids, plan.schema.field("variant_id").type)
+    by_id = {v.variant_id: v for v in table_to_variants(plan.filter(pc.is_in(plan["variant_id"], value_set=wanted)))}
+    missing = [vid for vid in variant_ids if vid not in by_id]
+    if missing:
+        raise ValueError(f"{plan_path}: variant ids not in the plan: {', '.join(missing[:5])}")
+    return by_id
 
 
 def is_complete(row: dict, out_dir: Path) -> bool:

@@ -77,3 +77,11 @@ def test_run_refuses_a_missing_model_path(tmp_path):
     result = cli.invoke(app, ["run", str(EXAMPLE_CAMPAIGN), "--out", str(tmp_path), "--model", "./no-such-model"])
     assert result.exit_code == EXIT_INVALID_INPUT
     assert "no-such-model" in result.output and "Traceback" not in result.output
+
+
+def test_workers_and_dask_address_together_is_an_error():
+    result = CliRunner().invoke(
+        app, ["run", str(EXAMPLE_CAMPAIGN), "--workers", "2", "--dask-address", "tcp://127.0.0.1:1"]
+    )
+    assert result.exit_code == EXIT_INVALID_INPUT
+    assert "--workers" in result.output and "--dask-address" in result.output and "Traceback" not in result.output
