@@ -74,6 +74,7 @@ def main() -> None:
     from prefect.testing.utilities import prefect_test_harness
 
     from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.settings import from_options
 
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
         tmp = Path(tmp)
@@ -83,10 +84,11 @@ def main() -> None:
         bare = bare_loop(campaign, tmp / "bare", deliverable=True)
         raw = bare_loop(campaign, tmp / "raw", deliverable=False)
         started = time.perf_counter()
-        first = generate_campaign(str(campaign), str(tmp / "flow"), steps=STEPS, device="cpu", batch_size=1)
+        settings = from_options(steps=STEPS, device="cpu", batch_size=1)
+        first = generate_campaign(str(campaign), str(tmp / "flow"), **settings)
         flow_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        rerun = generate_campaign(str(campaign), str(tmp / "flow"), steps=STEPS, device="cpu", batch_size=1)
+        rerun = generate_campaign(str(campaign), str(tmp / "flow"), **settings)
         rerun_seconds = time.perf_counter() - started
     assert first.rendered_now == 64 and rerun.rendered_now == 0, (first, rerun)
     print(f"variants: 64  steps: {STEPS}  device: cpu  batch: 1")

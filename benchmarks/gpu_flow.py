@@ -36,6 +36,7 @@ def main() -> None:
     from prefect.testing.utilities import prefect_test_harness
 
     from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.settings import from_options
 
     device = render.select_device(args.device)
     render.load_model(args.model, device)
@@ -46,9 +47,9 @@ def main() -> None:
         campaign = synthetic.write_campaign(
             tmp, "bench", max(1, args.variants // 4), "lifestyle", "runners; parents", "golden hour", "square", 2
         )
-        generate_campaign(str(campaign), str(tmp / "warmup"), limit=8, **settings)
+        generate_campaign(str(campaign), str(tmp / "warmup"), **from_options(limit=8, **settings))
         started = time.perf_counter()
-        summary = generate_campaign(str(campaign), str(tmp / "flow"), **settings)
+        summary = generate_campaign(str(campaign), str(tmp / "flow"), **from_options(**settings))
         seconds = time.perf_counter() - started
     assert summary.rendered_now == summary.total, summary.describe()
     print(

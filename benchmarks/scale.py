@@ -34,13 +34,14 @@ def write_campaign(folder: Path) -> Path:
 def timed_run(campaign: Path, out: Path, workers: int, torch_threads: int | None = None) -> tuple[float, object]:
     from pixio_ads.flows.generate_campaign import generate_campaign
     from pixio_ads.flows.runners import task_runner
+    from pixio_ads.settings import from_options
 
     os.environ.pop("PIXIO_ADS_TORCH_THREADS", None)  # by default each run gives its workers their share
     if torch_threads:
         os.environ["PIXIO_ADS_TORCH_THREADS"] = str(torch_threads)
     flow = generate_campaign.with_options(task_runner=task_runner(workers))
     started = time.perf_counter()
-    summary = flow(str(campaign), str(out), steps=4, shard_size=4, return_state=True).result()
+    summary = flow(str(campaign), str(out), return_state=True, **from_options(steps=4, shard_size=4)).result()
     return time.perf_counter() - started, summary
 
 

@@ -77,10 +77,11 @@ def write_campaign(folder: Path, variants: int) -> Path:
 
 def delivered_rate(campaign: Path, out: Path, rate: float) -> float:
     from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.settings import from_options
 
     StandInRenderer(rate).install()
     started = time.perf_counter()
-    summary = generate_campaign(str(campaign), str(out), safety_checker=False)
+    summary = generate_campaign(str(campaign), str(out), **from_options(safety_checker=False))
     seconds = time.perf_counter() - started
     assert summary.rendered_now == summary.total, summary.describe()
     return summary.total / seconds

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 
 from pixio_ads import planning, runner
-from pixio_ads.variants import Overrides
+from pixio_ads.settings import RenderSettings
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "campaigns" / "spring-sale"
@@ -54,7 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         campaign = modes_campaign(Path(temp) / "campaign")
         out = Path(temp) / "out"
-        plan = planning.plan_campaign(campaign, out, Overrides(steps=4))
+        plan = planning.plan_campaign(campaign, out, RenderSettings(steps=4))
         shards = [runner.render_shard(plan.plan_path, ids, out, "cpu") for ids in plan.shards]
         manifest = pq.read_table(runner.write_manifest(plan.plan_path, shards, out).manifest_path).to_pylist()
         picked: dict[tuple[str, str], dict] = {}

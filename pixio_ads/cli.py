@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -25,8 +26,9 @@ from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.planning import check_models
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 from pixio_ads.report import CONTACT_SHEET_HTML
+from pixio_ads.settings import RenderSettings, from_options
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
-from pixio_ads.variants import Overrides, Variant, expand
+from pixio_ads.variants import Variant, expand
 
 app = typer.Typer(
     help="Campaign spreadsheets in, ad creatives and a Parquet manifest out.",
@@ -98,16 +100,23 @@ C2paKeyOpt = Annotated[
 ]
 
 
-def _overrides(*values) -> Overrides:
-    """CLI render settings, or exit 2 naming the bad option value."""
+def _settings(**options) -> dict:
+    """The run's settings models (pixio_ads/settings.py) from CLI options, keyed as the flow's
+    parameters, or exit 2 naming each bad option value."""
     try:
-        return Overrides(*values)
-    except ValueError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return from_options(**options)
+    except PydanticValidationError as exc:
+        for error in exc.errors():
+            option = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
+            err.print(f"[bold red]error:[/] {option}: {error['msg'].removeprefix('Value error, ')}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
-def _load(campaign_path: Path, overrides: Overrides, limit: int | None = None) -> tuple[Campaign, list[Variant]]:
+def _rendering(**options) -> RenderSettings:
+    return _settings(**options)["rendering"]
+
+
+def _load(campaign_path: Path, overrides: RenderSettings, limit: int | None = None) -> tuple[Campaign, list[Variant]]:
     """Validate the spreadsheet and its templates, or exit 2 listing every problem."""
     try:
         campaign = load_campaign(campaign_path)
@@ -135,7 +144,10 @@ def validate(
     policy: PolicyOpt = None,
 ) -> None:
     """Check a campaign file, its templates and the content policy; print a summary or every problem."""
-    loaded, variants = _load(campaign, _overrides(model, steps, guidance, scheduler, revision, dtype))
+    loaded, variants = _load(
+        campaign,
+        _rendering(model=model, steps=steps, guidance=guidance, scheduler=scheduler, revision=revision, dtype=dtype),
+    )
     blocked = _screen(variants, policy)
     formats = Counter(v.format for v in variants)
     out.print(
@@ -188,7 +200,11 @@ def expand_command(
     dtype: DtypeOpt = None,
 ) -> None:
     """Expand a campaign into its variants without rendering."""
-    _, variants = _load(campaign, _overrides(model, steps, guidance, scheduler, revision, dtype), limit)
+    _, variants = _load(
+        campaign,
+        _rendering(model=model, steps=steps, guidance=guidance, scheduler=scheduler, revision=revision, dtype=dtype),
+        limit,
+    )
     table = Table(
         "variant_id", "product", "audience", "style", "format", "seed", "prompt", title=f"{len(variants)} variants"
     )
@@ -277,8 +293,13 @@ def run(
             highlight=False,
         )
         raise typer.Exit(EXIT_INVALID_INPUT)
-    overrides = _overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
-    _, variants = _load(campaign, overrides, limit)  # fail fast, before Prefect starts
+    settings = _settings(
+        model=model, steps=steps, guidance=guidance, scheduler=scheduler, revision=revision, dtype=dtype,
+        upscaler=upscaler, upscaler_steps=upscaler_steps, limit=limit, device=device, batch_size=batch_size,
+        safety_checker=safety_checker, finish_workers=finish_workers, policy=_text(policy), quotas=_text(quotas),
+        usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key),
+    )  # fmt: skip
+    _, variants = _load(campaign, settings["rendering"], limit)  # fail fast, before Prefect starts
     try:
         check_models(variants)
     except PixioError as exc:
@@ -289,13 +310,7 @@ def run(
     from pixio_ads.flows.runners import task_runner
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers, dask_address))
-    parameters = dict(
-        campaign_path=str(campaign), out_dir=str(out_dir or Path("out") / campaign.stem), model=model, steps=steps,
-        guidance=guidance, scheduler=scheduler, revision=revision, dtype=dtype, upscaler=upscaler,
-        upscaler_steps=upscaler_steps, limit=limit, device=device, batch_size=batch_size, safety_checker=safety_checker,
-        policy=_text(policy), quotas=_text(quotas), usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert),
-        c2pa_key=_text(c2pa_key), finish_workers=finish_workers,
-    )  # fmt: skip
+    parameters = dict(campaign_path=str(campaign), out_dir=str(out_dir or Path("out") / campaign.stem), **settings)
     _report_run(_run_with_progress(flow, parameters, len(variants)))
 
 
@@ -453,15 +468,11 @@ def serve(
     _prefect_defaults()
     from pixio_ads.flows.deploy import serve_all
 
-    given = {"policy": policy, "quotas": quotas, "usage_db": usage_db, "c2pa_cert": c2pa_cert, "c2pa_key": c2pa_key}
-    serve_all(
-        str(inbox_dir),
-        str(out_root),
-        cron,
-        model,
-        settle_seconds,
-        {name: _text(path) for name, path in given.items() if path is not None},
-    )
+    settings = _settings(
+        model=model, policy=_text(policy), quotas=_text(quotas), usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert),
+        c2pa_key=_text(c2pa_key),
+    )  # fmt: skip
+    serve_all(str(inbox_dir), str(out_root), cron, settings["rendering"], settle_seconds, settings["safeguards"])
 
 
 def _prefect_defaults() -> None:

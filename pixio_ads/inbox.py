@@ -16,8 +16,9 @@ from pathlib import Path
 from pixio_ads.campaign import load_campaign
 from pixio_ads.errors import ValidationError
 from pixio_ads.fileio import atomic_write_bytes, sha256_file
+from pixio_ads.settings import RenderSettings
 from pixio_ads.sheets import SUPPORTED_SUFFIXES
-from pixio_ads.variants import Overrides, expand
+from pixio_ads.variants import expand
 
 DONE, FAILED = "done", "failed"
 CLAIMS = ".claims"
@@ -71,7 +72,7 @@ def release(item: InboxFile) -> None:
     (item.path.parent / CLAIMS / f"{item.path.name}.claim").unlink(missing_ok=True)
 
 
-def validation_report(path: Path, overrides: Overrides = Overrides()) -> str | None:
+def validation_report(path: Path, overrides: RenderSettings = RenderSettings()) -> str | None:
     """Every problem of the file as text, or None when it is valid."""
     try:
         expand(load_campaign(path), overrides)

@@ -29,9 +29,9 @@ from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.finishing import result_row
 from pixio_ads.manifest import merge, read_table_or_empty, rows_to_table, variants_to_table, write_table
 from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
-from pixio_ads.provenance import C2paSigner
 from pixio_ads.quota import reserve_for_run
-from pixio_ads.variants import Overrides, Variant, expand
+from pixio_ads.settings import RenderSettings, Safeguards
+from pixio_ads.variants import Variant, expand
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,6 @@ SHARDS_DIR = "shards"
 MANIFEST_FILE = "manifest.parquet"
 SCREENED_FILE = "screened.parquet"  # under SHARDS_DIR: rows blocked by policy or skipped by quota
 RUN_FILE = "run.json"  # this run's id, start and quota reservations, for settling them
-
-
-@dataclass(frozen=True, slots=True)
-class Safeguards:
-    """Trust-and-safety settings of a run (paths and small values, so tasks can take them)."""
-
-    policy: str | None = None  # policy file; None: the packaged default
-    quotas: str | None = None  # quota file; None: no quotas
-    usage_db: str | None = None  # SQLite usage file; None: the default location
-    c2pa_cert: str | None = None  # PEM chain, leaf first; None: C2PA signing off
-    c2pa_key: str | None = None
-
-    def signer(self) -> C2paSigner | None:
-        return C2paSigner.from_files(self.c2pa_cert, self.c2pa_key) if self.c2pa_cert and self.c2pa_key else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +59,7 @@ class Plan:
 def plan_campaign(
     campaign_path: str | Path,
     out_dir: str | Path,
-    overrides: Overrides = Overrides(),
+    overrides: RenderSettings = RenderSettings(),
     limit: int | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
     safeguards: Safeguards = Safeguards(),

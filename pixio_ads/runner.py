@@ -36,14 +36,13 @@ from pixio_ads.manifest import (
     table_to_variants,
     write_table,
 )
-from pixio_ads.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, Safeguards, shard_path
+from pixio_ads.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
 from pixio_ads.quota import settle_run
+from pixio_ads.settings import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, Safeguards
 from pixio_ads.variants import Variant
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RETRIES = 2
-DEFAULT_RETRY_DELAY = 2.0  # seconds, doubled at each retry
 FLUSH_SECONDS = 5.0  # how often a shard's rows are saved while it renders
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 

@@ -14,33 +14,14 @@ from dataclasses import dataclass
 from pixio_ads.campaign import Campaign, CampaignRow
 from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.prompts import PromptRenderer, TemplateError
-from pixio_ads.render import DEFAULT_SCHEDULER, DTYPES, check_scheduler
+from pixio_ads.render import DEFAULT_SCHEDULER
+from pixio_ads.settings import RenderSettings
 from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID, EMBEDDED_MODELS
-from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 
 # Bump when rendering/compositing changes what pixels a variant gets, so ids change too.
 RECIPE_VERSION = 2  # 2: cut-out, layout, shadows, copy overlay, modes
 DEFAULT_REAL_MODEL_STEPS = 30
 DEFAULT_GUIDANCE = 7.5
-
-
-@dataclass(frozen=True, slots=True)
-class Overrides:
-    """Render settings from the CLI; they win over the spreadsheet's columns."""
-
-    model: str | None = None
-    steps: int | None = None
-    guidance: float | None = None
-    scheduler: str | None = None
-    revision: str | None = None
-    dtype: str | None = None
-    upscaler: str | None = None  # a diffusers upscaler checkpoint; None: Lanczos resize
-    upscaler_steps: int = DEFAULT_UPSCALER_STEPS
-
-    def __post_init__(self) -> None:
-        check_scheduler(self.scheduler or DEFAULT_SCHEDULER)
-        if self.dtype is not None and self.dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +114,7 @@ def variant_id(prefix: "hashlib._Hash", seed: int) -> str:
     return digest.hexdigest()[:20]
 
 
-def resolve_settings(row: CampaignRow, overrides: Overrides) -> Settings:
+def resolve_settings(row: CampaignRow, overrides: RenderSettings) -> Settings:
     """CLI overrides win over the row's columns, which win over the defaults."""
     model = overrides.model or row.model or EMBEDDED_MODEL_ID
     default_steps = EMBEDDED_DEFAULT_STEPS if model in EMBEDDED_MODELS else DEFAULT_REAL_MODEL_STEPS
@@ -186,7 +167,9 @@ def template_context(row: CampaignRow, audience: str, style: str, fmt) -> dict:
     }
 
 
-def expand(campaign: Campaign, overrides: Overrides = Overrides(), limit: int | None = None) -> list[Variant]:
+def expand(
+    campaign: Campaign, overrides: RenderSettings = RenderSettings(), limit: int | None = None
+) -> list[Variant]:
     """All variants of a campaign in a stable order (the first ``limit`` when given).
     Raises ValidationError listing every template error and duplicate row."""
     expansion = _Expansion(campaign, overrides)
@@ -202,7 +185,7 @@ class _Expansion:
     """Variants collected row by row; template errors (once each) and duplicate rows collected
     as issues."""
 
-    def __init__(self, campaign: Campaign, overrides: Overrides):
+    def __init__(self, campaign: Campaign, overrides: RenderSettings):
         self.campaign, self.overrides = campaign, overrides
         self.renderer = PromptRenderer()
         self.upscaler = overrides.upscaler or ""

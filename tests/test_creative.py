@@ -19,8 +19,9 @@ from pixio_ads.cutout import cut_out
 from pixio_ads.errors import ValidationError
 from pixio_ads.formats import NAMED_FORMATS, Box, parse_format, safe_box
 from pixio_ads.overlay import TextFitError, fit_text, min_font_size, overlay_copy
+from pixio_ads.settings import RenderSettings
 from pixio_ads.tiny_model import EMBEDDED_MODEL_ID
-from pixio_ads.variants import Overrides, expand
+from pixio_ads.variants import expand
 
 FORMATS = [*NAMED_FORMATS.values(), parse_format("1080x2340"), parse_format("1600x400"), parse_format("300x250")]
 
@@ -272,7 +273,7 @@ def modes_run(tmp_path_factory):
     ]
     campaign = write_csv(folder, rows)
     out = folder / "out"
-    plan = planning.plan_campaign(campaign, out, Overrides(steps=2))
+    plan = planning.plan_campaign(campaign, out, RenderSettings(steps=2))
     shards = [runner.render_shard(plan.plan_path, ids, out, "cpu", 2) for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, out)
     rows = {(row["product_id"], row["format"]): row for row in pq.read_table(summary.manifest_path).to_pylist()}
@@ -360,7 +361,7 @@ def test_an_inpainting_checkpoint_can_be_the_rows_model(campaign_dir):
     StableDiffusionInpaintPipeline(**{**base.components, "unet": unet}).save_pretrained(checkpoint)
     path = write_csv(campaign_dir, [good_row(mode="inpaint", model=str(checkpoint), formats="square")])
     out = campaign_dir / "out"
-    plan = planning.plan_campaign(path, out, Overrides(steps=2))
+    plan = planning.plan_campaign(path, out, RenderSettings(steps=2))
     shard = runner.render_shard(plan.plan_path, plan.shards[0], out, "cpu")
     row = pq.read_table(shard.path).to_pylist()[0]
     assert row["status"] == "rendered", row["error"]

@@ -16,7 +16,8 @@ from PIL import Image
 
 from pixio_ads import finishing, planning, runner
 from pixio_ads.campaign import load_campaign
-from pixio_ads.variants import Overrides, expand
+from pixio_ads.settings import RenderSettings
+from pixio_ads.variants import expand
 
 
 def scene(seed: int) -> Image.Image:
@@ -87,7 +88,7 @@ def test_a_run_whose_finishing_process_dies_resumes_without_duplicates(campaign_
     what is missing (nothing here: the pool finished the batches it lost)."""
     path = write_csv(campaign_dir, [good_row(formats="square", audiences="a; b", styles="minimal; bold")])
     out = campaign_dir / "out"
-    plan = planning.plan_campaign(path, out, Overrides(steps=1))
+    plan = planning.plan_campaign(path, out, RenderSettings(steps=1))
     ids = [vid for shard in plan.shards for vid in shard]
     submitted = []
     original_submit = finishing.Finisher.submit
@@ -114,7 +115,7 @@ def test_a_run_whose_finishing_process_dies_resumes_without_duplicates(campaign_
     assert again.rendered == sum(r["status"] == "failed" for r in rows)
     summary = runner.write_manifest(plan.plan_path, [again], out)
     assert summary.counts["rendered"] == len(ids)
-    planning.plan_campaign(path, out, Overrides(steps=1))  # a new plan clears temp files a killed process left
+    planning.plan_campaign(path, out, RenderSettings(steps=1))  # a new plan clears temp files a killed process left
     assert not list(out.rglob("*.tmp"))
 
 

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.slow
 
 def test_example_campaign_through_the_flow(prefect_harness, tmp_path):
     from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.settings import from_options
 
-    summary = generate_campaign(str(EXAMPLE_CAMPAIGN), str(tmp_path), steps=2)
+    summary = generate_campaign(str(EXAMPLE_CAMPAIGN), str(tmp_path), **from_options(steps=2))
     assert summary.rendered_now == 10
     assert summary.counts == {"rendered": 10, "failed": 0, "blocked": 0, "skipped": 0}
 

@@ -8,6 +8,7 @@ import time
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 
 from pixio_ads import inbox
+from pixio_ads.settings import Safeguards
 
 
 def test_only_settled_campaign_files_are_ready(tmp_path):
@@ -63,6 +64,17 @@ def test_served_deployments_carry_the_trust_settings(tmp_path):
         "c2pa_cert": "/etc/pixio/chain.pem",
         "c2pa_key": "/etc/pixio/key.pem",
     }
-    generate, inbox_deployment = deployments(str(tmp_path / "inbox"), str(tmp_path / "out"), safeguards=settings)
-    assert generate.parameters == {"model": None, **settings}
-    assert inbox_deployment.parameters["safeguards"] == settings
+    safeguards = Safeguards(**settings)
+    generate, inbox_deployment = deployments(str(tmp_path / "inbox"), str(tmp_path / "out"), safeguards=safeguards)
+    expected = {**Safeguards().model_dump(), **settings}
+    assert generate.parameters["safeguards"] == expected and generate.parameters["rendering"]["model"] is None
+    assert inbox_deployment.parameters["safeguards"] == expected
+    # the flow's parameter schema is the settings models, with their descriptions (the dashboard's form)
+    schema = (
+        generate._parameter_openapi_schema
+        if hasattr(generate, "_parameter_openapi_schema")
+        else generate.parameter_openapi_schema
+    )
+    definitions = schema.model_dump()["definitions"] if hasattr(schema, "model_dump") else schema["definitions"]
+    assert {"RenderSettings", "Safeguards", "Execution"} <= set(definitions)
+    assert "Denoising steps" in definitions["RenderSettings"]["properties"]["steps"]["description"]

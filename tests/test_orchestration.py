@@ -23,8 +23,10 @@ pytestmark = pytest.mark.slow
 
 def run_flow(**parameters):
     from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.settings import from_options
 
-    state = generate_campaign(return_state=True, **parameters)
+    paths = {name: parameters.pop(name) for name in ("campaign_path", "out_dir")}
+    state = generate_campaign(return_state=True, **paths, **from_options(**parameters))
     return state.result(), state.state_details.flow_run_id, state
 
 
@@ -122,7 +124,8 @@ def test_artifacts_have_stable_keys_and_content(prefect_harness, tmp_path):
 KILL_SCRIPT = """
 import sys
 from pixio_ads.flows.generate_campaign import generate_campaign
-generate_campaign(sys.argv[1], sys.argv[2], steps=12, shard_size=8)
+from pixio_ads.settings import from_options
+generate_campaign(sys.argv[1], sys.argv[2], **from_options(steps=12, shard_size=8))
 """
 
 

@@ -7,8 +7,9 @@ from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 
 from pixio_ads.campaign import load_campaign
 from pixio_ads.errors import ValidationError
+from pixio_ads.settings import RenderSettings
 from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID
-from pixio_ads.variants import Overrides, expand
+from pixio_ads.variants import expand
 
 
 def campaign_with_template(folder, source: str, **row):
@@ -47,8 +48,8 @@ def test_ids_and_seeds_are_deterministic():
 
 def test_variant_id_follows_what_determines_pixels():
     base = expand(load_campaign(EXAMPLE_CAMPAIGN))
-    other_model = expand(load_campaign(EXAMPLE_CAMPAIGN), Overrides(model="some/model"))
-    more_steps = expand(load_campaign(EXAMPLE_CAMPAIGN), Overrides(steps=9))
+    other_model = expand(load_campaign(EXAMPLE_CAMPAIGN), RenderSettings(model="some/model"))
+    more_steps = expand(load_campaign(EXAMPLE_CAMPAIGN), RenderSettings(steps=9))
     assert all(a.variant_id != b.variant_id for a, b in zip(base, other_model))
     assert all(a.variant_id != b.variant_id for a, b in zip(base, more_steps))
     assert [v.seed for v in base] == [v.seed for v in other_model]  # seeds follow the idea, not settings
@@ -64,7 +65,7 @@ def test_cli_overrides_win_and_defaults_follow_model(campaign_dir):
     campaign = campaign_with_template(campaign_dir, "x", steps="12", guidance="3", model="org/m")
     v = expand(campaign)[0]
     assert (v.model_id, v.steps, v.guidance) == ("org/m", 12, 3.0)
-    v = expand(campaign, Overrides(model="other/m", steps=5, guidance=0.0))[0]
+    v = expand(campaign, RenderSettings(model="other/m", steps=5, guidance=0.0))[0]
     assert (v.model_id, v.steps, v.guidance) == ("other/m", 5, 0.0)
     v = expand(campaign_with_template(campaign_dir, "x"))[0]
     assert (v.model_id, v.steps) == (EMBEDDED_MODEL_ID, EMBEDDED_DEFAULT_STEPS)

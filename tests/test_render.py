@@ -14,8 +14,8 @@ from pixio_ads import planning, render, runner
 from pixio_ads.composite import fit_cover
 from pixio_ads.errors import ModelLoadError
 from pixio_ads.formats import NAMED_FORMATS, AdFormat, parse_format, render_size
+from pixio_ads.settings import RenderSettings
 from pixio_ads.tiny_model import EMBEDDED_MODEL_ID, embedded_model_path
-from pixio_ads.variants import Overrides
 
 PROMPTS = ["a red bottle", "a blue mug", "golden hour beach", "minimal studio backdrop"]
 SEEDS = [11, 22, 33, 44]
@@ -107,7 +107,7 @@ def test_fit_cover_gives_exact_pixels():
 
 
 def test_a_failing_batch_is_isolated(tmp_path, monkeypatch):
-    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(steps=1), limit=3)
+    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(steps=1), limit=3)
     real_generate = render.generate
     doomed = None
 
@@ -130,7 +130,7 @@ def test_a_failing_batch_is_isolated(tmp_path, monkeypatch):
 
 def test_plan_fails_fast_on_a_bad_model_path(tmp_path):
     with pytest.raises(ModelLoadError, match="missing-model"):
-        planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(model="./missing-model"))
+        planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(model="./missing-model"))
 
 
 def test_custom_format_roundtrip():
@@ -140,7 +140,7 @@ def test_custom_format_roundtrip():
 
 
 def test_transient_failures_are_retried_with_backoff(tmp_path, monkeypatch, caplog):
-    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(steps=1), limit=1)
+    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(steps=1), limit=1)
     real_generate = render.generate
     calls = []
 
@@ -160,7 +160,7 @@ def test_transient_failures_are_retried_with_backoff(tmp_path, monkeypatch, capl
 
 
 def test_bad_settings_fail_without_retrying(tmp_path, monkeypatch):
-    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(steps=1), limit=1)
+    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(steps=1), limit=1)
     monkeypatch.setattr(runner.time, "sleep", lambda seconds: pytest.fail("should not wait"))
 
     def invalid(*args, **kwargs):

@@ -14,8 +14,9 @@ from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from pixio_ads import planning, render, runner
 from pixio_ads.campaign import load_campaign
 from pixio_ads.errors import ModelLoadError, ValidationError
+from pixio_ads.settings import RenderSettings
 from pixio_ads.tiny_model import EMBEDDED_MODEL_ID, EMBEDDED_SDXL_ID, embedded_model_path
-from pixio_ads.variants import Overrides, expand
+from pixio_ads.variants import expand
 
 SIZE = 64
 
@@ -63,7 +64,7 @@ def test_unknown_scheduler_lists_valid_ones(sd, campaign_dir):
     with pytest.raises(ValueError, match="unknown scheduler 'karras'; valid: default, euler, euler_a, dpmpp_2m"):
         render.generate(sd, ["x"], [""], [1], SIZE, SIZE, 1, 1.0, scheduler="karras")
     with pytest.raises(ValueError, match="unknown scheduler"):
-        Overrides(scheduler="karras")
+        RenderSettings(scheduler="karras")
     with pytest.raises(ValidationError) as caught:
         load_campaign(write_csv(campaign_dir, [good_row(scheduler="karras", dtype="fp8")]))
     assert {(i.column, i.row) for i in caught.value.issues} == {("scheduler", 2), ("dtype", 2)}
@@ -177,7 +178,7 @@ def flagging_checkpoint(tmp_path_factory, sd):
 
 def test_safety_checker_stays_on_and_blocks_flagged_images(flagging_checkpoint, tmp_path):
     plan = planning.plan_campaign(
-        EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=2
+        EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(model=str(flagging_checkpoint), steps=1), limit=2
     )
     shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu") for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, tmp_path)
@@ -190,7 +191,7 @@ def test_safety_checker_stays_on_and_blocks_flagged_images(flagging_checkpoint, 
 
 def test_safety_checker_can_be_turned_off(flagging_checkpoint, tmp_path):
     plan = planning.plan_campaign(
-        EXAMPLE_CAMPAIGN, tmp_path, Overrides(model=str(flagging_checkpoint), steps=1), limit=1
+        EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(model=str(flagging_checkpoint), steps=1), limit=1
     )
     shard = runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu", safety_checker=False)
     (row,) = pq.read_table(shard.path).to_pylist()
@@ -198,7 +199,7 @@ def test_safety_checker_can_be_turned_off(flagging_checkpoint, tmp_path):
 
 
 def test_settings_reach_the_manifest(tmp_path):
-    overrides = Overrides(model=EMBEDDED_SDXL_ID, steps=1, scheduler="euler_a", dtype="fp32", guidance=3.0)
+    overrides = RenderSettings(model=EMBEDDED_SDXL_ID, steps=1, scheduler="euler_a", dtype="fp32", guidance=3.0)
     plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, overrides, limit=1)
     (row,) = pq.read_table(runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu").path).to_pylist()
     assert row["status"] == "rendered", row["error"]
@@ -210,7 +211,7 @@ def test_settings_reach_the_manifest(tmp_path):
 
 def test_scheduler_is_part_of_the_variant_id():
     a = expand(load_campaign(EXAMPLE_CAMPAIGN))
-    b = expand(load_campaign(EXAMPLE_CAMPAIGN), Overrides(scheduler="ddim"))
+    b = expand(load_campaign(EXAMPLE_CAMPAIGN), RenderSettings(scheduler="ddim"))
     assert all(x.variant_id != y.variant_id and x.seed == y.seed for x, y in zip(a, b))
 
 
@@ -251,7 +252,7 @@ def test_manifest_says_which_resize_was_used(tmp_path, campaign_dir):
 
     # 600x600 needs enlarging from the 512 px render; 256x256 does not.
     path = write_csv(campaign_dir, [good_row(formats="600x600; 256x256", audiences="a")])
-    overrides = Overrides(steps=1, upscaler=EMBEDDED_UPSCALER_ID, upscaler_steps=1)
+    overrides = RenderSettings(steps=1, upscaler=EMBEDDED_UPSCALER_ID, upscaler_steps=1)
     plan = planning.plan_campaign(path, tmp_path, overrides)
     shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu") for ids in plan.shards]
     rows = {

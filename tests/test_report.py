@@ -7,11 +7,11 @@ from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
 from pixio_ads import planning, report, runner
-from pixio_ads.variants import Overrides
+from pixio_ads.settings import RenderSettings
 
 
 def test_contact_sheet_uses_thumbnails_and_is_rebuilt_only_when_outputs_change(tmp_path):
-    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, Overrides(steps=1), limit=3)
+    plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(steps=1), limit=3)
     shards = [runner.render_shard(plan.plan_path, ids, tmp_path, "cpu") for ids in plan.shards]
     table = pq.read_table(runner.write_manifest(plan.plan_path, shards, tmp_path).manifest_path)
     for row in table.to_pylist():

@@ -24,9 +24,10 @@ PER_RUN = {"render_seconds", "created_at", "worker"}  # differ between runs by n
 def run(out_dir: Path, workers: int | None, **parameters):
     from pixio_ads.flows.generate_campaign import generate_campaign
     from pixio_ads.flows.runners import task_runner
+    from pixio_ads.settings import from_options
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers))
-    return flow(str(EXAMPLE_CAMPAIGN), str(out_dir), steps=2, shard_size=2, **parameters)
+    return flow(str(EXAMPLE_CAMPAIGN), str(out_dir), **from_options(steps=2, shard_size=2, **parameters))
 
 
 def comparable(summary) -> list[dict]:

@@ -139,7 +139,12 @@ def test_deployment_run_through_the_real_server(served, tmp_path):
     run = run_deployment_on(
         api,
         "generate-campaign/generate-campaign",
-        {"campaign_path": str(EXAMPLE_CAMPAIGN), "out_dir": str(tmp_path), "limit": 3, "steps": 1},
+        {
+            "campaign_path": str(EXAMPLE_CAMPAIGN),
+            "out_dir": str(tmp_path),
+            "rendering": {"steps": 1},
+            "execution": {"limit": 3},
+        },
     )
     assert run.state.is_completed(), run.state
     assert "3 rendered" in run.state.message
@@ -283,10 +288,12 @@ def test_server_on_postgresql(tmp_path):
                 from prefect.settings import PREFECT_API_URL, temporary_settings
 
                 from pixio_ads.flows.generate_campaign import generate_campaign
+                from pixio_ads.settings import from_options
 
                 with temporary_settings({PREFECT_API_URL: api}):
+                    settings = from_options(limit=1, steps=1)
                     state = generate_campaign(
-                        str(EXAMPLE_CAMPAIGN), str(tmp_path / "out"), limit=1, steps=1, return_state=True
+                        str(EXAMPLE_CAMPAIGN), str(tmp_path / "out"), return_state=True, **settings
                     )
                 assert state.is_completed()
                 as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []

@@ -18,7 +18,7 @@ from pixio_ads import planning, provenance, render, runner
 from pixio_ads.cli import EXIT_FAILED_VARIANTS, app
 from pixio_ads.policy import DEFAULT_POLICY, load_policy, normalise
 from pixio_ads.quota import QuotaConfig, UsageStore
-from pixio_ads.variants import Overrides
+from pixio_ads.settings import RenderSettings, Safeguards
 
 # --- policy ----------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ def test_blocked_variants_never_reach_the_pipeline(campaign_dir, monkeypatch):
 
     monkeypatch.setattr(render, "generate", spy)
     out = campaign_dir / "out"
-    plan = planning.plan_campaign(path, out, Overrides(steps=1))
+    plan = planning.plan_campaign(path, out, RenderSettings(steps=1))
     assert plan.blocked == 2 and sum(len(ids) for ids in plan.shards) == 1
     shards = [runner.render_shard(plan.plan_path, ids, out, "cpu") for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, out)
@@ -143,9 +143,9 @@ def test_quota_skips_what_is_beyond_it_and_gives_back_failures(campaign_dir):
     quotas.write_text("campaigns:\n  test-campaign: {images_per_day: 3}\n")
     path = write_csv(campaign_dir, [good_row(variants="5", formats="square", audiences="makers")])
     usage = campaign_dir / "usage.sqlite"
-    guard = planning.Safeguards(quotas=str(quotas), usage_db=str(usage))
+    guard = Safeguards(quotas=str(quotas), usage_db=str(usage))
     out = campaign_dir / "out"
-    plan = planning.plan_campaign(path, out, Overrides(steps=1), safeguards=guard)
+    plan = planning.plan_campaign(path, out, RenderSettings(steps=1), safeguards=guard)
     assert plan.skipped == 2
     shards = [runner.render_shard(plan.plan_path, ids, out, "cpu", safeguards=guard) for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, out)
@@ -154,7 +154,7 @@ def test_quota_skips_what_is_beyond_it_and_gives_back_failures(campaign_dir):
     assert all("images_per_day 3" in row["error"] for row in skipped)
     assert UsageStore(usage).used(campaign="test-campaign") == 3
     # A rerun the same day renders nothing new: the 3 are done, the quota is spent.
-    again = planning.plan_campaign(path, out, Overrides(steps=1), safeguards=guard)
+    again = planning.plan_campaign(path, out, RenderSettings(steps=1), safeguards=guard)
     assert again.skipped == 2 and UsageStore(usage).used(campaign="test-campaign") == 3
 
 
@@ -320,8 +320,8 @@ def test_watermark_survives_jpeg_and_resize():
 def test_verify_command_on_a_run(campaign_dir, credentials):
     path = write_csv(campaign_dir, [good_row(formats="square", output_format="jpeg")])
     out = campaign_dir / "out"
-    guard = planning.Safeguards(c2pa_cert=str(credentials / "chain.pem"), c2pa_key=str(credentials / "key.pem"))
-    plan = planning.plan_campaign(path, out, Overrides(steps=1), safeguards=guard)
+    guard = Safeguards(c2pa_cert=str(credentials / "chain.pem"), c2pa_key=str(credentials / "key.pem"))
+    plan = planning.plan_campaign(path, out, RenderSettings(steps=1), safeguards=guard)
     shards = [runner.render_shard(plan.plan_path, ids, out, "cpu", safeguards=guard) for ids in plan.shards]
     summary = runner.write_manifest(plan.plan_path, shards, out)
     row = pq.read_table(summary.manifest_path).to_pylist()[0]

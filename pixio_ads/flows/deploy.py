@@ -18,22 +18,22 @@ from prefect.deployments import run_deployment
 
 from pixio_ads import inbox
 from pixio_ads.flows.generate_campaign import generate_campaign
-from pixio_ads.variants import Overrides
+from pixio_ads.settings import RenderSettings, Safeguards
 
 GENERATE_DEPLOYMENT = "generate-campaign/generate-campaign"
 DEFAULT_CRON = "*/5 * * * *"
 
 
-@flow(name="campaign-inbox")
+@flow(name="campaign-inbox", validate_parameters=True)
 def campaign_inbox(
     inbox_dir: str,
     out_root: str,
-    model: str | None = None,
+    rendering: RenderSettings = RenderSettings(),
     settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS,
-    safeguards: dict | None = None,
+    safeguards: Safeguards = Safeguards(),
 ) -> dict:
-    """Start generate-campaign for each settled, valid file in the inbox. ``safeguards``:
-    generate-campaign's policy/quotas/usage_db/c2pa_cert/c2pa_key parameters."""
+    """Start generate-campaign for each settled, valid file in the inbox, with these
+    rendering settings and safeguards."""
     logger = get_run_logger()
     outcomes = {inbox.DONE: 0, inbox.FAILED: 0}
     for path in inbox.ready_files(Path(inbox_dir), settle_seconds):
@@ -41,31 +41,25 @@ def campaign_inbox(
         if item is None:
             logger.info("%s is being handled by another run", path.name)
             continue
-        problems = inbox.validation_report(path, Overrides(model=model))
+        problems = inbox.validation_report(path, rendering)
         if problems:
             inbox.finish(item, inbox.FAILED, f"not started: the campaign file is invalid\n{problems}")
             logger.warning("%s is invalid; moved to failed/", path.name)
             outcomes[inbox.FAILED] += 1
             continue
         out_dir = Path(out_root) / f"{path.stem}-{item.sha256[:12]}"
+        parameters = {"campaign_path": str(path.resolve()), "out_dir": str(out_dir.resolve())}
+        parameters.update(rendering=rendering.model_dump(), safeguards=safeguards.model_dump())
         run = run_deployment(
             GENERATE_DEPLOYMENT,
-            parameters={
-                "campaign_path": str(path.resolve()),
-                "out_dir": str(out_dir.resolve()),
-                "model": model,
-                **(safeguards or {}),
-            },
+            parameters=parameters,
             idempotency_key=item.idempotency_key,
             flow_run_name=f"{path.stem}-{item.sha256[:12]}",
         )
         outcome = inbox.DONE if run.state and run.state.is_completed() else inbox.FAILED
         message = run.state.message if run.state else "no state"
-        inbox.finish(
-            item,
-            outcome,
-            f"flow run {run.name} ({run.id}): {run.state.name if run.state else '?'}\n{message or ''}\noutputs: {out_dir}",
-        )
+        state = run.state.name if run.state else "?"
+        inbox.finish(item, outcome, f"flow run {run.name} ({run.id}): {state}\n{message or ''}\noutputs: {out_dir}")
         logger.info("%s -> %s/ (flow run %s)", path.name, outcome, run.name)
         outcomes[outcome] += 1
     return outcomes
@@ -75,22 +69,23 @@ def deployments(
     inbox_dir: str,
     out_root: str,
     cron: str = DEFAULT_CRON,
-    model: str | None = None,
+    rendering: RenderSettings = RenderSettings(),
     settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS,
-    safeguards: dict | None = None,
+    safeguards: Safeguards = Safeguards(),
 ) -> list:
-    safeguards = safeguards or {}
+    """generate-campaign (started by hand or by the inbox) and campaign-inbox (on ``cron``),
+    both with these rendering settings and safeguards as their defaults."""
+    shared = {"rendering": rendering.model_dump(), "safeguards": safeguards.model_dump()}
     return [
-        generate_campaign.to_deployment(name="generate-campaign", parameters={"model": model, **safeguards}),
+        generate_campaign.to_deployment(name="generate-campaign", parameters=shared),
         campaign_inbox.to_deployment(
             name="campaign-inbox",
             cron=cron,
             parameters={
                 "inbox_dir": str(Path(inbox_dir).resolve()),
                 "out_root": str(Path(out_root).resolve()),
-                "model": model,
                 "settle_seconds": settle_seconds,
-                "safeguards": safeguards,
+                **shared,
             },
         ),
     ]
@@ -100,12 +95,12 @@ def serve_all(
     inbox_dir: str,
     out_root: str,
     cron: str = DEFAULT_CRON,
-    model: str | None = None,
+    rendering: RenderSettings = RenderSettings(),
     settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS,
-    safeguards: dict | None = None,
+    safeguards: Safeguards = Safeguards(),
 ) -> None:
     Path(inbox_dir).mkdir(parents=True, exist_ok=True)
-    serve(*deployments(inbox_dir, out_root, cron, model, settle_seconds, safeguards))
+    serve(*deployments(inbox_dir, out_root, cron, rendering, settle_seconds, safeguards))
 
 
 if __name__ == "__main__":

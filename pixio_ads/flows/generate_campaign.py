@@ -24,8 +24,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pixio_ads import planning, render, report, runner
 from pixio_ads.manifest import read_table
-from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
-from pixio_ads.variants import Overrides
+from pixio_ads.settings import Execution, RenderSettings, Safeguards
 
 
 @dataclass
@@ -50,10 +49,10 @@ class CompleteShard(CachePolicy):
 def plan_campaign(
     campaign_path: str,
     out_dir: str,
-    overrides: Overrides,
+    overrides: RenderSettings,
     limit: int | None,
     shard_size: int,
-    safeguards: planning.Safeguards,
+    safeguards: Safeguards,
 ) -> planning.Plan:
     """Validate and expand the campaign; write the plan; carry earlier results forward."""
     return planning.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
@@ -71,7 +70,7 @@ def render_shard(
     safety_checker: bool,
     retries: int,
     retry_delay: float,
-    safeguards: planning.Safeguards,
+    safeguards: Safeguards,
     finish_workers: int | None = None,
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done."""
@@ -129,42 +128,24 @@ def publish_report(summary: runner.Summary, campaign_id: str, out_dir: str) -> N
     )
 
 
-@flow(name="generate-campaign", task_runner=ThreadPoolTaskRunner(max_workers=1))
+@flow(name="generate-campaign", task_runner=ThreadPoolTaskRunner(max_workers=1), validate_parameters=True)
 def generate_campaign(
     campaign_path: str,
     out_dir: str,
-    model: str | None = None,
-    steps: int | None = None,
-    guidance: float | None = None,
-    scheduler: str | None = None,
-    revision: str | None = None,
-    dtype: str | None = None,
-    upscaler: str | None = None,
-    upscaler_steps: int = DEFAULT_UPSCALER_STEPS,
-    limit: int | None = None,
-    device: str | None = None,
-    batch_size: int | None = None,
-    safety_checker: bool = True,
-    retries: int = runner.DEFAULT_RETRIES,
-    retry_delay: float = runner.DEFAULT_RETRY_DELAY,
-    shard_size: int | None = None,
-    policy: str | None = None,
-    quotas: str | None = None,
-    usage_db: str | None = None,
-    c2pa_cert: str | None = None,
-    c2pa_key: str | None = None,
-    finish_workers: int | None = None,
+    rendering: RenderSettings = RenderSettings(),
+    safeguards: Safeguards = Safeguards(),
+    execution: Execution = Execution(),
 ):
     """Render a campaign file into ``out_dir``: images, manifest.parquet, contact sheet.
-    Settings mirror `pixio-ads run`; a rerun into the same folder renders only what is missing."""
+    Settings are `pixio-ads run`'s options (pixio_ads/settings.py); a rerun into the same folder
+    renders only what is missing."""
     logger = get_run_logger()
-    overrides = Overrides(model, steps, guidance, scheduler, revision, dtype, upscaler, upscaler_steps)
-    safeguards = planning.Safeguards(policy, quotas, usage_db, c2pa_cert, c2pa_key)
-    shard_size = shard_size or planning.default_shard_size(render.select_device(device))
-    plan = plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
+    run = execution
+    shard_size = run.shard_size or planning.default_shard_size(render.select_device(run.device))
+    plan = plan_campaign(campaign_path, out_dir, rendering, run.limit, shard_size, safeguards)
     for warning in plan.warnings:
         logger.warning(warning)
-    if not safety_checker:
+    if not run.safety_checker:
         logger.warning("safety checker disabled for this run")
     logger.info(
         "%d variants in %d shards (%d blocked by the content policy, %d skipped by quota)",
@@ -178,20 +159,9 @@ def generate_campaign(
     )
     # One task per shard; the flow's task runner decides where they run (in this process one
     # at a time by default, or on Dask workers; see flows/runners.py).
+    shard_settings = (run.device, run.batch_size, run.safety_checker, run.retries, run.retry_delay, safeguards)
     futures = [
-        render_shard.submit(
-            plan.plan_path,
-            ids,
-            out_dir,
-            device,
-            batch_size,
-            safety_checker,
-            retries,
-            retry_delay,
-            safeguards,
-            finish_workers,
-        )
-        for ids in plan.shards
+        render_shard.submit(plan.plan_path, ids, out_dir, *shard_settings, run.finish_workers) for ids in plan.shards
     ]
     finished = 0
     for future in as_completed(futures):

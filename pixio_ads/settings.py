@@ -1,0 +1,105 @@
+"""A run's settings, declared once: the CLI's options, the generate-campaign flow's parameters
+and the served deployments' parameters are these three models.
+
+- ``RenderSettings``: how images are rendered; each set field wins over the spreadsheet;
+- ``Safeguards``: content policy, quotas, usage database, C2PA signing;
+- ``Execution``: where and how the work runs (device, batches, retries, shards, finishing).
+
+As Prefect flow parameters they give the dashboard a validated, documented form when a run
+is started from a deployment (each field's description is its help text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pixio_ads.provenance import C2paSigner
+from pixio_ads.render import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
+from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
+
+DEFAULT_RETRIES = 2
+DEFAULT_RETRY_DELAY = 2.0  # seconds, doubled at each retry
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RenderSettings(_Settings):
+    """How images are rendered. A field that is set wins over the spreadsheet's column."""
+
+    model: str | None = Field(
+        None,
+        description="Local checkpoint folder, single .safetensors/.ckpt file or hub id. "
+        "Default: the spreadsheet's model column, else the embedded tiny model (noise).",
+    )
+    steps: int | None = Field(None, ge=1, le=500, description="Denoising steps.")
+    guidance: float | None = Field(None, ge=0, le=50, description="Classifier-free guidance scale.")
+    scheduler: str | None = Field(None, description="Sampler: " + ", ".join(SCHEDULER_NAMES) + ".")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) of the model.")
+    dtype: str | None = Field(None, description="Weights precision: " + ", ".join(DTYPES) + ".")
+    upscaler: str | None = Field(
+        None, description="Diffusers upscaler checkpoint for backgrounds smaller than their format. Default: Lanczos."
+    )
+    upscaler_steps: int = Field(DEFAULT_UPSCALER_STEPS, ge=1, le=500, description="Denoising steps of the upscaler.")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str | None) -> str | None:
+        check_scheduler(value or DEFAULT_SCHEDULER)
+        return value
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str | None) -> str | None:
+        if value is not None and value not in DTYPES:
+            raise ValueError(f"unknown dtype {value!r}; valid: {', '.join(DTYPES)}")
+        return value
+
+
+class Safeguards(_Settings):
+    """Trust-and-safety settings: paths on the machine that runs the flow."""
+
+    policy: str | None = Field(None, description="Content policy file (YAML). Default: the packaged policy.")
+    quotas: str | None = Field(None, description="Quota file (YAML). Default: no quotas.")
+    usage_db: str | None = Field(None, description="SQLite file recording usage against the quotas.")
+    c2pa_cert: str | None = Field(None, description="PEM certificate chain (leaf first) to sign C2PA manifests with.")
+    c2pa_key: str | None = Field(None, description="PEM private key of that certificate.")
+
+    def signer(self) -> C2paSigner | None:
+        return C2paSigner.from_files(self.c2pa_cert, self.c2pa_key) if self.c2pa_cert and self.c2pa_key else None
+
+
+class Execution(_Settings):
+    """Where and how the work runs."""
+
+    limit: int | None = Field(None, ge=1, description="Only the first N variants.")
+    device: str | None = Field(None, description="cuda, mps or cpu. Default: the best available.")
+    batch_size: int | None = Field(None, ge=1, description="Images per forward pass. Default: 1 on CPU, 4 on CUDA.")
+    safety_checker: bool = Field(True, description="Keep the checkpoint's safety checker on.")
+    retries: int = Field(DEFAULT_RETRIES, ge=0, description="Retries of a failing batch, with exponential backoff.")
+    retry_delay: float = Field(DEFAULT_RETRY_DELAY, ge=0, description="Seconds before the first retry.")
+    shard_size: int | None = Field(None, ge=1, description="Variants per render task. Default: 16 on CPU, 64 on GPU.")
+    finish_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Finishing processes per render worker; 0: a thread. Default: the cores rendering does not need.",
+    )
+
+
+SETTINGS = {"rendering": RenderSettings, "safeguards": Safeguards, "execution": Execution}
+
+
+def from_options(**options: Any) -> dict[str, _Settings]:
+    """The three models from one flat set of option names (as the CLI has them), keyed by the
+    flow's parameter names. An option no model has is a TypeError naming it."""
+    owners = {name: group for group, model in SETTINGS.items() for name in model.model_fields}
+    unknown = sorted(set(options) - set(owners))
+    if unknown:
+        raise TypeError(f"unknown run option(s): {', '.join(unknown)}")
+    grouped: dict[str, dict] = {group: {} for group in SETTINGS}
+    for name, value in options.items():
+        grouped[owners[name]][name] = value
+    return {group: SETTINGS[group](**values) for group, values in grouped.items()}
