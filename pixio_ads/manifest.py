@@ -23,54 +23,12 @@ SCHEMA_VERSION = "1"
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
 
+# The variant columns come from Variant's fields: Arrow types from the annotations, a wider
+# one where a field's metadata names it (``field(metadata={"arrow": "int64"})``).
+_ARROW_TYPES = {"str": pa.string(), "int": pa.int32(), "float": pa.float64(), "int64": pa.int64()}
 _VARIANT_TYPES: dict[str, pa.DataType] = {
-    "variant_id": pa.string(),
-    "campaign_id": pa.string(),
-    "product_id": pa.string(),
-    "product_name": pa.string(),
-    "source_row": pa.int32(),
-    "audience": pa.string(),
-    "style": pa.string(),
-    "format": pa.string(),
-    "width": pa.int32(),
-    "height": pa.int32(),
-    "seed_index": pa.int32(),
-    "seed": pa.int64(),
-    "prompt": pa.string(),
-    "negative_prompt": pa.string(),
-    "template_name": pa.string(),
-    "template_sha256": pa.string(),
-    "model_id": pa.string(),
-    "revision": pa.string(),
-    "dtype": pa.string(),  # as requested (auto, fp16, bf16, fp32)
-    "scheduler": pa.string(),
-    "steps": pa.int32(),
-    "guidance": pa.float64(),
-    "upscaler": pa.string(),
-    "upscaler_steps": pa.int32(),
-    "headline": pa.string(),
-    "cta": pa.string(),
-    "product_image": pa.string(),
-    "product_image_sha256": pa.string(),
-    "mode": pa.string(),
-    "strength": pa.float64(),
-    "source_image": pa.string(),
-    "source_image_sha256": pa.string(),
-    "replace_mask": pa.string(),
-    "replace_mask_sha256": pa.string(),
-    "product_mask": pa.string(),
-    "product_mask_sha256": pa.string(),
-    "anchor": pa.string(),
-    "product_scale": pa.float64(),
-    "margin": pa.float64(),
-    "shadow": pa.string(),
-    "harmonize": pa.float64(),
-    "brand_kit": pa.string(),
-    "brand_kit_sha256": pa.string(),
-    "output_format": pa.string(),
-    "quality": pa.int32(),
+    f.name: _ARROW_TYPES[f.metadata.get("arrow", f.type)] for f in dataclasses.fields(Variant)
 }
-assert list(_VARIANT_TYPES) == [f.name for f in dataclasses.fields(Variant)], "schema and Variant out of sync"
 
 _RESULT_FIELDS = [
     pa.field("status", pa.string(), nullable=False),  # one of STATUSES

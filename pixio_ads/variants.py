@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pixio_ads.campaign import Campaign, CampaignRow
 from pixio_ads.errors import Issue, ValidationError
@@ -51,7 +51,7 @@ class Variant:
     width: int
     height: int
     seed_index: int
-    seed: int
+    seed: int = field(metadata={"arrow": "int64"})  # up to 2**32 - 1
     prompt: str
     negative_prompt: str
     template_name: str
