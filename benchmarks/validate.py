@@ -23,6 +23,9 @@ from pathlib import Path
 
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic  # noqa: E402
+
 VOCABULARY = (
     "bright fresh bold new summer winter spring autumn ready made better faster lighter "
     "smarter softer warmer cooler everyday favourite essential premium classic modern simple "
@@ -42,18 +45,6 @@ CTAS = (
     "Sign up",
     "Book now",
 )
-HEADER = [
-    "campaign_id",
-    "product_id",
-    "product_name",
-    "product_image",
-    "template",
-    "audiences",
-    "styles",
-    "formats",
-    "headline",
-    "cta",
-]
 
 
 def write_campaign(folder: Path, rows: int) -> Path:
@@ -63,23 +54,20 @@ def write_campaign(folder: Path, rows: int) -> Path:
     path = folder / "campaign.csv"
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(HEADER)
+        writer.writerow(synthetic.HEADER)  # ..., variants, headline, cta
         for i in range(rows):
             headline = " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(2, 9))).capitalize() + f" {i}"
-            writer.writerow(
-                [
-                    "bench",
-                    f"p{i}",
-                    f"Product {i}",
-                    "products/p.png",
-                    "lifestyle",
-                    "runners",
-                    "minimal",
-                    "square; story",
-                    headline,
-                    rng.choice(CTAS),
-                ]
-            )
+            fixed = [
+                "bench",
+                f"p{i}",
+                f"Product {i}",
+                "products/p.png",
+                "lifestyle",
+                "runners",
+                "minimal",
+                "square; story",
+            ]
+            writer.writerow([*fixed, 1, headline, rng.choice(CTAS)])
     return path
 
 
