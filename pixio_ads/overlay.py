@@ -362,7 +362,12 @@ def paste_logo(canvas: Image.Image, logo_path: Path, box: Box) -> Box:
 
 def layout_for(fmt: AdFormat, margin: float, brand: BrandKit) -> Layout:
     """The format's layout with the brand's logo and AI-label corners."""
-    return layout(fmt, margin, brand.logo_position, brand.label_position)
+    return _layout(fmt, margin, brand.logo_position, brand.label_position)
+
+
+@lru_cache(maxsize=1024)
+def _layout(fmt: AdFormat, margin: float, logo_position: str | None, label_position: str) -> Layout:
+    return layout(fmt, margin, logo_position, label_position)  # a handful of distinct ones per campaign
 
 
 def draw_label(canvas: Image.Image, fitted: FittedText, box: Box, opacity: float) -> Box:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from pixio_ads.campaign import Campaign, CampaignRow
 from pixio_ads.errors import Issue, ValidationError
@@ -204,7 +204,8 @@ class _Expansion:
         creative_fields = creative_columns(row)
         # The hash takes content hashes, not paths: moving the campaign folder keeps the ids.
         hashed = [value for name, value in zip(CREATIVE_FIELDS, creative_fields) if name not in _PATH_FIELDS]
-        common = dict(
+        common = _record(
+            {},
             campaign_id=row.campaign_id, product_id=row.product_id, product_name=row.product_name, source_row=row.row,
             negative_prompt=row.negative_prompt, template_name=row.template, template_sha256=compiled.sha256,
             model_id=settings.model, revision=settings.revision, dtype=settings.dtype, scheduler=settings.scheduler,
@@ -229,7 +230,8 @@ class _Expansion:
                             settings.guidance, self.upscaler, self.upscaler_steps, row.headline, row.cta,
                             row.product_image_sha256, *hashed,
                         )  # fmt: skip
-                        combination = dict(
+                        values = _record(
+                            common,
                             audience=audience,
                             style=style,
                             format=fmt.name,
@@ -237,7 +239,7 @@ class _Expansion:
                             height=fmt.height,
                             prompt=prompt,
                         )
-                        self._add_seeds(row, prefix, seeds, {**common, **combination})
+                        self._add_seeds(row, prefix, seeds, values)
 
     def _prompt(self, compiled, row: CampaignRow, audience: str, style: str, fmt) -> str | None:
         try:
@@ -250,7 +252,7 @@ class _Expansion:
             self.issues.setdefault((issue.file, issue.line, issue.message), first_use)
             return None
 
-    def _add_seeds(self, row: CampaignRow, prefix, seeds: list[int], fields: dict) -> None:
+    def _add_seeds(self, row: CampaignRow, prefix, seeds: list[int], values: list) -> None:
         for index, seed in enumerate(seeds):
             vid = variant_id(prefix, seed)
             if vid in self.seen:
@@ -263,7 +265,20 @@ class _Expansion:
                 self.issues.setdefault(("duplicate", row.row, self.seen[vid]), duplicate)
                 continue
             self.seen[vid] = row.row
-            self.variants.append(Variant(variant_id=vid, seed_index=index, seed=seed, **fields))
+            values[_SLOT["variant_id"]], values[_SLOT["seed_index"]], values[_SLOT["seed"]] = vid, index, seed
+            self.variants.append(Variant(*values))
 
 
+def _record(base: list | dict, **named) -> list:
+    """A Variant's values in its field order, set by name: ``base`` (a record, or {} for an
+    empty one) with ``named`` fields replaced. Named, so no value lands in the wrong field;
+    a list, so the 100,000 variants of a campaign are made positionally (keywords for each
+    cost ~25% of expand)."""
+    values = list(base) if isinstance(base, list) else [None] * len(_SLOT)
+    for name, value in named.items():
+        values[_SLOT[name]] = value
+    return values
+
+
+_SLOT = {f.name: index for index, f in enumerate(fields(Variant))}
 _PATH_FIELDS = ("source_image", "replace_mask", "product_mask", "brand_kit")  # where files are, not what
