@@ -47,12 +47,24 @@ class Match:
 Checker = Callable[[str, str], "Match | None"]
 
 
+def _ascii_skeleton(text: str) -> str:
+    """What the text looks like in ASCII: invisible format characters (zero-width spaces and
+    joiners, soft hyphens, direction marks: Unicode category Cf) dropped, then every letter
+    transliterated (anyascii): look-alikes from other scripts (Cyrillic "і", Greek "Ν"),
+    fullwidth and mathematical letters, and accents all become plain letters."""
+    from anyascii import anyascii
+
+    visible = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return anyascii(visible).lower()
+
+
 def normalise(text: str) -> str:
-    """Lower-case words with accents dropped, leetspeak mapped to letters, and runs of
-    single characters joined (``N i k e`` and ``n.i.k.e`` -> ``nike``)."""
+    """Lower-case words with look-alike letters, invisible characters and accents resolved
+    (see _ascii_skeleton), leetspeak mapped to letters, and runs of single characters joined
+    (``N i k e`` and ``n.i.k.e`` -> ``nike``)."""
     plain = text.lower()
-    if not plain.isascii():  # accents and compatibility forms: only non-ASCII text has them
-        plain = "".join(ch for ch in unicodedata.normalize("NFKD", plain) if not unicodedata.combining(ch))
+    if not plain.isascii():  # only non-ASCII text can hide a term behind look-alike letters
+        plain = _ascii_skeleton(plain)
     tokens = [token for token in map(_plain_token, _TOKEN.findall(plain.replace("'", ""))) if token]
     if not tokens or min(map(len, tokens)) > 1:
         return " ".join(tokens)  # no single characters to join: the common case

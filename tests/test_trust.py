@@ -33,6 +33,8 @@ from pixio_ads.settings import RenderSettings, Safeguards
         ("swastika flag", "hateful"),
         ("this tea cures cancer", "medical_claims"),
         ("lose 10 lbs in 7 days", "medical_claims"),
+        ("Elmo waving at the camera", "copyrighted_characters"),
+        ("a kid in a Spider-Man costume", "copyrighted_characters"),
     ],
 )
 def test_each_category_blocks(text, category):
@@ -43,6 +45,31 @@ def test_each_category_blocks(text, category):
 @pytest.mark.parametrize("text", ["N i k e running shoes", "n1ke shoes", "NIKE!", "t4yl0r sw1ft", "n.i.k.e"])
 def test_obfuscations_are_caught(text):
     assert load_policy(DEFAULT_POLICY).check({"headline": text}) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ("N\u0456ke running shoes", "nike"),  # Cyrillic i
+        ("\u039d\u0399\u039a\u0395 shoes", "nike"),  # Greek capitals
+        ("\uff2e\uff49\uff4b\uff45 shoes", "nike"),  # fullwidth
+        ("\u2115\U0001d55a\U0001d55c\U0001d556 shoes", "nike"),  # mathematical double-struck
+        ("Ni\u200bke shoes", "nike"),  # zero-width space inside the word
+        ("Ad\u00adidas", "adidas"),  # soft hyphen
+        ("Ado\u200dbe Elm\u043e says hi", "elmo"),  # zero-width joiner; Cyrillic o
+        ("T\u0430ylor Sw\u0456ft", "taylor swift"),
+    ],
+)
+def test_look_alike_letters_and_invisible_characters_are_caught(text, term):
+    found = load_policy(DEFAULT_POLICY).check({"headline": text})
+    assert found is not None and found.term == term
+
+
+@pytest.mark.parametrize(
+    "text", ["Café crème for slow mornings", "Straße im Frühling", "東京の春", "Весенняя распродажа"]
+)
+def test_accented_and_non_latin_copy_passes(text):
+    assert load_policy(DEFAULT_POLICY).check({"prompt": text, "headline": text}) is None
 
 
 @pytest.mark.parametrize(
