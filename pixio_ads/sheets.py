@@ -7,6 +7,8 @@ missing file and duplicated headers are ValidationErrors naming the file.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -54,9 +56,7 @@ def read_sheet(path: Path, known_columns: list[str]) -> tuple[pd.DataFrame, str 
 
 def _read_frame(path: Path, suffix: str, warnings: list[str]) -> tuple[pd.DataFrame, str | None]:
     if suffix == ".csv":
-        if b"\x00" in path.read_bytes()[:8192]:
-            raise ValueError("it contains binary data")
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig"), None
+        return _read_csv(path, warnings), None
     if suffix == ".parquet":
         frame = pd.read_parquet(path).astype(object)
         return frame.where(frame.notna(), "").astype(str), None
@@ -64,10 +64,67 @@ def _read_frame(path: Path, suffix: str, warnings: list[str]) -> tuple[pd.DataFr
     # pandas' default we would silently get its cached result.
     with pd.ExcelFile(path, engine="openpyxl", engine_kwargs={"data_only": False}) as book:
         names = [str(name) for name in book.sheet_names]
-        sheet = next((name for name in names if name.strip().lower() == PREFERRED_SHEET), names[0])
+        # hidden sheets (lookup tables, old versions) are never the campaign unless named so
+        visible = [name for name in names if book.book[name].sheet_state == "visible"] or names
+        sheet = next((name for name in names if name.strip().lower() == PREFERRED_SHEET), visible[0])
         if len(names) > 1:
             warnings.append(
                 f"{path}: workbook has {len(names)} sheets ({', '.join(names)}); using sheet {sheet!r}"
                 f" (name a sheet {PREFERRED_SHEET!r} to choose another)"
             )
         return pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False, na_filter=False), sheet
+
+
+# --- CSV as spreadsheet programs write it ----------------------------------------------------
+
+DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs"}
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _read_csv(path: Path, warnings: list[str]) -> pd.DataFrame:
+    """Excel in many European locales writes ';' and Windows-1252, its "Unicode text" is
+    tab-separated UTF-16, Google Sheets and Numbers write UTF-8 with commas: the encoding and
+    the delimiter are detected, and said when they are not plain UTF-8 with commas."""
+    data = path.read_bytes()
+    text, encoding = _decode(data)
+    delimiter = _delimiter(path, text)
+    if (encoding, delimiter) not in (("utf-8", ","), ("utf-8-sig", ",")):
+        warnings.append(f"{path}: read as {encoding} text with {DELIMITERS[delimiter]} between columns")
+    return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skip_blank_lines=False)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """(text, encoding): a byte-order mark first, then strict UTF-8, then charset-normalizer's
+    best guess (Windows-1252, Latin-1, ...)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding), encoding
+    if b"\x00" in data[:8192]:
+        raise ValueError("it contains binary data")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=["cp1252", "latin_1", "cp1250", "mac_roman", "utf_16"]).best()
+    if best is None:
+        raise ValueError(
+            "its text encoding could not be recognised (tried UTF-8, UTF-16, Windows-1252, Latin-1, Mac Roman)"
+        )
+    return str(best), best.encoding
+
+
+def _delimiter(path: Path, text: str) -> str:
+    """The delimiter that splits the header row into the most columns; refused when two
+    candidates split it equally (the file would mean different things)."""
+    header = next(iter(text.splitlines()), "")
+    counts = {delimiter: len(next(csv.reader([header], delimiter=delimiter))) for delimiter in DELIMITERS}
+    best = max(counts.values())
+    winners = [delimiter for delimiter, count in counts.items() if count == best]
+    if best < 2 or len(winners) > 1:
+        tried = ", ".join(f"{DELIMITERS[d]} ({counts[d]} column(s))" for d in DELIMITERS)
+        raise ValueError(
+            f"its columns are not separated by commas, semicolons or tabs in any clear way; tried {tried}"
+        )
+    return winners[0]

@@ -199,3 +199,62 @@ def test_fifty_thousand_rows_validate_in_seconds(campaign_dir):
     elapsed = time.perf_counter() - started
     assert (issue.row, issue.column) == (50_001, "formats")
     assert elapsed < 30, f"50,000 rows took {elapsed:.1f}s"  # a guard against quadratic work, not a benchmark
+
+
+# --- files as spreadsheet programs write them ---------------------------------------------
+
+
+def _export(campaign_dir, rows: list[dict], delimiter: str, encoding: str, name: str = "export.csv"):
+    columns = list(rows[0])
+    lines = [delimiter.join(columns)] + [delimiter.join(row[c] for c in columns) for row in rows]
+    path = campaign_dir / name
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def test_excel_european_csv_semicolons_and_windows_1252(campaign_dir):
+    row = good_row(headline="Café crème – 20 € off", formats="square", audiences="makers", styles="minimal")
+    campaign = load_campaign(_export(campaign_dir, [row], ";", "cp1252"))
+    assert campaign.rows[0].headline == "Café crème – 20 € off"
+    assert any("cp1252" in w and "semicolons" in w for w in campaign.warnings), campaign.warnings
+
+
+def test_excel_unicode_text_is_utf16_with_tabs(campaign_dir):
+    row = good_row(headline="Frühling ☀ — jetzt", formats="square")
+    path = _export(campaign_dir, [row], "\t", "utf-16")  # Python writes the BOM, as Excel does
+    campaign = load_campaign(path)
+    assert campaign.rows[0].headline == "Frühling ☀ — jetzt"
+    assert any("utf-16" in w and "tabs" in w for w in campaign.warnings)
+
+
+def test_non_breaking_and_trailing_spaces_in_headers_and_values(campaign_dir):
+    row = {f"{key}\u00a0 " if key == "headline" else key: value for key, value in good_row().items()}
+    row["formats"] = "square;\u00a0story "
+    campaign = load_campaign(write_csv(campaign_dir, [row]))
+    assert campaign.rows[0].headline == "Build more"
+    assert [f.name for f in campaign.rows[0].formats] == ["square", "story"]
+
+
+def test_a_csv_without_clear_separators_is_refused_saying_what_was_tried(campaign_dir):
+    path = campaign_dir / "odd.csv"
+    path.write_text("campaign_id product_id\nx y\n", encoding="utf-8")
+    issue = only_issue(path)
+    assert "commas, semicolons or tabs" in issue.message and "tried" in issue.message
+
+
+def test_hidden_sheets_are_not_taken_for_the_campaign(campaign_dir):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    hidden = book.active
+    hidden.title = "lookup"
+    hidden.append(["not", "a", "campaign"])
+    hidden.sheet_state = "hidden"
+    sheet = book.create_sheet("Sheet2")
+    row = good_row(variants="2.0", formats="square")  # Excel hands whole numbers back as 2.0
+    sheet.append(list(row))
+    sheet.append(list(row.values()))
+    path = campaign_dir / "book.xlsx"
+    book.save(path)
+    campaign = load_campaign(path)
+    assert campaign.sheet == "Sheet2" and campaign.rows[0].variants == 2
