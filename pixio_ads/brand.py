@@ -261,13 +261,12 @@ def _issue(file: str, error: dict) -> Issue:
 
 
 def _image_problem(path: Path) -> str | None:
-    from PIL import Image, UnidentifiedImageError
+    from pixio_ads.images import ImageProblem, inspect
 
     try:
-        with Image.open(path) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        return f"not a readable image ({exc.__class__.__name__})"
+        inspect(path)
+    except ImageProblem as exc:
+        return exc.message
     return None
 
 

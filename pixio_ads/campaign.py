@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from pixio_ads import images
 from pixio_ads.brand import BRAND_SUFFIXES, DEFAULT_BRAND, BrandKit, load_brand_kit
 from pixio_ads.composite import (
     ANCHORS,
@@ -422,8 +423,8 @@ def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file. Raises ValidationError listing every problem."""
     path = Path(path)
     frame, sheet, warnings = read_sheet(path, [column.name for column in COLUMNS])
-    rows = _validate(path, frame)
-    return Campaign(path=path, rows=rows, warnings=warnings, sheet=sheet)
+    rows, notes = _validate(path, frame)
+    return Campaign(path=path, rows=rows, warnings=warnings + notes, sheet=sheet)
 
 
 # --- validation --------------------------------------------------------------------------
@@ -462,7 +463,7 @@ class RowCheck:
         self.issues.append(Issue(self.campaign.file, message, fix, row=self.row, column=column, value=value))
 
 
-def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
+def _validate(path: Path, frame: pd.DataFrame) -> tuple[list[CampaignRow], list[str]]:
     campaign = CampaignCheck(path)
     missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
     if missing:
@@ -487,7 +488,7 @@ def _validate(path: Path, frame: pd.DataFrame) -> list[CampaignRow]:
         raise ValidationError(
             [Issue(campaign.file, "the campaign has no product rows", "add at least one row under the header")]
         )
-    return rows
+    return rows, campaign.images.notes
 
 
 def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
@@ -599,10 +600,8 @@ def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, 
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return image.size
+    """Upright size, as the pipeline will see it (EXIF orientation applied)."""
+    return images.open_image(path).size
 
 
 def _parse_number(text, kind, default, low, high, column, problem):
@@ -643,6 +642,7 @@ class _ImageChecker:
         self.file = file
         self.folder = folder
         self.cache: dict[str, tuple[Path, str] | _ImageProblem] = {}
+        self.notes: list[str] = []  # warnings: what is used of a file, once per file
 
     def check(self, relative: str) -> tuple[Path, str] | _ImageProblem:
         """(resolved path, sha256) when the image is usable."""
@@ -654,13 +654,12 @@ class _ImageChecker:
         path = _locate(self.folder, relative, "image", "products/bottle.png")
         if isinstance(path, _ImageProblem):
             return path
-        from PIL import Image, UnidentifiedImageError
-
         try:
-            with Image.open(path) as image:
-                image.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            return _ImageProblem(f"not a readable image ({exc.__class__.__name__})", "use a PNG, JPEG or WebP file")
+            found = images.inspect(path)
+        except images.ImageProblem as exc:
+            return _ImageProblem(f"{exc.message} ({relative})", exc.fix)
+        if found.frames > 1:
+            self.notes.append(f"{self.file}: {relative} has {found.frames} frames or pages; the first is used")
         return (path, sha256_file(path))
 
 

@@ -28,6 +28,7 @@ from pixio_ads.composite import (
 )
 from pixio_ads.cutout import cut_out
 from pixio_ads.formats import AdFormat, Box
+from pixio_ads.images import open_image
 from pixio_ads.overlay import layout_for, overlay_copy
 from pixio_ads.variants import Variant
 
@@ -49,12 +50,8 @@ class Assets:
             return self._cache[key]
 
     def image(self, path: str) -> Image.Image:
-        def load() -> Image.Image:
-            with Image.open(path) as image:
-                image.load()
-                return image
-
-        return self._get(("image", path), load)
+        """Upright, sRGB, 8-bit, camera sizes reduced (images.open_image), once per path."""
+        return self._get(("image", path), lambda: open_image(path))
 
     def product(self, variant: Variant) -> tuple[Image.Image, str]:
         """(RGBA product, cut-out method)."""

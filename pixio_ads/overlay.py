@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pixio_ads.brand import BrandKit, Colour
 from pixio_ads.composite import Layout, layout
 from pixio_ads.formats import AdFormat, Box
+from pixio_ads.images import open_image
 
 MIN_CONTRAST = 4.5  # WCAG 2 AA for normal text
 CONTRAST_PERCENTILE = 5  # judge contrast on the 5% least contrasting pixels behind the text
@@ -349,8 +350,7 @@ def draw_button(
 
 def paste_logo(canvas: Image.Image, logo_path: Path, box: Box) -> Box:
     """The logo scaled to fit ``box`` (keeping its aspect), aligned to the box's outer corner."""
-    with Image.open(logo_path) as logo:
-        logo = logo.convert("RGBA")
+    logo = open_image(logo_path).convert("RGBA")  # upright, sRGB
     fit = min(box.width / logo.width, box.height / logo.height)
     size = (max(1, round(logo.width * fit)), max(1, round(logo.height * fit)))
     logo = logo.resize(size, Image.Resampling.LANCZOS)
