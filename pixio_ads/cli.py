@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import signal
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
@@ -41,6 +42,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED_VARIANTS = 1
 EXIT_INVALID_INPUT = 2
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 CampaignArg = Annotated[
     Path, typer.Argument(help="Campaign spreadsheet (.csv, .xlsx or .parquet).", show_default=False)
@@ -273,6 +275,10 @@ def run(
     dask_address: Annotated[
         Optional[str], typer.Option(help="Render on an existing Dask cluster, e.g. tcp://scheduler:8786.")
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(help="When another run is writing to the same --out folder, wait for it instead of stopping."),
+    ] = False,
     finish_workers: Annotated[
         Optional[int],
         typer.Option(
@@ -296,7 +302,7 @@ def run(
     settings = _settings(
         model=model, steps=steps, guidance=guidance, scheduler=scheduler, revision=revision, dtype=dtype,
         upscaler=upscaler, upscaler_steps=upscaler_steps, limit=limit, device=device, batch_size=batch_size,
-        safety_checker=safety_checker, finish_workers=finish_workers, policy=_text(policy), quotas=_text(quotas),
+        safety_checker=safety_checker, finish_workers=finish_workers, wait=wait, policy=_text(policy), quotas=_text(quotas),
         usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key),
     )  # fmt: skip
     _, variants = _load(campaign, settings["rendering"], limit)  # fail fast, before Prefect starts
@@ -330,16 +336,30 @@ def _run_with_progress(flow, parameters: dict, total: int):
         progress.update(bar, rate=f"{speed:.2f} img/s" if speed else "")
 
     stop_listening = add_progress_listener(advance)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C
     try:
         with progress:
             summary = flow(**parameters)
             progress.update(bar, completed=summary.total)  # shards served from Prefect's cache did not report
-    except PixioError as exc:  # e.g. a hub id that cannot be downloaded
+    except PixioError as exc:  # e.g. a hub id that cannot be downloaded, or the folder in use
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
+    except KeyboardInterrupt:
+        done = int(progress.tasks[bar].completed)
+        err.print(
+            f"[yellow]interrupted after {done} of {total} variant(s); what was finished is kept. "
+            f"Run the same command again to resume: nothing is rendered twice.[/]",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         stop_listening()
     return summary
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _report_run(summary) -> None:

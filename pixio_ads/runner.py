@@ -133,13 +133,15 @@ def render_shard(
     # the next batch renders; a bounded queue holds rendering back only when they lag.
     workers = default_workers(device) if finish_workers is None else finish_workers
     finisher = Finisher(out_dir, safeguards.signer(), workers)
-    for batch in _batches(todo, batch_size):
-        absorb(finisher.submit(_render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)))
-        if time.monotonic() - flushed_at >= FLUSH_SECONDS:
-            flush()
-            flushed_at = time.monotonic()
-    absorb(finisher.close())
-    flush()
+    try:
+        for batch in _batches(todo, batch_size):
+            absorb(finisher.submit(_render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)))
+            if time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                flush()
+                flushed_at = time.monotonic()
+        absorb(finisher.close())
+    finally:  # interrupted too (Ctrl-C, SIGTERM): the rows of finished images are kept for a rerun
+        flush()
     rendered = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid not in done)
     loads, load_seconds = render.load_stats()
     return ShardResult(

@@ -82,6 +82,10 @@ class Execution(_Settings):
     retries: int = Field(DEFAULT_RETRIES, ge=0, description="Retries of a failing batch, with exponential backoff.")
     retry_delay: float = Field(DEFAULT_RETRY_DELAY, ge=0, description="Seconds before the first retry.")
     shard_size: int | None = Field(None, ge=1, description="Variants per render task. Default: 16 on CPU, 64 on GPU.")
+    wait: bool = Field(
+        False,
+        description="When another run is writing to the same output folder: wait for it (else stop with an error).",
+    )
     finish_workers: int | None = Field(
         None,
         ge=0,

@@ -22,7 +22,7 @@ from prefect.futures import as_completed
 from prefect.states import Completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pixio_ads import planning, render, report, runner
+from pixio_ads import outlock, planning, render, report, runner
 from pixio_ads.manifest import read_table
 from pixio_ads.settings import Execution, RenderSettings, Safeguards
 
@@ -139,6 +139,15 @@ def generate_campaign(
     """Render a campaign file into ``out_dir``: images, manifest.parquet, contact sheet.
     Settings are `pixio-ads run`'s options (pixio_ads/settings.py); a rerun into the same folder
     renders only what is missing."""
+    with outlock.locked(out_dir, wait=execution.wait):  # one run at a time per output folder
+        summary = _generate(campaign_path, out_dir, rendering, safeguards, execution)
+    return Completed(message=summary.describe(), data=summary)
+
+
+def _generate(
+    campaign_path: str, out_dir: str, rendering: RenderSettings, safeguards: Safeguards, execution: Execution
+):
+    """The flow's steps: plan, one render task per shard, manifest, report."""
     logger = get_run_logger()
     run = execution
     shard_size = run.shard_size or planning.default_shard_size(render.select_device(run.device))
@@ -173,7 +182,7 @@ def generate_campaign(
     summary = write_manifest(plan.plan_path, shards, out_dir)
     publish_report(summary, plan.campaign_id, out_dir)
     logger.info("manifest %s: %s", summary.manifest_path, summary.describe())
-    return Completed(message=summary.describe(), data=summary)
+    return summary
 
 
 if __name__ == "__main__":
