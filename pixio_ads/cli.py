@@ -7,6 +7,7 @@ Library errors become messages that say how to fix them, never tracebacks.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -344,6 +345,15 @@ def _run_with_progress(flow, parameters: dict, total: int):
     except PixioError as exc:  # e.g. a hub id that cannot be downloaded, or the folder in use
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        err.print(
+            f"[bold red]error:[/] the disk is full ({exc.filename or 'writing the outputs'}): no file was left half-written. "
+            "Free some space and run the same command again to resume.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_FAILED_VARIANTS) from None
     except KeyboardInterrupt:
         done = int(progress.tasks[bar].completed)
         err.print(

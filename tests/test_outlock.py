@@ -83,3 +83,38 @@ def test_sigterm_keeps_finished_work_and_a_rerun_completes_without_duplicates(tm
     assert all(row["status"] == "rendered" for row in rows)
     assert "0 rendered by this run" not in rerun.stdout  # the rest was rendered now, the finished part kept
     assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(tmp_path, monkeypatch):
+    """The manifest cannot be written (ENOSPC): no traceback, no half-written file, and once
+    there is space again the same command completes."""
+    import errno
+
+    from typer.testing import CliRunner
+
+    from pixio_ads import runner
+    from pixio_ads.cli import EXIT_FAILED_VARIANTS, app
+
+    out = tmp_path / "out"
+    args = ["run", str(EXAMPLE_CAMPAIGN), "--out", str(out), "--limit", "2", "--steps", "1"]
+    real_write = runner.write_table
+
+    def full_disk(table, path):
+        if Path(path).name == "manifest.parquet":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_write(table, path)
+
+    monkeypatch.setattr(runner, "write_table", full_disk)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == EXIT_FAILED_VARIANTS, result.output
+    # (Prefect's run log shows the failed task's exception above; the command ends with ours)
+    assert (
+        "disk is full" in result.output.strip().splitlines()[-1]
+        or "Free some space" in result.output.strip().splitlines()[-1]
+    )
+    assert not (out / "manifest.parquet").exists() and not list(out.rglob("*.tmp"))
+    monkeypatch.setattr(runner, "write_table", real_write)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert len(pq.read_table(out / "manifest.parquet")) == 2
