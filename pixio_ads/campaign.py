@@ -497,6 +497,7 @@ def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     cells = {name: str(value).strip() for name, value in record.items()}
     if not any(cells.values()):
         return None  # empty rows are skipped
+    _reject_control_characters(cells, check)
     _reject_formulas(record, cells, check)
     for name in REQUIRED_COLUMNS:
         if not cells[name] and not any(issue.column == name for issue in check.issues):
@@ -530,6 +531,24 @@ def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
         brand=brand,
         **values,
     )
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _reject_control_characters(cells: dict[str, str], check: RowCheck) -> None:
+    """Control characters (NUL, escape, ...) are invisible in most editors and meaningless in
+    copy and paths: reported by code point, and the cell treated as empty."""
+    for name, value in cells.items():
+        if found := sorted(set(_CONTROL.findall(value))):
+            codes = ", ".join(f"U+{ord(char):04X}" for char in found)
+            check.problem(
+                name,
+                f"cell contains control characters ({codes})",
+                "delete them from the cell",
+                value.encode("unicode_escape").decode()[:80],
+            )
+            cells[name] = ""
 
 
 def _reject_formulas(record: dict, cells: dict[str, str], check: RowCheck) -> None:
@@ -674,13 +693,20 @@ def _locate(folder: Path, relative: str, what: str, example: str) -> Path | _Ima
         return _ImageProblem(
             f"{what} path is absolute", f"give the path relative to the campaign file's folder, e.g. {example}"
         )
-    path = (folder / relative).resolve()
-    if not path.is_relative_to(folder):
+    try:
+        path = (folder / relative).resolve()
+        inside, exists = path.is_relative_to(folder), path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, an embedded NUL
+        return _ImageProblem(
+            f"{what} path cannot be used ({exc.__class__.__name__}: {exc})",
+            f"give a shorter, plain relative path, e.g. {example}",
+        )
+    if not inside:
         return _ImageProblem(
             f"{what} path leaves the campaign folder",
             f"move the {what} inside the campaign folder and use a relative path without '..'",
         )
-    if not path.is_file():
+    if not exists:
         return _ImageProblem(f"{what} file not found", f"put the {what} at {path} or correct the path")
     return path
 
