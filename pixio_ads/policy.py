@@ -167,6 +167,7 @@ class Policy:
     word_list: WordList | None
     checkers: list[Checker]
     allow: dict[str, frozenset[str]]  # brand name -> normalised terms it may use
+    image_checkers: list = field(default_factory=list)  # (image, variant) -> Match | None; image_policy.py
     _seen: dict = field(default_factory=dict, repr=False)  # (text, field, allowed) -> word-list match
 
     def _listed(self, text: str, field_name: str, allowed: frozenset[str]) -> Match | None:
@@ -206,13 +207,17 @@ def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
     file = str(path)
     data = _read_policy(Path(path))
     issues: list[Issue] = []
-    for key in set(data) - {"version", "categories", "allow", "checkers", "word_list"}:
-        fix = "remove it (known: version, categories, allow, checkers, word_list)"
+    known = ("version", "categories", "allow", "checkers", "word_list", "image_checkers", "image_classifiers")
+    for key in set(data) - set(known):
+        fix = f"remove it (known: {', '.join(known)})"
         issues.append(Issue(file, "unknown key", fix, key=key))
     categories = [
         _category(file, str(name), spec or {}, issues) for name, spec in (data.get("categories") or {}).items()
     ]
     checkers = _checkers(file, data.get("checkers") or [], issues)
+    from pixio_ads.image_policy import image_checkers  # it builds on Match, defined here
+
+    on_images = image_checkers(file, data, issues)
     if issues:
         raise ValidationError(issues)
     allow = {
@@ -220,7 +225,7 @@ def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
         for brand, terms in (data.get("allow") or {}).items()
     }
     word_list = WordList(categories) if data.get("word_list", True) else None
-    return Policy(file, word_list, checkers, allow)
+    return Policy(file, word_list, checkers, allow, on_images)
 
 
 def _read_policy(path: Path) -> dict:

@@ -25,6 +25,7 @@ from pixio_ads.errors import ModelLoadError
 from pixio_ads.fileio import sha256_file
 from pixio_ads.finishing import Finisher, Rendered, default_workers, shared_assets
 from pixio_ads.formats import AdFormat, render_size
+from pixio_ads.image_policy import check_image
 from pixio_ads.manifest import (
     PLAN_SCHEMA,
     ManifestError,
@@ -37,6 +38,7 @@ from pixio_ads.manifest import (
     write_table,
 )
 from pixio_ads.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
+from pixio_ads.policy import DEFAULT_POLICY, load_policy
 from pixio_ads.quota import settle_run
 from pixio_ads.settings import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, Safeguards
 from pixio_ads.variants import Variant
@@ -131,11 +133,13 @@ def render_shard(
 
     # Finishing (composite, copy, watermark, encode, write) runs in other processes while
     # the next batch renders; a bounded queue holds rendering back only when they lag.
+    checkers = load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY).image_checkers
     workers = default_workers(device) if finish_workers is None else finish_workers
     finisher = Finisher(out_dir, safeguards.signer(), workers)
     try:
         for batch in _batches(todo, batch_size):
-            absorb(finisher.submit(_render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)))
+            rendered = _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)
+            absorb(finisher.submit(_screen_images(rendered, checkers)))
             if time.monotonic() - flushed_at >= FLUSH_SECONDS:
                 flush()
                 flushed_at = time.monotonic()
@@ -269,6 +273,22 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
             resize_method = upscaler.method
         results.append((variant, image, {**context, "status": "rendered", "resize_method": resize_method}))
     return results
+
+
+def _screen_images(rendered: list[Rendered], checkers) -> list[Rendered]:
+    """The content policy's image checks (image_policy.py) on each rendered image: a match
+    is ``blocked`` and its image dropped here, before anything is written."""
+    if not checkers:
+        return rendered
+    screened = []
+    for variant, image, values in rendered:
+        found = check_image(checkers, image, variant) if image is not None else None
+        if found is not None:
+            reason = f"content policy: {found.category} {found.term!r} in the image; it was not saved"
+            policy = {"policy_category": found.category, "policy_term": found.term, "policy_field": found.field}
+            values, image = {**values, **policy, "status": "blocked", "error": reason}, None
+        screened.append((variant, image, values))
+    return screened
 
 
 def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: str | Path) -> Summary:
