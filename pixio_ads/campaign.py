@@ -33,7 +33,7 @@ from pixio_ads.composite import (
 from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.fileio import sha256_file
 from pixio_ads.formats import FORMAT_HELP, AdFormat, parse_format
-from pixio_ads.overlay import TextFitError, fit_copy, layout_for
+from pixio_ads.overlay import TextFitError, choose_font, fit_copy, layout_for
 from pixio_ads.prompts import available_templates, find_template
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 from pixio_ads.sheets import read_sheet
@@ -440,6 +440,7 @@ class CampaignCheck:
         self.images = _ImageChecker(self.file, self.folder)
         self.brands = _BrandKits(self.folder)
         self.issues: list[Issue] = []
+        self.notes: list[str] = []  # warnings about rows that are valid
         self._templates: dict[str, Path | None] = {}
 
     def template(self, name: str) -> Path | None:
@@ -488,7 +489,7 @@ def _validate(path: Path, frame: pd.DataFrame) -> tuple[list[CampaignRow], list[
         raise ValidationError(
             [Issue(campaign.file, "the campaign has no product rows", "add at least one row under the header")]
         )
-    return rows, campaign.images.notes
+    return rows, campaign.images.notes + campaign.notes
 
 
 def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
@@ -517,6 +518,7 @@ def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     )
     if not check.issues:  # copy must fit every format at a legible size; checked before any rendering
         _check_copy_fits(cells, values["formats"], placement, values["brand_kit"], check)
+        _note_missing_glyphs(cells, values["brand_kit"], check)
     if check.issues:
         return None
     image, template_path, brand = values.pop("product_image"), values.pop("template"), values.pop("brand_kit")
@@ -581,6 +583,19 @@ def _check_copy_fits(
                 else:
                     fix = f"shorten the {name}, or use a narrower font in the brand kit"
                     check.problem(name, f"{message} (format {fmt.name})", fix, cells[name])
+
+
+def _note_missing_glyphs(cells: dict, brand: BrandKit, check: RowCheck) -> None:
+    """Characters no font of the kit can draw (emoji, scripts the fonts lack) are left out of
+    the creative: a warning names them, the row and the column, before anything renders."""
+    for name, fonts in (("headline", brand.headline_fonts), ("cta", brand.cta_fonts)):
+        _, _, missing = choose_font(cells[name], fonts)
+        if missing:
+            listed = " ".join(f"{char} (U+{ord(char):04X})" for char in missing)
+            check.campaign.notes.append(
+                f"{check.campaign.file}, row {check.row}, column '{name}': no font of the brand kit has {listed}; "
+                "they are left out of the creative (add a font that has them to the brand kit)"
+            )
 
 
 def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, problem) -> None:

@@ -88,9 +88,9 @@ def _check_size(size: tuple[int, int]) -> None:
 
 def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
     """8-bit RGB or RGBA in sRGB, transparency kept."""
-    alpha = None
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        alpha = image.convert("RGBA").getchannel("A")
+    if image.mode in ("P", "PA"):  # palette: through RGBA when it has transparency, which keeps it
+        image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
         scale = 257.0 if values.max(initial=0) > 255 else 1.0  # 16-bit grey to 8-bit

@@ -258,3 +258,9 @@ def test_hidden_sheets_are_not_taken_for_the_campaign(campaign_dir):
     book.save(path)
     campaign = load_campaign(path)
     assert campaign.sheet == "Sheet2" and campaign.rows[0].variants == 2
+
+
+def test_characters_no_font_has_are_a_warning_naming_row_and_column(campaign_dir):
+    campaign = load_campaign(write_csv(campaign_dir, [good_row(headline="Summer sale 🔥 now", formats="square")]))
+    (warning,) = [w for w in campaign.warnings if "no font" in w]
+    assert "row 2, column 'headline'" in warning and "U+1F525" in warning
