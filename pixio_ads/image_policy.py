@@ -16,7 +16,6 @@ A blocked image is never written; its manifest row is ``blocked`` with ``policy_
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Callable
 from PIL import Image
 
 from pixio_ads.errors import Issue
-from pixio_ads.policy import Match
+from pixio_ads.policy import Match, import_functions
 
 ImageChecker = Callable[[Image.Image, object], "Match | None"]
 
@@ -57,22 +56,7 @@ def _pipeline(model: str):
 def image_checkers(file: str, data: dict, issues: list[Issue]) -> list[ImageChecker]:
     """The policy file's ``image_checkers`` (import paths) and ``image_classifiers``; every
     problem names the file and the key."""
-    checkers: list[ImageChecker] = []
-    for index, reference in enumerate(data.get("image_checkers") or []):
-        module, _, attribute = str(reference).partition(":")
-        try:
-            checkers.append(getattr(importlib.import_module(module), attribute))
-        except (ImportError, AttributeError, ValueError) as exc:
-            fix = "write it as package.module:function, importable here"
-            issues.append(
-                Issue(
-                    file,
-                    f"cannot import image checker: {exc}",
-                    fix,
-                    key=f"image_checkers.{index}",
-                    value=str(reference),
-                )
-            )
+    checkers: list[ImageChecker] = import_functions(file, "image_checkers", data.get("image_checkers") or [], issues)
     for index, spec in enumerate(data.get("image_classifiers") or []):
         key = f"image_classifiers.{index}"
         if not isinstance(spec, dict) or not spec.get("model") or not spec.get("labels"):

@@ -266,17 +266,29 @@ def _category(file: str, name: str, spec: dict, issues: list[Issue]) -> Category
 
 def _checkers(file: str, references: list, issues: list[Issue]) -> list[Checker]:
     """The policy's extra checkers, imported by ``package.module:function``."""
-    checkers: list[Checker] = []
+    return import_functions(file, "checkers", references, issues)
+
+
+def import_functions(file: str, key: str, references: list, issues: list[Issue]) -> list[Callable]:
+    """Functions a policy file names by ``package.module:function``; one that cannot be
+    imported is an issue naming the file and ``key.index``."""
+    functions: list[Callable] = []
     for index, reference in enumerate(references):
         module, _, attribute = str(reference).partition(":")
         try:
-            checkers.append(getattr(importlib.import_module(module), attribute))
+            functions.append(getattr(importlib.import_module(module), attribute))
         except (ImportError, AttributeError, ValueError) as exc:
             fix = "write it as package.module:function, importable here"
             issues.append(
-                Issue(file, f"cannot import checker: {exc}", fix, key=f"checkers.{index}", value=str(reference))
+                Issue(
+                    file,
+                    f"cannot import {key.rstrip('s').replace('_', ' ')}: {exc}",
+                    fix,
+                    key=f"{key}.{index}",
+                    value=str(reference),
+                )
             )
-    return checkers
+    return functions
 
 
 def screen(policy: Policy, variants: Iterable, brand_of: Callable[[object], str]) -> dict[str, Match]:
