@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PureWindowsPath
 from typing import Any
 
@@ -633,8 +634,10 @@ def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, 
             )
 
 
+@lru_cache(maxsize=256)
 def _image_size(path: Path) -> tuple[int, int]:
-    """Upright size, as the pipeline will see it (EXIF orientation applied)."""
+    """Upright size, as the pipeline will see it (EXIF orientation applied); decoded once per
+    file, however many rows share the source or the mask."""
     return images.open_image(path).size
 
 
