@@ -111,7 +111,7 @@ def plan_campaign(
 
 
 def _policy_row(variant: Variant, match) -> dict:
-    values = {"policy_category": match.category, "policy_term": match.term, "policy_field": match.field}
+    values = match.columns()
     return result_row(
         variant,
         "blocked",

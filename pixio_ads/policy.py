@@ -43,6 +43,10 @@ class Match:
     term: str  # the policy's term or pattern that matched
     field: str = ""  # which text of the variant
 
+    def columns(self) -> dict[str, str]:
+        """The manifest's policy columns of a blocked row."""
+        return {"policy_category": self.category, "policy_term": self.term, "policy_field": self.field}
+
 
 Checker = Callable[[str, str], "Match | None"]
 

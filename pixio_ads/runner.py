@@ -285,8 +285,7 @@ def _screen_images(rendered: list[Rendered], checkers) -> list[Rendered]:
         found = check_image(checkers, image, variant) if image is not None else None
         if found is not None:
             reason = f"content policy: {found.category} {found.term!r} in the image; it was not saved"
-            policy = {"policy_category": found.category, "policy_term": found.term, "policy_field": found.field}
-            values, image = {**values, **policy, "status": "blocked", "error": reason}, None
+            values, image = {**values, **found.columns(), "status": "blocked", "error": reason}, None
         screened.append((variant, image, values))
     return screened
 
