@@ -69,8 +69,12 @@ def test_sigterm_keeps_finished_work_and_a_rerun_completes_without_duplicates(tm
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list((out / "images").rglob("*.*"))) < 2:
         time.sleep(0.2)
-    second = subprocess.run(command, capture_output=True, text=True, timeout=300)  # while the first holds the folder
+    # Freeze the first run (it keeps its lock) so the refused second start cannot give it time to finish:
+    # how long that start takes depends on the machine, and a finished first run leaves nothing to resume.
+    first.send_signal(signal.SIGSTOP)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
     first.send_signal(signal.SIGTERM)
+    first.send_signal(signal.SIGCONT)
     _, stderr = first.communicate(timeout=120)
     assert second.returncode == 2 and "being written by another run" in second.stderr
     assert first.returncode == 130, stderr[-2000:]
