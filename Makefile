@@ -32,6 +32,8 @@ install-system:
 
 demo: install
 	$(BIN)/pixio-ads run $(CAMPAIGN) --out $(OUT)
+	$(BIN)/pixio-ads export $(OUT) --to meta
+	$(BIN)/pixio-ads export $(OUT) --to google
 
 test: install
 	$(BIN)/python -m pytest

@@ -1,6 +1,9 @@
 """Recreate the example campaign: product PNGs, a brand kit with its logo, campaign.csv
 and the same as campaign.xlsx.
 
+The rows also carry what the ad platforms need (platforms, link, copy, call to action), so
+`make demo` ends with ready-to-import Meta and Google sheets.
+
     python campaigns/make_example.py
 
 Drawn with Pillow so the files are reproducible: the bottle and lamp have transparent
@@ -27,6 +30,10 @@ ROWS = [
         "styles": "golden hour", "formats": "square; story", "variants": "1", "base_seed": "",
         "headline": "Hydration, upgraded", "cta": "Shop now", "negative_prompt": "text, watermark, blurry",
         "mode": "", "anchor": "", "brand_kit": "brand.yaml", "output_format": "jpeg",
+        "platforms": "meta", "link": "https://example.com/aurora?utm_campaign=spring-sale",
+        "primary_text": "Cold for 24 hours, hot for 12. Made from recycled steel, built for every mile.",
+        "description": "Free shipping over $40", "display_link": "example.com/aurora",
+        "business_name": "Spring Co.", "ad_set": "", "objective": "sales", "call_to_action": "",
     },
     {
         "campaign_id": "spring-sale", "product_id": "ember-mug", "product_name": "Ember ceramic mug",
@@ -34,6 +41,11 @@ ROWS = [
         "styles": "warm pastel; minimal", "formats": "square; landscape", "variants": "1", "base_seed": "",
         "headline": "Your morning, slower", "cta": "Get 20% off", "negative_prompt": "",
         "mode": "inpaint", "anchor": "", "brand_kit": "brand.yaml", "output_format": "",
+        "platforms": "meta; google", "link": "https://example.com/ember",
+        "primary_text": "Stoneware that keeps your coffee warm through the first meeting.",
+        "description": "20% off every mug this week. Free returns.", "display_link": "example.com/ember",
+        "business_name": "Spring Co.", "ad_set": "Mugs - remote workers", "objective": "sales",
+        "call_to_action": "SHOP_NOW",
     },
     {
         "campaign_id": "spring-sale", "product_id": "halo-lamp", "product_name": "Halo desk lamp",
@@ -41,6 +53,9 @@ ROWS = [
         "styles": "cozy evening", "formats": "portrait", "variants": "2", "base_seed": "4242",
         "headline": "Light that focuses", "cta": "Discover", "negative_prompt": "people",
         "mode": "", "anchor": "bottom-center", "brand_kit": "", "output_format": "",
+        "platforms": "meta", "link": "https://example.com/halo", "primary_text": "", "description": "",
+        "display_link": "", "business_name": "", "ad_set": "", "objective": "traffic",
+        "call_to_action": "LEARN_MORE",
     },
 ]  # fmt: skip
 

@@ -5,6 +5,7 @@
 - docs/cli.md         every command's --help, as the command prints it
 - docs/spreadsheet.md the campaign columns (pixio_ads.campaign.COLUMNS)
 - docs/manifest.md    the manifest's columns (pixio_ads.manifest.MANIFEST_SCHEMA + COLUMN_DOCS)
+- docs/platforms.md   the ad platforms' limits validate checks (pixio_ads.platforms)
 
 tests/test_docs.py fails when a page differs from what this script would write.
 """
@@ -87,7 +88,71 @@ def manifest_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-PAGES = {"cli.md": cli_page, "spreadsheet.md": spreadsheet_page, "manifest.md": manifest_page}
+def platforms_page() -> str:
+    from pixio_ads import platforms as p
+
+    lines = [
+        "# Ad platform limits",
+        "",
+        GENERATED,
+        "",
+        "What `validate` checks for each platform a row names in its `platforms` column, and what",
+        "`export` checks of the finished files. How creatives become ads: [export.md](export.md).",
+        "",
+        "## Copy",
+        "",
+        "| platform | field | campaign column | limit (characters) | past the limit |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for platform, field, column, limit, hard in p.TEXT_LIMITS:
+        verdict = "error (the platform refuses it)" if hard else "warning (feeds truncate it)"
+        lines.append(f"| {p.PLATFORM_NAMES[platform]} | {field} | `{column}` | {limit} | {verdict} |")
+    lines += [
+        "",
+        "Required cells: "
+        + "; ".join(
+            f"{p.PLATFORM_NAMES[platform]}: " + ", ".join(f"`{c}`" for c in columns)
+            for platform, columns in p.REQUIRED_COLUMNS.items()
+        )
+        + ". The link must be an `https://` URL.",
+        "",
+        "## Images",
+        "",
+    ]
+    lines += ["| platform | shape | ratio | smallest | largest file |", "| --- | --- | --- | --- | --- |"]
+    for platform, specs in p.IMAGE_SPECS.items():
+        for spec in specs:
+            ratio = spec.label.split(" (")[0].removeprefix(spec.name + " ")
+            size = f"{p.MAX_FILE_BYTES[platform] // 1024 // 1024} MB"
+            lines.append(
+                f"| {p.PLATFORM_NAMES[platform]} | {spec.name} | {ratio} | {spec.min_width}x{spec.min_height} | {size} |"
+            )
+    lines += [
+        "",
+        f"Ratios match within {p.RATIO_TOLERANCE:.0%}. A format of no shape the platform takes is a warning (it is"
+        " left out of that platform's export); a matching shape below its smallest size is an error. Google"
+        " responsive display ads need a landscape and a square image: "
+        + "; ".join(f"{p.PLATFORM_NAMES[k]}: {', '.join(v)}" for k, v in p.REQUIRED_IMAGES.items())
+        + ".",
+        "",
+        "## Calls to action",
+        "",
+        "`call_to_action` (or, when it is empty, the `cta` copy: `Shop now` -> `SHOP_NOW`) must name one of:",
+        "",
+        "| call_to_action | Meta | Google Ads |",
+        "| --- | --- | --- |",
+    ]
+    for cta in p.CALLS_TO_ACTION.values():
+        lines.append(f"| `{cta.key}` | {cta.meta or '-'} | {cta.google or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+PAGES = {
+    "cli.md": cli_page,
+    "spreadsheet.md": spreadsheet_page,
+    "manifest.md": manifest_page,
+    "platforms.md": platforms_page,
+}
 
 
 def main() -> None:

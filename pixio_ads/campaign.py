@@ -35,6 +35,17 @@ from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.fileio import sha256_file
 from pixio_ads.formats import FORMAT_HELP, AdFormat, parse_format
 from pixio_ads.overlay import TextFitError, choose_font, fit_copy, layout_for
+from pixio_ads.platforms import (
+    CALLS_TO_ACTION,
+    DEFAULT_OBJECTIVE,
+    OBJECTIVES,
+    PLATFORM_NAMES,
+    PLATFORMS,
+    allowed_calls_to_action,
+    call_to_action_key,
+    check_ad,
+    url_problem,
+)
 from pixio_ads.prompts import available_templates, find_template
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 from pixio_ads.sheets import read_sheet
@@ -144,6 +155,31 @@ def _template(text: str, check: "RowCheck", column: str) -> Path | None:
         fix = f"use one of: {choices}, or add templates/{text}.j2 beside the campaign"
         check.problem(column, f"unknown template {text!r}", fix, text)
     return found
+
+
+def _link(text: str, check: "RowCheck", column: str) -> str:
+    if text and (why := url_problem(text)):
+        check.problem(column, why, "write the landing page's full address, e.g. https://example.com/spring", text)
+    return text
+
+
+def _call_to_action(text: str, check: "RowCheck", column: str) -> str:
+    """A call to action by name, as the platforms spell it (``Shop now`` -> ``SHOP_NOW``)."""
+    key = call_to_action_key(text)
+    if text and key not in CALLS_TO_ACTION:
+        check.problem(column, f"unknown call to action {text!r}", "use one of: " + ", ".join(CALLS_TO_ACTION), text)
+        return ""
+    return key
+
+
+def _platforms(text: str, check: "RowCheck", column: str) -> tuple[str, ...]:
+    chosen: list[str] = []
+    for item in _multi(text, check, column):
+        if item.lower() not in PLATFORMS:
+            check.problem(column, f"unknown platform {item!r}", "use one or more of: " + ", ".join(PLATFORMS), item)
+        elif item.lower() not in chosen:
+            chosen.append(item.lower())
+    return tuple(chosen)
 
 
 def _brand_kit(text: str, check: "RowCheck", column: str) -> BrandKit:
@@ -341,6 +377,56 @@ COLUMNS: tuple[Column, ...] = (
         "90",
         parse=_number(int, DEFAULT_QUALITY, 1, 100),
     ),
+    # Ad platform columns: what `pixio-ads export` writes into the Meta and Google sheets.
+    Column(
+        "platforms",
+        False,
+        f"Ad platforms the row is for, separated by `{MULTI_SEPARATOR}`: "
+        + ", ".join(PLATFORMS)
+        + ". `validate` then checks each platform's limits (copy lengths, image shapes and sizes).",
+        "meta; google",
+        parse=_platforms,
+    ),
+    Column("link", False, "Landing page (https URL) the ad opens.", "https://example.com/aurora", parse=_link),
+    Column(
+        "primary_text",
+        False,
+        "Ad body: Meta's primary text (over 125 characters is cut in feeds), Google's long headline (at most 90). Default: the headline.",
+        "Cold for 24 hours, hot for 12. Made from recycled steel.",
+    ),
+    Column(
+        "description",
+        False,
+        "Meta's link description; Google's description (at most 90 characters, required for Google).",
+        "Free shipping over $40",
+    ),
+    Column("display_link", False, "Link shown on Meta ads instead of the full URL.", "example.com"),
+    Column(
+        "business_name",
+        False,
+        "Advertiser name on Google responsive display ads (at most 25 characters, required for Google).",
+        "Aurora Goods",
+    ),
+    Column(
+        "ad_set",
+        False,
+        "Ad set (Meta) / ad group (Google) name. Default: product name and audience.",
+        "Bottles - runners",
+    ),
+    Column(
+        "objective",
+        False,
+        "Meta campaign objective: " + ", ".join(OBJECTIVES) + f" (default {DEFAULT_OBJECTIVE}).",
+        "sales",
+        parse=_choice(OBJECTIVES, DEFAULT_OBJECTIVE, aliases={"app promotion": "app_promotion"}),
+    ),
+    Column(
+        "call_to_action",
+        False,
+        "Button type on the platforms: " + ", ".join(CALLS_TO_ACTION) + ". Default: the cta, when it names one.",
+        "SHOP_NOW",
+        parse=_call_to_action,
+    ),
 )
 COLUMN_NAMES = {column.name for column in COLUMNS}
 REQUIRED_COLUMNS = [column.name for column in COLUMNS if column.required]
@@ -353,6 +439,8 @@ _TEXT_COLUMNS = (
     "campaign_id", "product_id", "product_name", "product_image", "template", "audiences",
     "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
     "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
+    "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
+    "call_to_action",
 )  # fmt: skip
 
 
@@ -401,6 +489,16 @@ class CampaignRow:
     brand: BrandKit = DEFAULT_BRAND
     output_format: str = "png"
     quality: int = DEFAULT_QUALITY
+    # for the ad platforms (platforms.py); none of these changes the pixels
+    platforms: tuple[str, ...] = ()
+    link: str = ""
+    primary_text: str = ""
+    description: str = ""
+    display_link: str = ""
+    business_name: str = ""
+    ad_set: str = ""
+    objective: str = DEFAULT_OBJECTIVE
+    call_to_action: str = ""  # a key of platforms.CALLS_TO_ACTION; "" when no platform needs one
 
 
 @dataclass(slots=True)
@@ -464,6 +562,10 @@ class RowCheck:
     def problem(self, column: str, message: str, fix: str, value: str | None = None) -> None:
         self.issues.append(Issue(self.campaign.file, message, fix, row=self.row, column=column, value=value))
 
+    def warn(self, column: str, message: str) -> None:
+        """Something a valid row will do that its author may not expect."""
+        self.campaign.notes.append(f"{self.campaign.file}, row {self.row}, column '{column}': {message}")
+
 
 def _validate(path: Path, frame: pd.DataFrame) -> tuple[list[CampaignRow], list[str]]:
     campaign = CampaignCheck(path)
@@ -510,6 +612,7 @@ def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     refs = {name: values[name] for name in ("source_image", "replace_mask", "product_mask") if values[name]}
     product_image = values["product_image"].path if values["product_image"] else check.campaign.folder
     _check_mode_inputs(values["mode"], cells, refs, product_image, check.problem)
+    values["call_to_action"] = _check_platforms(values, cells, check)
     placement = Placement(
         anchor=values.pop("anchor"),
         scale=values.pop("product_scale"),
@@ -593,10 +696,43 @@ def _note_missing_glyphs(cells: dict, brand: BrandKit, check: RowCheck) -> None:
         _, _, missing = choose_font(cells[name], fonts)
         if missing:
             listed = " ".join(f"{char} (U+{ord(char):04X})" for char in missing)
-            check.campaign.notes.append(
-                f"{check.campaign.file}, row {check.row}, column '{name}': no font of the brand kit has {listed}; "
-                "they are left out of the creative (add a font that has them to the brand kit)"
+            check.warn(
+                name,
+                f"no font of the brand kit has {listed}; they are left out of the creative "
+                "(add a font that has them to the brand kit)",
             )
+
+
+def _check_platforms(values: dict, cells: dict, check: RowCheck) -> str:
+    """The row against each platform it names; returns its call to action (from the cta when
+    the call_to_action cell is empty and the cta names one, e.g. "Shop now")."""
+    platforms, key = values["platforms"], values["call_to_action"]
+    if not platforms:
+        return key
+    if not key and not cells.get("call_to_action"):
+        derived = call_to_action_key(cells["cta"])
+        key = derived if derived in CALLS_TO_ACTION else ""
+        if not key:
+            check.problem(
+                "call_to_action",
+                f"the cta {cells['cta']!r} names no platform call to action",
+                "add a call_to_action cell, one of: " + ", ".join(_allowed_everywhere(platforms)),
+                None,
+            )
+    for platform in platforms:
+        if key and key not in allowed_calls_to_action(platform):
+            check.problem(
+                "call_to_action",
+                f"{PLATFORM_NAMES[platform]} has no call to action {key}",
+                "use one of: " + ", ".join(allowed_calls_to_action(platform)),
+                cells.get("call_to_action") or cells["cta"],
+            )
+    check_ad(platforms, cells, values["formats"], check.problem, check.warn)
+    return key
+
+
+def _allowed_everywhere(platforms: tuple[str, ...]) -> list[str]:
+    return [key for key in CALLS_TO_ACTION if all(key in allowed_calls_to_action(p) for p in platforms)]
 
 
 def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, problem) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``pixio-ads validate | expand | run``.
+"""Command line: ``pixio-ads validate | expand | run | verify | export | serve``.
 
 Exit codes: 0 ok, 1 some variants failed to render, 2 invalid input (every error printed).
 Library errors become messages that say how to fix them, never tracebacks.
@@ -440,6 +440,41 @@ def verify(
         )
     out.print(f"{len(files) - failed} of {len(files)} image(s) carry everything expected", highlight=False)
     if failed and not informational:
+        raise typer.Exit(EXIT_FAILED_VARIANTS)
+
+
+@app.command("export")
+def export_command(
+    out_dir: Annotated[
+        Path, typer.Argument(help="A run's output folder (with manifest.parquet).", show_default=False)
+    ],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="meta: Ads Manager bulk sheet (XLSX + CSV + images + zip); google: Google Ads Editor CSV of "
+            "responsive display ads + image folders; csv: one row per creative.",
+        ),
+    ],
+    dest: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder to write (replaced whole). Default: OUT_DIR/export/TARGET.")
+    ] = None,
+) -> None:
+    """Write the files the ad platforms import (every ad PAUSED, ready for review in the ad manager)."""
+    from pixio_ads.export import ExportError, export
+
+    try:
+        result = export(out_dir, to.lower(), dest)
+    except (ExportError, PixioError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    out.print(f"{result.target}: {result.ads} ad(s), {result.images} image(s) -> {result.folder}", highlight=False)
+    for path in result.files:
+        out.print(f"  {path}", highlight=False)
+    if result.left_out:
+        err.print(f"[red]{result.left_out} creative(s) left out: the platform would refuse them[/]", highlight=False)
         raise typer.Exit(EXIT_FAILED_VARIANTS)
 
 

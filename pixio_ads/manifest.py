@@ -19,7 +19,7 @@ from pixio_ads.variants import Variant
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the ad platform columns (platforms ... call_to_action)
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
 
@@ -117,6 +117,15 @@ COLUMN_DOCS: dict[str, str] = {
     "brand_kit_sha256": "Hash of the kit and its assets.",
     "output_format": "png, jpeg or webp.",
     "quality": "JPEG/WebP quality.",
+    "platforms": "Ad platforms the row is for (`meta; google`), checked by validate, used by export.",
+    "link": "Landing page URL.",
+    "primary_text": "Ad body (Meta primary text, Google long headline).",
+    "description": "Meta link description, Google description.",
+    "display_link": "Link shown on Meta ads.",
+    "business_name": "Advertiser name on Google ads.",
+    "ad_set": "Ad set / ad group name (empty: product name and audience).",
+    "objective": "Meta campaign objective.",
+    "call_to_action": "Platform call-to-action key (e.g. SHOP_NOW); empty when no platform is named.",
     "status": "rendered, failed, blocked or skipped.",
     "error": "Why it failed, was blocked or skipped (null when rendered).",
     "output_path": "The creative's file, relative to the manifest's folder.",
@@ -199,6 +208,15 @@ def merge(order: list[str], tables: list[pa.Table]) -> pa.Table:
             if vid in wanted and (vid not in latest or row["created_at"] >= latest[vid]["created_at"]):
                 latest[vid] = row
     return rows_to_table([latest[vid] for vid in order if vid in latest])
+
+
+def with_plan_values(plan: pa.Table, table: pa.Table) -> pa.Table:
+    """``table`` (rows in plan order) with the plan's variant columns. Rows carried forward from
+    earlier runs have the same pixels (same variant id) but may be stale in what does not
+    touch them (a link, the ad copy for the platforms, the row number): the plan's values win."""
+    if plan.column("variant_id") != table.column("variant_id"):
+        raise ValueError("manifest rows are not in plan order")
+    return pa.Table.from_arrays(plan.columns + table.select(RESULT_COLUMNS).columns, schema=MANIFEST_SCHEMA)
 
 
 def status_counts(table: pa.Table) -> dict[str, int]:

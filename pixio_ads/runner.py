@@ -35,6 +35,7 @@ from pixio_ads.manifest import (
     rows_to_table,
     status_counts,
     table_to_variants,
+    with_plan_values,
     write_table,
 )
 from pixio_ads.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
@@ -294,7 +295,8 @@ def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: st
     """Merge the shards into ``manifest.parquet`` in plan order (atomically), then remove
     shard files that no longer belong to the plan (their rows were carried forward)."""
     out_dir = Path(out_dir)
-    order = read_table(Path(plan_path), PLAN_SCHEMA).column("variant_id").to_pylist()
+    plan = read_table(Path(plan_path), PLAN_SCHEMA)
+    order = plan.column("variant_id").to_pylist()
     screened = out_dir / SHARDS_DIR / SCREENED_FILE
     table = merge(
         order,
@@ -302,6 +304,7 @@ def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: st
     )
     if table.num_rows != len(order):
         raise ManifestError(f"{out_dir}: {len(order) - table.num_rows} planned variants have no manifest row")
+    table = with_plan_values(plan, table)
     manifest_path = write_table(table, out_dir / MANIFEST_FILE)
     run_path = out_dir / RUN_FILE
     if run_path.is_file():

@@ -85,6 +85,17 @@ class Variant:
     brand_kit_sha256: str
     output_format: str  # png, jpeg, webp
     quality: int
+    # What the ad platforms get besides the image (platforms.py, export.py). Not part of the
+    # variant id: changing a link does not re-render; the manifest takes them from each plan.
+    platforms: str  # "meta; google"
+    link: str
+    primary_text: str
+    description: str
+    display_link: str
+    business_name: str
+    ad_set: str
+    objective: str
+    call_to_action: str
 
     @property
     def batch_key(self) -> tuple:
@@ -150,6 +161,19 @@ def creative_columns(row: CampaignRow) -> tuple:
     )  # fmt: skip
 
 
+AD_FIELDS = (
+    "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
+    "call_to_action",
+)  # fmt: skip
+
+
+def ad_columns(row: CampaignRow) -> dict[str, str]:
+    """The row's ad platform fields as manifest strings (platforms joined with '; ')."""
+    values = {name: getattr(row, name) for name in AD_FIELDS}
+    values["platforms"] = "; ".join(row.platforms)
+    return values
+
+
 def template_context(row: CampaignRow, audience: str, style: str, fmt) -> dict:
     """What a prompt template sees: the row's fields plus this combination's values."""
     return {
@@ -212,6 +236,7 @@ class _Expansion:
             steps=settings.steps, guidance=settings.guidance, upscaler=self.upscaler, upscaler_steps=self.upscaler_steps,
             headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
+            **ad_columns(row),
         )  # fmt: skip
         for audience in row.audiences:
             for style in row.styles:

@@ -1,0 +1,189 @@
+"""pixio-ads export on a real run of the example campaign: every exported file read back
+(openpyxl, pandas, zipfile), header rows compared with the platforms' spelling (fixtures),
+every referenced image present with the right pixels."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from helpers import EXAMPLE_CAMPAIGN
+from openpyxl import load_workbook
+from PIL import Image
+from typer.testing import CliRunner
+
+from pixio_ads import export as export_module
+from pixio_ads import platforms
+from pixio_ads.cli import EXIT_FAILED_VARIANTS, EXIT_INVALID_INPUT, app
+from pixio_ads.platforms import image_spec
+
+FIXTURES = Path(__file__).parent / "fixtures" / "export"
+
+
+def header(name: str) -> list[str]:
+    with open(FIXTURES / name, encoding="utf-8") as handle:
+        return next(csv.reader(handle))
+
+
+@pytest.fixture(scope="module")
+def run_out(tmp_path_factory, prefect_harness) -> Path:
+    out = tmp_path_factory.mktemp("export") / "out"
+    result = CliRunner().invoke(app, ["run", str(EXAMPLE_CAMPAIGN), "--out", str(out), "--steps", "1"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def manifest_rows(out: Path) -> dict[str, dict]:
+    return {row["variant_id"]: row for row in pq.read_table(out / "manifest.parquet").to_pylist()}
+
+
+def exported(out: Path, target: str, *extra: str):
+    result = CliRunner().invoke(app, ["export", str(out), "--to", target, *extra])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_meta_bulk_sheet(run_out):
+    exported(run_out, "meta")
+    folder = run_out / "export" / "meta"
+    book = load_workbook(folder / "meta-ads.xlsx")
+    sheet = [[cell.value for cell in row] for row in book.active.iter_rows()]
+    frame = pd.read_csv(folder / "meta-ads.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert sheet[0] == list(frame.columns) == header("meta-ads-header.csv")
+    assert [[v or "" for v in row] for row in sheet[1:]] == frame.values.tolist()
+    rows = manifest_rows(run_out)
+    meta_rows = [r for r in rows.values() if "meta" in r["platforms"]]
+    ideas = {(r["product_id"], r["audience"], r["style"], r["seed_index"]) for r in meta_rows}
+    stories = {
+        (r["product_id"], r["audience"], r["style"], r["seed_index"]) for r in meta_rows if r["format"] == "story"
+    }
+    assert len(frame) == len(ideas) + len(stories)  # a feed ad per idea, a stories ad where it has one
+    assert set(frame["Campaign Status"]) == set(frame["Ad Set Run Status"]) == set(frame["Ad Status"]) == {"PAUSED"}
+    assert set(frame["Creative Type"]) == {"Link Page Post Ad"} and frame["Ad Name"].is_unique
+    with zipfile.ZipFile(folder / "meta-ads.zip") as archive:
+        names = set(archive.namelist())
+    assert {"meta-ads.xlsx", "meta-ads.csv"} <= names
+    for ad in frame.to_dict("records"):
+        variant = ad["URL Tags"].rsplit("utm_content=", 1)[1]
+        row = rows[variant]
+        with Image.open(folder / "images" / ad["Image File Name"]) as image:
+            assert image.size == (row["width"], row["height"])
+        assert f"images/{ad['Image File Name']}" in names
+        assert (ad["Title"], ad["Link"], ad["Call to Action"]) == (row["headline"], row["link"], "SHOP_NOW") or (
+            row["product_id"] == "halo-lamp" and ad["Call to Action"] == "LEARN_MORE"
+        )
+        assert ad["Body"] == (row["primary_text"] or row["headline"])
+        assert "utm_campaign" not in ad["URL Tags"] or "utm_campaign" not in ad["Link"]
+        assert (ad["Ad Name"].endswith("stories")) == (row["format"] == "story")
+    assert set(frame["Campaign Objective"]) == {"Outcome Sales", "Outcome Traffic"}
+
+
+def test_google_editor_csv_and_image_folders(run_out):
+    exported(run_out, "google")
+    folder = run_out / "export" / "google"
+    frame = pd.read_csv(folder / "google-ads.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(frame.columns) == header("google-ads-header.csv")
+    rows = manifest_rows(run_out)
+    google = [r for r in rows.values() if "google" in r["platforms"]]
+    assert len(frame) == len({(r["product_id"], r["audience"], r["style"], r["seed_index"]) for r in google}) == 2
+    assert set(frame["Ad type"]) == {"Responsive display ad"} and set(frame["Status"]) == {"Paused"}
+    for ad in frame.to_dict("records"):
+        assert len(ad["Headline 1"]) <= 30 and len(ad["Long headline"]) <= 90 and len(ad["Description 1"]) <= 90
+        assert ad["Business name"] == "Spring Co." and ad["Call to action"] == "Shop now"
+        images = sorted((folder / ad["Labels"]).iterdir())
+        assert [p.name.split("-")[0] for p in images] == ["landscape", "square"]
+        for path in images:
+            row = rows[path.stem.split("-", 1)[1]]
+            with Image.open(path) as image:
+                assert image.size == (row["width"], row["height"])
+                spec = image_spec("google", row_format(row))
+                assert spec is not None and spec.name == path.name.split("-")[0]
+
+
+def row_format(row):
+    from pixio_ads.formats import AdFormat
+
+    return AdFormat(row["format"], row["width"], row["height"])
+
+
+def test_csv_export_has_every_creative(run_out):
+    exported(run_out, "csv")
+    folder = run_out / "export" / "csv"
+    frame = pd.read_csv(folder / "creatives.csv", encoding="utf-8-sig", keep_default_na=False)
+    rows = manifest_rows(run_out)
+    assert sorted(frame["variant_id"]) == sorted(rows)
+    for creative in frame.to_dict("records"):
+        path = folder / creative["file"]
+        assert path.stat().st_size == creative["bytes"]
+        with Image.open(path) as image:
+            assert image.size == (creative["width"], creative["height"])
+
+
+def test_a_file_over_the_platform_limit_is_left_out_with_its_reason(run_out, monkeypatch, tmp_path):
+    google = [r for r in manifest_rows(run_out).values() if "google" in r["platforms"]]
+    sizes = sorted((run_out / r["output_path"]).stat().st_size for r in google)
+    monkeypatch.setitem(platforms.MAX_FILE_BYTES, "google", sizes[0] - 1)
+    result = CliRunner().invoke(app, ["export", str(run_out), "--to", "google", "--out", str(tmp_path / "g")])
+    assert result.exit_code == EXIT_INVALID_INPUT  # no ad keeps its images
+    assert "over Google Ads's" in result.output and "left out" in result.output
+    monkeypatch.setitem(platforms.MAX_FILE_BYTES, "google", sizes[-1] - 1)
+    result = CliRunner().invoke(app, ["export", str(run_out), "--to", "google", "--out", str(tmp_path / "g")])
+    assert result.exit_code == EXIT_FAILED_VARIANTS and "1 creative(s) left out" in result.output
+
+
+def test_a_failed_export_leaves_the_previous_one_whole(run_out, tmp_path, monkeypatch):
+    dest = tmp_path / "meta"
+    exported(run_out, "meta", "--out", str(dest))
+    before = sorted(p.relative_to(dest) for p in dest.rglob("*"))
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export_module, "_zip", disk_full)
+    result = CliRunner().invoke(app, ["export", str(run_out), "--to", "meta", "--out", str(dest)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["meta"]  # no staging folder left
+
+
+def test_export_errors_are_clear(tmp_path, run_out):
+    missing = CliRunner().invoke(app, ["export", str(tmp_path), "--to", "meta"])
+    assert missing.exit_code == EXIT_INVALID_INPUT and "no manifest.parquet" in missing.output
+    unknown = CliRunner().invoke(app, ["export", str(run_out), "--to", "tiktok"])
+    assert unknown.exit_code == EXIT_INVALID_INPUT and "use one of meta, google, csv" in unknown.output
+
+
+def test_rows_without_the_platform_are_not_exported_to_it(tmp_path, prefect_harness):
+    campaign = tmp_path / "campaign"
+    shutil.copytree(EXAMPLE_CAMPAIGN.parent, campaign)
+    frame = pd.read_csv(campaign / "campaign.csv", dtype=str, keep_default_na=False)
+    frame["platforms"] = ""
+    frame.to_csv(campaign / "campaign.csv", index=False)
+    out = tmp_path / "out"
+    args = ["run", str(campaign / "campaign.csv"), "--out", str(out), "--steps", "1", "--limit", "2"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    result = CliRunner().invoke(app, ["export", str(out), "--to", "meta"])
+    assert result.exit_code == EXIT_INVALID_INPUT and "add meta to the campaign's platforms column" in result.output
+
+
+def test_a_changed_link_reaches_the_manifest_without_rendering_again(tmp_path, prefect_harness):
+    campaign = tmp_path / "campaign"
+    shutil.copytree(EXAMPLE_CAMPAIGN.parent, campaign)
+    out = tmp_path / "out"
+    args = ["run", str(campaign / "campaign.csv"), "--out", str(out), "--steps", "1", "--limit", "2"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    first = manifest_rows(out)
+    frame = pd.read_csv(campaign / "campaign.csv", dtype=str, keep_default_na=False)
+    frame.loc[0, "link"] = "https://example.com/new-landing"
+    frame.to_csv(campaign / "campaign.csv", index=False)
+    rerun = CliRunner().invoke(app, args)
+    assert rerun.exit_code == 0 and "0 rendered by this run" in rerun.output
+    second = manifest_rows(out)
+    assert second.keys() == first.keys()
+    assert {row["link"] for row in second.values()} == {"https://example.com/new-landing"}
+    assert all(second[v]["output_sha256"] == first[v]["output_sha256"] for v in first)
