@@ -12,6 +12,7 @@ Example ``brand.yaml``::
     colors:
       text: "#FFFFFF"              # headline colour (replaced by black/white if it lacks contrast)
       scrim: "#000000"             # panel behind the headline when the scene is too busy
+      palette: ["#14213D", "#FCA311", "#E5E5E5"]   # brand colours scenes are scored against
     cta:
       color: "#E4572E"             # button fill
       text_color: "#FFFFFF"
@@ -20,6 +21,8 @@ Example ``brand.yaml``::
       text: AI-generated
       position: auto               # auto (bottom corner away from the logo) or a corner
       opacity: 0.7                 # of the dark badge behind the white text, 0.6-1
+    scoring:
+      weights: {legibility: 0.3, brand_colour: 0.2}   # others keep their defaults (scoring.py)
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pydantic import ValidationError as PydanticError
 
 from pixio_ads.composite import LOGO_POSITIONS
 from pixio_ads.errors import Issue, ValidationError
+from pixio_ads.scoring import COMPONENTS, DEFAULT_WEIGHTS
 
 FONTS_DIR = Path(str(resources.files("pixio_ads").joinpath("fonts")))  # package data
 DEFAULT_HEADLINE_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
@@ -74,8 +78,25 @@ def _colour_field(value: str) -> str:
 class _Colours(_Strict):
     text: str = "#FFFFFF"
     scrim: str = "#000000"
+    palette: list[str] = Field(default_factory=list, max_length=16)
 
     check_colours = field_validator("text", "scrim")(_colour_field)
+
+    @field_validator("palette")
+    @classmethod
+    def check_palette(cls, values: list[str]) -> list[str]:
+        return [_colour_field(value) for value in values]
+
+
+class _Scoring(_Strict):
+    weights: dict[Literal[COMPONENTS], float] = Field(default_factory=dict)  # type: ignore[valid-type]
+
+    @field_validator("weights")
+    @classmethod
+    def check_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        if any(value < 0 for value in weights.values()):
+            raise ValueError("weights must be 0 or more")
+        return weights
 
 
 class _Cta(_Strict):
@@ -101,6 +122,7 @@ class _BrandFile(_Strict):
     colors: _Colours = Field(default_factory=_Colours)
     cta: _Cta = Field(default_factory=_Cta)
     ai_label: _AiLabel = Field(default_factory=_AiLabel)
+    scoring: _Scoring = Field(default_factory=_Scoring)
 
 
 def label_corner(position: str, logo_position: str | None) -> str:
@@ -130,6 +152,15 @@ class BrandKit:
     label_opacity: float
     path: str  # "" for the default kit
     sha256: str
+    palette: tuple[Colour, ...] = ()  # brand colours scenes are scored against
+    score_weights: tuple[tuple[str, float], ...] = tuple(DEFAULT_WEIGHTS.items())
+
+    @property
+    def scoring_colours(self) -> list[Colour] | None:
+        """The palette, else the kit's button, scrim and text colours; None without a kit."""
+        if not self.path:
+            return None
+        return list(self.palette) or [self.cta_colour, self.scrim_colour, self.text_colour]
 
 
 DEFAULT_BRAND = BrandKit(
@@ -177,6 +208,8 @@ def load_brand_kit(path: Path) -> BrandKit:
         label_opacity=raw.ai_label.opacity,
         path=str(path),
         sha256=assets.sha256(),
+        palette=tuple(parse_colour(value) for value in raw.colors.palette),
+        score_weights=tuple({**DEFAULT_WEIGHTS, **raw.scoring.weights}.items()),
     )
 
 

@@ -1,6 +1,7 @@
 """Command line: ``pixio-ads validate | expand | run | verify | export | serve``.
 
-Exit codes: 0 ok, 1 some variants failed to render, 2 invalid input (every error printed).
+Exit codes: 0 ok, 1 some variants failed to render, 2 invalid input (every error printed),
+3 the review was not done in time (``run --review``; the flow run is left paused), 130 interrupted.
 Library errors become messages that say how to fix them, never tracebacks.
 """
 
@@ -43,6 +44,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED_VARIANTS = 1
 EXIT_INVALID_INPUT = 2
+EXIT_REVIEW_PENDING = 3  # --review: nobody clicked "Review done" in time; the flow run is left paused
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 CampaignArg = Annotated[
@@ -95,6 +97,24 @@ C2paCertOpt = Annotated[
         "--c2pa-cert",
         envvar="PIXIO_ADS_C2PA_CERT",
         help="PEM certificate chain (leaf first) to sign C2PA manifests with.",
+    ),
+]
+ClipModelOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--clip-model", help="CLIP model (transformers CLIPModel folder or hub id) for prompt-alignment scores."
+    ),
+]
+HostOpt = Annotated[
+    str, typer.Option("--host", help="Address the review page listens on; beyond 127.0.0.1 it needs a token.")
+]
+PortOpt = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port of the review page (0: any free port).")]
+TokenOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--token",
+        envvar="PIXIO_ADS_REVIEW_TOKEN",
+        help="Access token (16+ characters) the review page asks for; required with another --host.",
     ),
 ]
 C2paKeyOpt = Annotated[
@@ -292,6 +312,30 @@ def run(
     usage_db: UsageDbOpt = None,
     c2pa_cert: C2paCertOpt = None,
     c2pa_key: C2paKeyOpt = None,
+    clip_model: ClipModelOpt = None,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="After rendering, serve the review page and wait until a reviewer clicks 'Review done'; "
+            "then write the approved set (approved/, approved.parquet).",
+        ),
+    ] = False,
+    review_host: Annotated[
+        str, typer.Option(help="Address the review page listens on (with --review).")
+    ] = "127.0.0.1",
+    review_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the review page (0: any free port).")
+    ] = 8765,
+    review_token: Annotated[
+        Optional[str],
+        typer.Option(
+            envvar="PIXIO_ADS_REVIEW_TOKEN", help="Access token of the review page; required with another host."
+        ),
+    ] = None,
+    review_timeout_hours: Annotated[
+        float, typer.Option(min=0.001, help="Hours to wait for the review; past it the run is left paused.")
+    ] = 72.0,
 ) -> None:
     """Render a campaign through the Prefect flow and write its manifest."""
     if workers and dask_address:
@@ -304,7 +348,9 @@ def run(
         model=model, steps=steps, guidance=guidance, scheduler=scheduler, revision=revision, dtype=dtype,
         upscaler=upscaler, upscaler_steps=upscaler_steps, limit=limit, device=device, batch_size=batch_size,
         safety_checker=safety_checker, finish_workers=finish_workers, wait=wait, policy=_text(policy), quotas=_text(quotas),
-        usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key),
+        usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key), clip_model=clip_model,
+        wait_for_review=review, review_host=review_host, review_port=review_port, review_token=review_token,
+        review_timeout_hours=review_timeout_hours,
     )  # fmt: skip
     _, variants = _load(campaign, settings["rendering"], limit)  # fail fast, before Prefect starts
     try:
@@ -318,11 +364,24 @@ def run(
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers, dask_address))
     parameters = dict(campaign_path=str(campaign), out_dir=str(out_dir or Path("out") / campaign.stem), **settings)
-    _report_run(_run_with_progress(flow, parameters, len(variants)))
+    summary = _run_with_progress(flow, parameters, len(variants))
+    if review:
+        _report_review(Path(parameters["out_dir"]))
+    _report_run(summary)
+
+
+def _report_review(out_dir: Path) -> None:
+    from pixio_ads.manifest import read_table
+    from pixio_ads.review import APPROVED_DIR, counts
+
+    described = counts(read_table(out_dir / "manifest.parquet")).describe()
+    out.print(f"review:        {described}; approved set in {out_dir / APPROVED_DIR}", highlight=False)
 
 
 def _run_with_progress(flow, parameters: dict, total: int):
     """Run the flow under a progress bar (done/total, images/s, ETA); its summary."""
+    from prefect.exceptions import Pause
+
     from pixio_ads.flows.generate_campaign import add_progress_listener
 
     progress = Progress(
@@ -354,6 +413,15 @@ def _run_with_progress(flow, parameters: dict, total: int):
             highlight=False,
         )
         raise typer.Exit(EXIT_FAILED_VARIANTS) from None
+    except Pause:  # --review timed out: the flow run stays paused, its work is kept
+        review = parameters["review"]
+        err.print(
+            f"[yellow]nobody clicked 'Review done' within {review.review_timeout_hours:g} h: the flow run is left paused. "
+            f"The decisions made are kept; finish with `pixio-ads review {parameters['out_dir']}` and its "
+            "'Review done' writes the approved set.[/]",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_REVIEW_PENDING) from None
     except KeyboardInterrupt:
         done = int(progress.tasks[bar].completed)
         err.print(
@@ -476,6 +544,36 @@ def export_command(
     if result.left_out:
         err.print(f"[red]{result.left_out} creative(s) left out: the platform would refuse them[/]", highlight=False)
         raise typer.Exit(EXIT_FAILED_VARIANTS)
+
+
+@app.command("review")
+def review_command(
+    out_dir: Annotated[
+        Path, typer.Argument(help="A run's output folder (with manifest.parquet).", show_default=False)
+    ],
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8765,
+    reviewer: Annotated[
+        Optional[str], typer.Option(help="Name recorded with each decision. Default: the OS user.")
+    ] = None,
+    token: TokenOpt = None,
+) -> None:
+    """Serve the review page: approve or reject creatives, best-scored first; 'Review done' writes the approved set."""
+    import uvicorn
+
+    from pixio_ads.review import default_reviewer
+    from pixio_ads.reviewapp import ReviewContext, create_app, standalone_done
+
+    if not (out_dir / "manifest.parquet").is_file():
+        err.print(
+            f"[bold red]error:[/] {out_dir} has no manifest.parquet (run a campaign into it first)", highlight=False
+        )
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    settings = _settings(review_host=host, review_port=port, review_token=token)["review"]
+    context = ReviewContext(out_dir, reviewer or default_reviewer(), settings.review_token, standalone_done(out_dir))
+    link = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    out.print(f"review page: {link}  (Ctrl-C to stop; every decision is saved as it is made)", highlight=False)
+    uvicorn.run(create_app(context), host=host, port=port, log_level="warning")
 
 
 def _images_under(target: Path) -> list[Path]:

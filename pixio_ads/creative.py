@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 from pixio_ads.brand import BrandKit, brand_kit_at
@@ -25,11 +26,13 @@ from pixio_ads.composite import (
     merge_masked,
     paste_product,
     product_box,
+    scaled_product,
 )
 from pixio_ads.cutout import cut_out
 from pixio_ads.formats import AdFormat, Box
 from pixio_ads.images import open_image
 from pixio_ads.overlay import layout_for, overlay_copy
+from pixio_ads.scoring import Elements, score_columns
 from pixio_ads.variants import Variant
 
 FILE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -131,7 +134,8 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         mask = fit_cover(assets.image(variant.replace_mask).convert("L"), *size)
         scene = merge_masked(_source(variant, assets), generated.resize(size, Image.Resampling.LANCZOS), mask)
     brand = assets.brand(variant)
-    creative, overlay = overlay_copy(scene, variant.headline, variant.cta, plan_layout(variant, brand), brand)
+    plan = plan_layout(variant, brand)
+    creative, overlay = overlay_copy(scene, variant.headline, variant.cta, plan, brand)
     values.update(
         headline_font_size=overlay.headline.font_size,
         headline_lines=overlay.headline.lines,
@@ -140,4 +144,24 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         cta_contrast=overlay.cta.contrast,
         missing_glyphs=overlay.missing_glyphs,
     )
+    values.update(_scores(variant, scene, plan, overlay, brand, assets))
     return Creative(creative, values, keep)
+
+
+def _scores(variant: Variant, scene: Image.Image, plan, overlay, brand: BrandKit, assets: Assets) -> dict:
+    """Score columns (scoring.py) from what finishing measured and placed."""
+    product_box, alpha = None, None
+    if variant.mode in ("compose", "inpaint"):
+        product, _, product_box = _product_box(variant, assets)
+        alpha = np.asarray(scaled_product(product, product_box).getchannel("A"))
+    elements = Elements(
+        plan.canvas, plan.safe, overlay.headline.box, overlay.cta.box, overlay.logo, overlay.label, product_box
+    )
+    return score_columns(
+        scene,
+        elements,
+        alpha,
+        [overlay.headline.contrast, overlay.cta.contrast],
+        min(overlay.headline.font_size, overlay.cta.font_size),
+        brand.scoring_colours,
+    )

@@ -19,10 +19,8 @@ leaves the previous one whole.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from openpyxl import Workbook
 
 from pixio_ads.errors import PixioError
+from pixio_ads.fileio import replace_folder
 from pixio_ads.formats import AdFormat
 from pixio_ads.manifest import read_table
 from pixio_ads.platforms import CALLS_TO_ACTION, file_size_problem, image_spec
@@ -276,21 +275,16 @@ def _write_csv(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
 
 
 def _into_place(dest: Path, build) -> ExportResult:
-    """Build the export in a temporary folder beside ``dest``, then swap it in."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
-        result = build(staging)
-        old = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if dest.exists():
-            os.replace(dest, old)
-        os.replace(staging, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Build the export beside ``dest`` and swap it in (fileio.replace_folder)."""
+    staging: list[Path] = []
+
+    def build_in(folder: Path) -> ExportResult:
+        staging.append(folder)
+        return build(folder)
+
+    result = replace_folder(dest, build_in)
     result.folder = dest
-    result.files = [dest / path.relative_to(staging) for path in result.files]
+    result.files = [dest / path.relative_to(staging[0]) for path in result.files]
     return result
 
 

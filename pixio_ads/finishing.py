@@ -43,6 +43,7 @@ from pixio_ads.creative import FILE_SUFFIX, Assets, finish
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.manifest import PLAN_SCHEMA, RESULT_COLUMNS
 from pixio_ads.provenance import C2paSigner, disclose
+from pixio_ads.scoring import overall
 from pixio_ads.variants import Variant
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def finish_batch(batch: list[Rendered], out_dir: Path, signer: C2paSigner | None
         if image is not None:
             try:
                 values = {**values, **save_creative(variant, image, Path(out_dir), signer)}
+                values["score"] = overall(values, dict(shared_assets().brand(variant).score_weights))
             except Exception as exc:  # e.g. disk full or a bad asset: this variant fails, the run goes on
                 logger.error("finishing %s failed: %s: %s", variant.variant_id, exc.__class__.__name__, exc)
                 values = {**values, "status": "failed", "error": f"finishing failed: {exc.__class__.__name__}: {exc}"}

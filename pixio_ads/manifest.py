@@ -19,7 +19,7 @@ from pixio_ads.variants import Variant
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"  # 2: the ad platform columns (platforms ... call_to_action)
+SCHEMA_VERSION = "2"  # 2: ad platform columns (platforms ... call_to_action), scores and review
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
 
@@ -52,6 +52,31 @@ _RESULT_FIELDS = [
     pa.field("headline_scrim", pa.float64()),  # scrim opacity needed to reach it (0: none)
     pa.field("cta_contrast", pa.float64()),
     pa.field("missing_glyphs", pa.string()),  # characters no font could draw, left out
+    # scores (scoring.py): each 0-1, 1 best; null where it does not apply
+    pa.field("smallest_text_px", pa.int32()),
+    pa.field("legibility_score", pa.float64()),
+    pa.field("product_visible_share", pa.float64()),
+    pa.field("product_canvas_share", pa.float64()),
+    pa.field("product_visibility_score", pa.float64()),
+    pa.field("safe_zone_ok", pa.bool_()),
+    pa.field("safe_zone_score", pa.float64()),
+    pa.field("text_coverage", pa.float64()),
+    pa.field("text_coverage_score", pa.float64()),
+    pa.field("brand_colour_delta_e", pa.float64()),
+    pa.field("brand_colour_score", pa.float64()),
+    pa.field("sharpness", pa.float64()),
+    pa.field("clipped_share", pa.float64()),
+    pa.field("flat_share", pa.float64()),
+    pa.field("noisy_share", pa.float64()),
+    pa.field("image_quality_score", pa.float64()),
+    pa.field("clip_score", pa.float64()),
+    pa.field("prompt_alignment_score", pa.float64()),
+    pa.field("score", pa.float64()),
+    pa.field("rank", pa.int32()),  # 1 = best of its product x format (rendered creatives only)
+    # review (review.py): the last decision on this very file (its sha256)
+    pa.field("review_status", pa.string()),  # approved, rejected or unreviewed
+    pa.field("reviewed_by", pa.string()),
+    pa.field("reviewed_at", pa.timestamp("us", tz="UTC")),
     pa.field("policy_category", pa.string()),  # why the content policy blocked it (null: it did not)
     pa.field("policy_term", pa.string()),
     pa.field("policy_field", pa.string()),  # prompt, negative_prompt, headline or cta
@@ -146,6 +171,29 @@ COLUMN_DOCS: dict[str, str] = {
     "headline_scrim": "Scrim opacity needed to reach it (0: none).",
     "cta_contrast": "WCAG contrast of the button label against the button.",
     "missing_glyphs": "Characters no font could draw, left out.",
+    "smallest_text_px": "Size of the smallest copy (headline or button label) in pixels.",
+    "legibility_score": "0-1: the copy's worst contrast (3:1 -> 0, 7:1 -> 1) and smallest size (3% of the short side -> 1).",
+    "product_visible_share": "Share of the product's pixels not under copy, logo or label.",
+    "product_canvas_share": "Share of the canvas the product fills.",
+    "product_visibility_score": "0-1: visible share x canvas share (15% or more -> full marks). Null without a product (restyle, replace).",
+    "safe_zone_ok": "Copy, logo, label and product all inside the format's safe zone.",
+    "safe_zone_score": "0-1: share of their area inside the safe zone.",
+    "text_coverage": "Share of the canvas under copy (headline, button, label).",
+    "text_coverage_score": "0-1: up to 20% -> 1, 50% or more -> 0.",
+    "brand_colour_delta_e": "Mean CIEDE2000 distance of the scene's 5 dominant colours to the nearest brand colour.",
+    "brand_colour_score": "0-1: distance 0 -> 1, 40 or more -> 0. Null without a brand kit.",
+    "sharpness": "Variance of the Laplacian of the scene (grey, 512 px, 1 px blur first).",
+    "clipped_share": "Share of the scene's pixels crushed to black or blown to white.",
+    "flat_share": "Share of the scene's 16 px blocks with no detail at all.",
+    "noisy_share": "Share of blocks whose fine detail is noise-like.",
+    "image_quality_score": "0-1: clipping, flat and noisy areas take their share; a soft scene keeps half.",
+    "clip_score": "CLIPScore of prompt and generated scene, 100 x cosine (with --clip-model).",
+    "prompt_alignment_score": "0-1: clip_score / 35. Null without a CLIP model.",
+    "score": "0-1: weighted mean of the component scores that apply (weights: brand kit `scoring.weights`).",
+    "rank": "1 = highest score among the rendered creatives of the same campaign, product and format.",
+    "review_status": "approved, rejected or unreviewed (the last decision on this file; a re-render is unreviewed).",
+    "reviewed_by": "Who made the last decision.",
+    "reviewed_at": "When (UTC).",
     "policy_category": "Content-policy category that blocked it (null: none).",
     "policy_term": "The term or pattern that matched.",
     "policy_field": "prompt, negative_prompt, headline or cta.",

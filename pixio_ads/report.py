@@ -20,7 +20,7 @@ from pixio_ads.manifest import STATUSES
 CONTACT_SHEET_PNG = "contact-sheet.png"
 CONTACT_SHEET_HTML = "contact-sheet.html"
 THUMB = 220
-CAPTION_HEIGHT = 44
+CAPTION_HEIGHT = 60  # three lines of 12 px text
 MAX_SHEET_IMAGES = 200  # the PNG stays a glanceable size; the HTML page lists every image
 
 
@@ -72,7 +72,9 @@ def contact_sheet(table: pa.Table, out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     rows = table.to_pylist()
     png_path, html_path = out_dir / CONTACT_SHEET_PNG, out_dir / CONTACT_SHEET_HTML
-    key = hashlib.sha256(repr([(r["variant_id"], r["status"], r["output_sha256"]) for r in rows]).encode()).hexdigest()
+    key = hashlib.sha256(
+        repr([(r["variant_id"], r["status"], r["output_sha256"], r.get("review_status")) for r in rows]).encode()
+    ).hexdigest()
     marker = f"<!-- pixio-ads contact sheet of {key} -->"
     if png_path.is_file() and html_path.is_file() and marker in html_path.read_text(encoding="utf-8"):
         return png_path, html_path
@@ -93,12 +95,20 @@ def contact_sheet(table: pa.Table, out_dir: Path) -> tuple[Path, Path]:
             draw.rectangle((x + 4, y + 4, x + THUMB - 4, y + THUMB - 4), outline="grey", fill=(240, 240, 240))
             draw.text((x + 12, y + THUMB // 2 - 8), row["status"].upper(), fill="firebrick", font=_font(16))
         caption = f"{row['product_id']} · {row['format']}\n{row['audience']} · {row['style']} · #{row['seed_index']}"
+        caption += f"\n{_standing(row)}"
         draw.multiline_text((x + 6, y + THUMB + 2), caption, fill="black", font=font, spacing=2)
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG")
     atomic_write_bytes(png_path, buffer.getvalue())
     atomic_write_bytes(html_path, (_html(rows) + "\n" + marker + "\n").encode("utf-8"))
     return png_path, html_path
+
+
+def _standing(row: dict) -> str:
+    """Rank, score and review decision, as the captions show them."""
+    if row.get("score") is None:
+        return row["status"]
+    return f"rank {row.get('rank') or '-'} · score {row['score']:.2f} · {row.get('review_status') or 'unreviewed'}"
 
 
 def _preview(row: dict, out_dir: Path) -> Path | None:
@@ -116,6 +126,7 @@ def _html(rows: list[dict]) -> str:
     for row in rows:
         caption = html.escape(
             f"{row['product_id']} · {row['format']} · {row['audience']} · {row['style']} · seed {row['seed']}"
+            f" · {_standing(row)}"
         )
         if row["status"] == "rendered" and row["output_path"]:
             full, thumb = html.escape(row["output_path"]), html.escape(thumbnail_path(row["output_path"]))
@@ -134,29 +145,60 @@ def _html(rows: list[dict]) -> str:
 
 
 def markdown_report(
-    summary_text: str, table: pa.Table, out_dir: Path, contact_png: Path, contact_html: Path, limit: int = 50
+    summary_text: str,
+    table: pa.Table,
+    out_dir: Path,
+    contact_png: Path,
+    contact_html: Path,
+    limit: int = 50,
+    review_url: str | None = None,
 ) -> str:
-    """The run's markdown artifact: totals, where the outputs are, and the first outputs."""
-    lines = [
-        "# pixio-ads run",
-        "",
-        summary_text,
-        "",
-        f"- manifest: `{Path(out_dir) / 'manifest.parquet'}`",
-        f"- contact sheet: [{contact_png.name}]({contact_png.resolve().as_uri()}) · [{contact_html.name}]({contact_html.resolve().as_uri()})",
-        "",
-        "| product | format | audience | style | status | output |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+    """The run's markdown artifact: totals, where the outputs are, and the first outputs.
+
+    The Prefect dashboard is an http page: it cannot open file:// links. While the review page
+    runs (``review_url``) every link points at it and the best creatives of each product x
+    format are shown inline; without it the report says how to start it."""
+    lines = ["# pixio-ads run", "", summary_text, "", f"- manifest: `{Path(out_dir) / 'manifest.parquet'}`"]
+    if review_url:
+        lines += [f"- review page: [{review_url}]({review_url})", "", *_top_creatives(table, review_url)]
+    else:
+        lines += [
+            f"- contact sheet: `{contact_html.resolve()}` (`{contact_png.name}` beside it)",
+            f"- to see the creatives from this page, start the review page: `pixio-ads review {Path(out_dir)}`",
+        ]
+    lines += ["", "| product | format | audience | style | status | score | rank | output |", "| --- " * 8 + "|"]
     for row in table.to_pylist()[:limit]:
-        output = (
-            f"[{Path(row['output_path']).name}]({(Path(out_dir) / row['output_path']).resolve().as_uri()})"
-            if row["output_path"]
-            else (row["error"] or "")
-        )
+        if not row["output_path"]:
+            output = row["error"] or ""
+        elif review_url:
+            output = f"[{Path(row['output_path']).name}]({review_url}creative/{row['variant_id']})"
+        else:
+            output = f"`{row['output_path']}`"
+        score = f"{row['score']:.2f}" if row.get("score") is not None else ""
         lines.append(
-            f"| {row['product_id']} | {row['format']} | {row['audience']} | {row['style']} | {row['status']} | {output} |"
+            f"| {row['product_id']} | {row['format']} | {row['audience']} | {row['style']} | {row['status']} "
+            f"| {score} | {row.get('rank') or ''} | {output} |"
         )
     if table.num_rows > limit:
         lines.append(f"\n... and {table.num_rows - limit} more in the manifest.")
     return "\n".join(lines)
+
+
+TOP_PER_GROUP = 3
+
+
+def _top_creatives(table: pa.Table, review_url: str) -> list[str]:
+    """Small inline images of the best-ranked creatives of each product x format."""
+    lines = ["## Best ranked", ""]
+    groups: dict[tuple, list[dict]] = {}
+    for row in table.to_pylist():
+        if row["status"] == "rendered" and row.get("rank") and row["rank"] <= TOP_PER_GROUP:
+            groups.setdefault((row["product_id"], row["format"]), []).append(row)
+    for (product, fmt), rows in sorted(groups.items()):
+        images = " ".join(
+            f"[![#{r['rank']} {r['score']:.2f}]({review_url}files/{thumbnail_path(r['output_path'])})]"
+            f"({review_url}creative/{r['variant_id']})"
+            for r in sorted(rows, key=lambda r: r["rank"])
+        )
+        lines += [f"**{product} · {fmt}** {images}", ""]
+    return lines

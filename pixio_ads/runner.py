@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from pixio_ads import render, upscale
+from pixio_ads import clip, render, upscale
 from pixio_ads.creative import model_inputs
 from pixio_ads.errors import ModelLoadError
 from pixio_ads.fileio import sha256_file
@@ -41,6 +41,7 @@ from pixio_ads.manifest import (
 from pixio_ads.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
 from pixio_ads.policy import DEFAULT_POLICY, load_policy
 from pixio_ads.quota import settle_run
+from pixio_ads.review import with_rank_and_review
 from pixio_ads.settings import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, Safeguards
 from pixio_ads.variants import Variant
 
@@ -98,6 +99,7 @@ def render_shard(
     safeguards: Safeguards = Safeguards(),
     finish_workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    clip_model: str | None = None,
 ) -> ShardResult:
     """Render, composite and save the given variants; keep their rows in the shard's file.
 
@@ -108,7 +110,7 @@ def render_shard(
     An image the checkpoint's safety checker flags is not saved; its row is ``blocked``.
     ``finish_workers``: finishing processes (0: a thread here; None: the cores rendering
     does not need, see finishing.default_workers). ``progress(n)`` is called as n more
-    variants are done (reused ones first)."""
+    variants are done (reused ones first). ``clip_model``: score prompt alignment (clip.py)."""
     out_dir = Path(out_dir)
     by_id = _planned_variants(Path(plan_path), variant_ids)
     target = shard_path(out_dir, variant_ids)
@@ -140,7 +142,8 @@ def render_shard(
     try:
         for batch in _batches(todo, batch_size):
             rendered = _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)
-            absorb(finisher.submit(_screen_images(rendered, checkers)))
+            rendered = _screen_images(rendered, checkers)
+            absorb(finisher.submit(_align(rendered, clip_model, device) if clip_model else rendered))
             if time.monotonic() - flushed_at >= FLUSH_SECONDS:
                 flush()
                 flushed_at = time.monotonic()
@@ -291,6 +294,21 @@ def _screen_images(rendered: list[Rendered], checkers) -> list[Rendered]:
     return screened
 
 
+def _align(rendered: list[Rendered], clip_model: str, device: str) -> list[Rendered]:
+    """Prompt-alignment scores of the batch's generated scenes, in one CLIP pass."""
+    kept = [index for index, (_, image, _) in enumerate(rendered) if image is not None]
+    if not kept:
+        return rendered
+    scores = clip.clip_scores(
+        clip_model, device, [rendered[i][1] for i in kept], [rendered[i][0].prompt for i in kept]
+    )
+    aligned = list(rendered)
+    for index, score in zip(kept, scores):
+        variant, image, values = rendered[index]
+        aligned[index] = (variant, image, {**values, **clip.alignment_columns(score)})
+    return aligned
+
+
 def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: str | Path) -> Summary:
     """Merge the shards into ``manifest.parquet`` in plan order (atomically), then remove
     shard files that no longer belong to the plan (their rows were carried forward)."""
@@ -304,7 +322,7 @@ def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: st
     )
     if table.num_rows != len(order):
         raise ManifestError(f"{out_dir}: {len(order) - table.num_rows} planned variants have no manifest row")
-    table = with_plan_values(plan, table)
+    table = with_rank_and_review(with_plan_values(plan, table), out_dir)
     manifest_path = write_table(table, out_dir / MANIFEST_FILE)
     run_path = out_dir / RUN_FILE
     if run_path.is_file():

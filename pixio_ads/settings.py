@@ -3,7 +3,8 @@ and the served deployments' parameters are these three models.
 
 - ``RenderSettings``: how images are rendered; each set field wins over the spreadsheet;
 - ``Safeguards``: content policy, quotas, usage database, C2PA signing;
-- ``Execution``: where and how the work runs (device, batches, retries, shards, finishing).
+- ``Execution``: where and how the work runs (device, batches, retries, shards, finishing);
+- ``ReviewSettings``: prompt-alignment scores and waiting for a person's review.
 
 As Prefect flow parameters they give the dashboard a validated, documented form when a run
 is started from a deployment (each field's description is its help text).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pixio_ads.provenance import C2paSigner
 from pixio_ads.render import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
@@ -93,7 +94,47 @@ class Execution(_Settings):
     )
 
 
-SETTINGS = {"rendering": RenderSettings, "safeguards": Safeguards, "execution": Execution}
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class ReviewSettings(_Settings):
+    """Scores that need a model, and the review step (review.py, reviewapp.py)."""
+
+    clip_model: str | None = Field(
+        None, description="CLIP model (transformers CLIPModel folder or hub id) for prompt-alignment scores."
+    )
+    wait_for_review: bool = Field(
+        False,
+        description="After rendering, serve the review page and wait until a reviewer clicks 'Review done'; "
+        "then write the approved set (approved/, approved.parquet).",
+    )
+    review_host: str = Field("127.0.0.1", description="Address the review page listens on.")
+    review_port: int = Field(8765, ge=0, le=65535, description="Port of the review page (0: any free port).")
+    review_token: str | None = Field(
+        None, description="Access token the review page asks for; required when it listens beyond this machine."
+    )
+    review_timeout_hours: float = Field(
+        72.0, gt=0, description="Hours the flow run waits for the review; past it the run stays paused."
+    )
+
+    @field_validator("review_token")
+    @classmethod
+    def _token_length(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("the review token must be at least 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _token_beyond_this_machine(self) -> "ReviewSettings":
+        if self.review_host not in LOCAL_HOSTS and not self.review_token:
+            raise ValueError(
+                f"the review page on {self.review_host} would let anyone on the network decide: "
+                "give a review token (--review-token or PIXIO_ADS_REVIEW_TOKEN)"
+            )
+        return self
+
+
+SETTINGS = {"rendering": RenderSettings, "safeguards": Safeguards, "execution": Execution, "review": ReviewSettings}
 
 
 def from_options(**options: Any) -> dict[str, _Settings]:

@@ -262,3 +262,24 @@ def ensure_embedded_model(model_id: str = EMBEDDED_MODEL_ID) -> Path:
     if not (path / "model_index.json").is_file():
         build_tiny_pipeline(EMBEDDED_MODELS[model_id], path)
     return path
+
+
+def build_tiny_clip(target: Path, seed: int = 0) -> Path:
+    """A tiny random CLIPModel with its processor (offline tokenizer, 32 px images), saved
+    with save_pretrained: what --clip-model loads, for tests. Its scores mean nothing."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    target = Path(target)
+    vocab_size = write_tokenizer(target)
+    tokenizer = CLIPTokenizer.from_pretrained(target)
+    torch.manual_seed(seed)
+    text = _text_config(vocab_size, tokenizer).to_dict()
+    vision = dict(
+        hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8
+    )
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    model.save_pretrained(target)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(target)
+    return target

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -18,13 +19,17 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.futures import as_completed
-from prefect.states import Completed
+from prefect.input import RunInput
+from prefect.states import Completed, Paused
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pixio_ads import outlock, planning, render, report, runner
+from pixio_ads import clip, outlock, planning, render, report, review, runner
 from pixio_ads.manifest import read_table
-from pixio_ads.settings import Execution, RenderSettings, Safeguards
+from pixio_ads.settings import Execution, RenderSettings, ReviewSettings, Safeguards
 
 
 @dataclass
@@ -72,6 +77,7 @@ def render_shard(
     retry_delay: float,
     safeguards: Safeguards,
     finish_workers: int | None = None,
+    clip_model: str | None = None,
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done."""
     return runner.render_shard(
@@ -86,6 +92,7 @@ def render_shard(
         safeguards,
         finish_workers,
         progress=_notify_progress,
+        clip_model=clip_model,
     )
 
 
@@ -112,18 +119,22 @@ def write_manifest(plan_path: str, shards: list[runner.ShardResult], out_dir: st
 
 
 @task(name="publish-report")
-def publish_report(summary: runner.Summary, campaign_id: str, out_dir: str) -> None:
-    """Contact sheet, plus the summary table and markdown artifacts."""
+def publish_report(
+    summary: runner.Summary, campaign_id: str, out_dir: str, review_url: str | None = None, review_text: str = ""
+) -> None:
+    """Contact sheet, plus the summary table and markdown artifacts (links to the review page
+    while it runs; the review's counts once it is done)."""
     table = read_table(summary.manifest_path)
+    text = summary.describe() + (f"; review: {review_text}" if review_text else "")
     png, page = report.contact_sheet(table, out_dir)
     create_table_artifact(
         key=report.artifact_key(campaign_id, "summary"),
         table=report.summary_rows(table),
-        description=summary.describe(),
+        description=text,
     )
     create_markdown_artifact(
         key=report.artifact_key(campaign_id, "report"),
-        markdown=report.markdown_report(summary.describe(), table, out_dir, png, page),
+        markdown=report.markdown_report(text, table, out_dir, png, page, review_url=review_url),
         description=f"outputs of {campaign_id}",
     )
 
@@ -135,21 +146,83 @@ def generate_campaign(
     rendering: RenderSettings = RenderSettings(),
     safeguards: Safeguards = Safeguards(),
     execution: Execution = Execution(),
+    review: ReviewSettings = ReviewSettings(),
 ):
     """Render a campaign file into ``out_dir``: images, manifest.parquet, contact sheet.
     Settings are `pixio-ads run`'s options (pixio_ads/settings.py); a rerun into the same folder
-    renders only what is missing."""
+    renders only what is missing. With ``review.wait_for_review`` the run then serves the
+    review page and pauses until a reviewer clicks "Review done"."""
     with outlock.locked(out_dir, wait=execution.wait):  # one run at a time per output folder
-        summary = _generate(campaign_path, out_dir, rendering, safeguards, execution)
+        summary, campaign_id = _generate(campaign_path, out_dir, rendering, safeguards, execution, review)
+        if review.wait_for_review:
+            outcome = _wait_for_review(summary, campaign_id, out_dir, review)
+            if outcome is not None:
+                return Paused(message=outcome)
     return Completed(message=summary.describe(), data=summary)
 
 
+class ReviewDone(RunInput):
+    """What 'Review done' on the review page sends to the paused flow run."""
+
+    reviewer: str
+    done: bool = True
+
+
+def _wait_for_review(summary: runner.Summary, campaign_id: str, out_dir: str, settings: ReviewSettings) -> str | None:
+    """Serve the review page, pause until 'Review done', then write the approved set.
+    Returns a message when the wait timed out (the run is then left paused, not failed)."""
+    from pixio_ads.reviewapp import ReviewContext, ReviewServer
+
+    logger = get_run_logger()
+    flow_run_id = FlowRunContext.get().flow_run.id
+
+    def resume(reviewer: str) -> str:
+        resume_flow_run(flow_run_id, run_input=ReviewDone(reviewer=reviewer).model_dump())
+        return "review done: the flow run resumes and writes the approved set"
+
+    context = ReviewContext(Path(out_dir), review.default_reviewer(), settings.review_token, on_done=resume)
+    server = ReviewServer(context, settings.review_host, settings.review_port)
+    url = server.start()
+    try:
+        publish_report(summary, campaign_id, out_dir, review_url=url)
+        logger.info("review the creatives at %s, then click 'Review done'", url)
+        answer = pause_flow_run(
+            wait_for_input=ReviewDone,
+            timeout=int(settings.review_timeout_hours * 3600),
+            poll_interval=REVIEW_POLL_SECONDS,
+            key="review",
+        )
+    except FlowPauseTimeout:
+        message = (
+            f"no 'Review done' within {settings.review_timeout_hours:g} h; the run is left paused. Decisions are kept: "
+            f"finish with `pixio-ads review {out_dir}` and its 'Review done' writes the approved set"
+        )
+        logger.warning(message)
+        return message
+    finally:
+        server.stop()
+    counts = review.write_approved(out_dir)
+    logger.info("review done by %s: %s", answer.reviewer, counts.describe())
+    publish_report(summary, campaign_id, out_dir, review_text=counts.describe())
+    return None
+
+
+REVIEW_POLL_SECONDS = 2
+
+
 def _generate(
-    campaign_path: str, out_dir: str, rendering: RenderSettings, safeguards: Safeguards, execution: Execution
+    campaign_path: str,
+    out_dir: str,
+    rendering: RenderSettings,
+    safeguards: Safeguards,
+    execution: Execution,
+    review_settings: ReviewSettings,
 ):
     """The flow's steps: plan, one render task per shard, manifest, report."""
     logger = get_run_logger()
     run = execution
+    if review_settings.clip_model:
+        clip.check_reference(review_settings.clip_model)  # before any rendering
     shard_size = run.shard_size or planning.default_shard_size(render.select_device(run.device))
     plan = plan_campaign(campaign_path, out_dir, rendering, run.limit, shard_size, safeguards)
     for warning in plan.warnings:
@@ -170,7 +243,10 @@ def _generate(
     # at a time by default, or on Dask workers; see flows/runners.py).
     shard_settings = (run.device, run.batch_size, run.safety_checker, run.retries, run.retry_delay, safeguards)
     futures = [
-        render_shard.submit(plan.plan_path, ids, out_dir, *shard_settings, run.finish_workers) for ids in plan.shards
+        render_shard.submit(
+            plan.plan_path, ids, out_dir, *shard_settings, run.finish_workers, review_settings.clip_model
+        )
+        for ids in plan.shards
     ]
     finished = 0
     for future in as_completed(futures):
@@ -180,9 +256,10 @@ def _generate(
     for worker, loads in runner.model_loads(shards).items():
         logger.info("worker %s loaded %d model(s) in %.1f s", worker, loads[0], loads[1])
     summary = write_manifest(plan.plan_path, shards, out_dir)
-    publish_report(summary, plan.campaign_id, out_dir)
+    if not review_settings.wait_for_review:  # else published with the review page's links
+        publish_report(summary, plan.campaign_id, out_dir)
     logger.info("manifest %s: %s", summary.manifest_path, summary.describe())
-    return summary
+    return summary, plan.campaign_id
 
 
 if __name__ == "__main__":
