@@ -527,12 +527,20 @@ def export_command(
     dest: Annotated[
         Optional[Path], typer.Option("--out", help="Folder to write (replaced whole). Default: OUT_DIR/export/TARGET.")
     ] = None,
+    approved_only: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--approved-only/--all",
+            help="Only creatives approved in review, or every rendered one. Default: approved only once a review exists.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write the files the ad platforms import (every ad PAUSED, ready for review in the ad manager)."""
     from pixio_ads.export import ExportError, export
 
     try:
-        result = export(out_dir, to.lower(), dest)
+        result = export(out_dir, to.lower(), dest, approved_only)
     except (ExportError, PixioError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None

@@ -34,6 +34,7 @@ from pixio_ads.fileio import replace_folder
 from pixio_ads.formats import AdFormat
 from pixio_ads.manifest import read_table
 from pixio_ads.platforms import CALLS_TO_ACTION, file_size_problem, image_spec
+from pixio_ads.review import has_review, review_columns
 
 TARGETS = ("meta", "google", "csv")
 EXPORT_DIR = "export"
@@ -94,14 +95,26 @@ class ExportResult:
     left_out: int = 0  # creatives the platform would refuse (file size)
 
 
-def export(out_dir: str | Path, target: str, dest: str | Path | None = None) -> ExportResult:
+def export(
+    out_dir: str | Path, target: str, dest: str | Path | None = None, approved_only: bool | None = None
+) -> ExportResult:
     """Write ``target``'s files for the rendered creatives of ``out_dir`` into ``dest``
-    (default OUT/export/TARGET), replacing an earlier export there."""
+    (default OUT/export/TARGET), replacing an earlier export there. ``approved_only``: only
+    creatives approved in review (default: yes once a review exists)."""
     if target not in TARGETS:
         raise ExportError(f"unknown export target {target!r}: use one of {', '.join(TARGETS)}")
     out_dir = Path(out_dir)
     dest = Path(dest) if dest else out_dir / EXPORT_DIR / target
-    rows = rendered_creatives(out_dir)
+    rows = _with_decisions(rendered_creatives(out_dir), out_dir)
+    if approved_only is None:
+        approved_only = has_review(out_dir)
+    if approved_only:
+        rows = [row for row in rows if row["review_status"] == "approved"]
+        if not rows:
+            raise ExportError(
+                f"{out_dir}: no creative is approved yet: approve some with `pixio-ads review {out_dir}` "
+                "(or export every creative with --all)"
+            )
     if target != "csv":
         rows = [row for row in rows if target in _platforms(row)]
         if not rows:
@@ -128,6 +141,13 @@ def rendered_creatives(out_dir: Path) -> list[dict]:
     if not rows:
         raise ExportError(f"{out_dir}: the manifest has no rendered creative to export")
     return rows
+
+
+def _with_decisions(rows: list[dict], out_dir: Path) -> list[dict]:
+    """The rows with the review's current decisions (the manifest's copy may be older)."""
+    columns = review_columns(rows, out_dir)
+    decided = {name: values.to_pylist() for name, values in columns.items()}
+    return [{**row, **{name: decided[name][index] for name in decided}} for index, row in enumerate(rows)]
 
 
 def group_ads(rows: Iterable[dict]) -> list[Ad]:

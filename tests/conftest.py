@@ -32,6 +32,31 @@ def prefect_harness():
         yield
 
 
+@pytest.fixture(scope="session")
+def example_out(tmp_path_factory, prefect_harness) -> Path:
+    """The example campaign rendered once per session (1 step) through the real CLI and flow.
+    Tests that change the folder work on a copy (``example_copy``)."""
+    from typer.testing import CliRunner
+
+    from pixio_ads.cli import app
+
+    campaign = Path(__file__).resolve().parent.parent / "campaigns" / "spring-sale" / "campaign.csv"
+    out = tmp_path_factory.mktemp("example") / "out"
+    result = CliRunner().invoke(app, ["run", str(campaign), "--out", str(out), "--steps", "1"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def example_copy(example_out, tmp_path) -> Path:
+    """A private copy of the rendered example (its manifest, images, thumbnails)."""
+    import shutil
+
+    target = tmp_path / "out"
+    shutil.copytree(example_out, target, ignore=shutil.ignore_patterns("export", "shards"))
+    return target
+
+
 @pytest.fixture
 def campaign_dir(tmp_path) -> Path:
     """A campaign folder with a transparent product PNG in products/."""

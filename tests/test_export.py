@@ -30,12 +30,9 @@ def header(name: str) -> list[str]:
         return next(csv.reader(handle))
 
 
-@pytest.fixture(scope="module")
-def run_out(tmp_path_factory, prefect_harness) -> Path:
-    out = tmp_path_factory.mktemp("export") / "out"
-    result = CliRunner().invoke(app, ["run", str(EXAMPLE_CAMPAIGN), "--out", str(out), "--steps", "1"])
-    assert result.exit_code == 0, result.output
-    return out
+@pytest.fixture
+def run_out(example_copy) -> Path:
+    return example_copy
 
 
 def manifest_rows(out: Path) -> dict[str, dict]:
