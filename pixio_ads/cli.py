@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pixio_ads.campaign import Campaign, load_campaign
+from pixio_ads.clip import check_reference as check_clip_model
 from pixio_ads.errors import PixioError, ValidationError
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.planning import check_models
@@ -355,6 +356,8 @@ def run(
     _, variants = _load(campaign, settings["rendering"], limit)  # fail fast, before Prefect starts
     try:
         check_models(variants)
+        if clip_model:
+            check_clip_model(clip_model)
     except PixioError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
