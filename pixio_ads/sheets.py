@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -72,7 +73,47 @@ def _read_frame(path: Path, suffix: str, warnings: list[str]) -> tuple[pd.DataFr
                 f"{path}: workbook has {len(names)} sheets ({', '.join(names)}); using sheet {sheet!r}"
                 f" (name a sheet {PREFERRED_SHEET!r} to choose another)"
             )
-        return pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False, na_filter=False), sheet
+        frame = pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False, na_filter=False)
+    _note_dates(frame, path, warnings)
+    _note_headerless_columns(frame, path, warnings)
+    return frame, sheet
+
+
+_EXCEL_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$")
+
+
+def _note_dates(frame: pd.DataFrame, path: Path, warnings: list[str]) -> None:
+    """Excel turns text such as '3/4' or 'Jan 5' into a date: such a cell is read as the
+    date (YYYY-MM-DD), and a warning names it, since the typed text cannot be recovered."""
+    for column in frame.columns:
+        for index, value in frame[column].items():
+            if isinstance(value, str) and (match := _EXCEL_DATE.match(value)):
+                frame.at[index, column] = match[1]
+                warnings.append(
+                    f"{path}, row {index + 2}, column '{str(column).strip()}': Excel stored this cell as a date; "
+                    f"it is read as {match[1]} (format the column as Text and type it again if you meant text)"
+                )
+
+
+def _note_headerless_columns(frame: pd.DataFrame, path: Path, warnings: list[str]) -> None:
+    """A column without a header (e.g. under a merged header cell) is ignored: say so when
+    it holds values."""
+    for position, column in enumerate(frame.columns):
+        if str(column).startswith("Unnamed:") and frame[column].astype(str).str.strip().ne("").any():
+            letter = _column_letter(position)
+            warnings.append(
+                f"{path}: column {letter} has values but no header (merged header cells?); it is ignored "
+                "(give every column its own header cell in row 1)"
+            )
+
+
+def _column_letter(position: int) -> str:
+    letters = ""
+    position += 1
+    while position:
+        position, remainder = divmod(position - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
 
 
 # --- CSV as spreadsheet programs write it ----------------------------------------------------

@@ -260,6 +260,26 @@ def test_hidden_sheets_are_not_taken_for_the_campaign(campaign_dir):
     assert campaign.sheet == "Sheet2" and campaign.rows[0].variants == 2
 
 
+def test_dates_excel_made_of_text_and_headerless_columns_are_named(campaign_dir):
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    row = good_row(formats="square")
+    sheet.append([*row, None])  # a merged header leaves the last column without a name
+    sheet.append([*row.values(), "left over"])
+    sheet["J2"] = datetime(2026, 3, 4)  # 'cta' typed as 3/4: Excel stored a date
+    path = campaign_dir / "dates.xlsx"
+    book.save(path)
+    campaign = load_campaign(path)
+    assert campaign.rows[0].cta == "2026-03-04"
+    (date,) = [w for w in campaign.warnings if "as a date" in w]
+    assert "row 2, column 'cta'" in date and "format the column as Text" in date
+    assert any("column K has values but no header" in w for w in campaign.warnings)
+
+
 def test_characters_no_font_has_are_a_warning_naming_row_and_column(campaign_dir):
     campaign = load_campaign(write_csv(campaign_dir, [good_row(headline="Summer sale 🔥 now", formats="square")]))
     (warning,) = [w for w in campaign.warnings if "no font" in w]
