@@ -55,7 +55,7 @@ ModelOpt = Annotated[
     Optional[str],
     typer.Option(
         "--model",
-        help="Local checkpoint folder or hub id; wins over the spreadsheet. Default: the embedded tiny model (noise).",
+        help="Local checkpoint folder or hub id; wins over the spreadsheet. Default: the embedded backdrop model (synthetic backdrops).",
     ),
 ]
 StepsOpt = Annotated[
@@ -547,6 +547,9 @@ def export_command(
     except (ExportError, PixioError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
+    except OSError as exc:  # a full disk, a folder we may not write: the previous export is left whole
+        err.print(f"[bold red]error:[/] cannot write the export ({exc}); the previous one is unchanged", highlight=False)
+        raise typer.Exit(EXIT_FAILED_VARIANTS) from None
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     out.print(f"{result.target}: {result.ads} ad(s), {result.images} image(s) -> {result.folder}", highlight=False)

@@ -166,6 +166,17 @@ def _fmt(row: dict) -> AdFormat:
     return AdFormat(row["format"], row["width"], row["height"])
 
 
+def _by_shape(out_dir: Path, platform: str, ad: Ad, result: ExportResult) -> dict[str, dict]:
+    """The ad's creatives by the platform's image shape (the first of each shape), leaving out
+    files the platform would refuse."""
+    found: dict[str, dict] = {}
+    for row in ad.creatives:
+        spec = image_spec(platform, _fmt(row))
+        if spec and spec.name not in found and _usable(out_dir, platform, row, result):
+            found[spec.name] = row
+    return found
+
+
 def _usable(out_dir: Path, platform: str, row: dict, result: ExportResult) -> bool:
     """The platform would take the file (size); a warning names the one it would refuse."""
     problem = file_size_problem(platform, (out_dir / row["output_path"]).stat().st_size)
@@ -184,11 +195,7 @@ def _write_meta(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     images.mkdir()
     sheet: list[list] = []
     for ad in group_ads(rows):
-        by_shape = {}
-        for row in ad.creatives:
-            spec = image_spec("meta", _fmt(row))
-            if spec and spec.name not in by_shape and _usable(out_dir, "meta", row, result):
-                by_shape[spec.name] = row
+        by_shape = _by_shape(out_dir, "meta", ad, result)
         feed = next((by_shape[name] for name in META_FEED_ORDER if name in by_shape), None)
         for placement, row in (("feed", feed), ("stories", by_shape.get("stories"))):
             if row is not None:
@@ -237,11 +244,7 @@ def _write_google(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult
     result = ExportResult("google", folder, [], 0, 0)
     sheet: list[list] = []
     for ad in group_ads(rows):
-        by_shape = {}
-        for row in ad.creatives:
-            spec = image_spec("google", _fmt(row))
-            if spec and spec.name not in by_shape and _usable(out_dir, "google", row, result):
-                by_shape[spec.name] = row
+        by_shape = _by_shape(out_dir, "google", ad, result)
         if not {"landscape", "square"} <= by_shape.keys():
             have = ", ".join(by_shape) or "none"
             result.warnings.append(
