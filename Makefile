@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 CAMPAIGN ?= campaigns/spring-sale/campaign.csv
 
-.PHONY: install install-system demo test test-fast lint format docs bench wheel-check clean
+.PHONY: install install-system demo test test-fast lint format docs bench wheel-check backdrop-model clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Retrain the embedded backdrop model shipped in the package (~25 min on 2 CPU cores; same seed, same weights).
+backdrop-model: install
+	$(BIN)/python -m pixio_ads.backdrop_model pixio_ads/weights/tiny-sd-backdrops --seed 0
 
 # ruff: formatting and lint rules from pyproject.toml; `make format` fixes what it can.
 lint: install

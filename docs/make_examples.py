@@ -1,5 +1,6 @@
-"""Render the README's example images with the embedded tiny model (its scenes are noise:
-what these show is the cut-out, layout, shadows, copy, brand kit and the four modes).
+"""Render the README's example images with the embedded backdrop model (synthetic
+backdrops: what these show is the scene, cut-out, layout, shadows, copy, brand kit and the
+four modes).
 
     .venv/bin/python docs/make_examples.py
 
@@ -8,6 +9,7 @@ Writes small JPEGs to docs/examples/: the first creative of each mode and format
 
 from __future__ import annotations
 
+import csv
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,16 +37,23 @@ def modes_campaign(folder: Path) -> Path:
     mask = Image.new("L", portrait.size, 0)
     ImageDraw.Draw(mask).rectangle((170, 400, 470, 640), fill=255)  # repaint the shirt
     mask.save(folder / "shirt-mask.png")
-    lines = (folder / "campaign.csv").read_text().splitlines()
-    header = lines[0] + ",source_image,replace_mask,strength"
-    rows = [line + ",,," for line in lines[1:]]
-    rows.append(
-        "spring-sale,profile-restyle,Profile picture,products/bottle.png,studio,creators,watercolour,square,1,7,Your look,Try it,,restyle,,brand.yaml,jpeg,portrait.png,,0.6"
-    )
-    rows.append(
-        "spring-sale,shirt-replace,New shirt,products/bottle.png,studio,creators,linen shirt,square,1,8,New season,Shop,,replace,,brand.yaml,jpeg,portrait.png,shirt-mask.png,1"
-    )
-    (folder / "campaign.csv").write_text("\n".join([header, *rows]) + "\n")
+    with open(folder / "campaign.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    base = {**rows[0], "brand_kit": "brand.yaml", "output_format": "jpeg", "formats": "square", "variants": "1"}
+    base.update(platforms="", link="", primary_text="", description="", call_to_action="", anchor="")
+    rows.append({**base, "product_id": "profile-restyle", "product_name": "Profile picture", "template": "studio",
+                 "audiences": "creators", "styles": "watercolour", "base_seed": "7", "headline": "Your look",
+                 "cta": "Try it", "negative_prompt": "", "mode": "restyle", "source_image": "portrait.png",
+                 "strength": "0.6"})  # fmt: skip
+    rows.append({**base, "product_id": "shirt-replace", "product_name": "New shirt", "template": "studio",
+                 "audiences": "creators", "styles": "linen shirt", "base_seed": "8", "headline": "New season",
+                 "cta": "Shop", "negative_prompt": "", "mode": "replace", "source_image": "portrait.png",
+                 "replace_mask": "shirt-mask.png", "strength": "1"})  # fmt: skip
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(folder / "campaign.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
     (folder / "campaign.xlsx").unlink()
     return folder / "campaign.csv"
 

@@ -548,7 +548,9 @@ def export_command(
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     except OSError as exc:  # a full disk, a folder we may not write: the previous export is left whole
-        err.print(f"[bold red]error:[/] cannot write the export ({exc}); the previous one is unchanged", highlight=False)
+        err.print(
+            f"[bold red]error:[/] cannot write the export ({exc}); the previous one is unchanged", highlight=False
+        )
         raise typer.Exit(EXIT_FAILED_VARIANTS) from None
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)

@@ -22,7 +22,13 @@ from pathlib import Path
 from PIL import Image
 
 from pixio_ads.errors import ModelLoadError
-from pixio_ads.tiny_model import EMBEDDED_MODELS, NOISE_WARNING, ensure_embedded_model
+from pixio_ads.tiny_model import (
+    BACKDROP_NOTE,
+    EMBEDDED_MODEL_ID,
+    EMBEDDED_MODELS,
+    NOISE_WARNING,
+    ensure_embedded_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +247,9 @@ def load_pipeline(model_id: str, loader, device: str):
     from transformers.utils import logging as transformers_logging
 
     source = resolve_source(model_id)
-    if model_id in EMBEDDED_MODELS:
+    if model_id == EMBEDDED_MODEL_ID:
+        logger.info(BACKDROP_NOTE)
+    elif model_id in EMBEDDED_MODELS:
         logger.warning(NOISE_WARNING)
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()

@@ -34,7 +34,7 @@ class RenderSettings(_Settings):
     model: str | None = Field(
         None,
         description="Local checkpoint folder, single .safetensors/.ckpt file or hub id. "
-        "Default: the spreadsheet's model column, else the embedded tiny model (noise).",
+        "Default: the spreadsheet's model column, else the embedded backdrop model (synthetic backdrops).",
     )
     steps: int | None = Field(None, ge=1, le=500, description="Denoising steps.")
     guidance: float | None = Field(None, ge=0, le=50, description="Classifier-free guidance scale.")

@@ -1,8 +1,11 @@
-"""The embedded default model: a tiny random-weight Stable Diffusion pipeline.
+"""The embedded models, so the whole product runs offline and fast (tests, CI, the demo).
 
-It exists so that the whole product runs offline and fast (smoke tests, CI, the demo).
-Its weights are random, so its images are noise. It is built deterministically, saved
-with ``save_pretrained`` and then loaded with ``from_pretrained`` like any real checkpoint.
+- the default, ``embedded:tiny-sd-backdrops``: trained by the project on procedural
+  backdrops (backdrop_model.py), shipped in the package under ``weights/``;
+- tiny random-weight SD, SDXL and upscaler pipelines, built deterministically on first use,
+  for tests where the pictures do not matter (their images are noise).
+
+All are saved with ``save_pretrained`` and loaded with ``from_pretrained`` like any real checkpoint.
 Sizes follow a measurement on 2 CPU cores: an 8x VAE without mid-block attention and
 a (16, 32) UNet with cross-attention only at the lower resolution render 512 px in
 about 0.3 s at 4 steps; a 2x VAE with attention everywhere needs over 4 s for 256 px.
@@ -13,18 +16,38 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
 
-EMBEDDED_MODEL_ID = "embedded:tiny-sd"
+from pixio_ads.errors import ModelLoadError
+
+# The default: a tiny model trained by the project on procedural backdrops (backdrop_model.py),
+# shipped in the package. The random-weight ones below are built on first use: they exercise
+# the code paths (SD, SDXL, upscaler) in tests where the pictures do not matter.
+EMBEDDED_MODEL_ID = "embedded:tiny-sd-backdrops"
+EMBEDDED_RANDOM_ID = "embedded:tiny-sd"
 EMBEDDED_SDXL_ID = "embedded:tiny-sdxl"  # two text encoders: exercises the SDXL code path on CPU
 EMBEDDED_UPSCALER_ID = "embedded:tiny-upscaler"  # a 4x StableDiffusionUpscalePipeline
-EMBEDDED_MODELS = {EMBEDDED_MODEL_ID: "sd", EMBEDDED_SDXL_ID: "sdxl", EMBEDDED_UPSCALER_ID: "upscaler"}
+EMBEDDED_MODELS = {
+    EMBEDDED_MODEL_ID: "backdrops",
+    EMBEDDED_RANDOM_ID: "sd",
+    EMBEDDED_SDXL_ID: "sdxl",
+    EMBEDDED_UPSCALER_ID: "upscaler",
+}
+BACKDROP_WEIGHTS = Path(str(resources.files("pixio_ads").joinpath("weights", "tiny-sd-backdrops")))
 # Bump when the architecture or build recipe changes so caches are rebuilt.
 EMBEDDED_MODEL_VERSION = "1"
 EMBEDDED_DEFAULT_STEPS = 4
+# The backdrop model follows its prompt without classifier-free guidance (measured: at 2 and
+# above its colours overshoot), and one pass per step instead of two halves its render time.
+EMBEDDED_BACKDROP_GUIDANCE = 1.0
 NOISE_WARNING = (
-    "Using the embedded tiny random-weight model: its images are noise. It exists for "
-    "smoke tests and the demo. Pass --model with a local checkpoint folder or hub id for real images."
+    "Using an embedded tiny random-weight model: its images are noise. It exists for smoke tests. "
+    "Pass --model with a local checkpoint folder or hub id for real images."
+)
+BACKDROP_NOTE = (
+    "Using the embedded backdrop model: tiny, trained on synthetic backdrops; its scenes are smooth "
+    "studio-like backgrounds, not photographs. Pass --model with a real checkpoint for real images."
 )
 
 
@@ -36,6 +59,8 @@ def cache_dir() -> Path:
 
 def embedded_model_path(model_id: str = EMBEDDED_MODEL_ID) -> Path:
     kind = EMBEDDED_MODELS[model_id]
+    if kind == "backdrops":
+        return BACKDROP_WEIGHTS
     return cache_dir() / "models" / f"tiny-{kind}-v{EMBEDDED_MODEL_VERSION}"
 
 
@@ -69,14 +94,14 @@ bottle mug lamp cup water coffee tea shoe sneaker bag watch phone
 """.split()
 
 
-def _byte_level_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
+def _byte_level_vocab(words: list[str] | None = None) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """A small CLIP BPE vocabulary built offline: every byte, every byte ending a word,
-    and left-to-right merges that spell out each word of _WORDS."""
+    and left-to-right merges that spell out each word of ``words`` (default _WORDS)."""
     chars = _byte_to_unicode_chars()
     tokens = chars + [c + "</w>" for c in chars]
     known = set(tokens)
     merges: list[tuple[str, str]] = []
-    for word in dict.fromkeys(_WORDS):
+    for word in dict.fromkeys(words or _WORDS):
         pieces = list(word[:-1]) + [word[-1] + "</w>"]
         left = pieces[0]
         for right in pieces[1:]:
@@ -90,12 +115,12 @@ def _byte_level_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
     return {token: index for index, token in enumerate(tokens)}, merges
 
 
-def write_tokenizer(folder: Path) -> int:
-    """An offline CLIP BPE tokenizer (byte table + word merges) saved in ``folder``; returns
-    its vocabulary size. Also used by benchmarks/fullsize.py."""
+def write_tokenizer(folder: Path, words: list[str] | None = None) -> int:
+    """An offline CLIP BPE tokenizer (byte table + merges for ``words``, default _WORDS) saved
+    in ``folder``; returns its vocabulary size. Also used by benchmarks/fullsize.py."""
     from transformers import CLIPTokenizer
 
-    vocab, merges = _byte_level_vocab()
+    vocab, merges = _byte_level_vocab(words)
     CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77).save_pretrained(folder)
     return len(vocab)
 
@@ -117,10 +142,39 @@ def _text_config(vocab_size: int, tokenizer, **extra):
     )
 
 
+def tiny_vae(sample_size: int, norm_groups: int = 8):
+    """The 8x VAE of the embedded models: no mid-block attention, 8-16 channels. With 8
+    groups of 8 channels GroupNorm is per channel, which erases a flat area's colour: the
+    trained backdrop model normalises over all channels (1 group) to keep it."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(8, 16, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        norm_num_groups=norm_groups,
+        sample_size=sample_size,
+        mid_block_add_attention=False,
+    )
+
+
+def tiny_scheduler():
+    """Euler on SD's scaled-linear schedule, as the embedded pipelines ship it."""
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000, steps_offset=1
+    )
+
+
 def _components(kind: str, vocab_size: int, tokenizer) -> dict:
     """Seeded tiny components; ``kind`` 'sd' (one text encoder) or 'sdxl' (two, pooled + time ids)."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     sdxl = kind == "sdxl"
@@ -149,27 +203,14 @@ def _components(kind: str, vocab_size: int, tokenizer) -> dict:
         **unet_extra,
     )
     torch.manual_seed(0)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        block_out_channels=(8, 16, 16, 16),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        layers_per_block=1,
-        norm_num_groups=8,
-        sample_size=512,
-        mid_block_add_attention=False,
-    )
+    vae = tiny_vae(512)
     torch.manual_seed(0)
     components = dict(
         unet=unet,
         vae=vae,
         text_encoder=CLIPTextModel(_text_config(vocab_size, tokenizer)),
         tokenizer=tokenizer,
-        scheduler=EulerDiscreteScheduler(
-            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000, steps_offset=1
-        ),
+        scheduler=tiny_scheduler(),
     )
     if sdxl:
         torch.manual_seed(1)
@@ -259,6 +300,13 @@ def build_tiny_pipeline(kind: str, target: Path) -> Path:
 def ensure_embedded_model(model_id: str = EMBEDDED_MODEL_ID) -> Path:
     """Path of a saved embedded model, building it on first use."""
     path = embedded_model_path(model_id)
+    if EMBEDDED_MODELS[model_id] == "backdrops":
+        if not (path / "model_index.json").is_file():
+            raise ModelLoadError(
+                f"the embedded backdrop model is missing from {path}: reinstall pixio-ads, or train it with "
+                f"`python -m pixio_ads.backdrop_model {path}`"
+            )
+        return path
     if not (path / "model_index.json").is_file():
         build_tiny_pipeline(EMBEDDED_MODELS[model_id], path)
     return path

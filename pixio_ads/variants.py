@@ -16,7 +16,7 @@ from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.prompts import PromptRenderer, TemplateError
 from pixio_ads.render import DEFAULT_SCHEDULER
 from pixio_ads.settings import RenderSettings
-from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID, EMBEDDED_MODELS
+from pixio_ads.tiny_model import EMBEDDED_BACKDROP_GUIDANCE, EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID, EMBEDDED_MODELS
 
 # Bump when rendering/compositing changes what pixels a variant gets, so ids change too.
 RECIPE_VERSION = 2  # 2: cut-out, layout, shadows, copy overlay, modes
@@ -130,13 +130,14 @@ def resolve_settings(row: CampaignRow, overrides: RenderSettings) -> Settings:
     model = overrides.model or row.model or EMBEDDED_MODEL_ID
     default_steps = EMBEDDED_DEFAULT_STEPS if model in EMBEDDED_MODELS else DEFAULT_REAL_MODEL_STEPS
     guidance = overrides.guidance if overrides.guidance is not None else row.guidance
+    default_guidance = EMBEDDED_BACKDROP_GUIDANCE if model == EMBEDDED_MODEL_ID else DEFAULT_GUIDANCE
     return Settings(
         model=model,
         revision=overrides.revision or row.revision or "",
         dtype=overrides.dtype or row.dtype or "auto",
         scheduler=overrides.scheduler or row.scheduler or DEFAULT_SCHEDULER,
         steps=overrides.steps or row.steps or default_steps,
-        guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance),
+        guidance=default_guidance if guidance is None else float(guidance),
     )
 
 

@@ -36,7 +36,7 @@ def test_example_campaign_through_the_flow(prefect_harness, tmp_path):
         with Image.open(path) as image:
             assert image.size == (fmt.width, fmt.height) == (row["width"], row["height"])
         assert hashlib.sha256(path.read_bytes()).hexdigest() == row["output_sha256"]
-        assert row["model_id"] == "embedded:tiny-sd" and row["steps"] == 2 and row["render_seconds"] > 0
+        assert row["model_id"] == "embedded:tiny-sd-backdrops" and row["steps"] == 2 and row["render_seconds"] > 0
     assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave no temp files
 
 

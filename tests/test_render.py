@@ -34,7 +34,7 @@ def test_embedded_model_is_a_saved_checkpoint_loaded_like_any_other(tiny):
     folder = embedded_model_path()
     assert (folder / "model_index.json").is_file() and (folder / "tokenizer" / "tokenizer.json").is_file()
     assert type(tiny.pipeline).__name__ == "StableDiffusionPipeline"
-    assert tiny.native_side == 512
+    assert tiny.native_side == 256  # the backdrop model is trained at 256 px (backdrop_model.NATIVE_LATENT)
     by_path = render.load_model(str(folder), "cpu")  # what --model /path/to/checkpoint does
     assert by_path is not tiny
     a = render.generate(tiny, PROMPTS[:1], [""], SEEDS[:1], 64, 64, 2, 7.5).images
