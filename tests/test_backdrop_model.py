@@ -11,7 +11,7 @@ from helpers import EXAMPLE_CAMPAIGN
 from pixio_ads import backdrops, render
 from pixio_ads.backdrop_model import Recipe, train
 from pixio_ads.campaign import load_campaign
-from pixio_ads.tiny_model import BACKDROP_WEIGHTS, EMBEDDED_BACKDROP_GUIDANCE, EMBEDDED_MODEL_ID
+from pixio_ads.tiny_model import EMBEDDED_BACKDROP_GUIDANCE, EMBEDDED_MODEL_ID
 from pixio_ads.variants import expand
 
 SEEDS = [11, 22, 33]
