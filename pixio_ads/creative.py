@@ -119,7 +119,7 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
     """The finished creative at the format's exact pixels, with its manifest values."""
     size = (variant.width, variant.height)
     values: dict = {}
-    keep = None
+    keep, product, box = None, None, None
     if variant.mode in ("compose", "inpaint"):
         product, method, box = _product_box(variant, assets)
         values.update(cutout_method=method, product_box=list(box.as_tuple()))
@@ -144,18 +144,16 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         cta_contrast=overlay.cta.contrast,
         missing_glyphs=overlay.missing_glyphs,
     )
-    values.update(_scores(variant, scene, plan, overlay, brand, assets))
+    values.update(_scores(scene, plan, overlay, brand, product, box))
     return Creative(creative, values, keep)
 
 
-def _scores(variant: Variant, scene: Image.Image, plan, overlay, brand: BrandKit, assets: Assets) -> dict:
-    """Score columns (scoring.py) from what finishing measured and placed."""
-    product_box, alpha = None, None
-    if variant.mode in ("compose", "inpaint"):
-        product, _, product_box = _product_box(variant, assets)
-        alpha = np.asarray(scaled_product(product, product_box).getchannel("A"))
+def _scores(scene: Image.Image, plan, overlay, brand: BrandKit, product: Image.Image | None, box: Box | None) -> dict:
+    """Score columns (scoring.py) from what finishing measured and placed (``product`` and
+    its ``box``: None in restyle and replace modes)."""
+    alpha = np.asarray(scaled_product(product, box).getchannel("A")) if product is not None else None
     elements = Elements(
-        plan.canvas, plan.safe, overlay.headline.box, overlay.cta.box, overlay.logo, overlay.label, product_box
+        plan.canvas, plan.safe, overlay.headline.box, overlay.cta.box, overlay.logo, overlay.label, box
     )
     return score_columns(
         scene,

@@ -71,10 +71,11 @@ class ReviewContext:
 
 
 class _Manifest:
-    """The manifest's rows, read again when the file changes (a rerun, the flow's merge)."""
+    """The manifest's rows (and an index by variant id), read again when the file changes
+    (a rerun, the flow's merge)."""
 
     def __init__(self, path: Path):
-        self.path, self._stamp, self._rows = path, None, []
+        self.path, self._stamp, self._rows, self._by_id = path, None, [], {}
         self._lock = threading.Lock()
 
     def rows(self) -> list[dict]:
@@ -82,7 +83,14 @@ class _Manifest:
             stamp = self.path.stat().st_mtime_ns
             if stamp != self._stamp:
                 self._rows, self._stamp = read_table(self.path).to_pylist(), stamp
+                self._by_id = {row["variant_id"]: row for row in self._rows}
             return self._rows
+
+    def row(self, variant_id: str) -> dict:
+        self.rows()  # fresh
+        if variant_id not in self._by_id:
+            raise HTTPException(404, f"no creative {variant_id} in this output folder")
+        return self._by_id[variant_id]
 
 
 def create_app(context: ReviewContext) -> FastAPI:
@@ -110,7 +118,7 @@ def create_app(context: ReviewContext) -> FastAPI:
 
     @app.get("/creative/{variant_id}", response_class=HTMLResponse)
     def detail(request: Request, variant_id: str):
-        creative = _find(_creatives(manifest.rows(), store), variant_id)
+        creative = _creative(manifest.row(variant_id), store.latest())
         history = store.history(variant_id)
         return templates.TemplateResponse(
             request,
@@ -124,12 +132,12 @@ def create_app(context: ReviewContext) -> FastAPI:
 
     @app.post("/api/decisions")
     def decide(decision: DecisionIn):
-        creative = _find(_creatives(manifest.rows(), store), decision.variant_id)
-        if creative["status"] != "rendered":
-            raise HTTPException(409, f"{decision.variant_id} was not rendered ({creative['status']})")
+        row = manifest.row(decision.variant_id)  # one creative: a click never rebuilds the whole grid
+        if row["status"] != "rendered":
+            raise HTTPException(409, f"{decision.variant_id} was not rendered ({row['status']})")
         reviewer = decision.reviewer.strip() or context.reviewer
-        store.record(decision.variant_id, creative["output_sha256"], decision.decision, reviewer, decision.note)
-        return _find(_creatives(manifest.rows(), store), decision.variant_id)
+        made = store.record(decision.variant_id, row["output_sha256"], decision.decision, reviewer, decision.note)
+        return _creative(row, {(made.variant_id, made.sha256): made})
 
     @app.post("/api/approve-top")
     def approve_top(top: TopIn):
@@ -181,20 +189,20 @@ async def _check_access(request: Request, call_next, context: ReviewContext):
 def _creatives(rows: list[dict], store: ReviewStore) -> list[dict]:
     """Manifest rows with their current decision (on this very file), best first."""
     decisions = store.latest()
-    result = []
-    for row in rows:
-        found = status_of(row, decisions)
-        decision = found.decision if found else ("unreviewed" if row["status"] == "rendered" else "")
-        result.append(
-            {
-                **{k: v for k, v in row.items() if not hasattr(v, "isoformat")},
-                "decision": decision,
-                "decided_by": found.reviewer if found else None,
-                "note": found.note if found else "",
-                "thumb": _thumb(row),
-            }
-        )
+    result = [_creative(row, decisions) for row in rows]
     return sorted(result, key=lambda c: (c["product_id"], c["format"], c["rank"] or 10**9, c["variant_id"]))
+
+
+def _creative(row: dict, decisions: dict) -> dict:
+    """A manifest row as the page shows it: with the decision that holds for its file."""
+    found = status_of(row, decisions)
+    return {
+        **{k: v for k, v in row.items() if not hasattr(v, "isoformat")},
+        "decision": found.decision if found else ("unreviewed" if row["status"] == "rendered" else ""),
+        "decided_by": found.reviewer if found else None,
+        "note": found.note if found else "",
+        "thumb": _thumb(row),
+    }
 
 
 def _thumb(row: dict) -> str | None:
@@ -206,13 +214,6 @@ def _groups(creatives: list[dict]) -> list[tuple[str, list[dict]]]:
     for creative in creatives:
         groups.setdefault(f"{creative['product_name']} - {creative['format']}", []).append(creative)
     return list(groups.items())
-
-
-def _find(creatives: list[dict], variant_id: str) -> dict:
-    for creative in creatives:
-        if creative["variant_id"] == variant_id:
-            return creative
-    raise HTTPException(404, f"no creative {variant_id} in this output folder")
 
 
 class ReviewServer:
