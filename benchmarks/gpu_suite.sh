@@ -9,6 +9,9 @@
 #    watermark and XMP (benchmarks/gpu_flow.py);
 # 4. prints the GPU, images/s of each, gpu_render_over_bare_ratio (worst of the three)
 #    and gpu_flow_over_render_ratio (flow images/s over render-only images/s at batch 4).
+# On an image with torch/transformers/accelerate but without this project's other dependencies,
+# put their cp312 wheels on PYTHONPATH first; prefect's server needs greenlet (sqlalchemy asyncio).
+# Measured 2026-11-26 on an H100 in ~4.5 min: benchmarks/RESULTS.md.
 # SMOKE=1 runs the same steps with the embedded tiny model on the CPU (checks the wiring).
 set -euo pipefail
 cd "$(dirname "$0")/.."
