@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the integration tests use: headless Chromium (dashboard check), DejaVu fonts,
+# Noto Color Emoji (emoji in the copy, drawn in colour),
 # PostgreSQL (Prefect server on Postgres). Needs root or sudo; skipped when all are present.
-SYSTEM_PACKAGES := chromium fonts-dejavu-core postgresql libgl1 libglib2.0-0 libimage-exiftool-perl  # libGL: opencv (invisible-watermark); exiftool: XMP test
+SYSTEM_PACKAGES := chromium fonts-dejavu-core fonts-noto-color-emoji postgresql libgl1 libglib2.0-0 libimage-exiftool-perl  # libGL: opencv (invisible-watermark); exiftool: XMP test
 install-system:
-	@if command -v chromium >/dev/null && command -v exiftool >/dev/null && ldconfig -p | grep -q libGL.so.1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	@if command -v chromium >/dev/null && command -v exiftool >/dev/null && ldconfig -p | grep -q libGL.so.1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then \
 		echo "system packages present"; \
 	else \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

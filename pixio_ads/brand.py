@@ -9,6 +9,7 @@ Example ``brand.yaml``::
     fonts:
       headline: fonts/Brand-Bold.ttf   # TTF/OTF; the bundled DejaVu Sans is the fallback
       cta: fonts/Brand-Regular.ttf
+      emoji: fonts/NotoColorEmoji.ttf  # colour emoji in the copy; default: the system's (emoji.py)
     colors:
       text: "#FFFFFF"              # headline colour (replaced by black/white if it lacks contrast)
       scrim: "#000000"             # panel behind the headline when the scene is too busy
@@ -41,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
 from pixio_ads.composite import LOGO_POSITIONS
+from pixio_ads.emoji import colour_font_problem, system_emoji_font
 from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.scoring import COMPONENTS, DEFAULT_WEIGHTS
 
@@ -68,6 +70,7 @@ class _Strict(BaseModel):
 class _Fonts(_Strict):
     headline: str | None = None
     cta: str | None = None
+    emoji: str | None = None
 
 
 def _colour_field(value: str) -> str:
@@ -154,6 +157,13 @@ class BrandKit:
     sha256: str
     palette: tuple[Colour, ...] = ()  # brand colours scenes are scored against
     score_weights: tuple[tuple[str, float], ...] = tuple(DEFAULT_WEIGHTS.items())
+    # The kit's colour emoji font, else the system's (not in sha256: a machine's fonts do
+    # not change the variant ids; rows whose emoji were left out say so in missing_glyphs).
+    emoji_font: Path | None = None
+
+    @property
+    def emoji_path(self) -> str | None:
+        return str(self.emoji_font) if self.emoji_font else None
 
     @property
     def scoring_colours(self) -> list[Colour] | None:
@@ -168,6 +178,7 @@ DEFAULT_BRAND = BrandKit(
     headline_fonts=(DEFAULT_HEADLINE_FONT,), cta_fonts=(DEFAULT_HEADLINE_FONT,),
     text_colour=(255, 255, 255), scrim_colour=(0, 0, 0), cta_colour=(228, 87, 46), cta_text_colour=(255, 255, 255),
     cta_shape="pill", label_text="AI-generated", label_position="bottom-right", label_opacity=0.7, path="", sha256="",
+    emoji_font=system_emoji_font(),
 )  # fmt: skip
 
 
@@ -184,6 +195,7 @@ def load_brand_kit(path: Path) -> BrandKit:
     logo = assets.resolve("logo", raw.logo, _image_problem)
     headline_font = assets.resolve("fonts.headline", raw.fonts.headline, _font_problem)
     cta_font = assets.resolve("fonts.cta", raw.fonts.cta, _font_problem)
+    emoji_font = assets.resolve("fonts.emoji", raw.fonts.emoji, colour_font_problem)
     label_position = label_corner(raw.ai_label.position, raw.logo_position if logo else None)
     if logo and label_position == raw.logo_position:
         message = f"the AI label and the logo cannot share the {label_position} corner"
@@ -210,6 +222,7 @@ def load_brand_kit(path: Path) -> BrandKit:
         sha256=assets.sha256(),
         palette=tuple(parse_colour(value) for value in raw.colors.palette),
         score_weights=tuple({**DEFAULT_WEIGHTS, **raw.scoring.weights}.items()),
+        emoji_font=emoji_font or system_emoji_font(),
     )
 
 

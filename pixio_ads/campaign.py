@@ -31,6 +31,7 @@ from pixio_ads.composite import (
     Placement,
     normalise_anchor,
 )
+from pixio_ads.emoji import EMOJI_FONT_ENV, is_emoji_candidate
 from pixio_ads.errors import Issue, ValidationError
 from pixio_ads.fileio import sha256_file
 from pixio_ads.formats import FORMAT_HELP, AdFormat, parse_format
@@ -690,17 +691,20 @@ def _check_copy_fits(
 
 
 def _note_missing_glyphs(cells: dict, brand: BrandKit, check: RowCheck) -> None:
-    """Characters no font of the kit can draw (emoji, scripts the fonts lack) are left out of
-    the creative: a warning names them, the row and the column, before anything renders."""
+    """Characters no font of the kit can draw (emoji without a colour emoji font, scripts the
+    fonts lack) are left out of the creative: a warning names them, the row and the column,
+    before anything renders."""
     for name, fonts in (("headline", brand.headline_fonts), ("cta", brand.cta_fonts)):
-        _, _, missing = choose_font(cells[name], fonts)
+        _, _, missing = choose_font(cells[name], fonts, brand.emoji_path)
         if missing:
             listed = " ".join(f"{char} (U+{ord(char):04X})" for char in missing)
-            check.warn(
-                name,
-                f"no font of the brand kit has {listed}; they are left out of the creative "
-                "(add a font that has them to the brand kit)",
-            )
+            fix = "add a font that has them to the brand kit"
+            if not brand.emoji_font and any(is_emoji_candidate(char) for char in missing):
+                fix += (
+                    "; for emoji, install a colour emoji font (Debian/Ubuntu: fonts-noto-color-emoji) "
+                    f"or name one as fonts.emoji in the brand kit or in {EMOJI_FONT_ENV}"
+                )
+            check.warn(name, f"no font of the brand kit has {listed}; they are left out of the creative ({fix})")
 
 
 def _check_platforms(values: dict, cells: dict, check: RowCheck) -> str:

@@ -4,7 +4,8 @@ Text is fitted into its layout box (shrink, then wrap, then a clear error below 
 legible size), drawn in the brand colour when that meets WCAG contrast (4.5:1) against
 the pixels behind it, else black or white, else over a scrim just opaque enough to
 reach it. Right-to-left and non-Latin text is shaped by Pillow's raqm layout when
-available; characters no font covers are left out and reported.
+available. Emoji are drawn in colour from a colour emoji font (emoji.py) beside the text
+font; characters no font covers are left out and reported.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pixio_ads.brand import BrandKit, Colour
 from pixio_ads.composite import Layout, layout
+from pixio_ads.emoji import IGNORABLE, EmojiFace, split_runs
 from pixio_ads.formats import AdFormat, Box
 from pixio_ads.images import open_image
 
@@ -52,11 +54,66 @@ class FittedText:
     width: int  # of the widest line
     height: int  # of the block
     missing: str  # characters no font covered, left out
+    emoji_path: str | None = None  # the colour emoji font, when the text has emoji
 
 
 @lru_cache(maxsize=512)
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
+
+
+class Face:
+    """A text font at a size, with a colour emoji font for the emoji in a line. Measures
+    and draws a line run by run (text runs in the text font, emoji runs as colour images
+    on the text's baseline); a line without emoji is one text run, as before."""
+
+    def __init__(self, path: str, size: int, emoji_path: str | None):
+        self.font = _font(path, size)
+        self.emoji = EmojiFace(emoji_path, size) if emoji_path else None
+        self._text_has = _coverage(path).__contains__
+        self._emoji_has = _coverage(emoji_path).__contains__ if emoji_path else None
+
+    def getmetrics(self) -> tuple[int, int]:
+        return self.font.getmetrics()
+
+    def runs(self, line: str) -> list[tuple[str, bool]]:
+        return split_runs(line, self._text_has, self._emoji_has) if self.emoji else [(line, False)]
+
+    def _placed_runs(self, line: str):
+        """(run, is_emoji, x offset, ink box relative to the line's origin) per run."""
+        x, ascent = 0.0, self.font.getmetrics()[0]
+        for run, emoji in self.runs(line):
+            if emoji:
+                width, top = self.emoji.length(run), ascent - self.emoji.ascent()
+                yield run, True, x, (x, top, x + width, top + self.emoji.image(run).height)
+                x += width
+            else:
+                left, top, right, bottom = self.font.getbbox(run)
+                yield run, False, x, (x + left, top, x + right, bottom)
+                x += self.font.getlength(run)
+
+    def getbbox(self, line: str) -> tuple[int, int, int, int]:
+        boxes = [box for *_, box in self._placed_runs(line)]
+        return (
+            round(min(b[0] for b in boxes)),
+            round(min(b[1] for b in boxes)),
+            round(max(b[2] for b in boxes)),
+            round(max(b[3] for b in boxes)),
+        )
+
+    def draw(self, canvas: Image.Image, xy: tuple[float, float], line: str, fill: Colour) -> None:
+        draw = ImageDraw.Draw(canvas)
+        for run, emoji, offset, box in self._placed_runs(line):
+            if emoji:
+                image = self.emoji.image(run)
+                canvas.paste(image, (round(xy[0] + offset), round(xy[1] + box[1])), image)
+            else:
+                draw.text((xy[0] + offset, xy[1]), run, font=self.font, fill=fill)
+
+
+@lru_cache(maxsize=512)
+def _face(path: str, size: int, emoji_path: str | None) -> Face:
+    return Face(path, size, emoji_path)
 
 
 @lru_cache(maxsize=64)
@@ -68,36 +125,40 @@ def _coverage(path: str) -> frozenset[str]:
         return frozenset(map(chr, font.getBestCmap() or {}))
 
 
-def choose_font(text: str, fonts: tuple[Path, ...]) -> tuple[str, str, str]:
+def choose_font(text: str, fonts: tuple[Path, ...], emoji: str | None = None) -> tuple[str, str, str]:
     """(font path, text it can draw, characters left out): the first font that covers every
-    character, else the one covering most, with what it lacks removed."""
-    needed = set(text)
+    character the emoji font (when given) does not, else the one covering most, with what
+    neither has removed."""
+    needed = {ch for ch in text if not ch.isspace() and ch not in IGNORABLE}
+    if emoji:
+        needed.difference_update(_coverage(emoji))
     best = None
     for path in fonts:
-        lacking = {ch for ch in needed.difference(_coverage(str(path))) if not ch.isspace()}
+        lacking = needed.difference(_coverage(str(path)))
         if not lacking:
             return str(path), text, ""
         if best is None or len(lacking) < len(best[1]):
             best = (str(path), "".join(sorted(lacking)))
     path, missing = best
-    return path, "".join(ch for ch in text if ch not in missing), missing
+    # Without an emoji font, joiners and variation selectors of left-out emoji go too.
+    return path, "".join(ch for ch in text if ch not in missing and (emoji or ch not in IGNORABLE)), missing
 
 
 def min_font_size(canvas: Box) -> int:
     return max(MIN_FONT_PX, round(min(canvas.width, canvas.height) * MIN_FONT_SHARE))
 
 
-def _measure(font: ImageFont.FreeTypeFont, line: str) -> int:
+def _measure(font: Face, line: str) -> int:
     left, _, right, _ = font.getbbox(line)
     return right - left
 
 
-def _block_height(font: ImageFont.FreeTypeFont, lines: int) -> int:
+def _block_height(font: Face, lines: int) -> int:
     ascent, descent = font.getmetrics()
     return round((ascent + descent) * (1 + (lines - 1) * LINE_SPACING))
 
 
-def _wrap(font: ImageFont.FreeTypeFont, words: list[str], width: int) -> list[str] | None:
+def _wrap(font: Face, words: list[str], width: int) -> list[str] | None:
     """Greedy word wrap; None when a single word is wider than the box."""
     lines: list[str] = []
     for word in words:
@@ -123,25 +184,33 @@ def _largest(low: int, high: int, fits) -> int | None:
 
 @lru_cache(maxsize=4096)
 def fit_text(
-    text: str, fonts: tuple[Path, ...], width: int, height: int, min_size: int, max_lines: int = MAX_LINES
+    text: str,
+    fonts: tuple[Path, ...],
+    width: int,
+    height: int,
+    min_size: int,
+    max_lines: int = MAX_LINES,
+    emoji: str | None = None,
 ) -> FittedText:
     """The largest size at which ``text`` fits ``width`` x ``height``: one line first,
     shrinking down to SHRINK_BEFORE_WRAP of the box-filling size; then wrapped onto up to
-    ``max_lines`` lines down to ``min_size``. Raises TextFitError when nothing fits."""
-    path, drawable, missing = choose_font(text, fonts)
+    ``max_lines`` lines down to ``min_size``. ``emoji``: the colour emoji font, if any.
+    Raises TextFitError when nothing fits."""
+    path, drawable, missing = choose_font(text, fonts, emoji)
     words = drawable.split()
     if not words:
         raise TextFitError(f"{text!r} has no characters the fonts can draw (missing: {missing!r})")
+    emoji = emoji if emoji and _has_emoji(drawable, path, emoji) else None
     start = max(min_size, round(height / 1.25))  # a line's height (ascent + descent) is ~1.2x the size
 
     def single(size: int) -> FittedText | None:
-        font = _font(path, size)
+        font = _face(path, size, emoji)
         line = " ".join(words)
         w, h = _measure(font, line), _block_height(font, 1)
-        return FittedText((line,), path, size, w, h, missing) if w <= width and h <= height else None
+        return FittedText((line,), path, size, w, h, missing, emoji) if w <= width and h <= height else None
 
     def wrapped(size: int) -> FittedText | None:
-        font = _font(path, size)
+        font = _face(path, size, emoji)
         lines = _wrap(font, words, width)
         if lines is None or len(lines) > max_lines or _block_height(font, len(lines)) > height:
             return None
@@ -152,6 +221,7 @@ def fit_text(
             max(_measure(font, line) for line in lines),
             _block_height(font, len(lines)),
             missing,
+            emoji,
         )
 
     shrink_floor = max(min_size, round(start * SHRINK_BEFORE_WRAP))
@@ -167,6 +237,13 @@ def fit_text(
         return either(size)
     raise TextFitError(
         f"{text!r} does not fit a {width}x{height} px box on {max_lines} line(s) at the minimum legible size of {min_size} px; shorten it"
+    )
+
+
+def _has_emoji(text: str, path: str, emoji: str) -> bool:
+    """Whether any run of ``text`` is drawn from the emoji font."""
+    return any(
+        is_emoji for _, is_emoji in split_runs(text, _coverage(path).__contains__, _coverage(emoji).__contains__)
     )
 
 
@@ -193,14 +270,21 @@ def _advance_sum(path: str, size: int, text: str) -> float:
 
 
 def surely_fits(
-    text: str, fonts: tuple[Path, ...], width: int, height: int, size: int, max_lines: int = MAX_LINES
+    text: str,
+    fonts: tuple[Path, ...],
+    width: int,
+    height: int,
+    size: int,
+    max_lines: int = MAX_LINES,
+    emoji: str | None = None,
 ) -> bool:
     """Whether ``text`` fits at ``size``, on an estimate that errs towards 'no': greedy
     wrapping with upper-bound widths needs at least as many lines as with true widths.
-    ~50x faster than laying the text out, for validating thousands of rows."""
-    path, drawable, _ = choose_font(text, fonts)
+    ~50x faster than laying the text out, for validating thousands of rows. Text with
+    emoji is not estimated (False: it is laid out)."""
+    path, drawable, _ = choose_font(text, fonts, emoji)
     words = drawable.split()
-    if not words:
+    if not words or (emoji and _has_emoji(drawable, path, emoji)):
         return False
     room = (width - _OVERHANG * size) / _ADVANCE_SLACK  # the advance sum a line may reach
     space = _advance_sum(path, size, " ")
@@ -213,7 +297,7 @@ def surely_fits(
             line += space + advance
         else:
             lines, line = lines + 1, advance
-    return lines <= max_lines and _block_height(_font(path, size), lines) <= height
+    return lines <= max_lines and _block_height(_face(path, size, None), lines) <= height
 
 
 _SRGB = np.arange(256) / 255.0
@@ -280,13 +364,12 @@ def pick_colour_and_scrim(preferred: Colour, scrim: Colour, behind: np.ndarray) 
 
 def _draw_lines(canvas: Image.Image, fitted: FittedText, box: Box, colour: Colour) -> Box:
     """Draw the lines centred in ``box``; returns the block's box."""
-    font = _font(fitted.font_path, fitted.size)
+    font = _face(fitted.font_path, fitted.size, fitted.emoji_path)
     top = box.top + (box.height - fitted.height) // 2
     ascent, descent = font.getmetrics()
-    draw = ImageDraw.Draw(canvas)
     for index, line in enumerate(fitted.lines):
         x = box.left + (box.width - _measure(font, line)) // 2 - font.getbbox(line)[0]
-        draw.text((x, top + index * (ascent + descent) * LINE_SPACING), line, font=font, fill=colour)
+        font.draw(canvas, (x, top + index * (ascent + descent) * LINE_SPACING), line, colour)
     left = box.left + (box.width - fitted.width) // 2
     return Box(left, top, left + fitted.width, top + fitted.height)
 
@@ -408,7 +491,7 @@ def _fit_label(plan: Layout, brand: BrandKit) -> FittedText | None:
     pad_share = 1.35  # the badge's padding around the text
     width, height = round(plan.label.width / pad_share), round(plan.label.height / pad_share)
     try:
-        return fit_text(brand.label_text, brand.cta_fonts, width, height, MIN_LABEL_PX, 1)
+        return fit_text(brand.label_text, brand.cta_fonts, width, height, MIN_LABEL_PX, 1, brand.emoji_path)
     except TextFitError as exc:
         try:  # small formats (e.g. 256x256) have room for "AI" only
             return fit_text(SHORT_LABEL, brand.cta_fonts, width, height, MIN_LABEL_PX, 1)
@@ -424,10 +507,10 @@ def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit, check_only:
     minimum = min_font_size(plan.canvas)
     fitted, failures = {}, []
     for name, text, fonts, width, height, lines in _copy_boxes(headline, cta, plan, brand):
-        if check_only and surely_fits(text, fonts, width, height, minimum, lines):
+        if check_only and surely_fits(text, fonts, width, height, minimum, lines, brand.emoji_path):
             continue
         try:
-            fitted[name] = fit_text(text, fonts, width, height, minimum, lines)
+            fitted[name] = fit_text(text, fonts, width, height, minimum, lines, brand.emoji_path)
         except TextFitError as exc:
             failures.append((name, str(exc)))
     try:

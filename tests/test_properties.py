@@ -113,9 +113,18 @@ def test_any_small_image_opens_or_is_a_located_validation_error(campaign_dir, mo
         assert all(_located(issue) for issue in exc.issues)
 
 
+# Emoji pieces (pictographs, skin tones, joiners, VS16, keycaps, flags' letters) mixed with
+# text: runs split and drawn from the colour emoji font whatever the sequence.
+EMOJI_PIECES = st.sampled_from(["🔥", "👍", "🏽", "\u200d", "\ufe0f", "\u20e3", "1", "❤", "🇫", "🇷", "👨", " ", "Sale"])
+COPY = st.one_of(st.text(min_size=1, max_size=60), st.lists(EMOJI_PIECES, min_size=1, max_size=12).map("".join))
+
+
 @pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(headline=st.text(min_size=1, max_size=60), cta=st.text(min_size=1, max_size=20))
+@given(
+    headline=COPY,
+    cta=st.one_of(st.text(min_size=1, max_size=20), st.lists(EMOJI_PIECES, min_size=1, max_size=3).map("".join)),
+)
 def test_a_one_variant_run_of_any_copy_renders_or_fails_its_row_cleanly(campaign_dir, headline, cta):
     """Copy that validates renders (glyphs no font has are left out and listed); nothing is
     left half-written."""
