@@ -79,7 +79,8 @@ _RESULT_FIELDS = [
     pa.field("reviewed_at", pa.timestamp("us", tz="UTC")),
     pa.field("policy_category", pa.string()),  # why the content policy blocked it (null: it did not)
     pa.field("policy_term", pa.string()),
-    pa.field("policy_field", pa.string()),  # prompt, negative_prompt, headline or cta
+    pa.field("policy_field", pa.string()),  # prompt, negative_prompt, headline, cta or image
+    pa.field("policy_checks", pa.string()),  # fingerprint of the image checks that blocked it
     pa.field("watermark_payload", pa.string()),  # 6 hex digits the invisible watermark carries
     pa.field("xmp_written", pa.bool_()),  # IPTC DigitalSourceType etc. embedded
     pa.field("c2pa_written", pa.bool_()),  # a signed C2PA manifest embedded
@@ -196,7 +197,8 @@ COLUMN_DOCS: dict[str, str] = {
     "reviewed_at": "When (UTC).",
     "policy_category": "Content-policy category that blocked it (null: none).",
     "policy_term": "The term or pattern that matched.",
-    "policy_field": "prompt, negative_prompt, headline or cta.",
+    "policy_field": "prompt, negative_prompt, headline, cta, or image (the policy's image checks).",
+    "policy_checks": "For an image the policy's image checks blocked: their fingerprint; a rerun under the same checks keeps the block instead of rendering it again.",
     "watermark_payload": "6 hex digits the invisible watermark carries (a hash of the variant id).",
     "xmp_written": "IPTC/XMP DigitalSourceType (trainedAlgorithmicMedia) embedded.",
     "c2pa_written": "A signed C2PA manifest embedded.",
@@ -233,7 +235,8 @@ def write_table(table: pa.Table, path: Path) -> Path:
 
 
 def read_table(path: Path, schema: pa.Schema = MANIFEST_SCHEMA) -> pa.Table:
-    """Read a plan or manifest, refusing files of another schema version."""
+    """Read a plan or manifest, refusing files of another schema version. Result columns added
+    within a version (nullable, e.g. ``policy_checks``) read as null from older files."""
     path = Path(path)
     try:
         table = pq.read_table(path)
@@ -242,6 +245,9 @@ def read_table(path: Path, schema: pa.Schema = MANIFEST_SCHEMA) -> pa.Table:
     version = (table.schema.metadata or {}).get(VERSION_KEY, b"?").decode()
     if version != SCHEMA_VERSION:
         raise ManifestError(f"{path}: schema version {version}, this pixio-ads reads version {SCHEMA_VERSION}")
+    for field in schema:
+        if field.name not in table.column_names and field.nullable and field.name in RESULT_COLUMNS:
+            table = table.append_column(field.name, pa.nulls(len(table), field.type))
     return table.select(schema.names).cast(schema)
 
 

@@ -79,12 +79,12 @@ def plan_campaign(
     _remove_temp_files(out_dir)
     plan_path = write_table(variants_to_table(variants), out_dir / PLAN_FILE)
     earlier = _earlier_rows(out_dir, [v.variant_id for v in variants])
-    blocked = screen(
-        load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY), variants, brand_name
-    )
+    policy = load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY)
+    blocked = screen(policy, variants, brand_name)
     allowed = [v for v in variants if v.variant_id not in blocked]
-    # quota is reserved for what this run will render: earlier complete images cost nothing
-    to_render = [v for v in allowed if not _rendered_before(earlier.get(v.variant_id), out_dir)]
+    # quota is reserved for what this run will render: earlier complete images cost nothing,
+    # nor do images the unchanged image checks blocked before (they are not rendered again)
+    to_render = [v for v in allowed if not _done_before(earlier.get(v.variant_id), out_dir, policy.image_checks_id)]
     skipped, reservations = reserve_for_run(to_render, brand_name, safeguards.quotas, safeguards.usage_db)
     screened = [_policy_row(v, blocked[v.variant_id]) for v in variants if v.variant_id in blocked]
     screened += [
@@ -102,6 +102,7 @@ def plan_campaign(
         "started_at": started_at.isoformat(),
         "usage_db": safeguards.usage_db,
         "groups": reservations["groups"],
+        "image_checks": policy.image_checks_id,  # for runner.shard_complete
     }
     atomic_write_bytes(out_dir / RUN_FILE, json.dumps(run).encode())
     shards = shard_ids([v for v in allowed if v.variant_id not in skipped], shard_size)
@@ -119,13 +120,14 @@ def _policy_row(variant: Variant, match) -> dict:
     )
 
 
-def _rendered_before(row: dict | None, out_dir: Path) -> bool:
-    return (
-        row is not None
-        and row["status"] == "rendered"
-        and bool(row["output_path"])
-        and (out_dir / row["output_path"]).is_file()
-    )
+def _done_before(row: dict | None, out_dir: Path, image_checks_id: str) -> bool:
+    """An earlier row this run will not render again: a rendered file on disk, or an image the
+    same image checks blocked (runner.is_complete has the exact rule, with the sha256)."""
+    if row is None:
+        return False
+    if row["status"] == "blocked" and row.get("policy_field") == "image":
+        return bool(image_checks_id) and row.get("policy_checks") == image_checks_id
+    return row["status"] == "rendered" and bool(row["output_path"]) and (out_dir / row["output_path"]).is_file()
 
 
 def _remove_temp_files(out_dir: Path) -> None:

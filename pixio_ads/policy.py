@@ -15,7 +15,9 @@ so a classifier model can stand beside (or replace, with ``word_list: false``) t
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -172,6 +174,9 @@ class Policy:
     checkers: list[Checker]
     allow: dict[str, frozenset[str]]  # brand name -> normalised terms it may use
     image_checkers: list = field(default_factory=list)  # (image, variant) -> Match | None; image_policy.py
+    # Fingerprint of the file's image checks: an image they blocked stays blocked on a rerun
+    # while they are unchanged ("" without image checks).
+    image_checks_id: str = ""
     _seen: dict = field(default_factory=dict, repr=False)  # (text, field, allowed) -> word-list match
 
     def _listed(self, text: str, field_name: str, allowed: frozenset[str]) -> Match | None:
@@ -205,9 +210,19 @@ class Policy:
         return None
 
 
-@lru_cache(maxsize=16)
 def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
-    """Read and validate a policy file; every problem names the file and the key."""
+    """Read and validate a policy file; every problem names the file and the key. Cached per
+    file version: a served deployment sees an edited policy at its next run."""
+    try:
+        stat = Path(path).stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        version = None  # _read_policy names the problem
+    return _load_policy(Path(path), version)
+
+
+@lru_cache(maxsize=16)
+def _load_policy(path: Path, version: tuple[int, int] | None) -> Policy:
     file = str(path)
     data = _read_policy(Path(path))
     issues: list[Issue] = []
@@ -229,7 +244,17 @@ def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
         for brand, terms in (data.get("allow") or {}).items()
     }
     word_list = WordList(categories) if data.get("word_list", True) else None
-    return Policy(file, word_list, checkers, allow, on_images)
+    return Policy(file, word_list, checkers, allow, on_images, _image_checks_id(data))
+
+
+def _image_checks_id(data: dict) -> str:
+    """sha256 of the policy's image-check entries (not of its word lists: editing a category
+    does not re-decide images). A checker's code or a classifier's weights changed in place
+    are not seen; delete the blocked rows' shard files to re-decide them."""
+    checks = {key: data.get(key) for key in ("image_checkers", "image_classifiers") if data.get(key)}
+    if not checks:
+        return ""
+    return hashlib.sha256(json.dumps(checks, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _read_policy(path: Path) -> dict:

@@ -115,7 +115,12 @@ def render_shard(
     by_id = _planned_variants(Path(plan_path), variant_ids)
     target = shard_path(out_dir, variant_ids)
     earlier = {row["variant_id"]: row for row in (read_table_or_empty(target).to_pylist() if target.exists() else [])}
-    done = {vid: earlier[vid] for vid in variant_ids if vid in earlier and is_complete(earlier[vid], out_dir)}
+    policy = load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY)
+    done = {
+        vid: earlier[vid]
+        for vid in variant_ids
+        if vid in earlier and is_complete(earlier[vid], out_dir, policy.image_checks_id)
+    }
     if progress and done:
         progress(len(done))
     todo = [by_id[vid] for vid in variant_ids if vid not in done]
@@ -136,13 +141,12 @@ def render_shard(
 
     # Finishing (composite, copy, watermark, encode, write) runs in other processes while
     # the next batch renders; a bounded queue holds rendering back only when they lag.
-    checkers = load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY).image_checkers
     workers = default_workers(device) if finish_workers is None else finish_workers
     finisher = Finisher(out_dir, safeguards.signer(), workers)
     try:
         for batch in _batches(todo, batch_size):
             rendered = _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)
-            rendered = _screen_images(rendered, checkers)
+            rendered = _screen_images(rendered, policy)
             absorb(finisher.submit(_align(rendered, clip_model, device) if clip_model else rendered))
             if time.monotonic() - flushed_at >= FLUSH_SECONDS:
                 flush()
@@ -168,11 +172,15 @@ def _planned_variants(plan_path: Path, variant_ids: list[str]) -> dict[str, Vari
     return by_id
 
 
-def is_complete(row: dict, out_dir: Path) -> bool:
-    """A row needs no new render: blocked by the safety checker, or rendered with its file on disk
-    matching the recorded sha256 (a missing or corrupt file means render again)."""
+def is_complete(row: dict, out_dir: Path, image_checks_id: str | None = None) -> bool:
+    """A row needs no new render: blocked by the safety checker, blocked by the policy's image
+    checks while they are unchanged (``image_checks_id``: the current ones' fingerprint), or
+    rendered with its file on disk matching the recorded sha256 (a missing or corrupt file
+    means render again). A block by the policy's text checks is re-decided by every plan."""
     if row["status"] == "blocked":
-        return not row.get("policy_category")  # a policy block is re-decided by every plan
+        if row.get("policy_field") == "image":
+            return bool(row.get("policy_checks")) and row["policy_checks"] == image_checks_id
+        return not row.get("policy_category")
     if row["status"] != "rendered" or not row["output_path"]:
         return False
     path = Path(out_dir) / row["output_path"]
@@ -180,12 +188,22 @@ def is_complete(row: dict, out_dir: Path) -> bool:
 
 
 def shard_complete(out_dir: str | Path, variant_ids: list[str]) -> bool:
-    """Whether every variant of a shard has a complete row (see is_complete)."""
+    """Whether every variant of a shard has a complete row (see is_complete), under the image
+    checks of the current plan (its run file)."""
     target = shard_path(Path(out_dir), variant_ids)
     if not target.exists():
         return False
     rows = {row["variant_id"]: row for row in read_table_or_empty(target).to_pylist()}
-    return all(vid in rows and is_complete(rows[vid], Path(out_dir)) for vid in variant_ids)
+    checks = planned_image_checks(Path(out_dir))
+    return all(vid in rows and is_complete(rows[vid], Path(out_dir), checks) for vid in variant_ids)
+
+
+def planned_image_checks(out_dir: Path) -> str | None:
+    """The image-checks fingerprint the last plan of ``out_dir`` recorded (None: unknown)."""
+    try:
+        return json.loads((out_dir / RUN_FILE).read_text()).get("image_checks")
+    except (OSError, ValueError):
+        return None
 
 
 def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]]:
@@ -279,17 +297,24 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     return results
 
 
-def _screen_images(rendered: list[Rendered], checkers) -> list[Rendered]:
+def _screen_images(rendered: list[Rendered], policy) -> list[Rendered]:
     """The content policy's image checks (image_policy.py) on each rendered image: a match
-    is ``blocked`` and its image dropped here, before anything is written."""
-    if not checkers:
+    is ``blocked`` (with the checks' fingerprint, so a rerun keeps it) and its image dropped
+    here, before anything is written."""
+    if not policy.image_checkers:
         return rendered
     screened = []
     for variant, image, values in rendered:
-        found = check_image(checkers, image, variant) if image is not None else None
+        found = check_image(policy.image_checkers, image, variant) if image is not None else None
         if found is not None:
             reason = f"content policy: {found.category} {found.term!r} in the image; it was not saved"
-            values, image = {**values, **found.columns(), "status": "blocked", "error": reason}, None
+            blocked = {
+                **found.columns(),
+                "policy_checks": policy.image_checks_id,
+                "status": "blocked",
+                "error": reason,
+            }
+            values, image = {**values, **blocked}, None
         screened.append((variant, image, values))
     return screened
 

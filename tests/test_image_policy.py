@@ -94,3 +94,35 @@ def test_policy_file_errors_for_image_checks_name_the_key(tmp_path):
         load_policy(path)
     keys = {issue.key for issue in caught.value.issues}
     assert keys == {"image_checkers.0", "image_classifiers.0.model", "image_classifiers.1"}
+
+
+def test_an_image_the_checks_blocked_stays_blocked_on_a_rerun_until_the_checks_change(campaign_dir, monkeypatch):
+    """A rerun does not render a blocked image again (same variant, same checks: same verdict,
+    and no quota or GPU time spent on it); editing the image checks re-decides it."""
+    calls = campaign_dir / "calls.txt"
+    (campaign_dir / "counted_rules.py").write_text(
+        "from pathlib import Path\n"
+        "from pixio_ads.policy import Match\n"
+        f"CALLS = Path({str(calls)!r})\n"
+        "def no_audience_a(image, variant):\n"
+        "    CALLS.write_text(CALLS.read_text() + variant.audience if CALLS.exists() else variant.audience)\n"
+        "    return Match('house', 'audience a', 'image') if variant.audience == 'a' else None\n"
+        "def nothing(image, variant):\n"
+        "    return None\n"
+    )
+    monkeypatch.syspath_prepend(str(campaign_dir))
+    policy = _policy(campaign_dir, "image_checkers: [counted_rules:no_audience_a]\n")
+    out, rows = _render(campaign_dir, policy)
+    assert sorted(calls.read_text()) == ["a", "b"]
+    assert {r["audience"]: r["status"] for r in rows} == {"a": "blocked", "b": "rendered"}
+    assert all(r["policy_checks"] for r in rows if r["status"] == "blocked")
+    assert runner.shard_complete(out, [r["variant_id"] for r in rows])
+
+    out, rows = _render(campaign_dir, policy)  # rerun, same checks: nothing rendered or checked
+    assert sorted(calls.read_text()) == ["a", "b"]
+    assert {r["audience"]: r["status"] for r in rows} == {"a": "blocked", "b": "rendered"}
+
+    edited = _policy(campaign_dir, "image_checkers: [counted_rules:no_audience_a, counted_rules:nothing]\n")
+    out, rows = _render(campaign_dir, edited)  # the checks changed: the blocked image is re-decided
+    assert sorted(calls.read_text()) == ["a", "a", "b"]
+    assert {r["audience"]: r["status"] for r in rows} == {"a": "blocked", "b": "rendered"}

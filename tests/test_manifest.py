@@ -53,6 +53,13 @@ def test_other_schema_version_is_refused(tmp_path, variants):
         manifest.read_table(tmp_path / "old.parquet")
 
 
+def test_a_file_of_the_same_version_without_a_later_added_column_reads_it_as_null(tmp_path, variants):
+    table = manifest.rows_to_table([result_row(variants[0], status="rendered")])
+    pq.write_table(table.drop_columns(["policy_checks"]), tmp_path / "earlier.parquet")
+    read = manifest.read_table(tmp_path / "earlier.parquet")
+    assert read.schema.equals(manifest.MANIFEST_SCHEMA) and read.column("policy_checks").to_pylist() == [None]
+
+
 def test_failed_write_keeps_the_previous_file(tmp_path, variants, monkeypatch):
     path = manifest.write_table(manifest.rows_to_table([result_row(variants[0])]), tmp_path / "manifest.parquet")
     before = path.read_bytes()

@@ -116,7 +116,6 @@ def test_a_pluggable_checker_from_the_policy_file(tmp_path, monkeypatch):
     assert policy.check({"prompt": "a Unicorn"}).category == "classifier"
     assert policy.check({"prompt": "nike"}) is None  # word list switched off
     policy_file.write_text("checkers: [no_such_module:fn]\ncategories:\n  x:\n    patterns: ['(']\nbogus: 1\n")
-    load_policy.cache_clear()
     with pytest.raises(Exception) as caught:
         load_policy(policy_file)
     text = str(caught.value)
