@@ -8,7 +8,6 @@ Library errors become messages that say how to fix them, never tracebacks.
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import os
@@ -25,7 +24,7 @@ from rich.table import Table
 
 from pixio_ads.campaign import Campaign, load_campaign
 from pixio_ads.clip import check_reference as check_clip_model
-from pixio_ads.errors import PixioError, ValidationError
+from pixio_ads.errors import PixioError, ValidationError, disk_full_message, is_disk_full
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.planning import check_models
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
@@ -408,13 +407,9 @@ def _run_with_progress(flow, parameters: dict, total: int):
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if not is_disk_full(exc):
             raise
-        err.print(
-            f"[bold red]error:[/] the disk is full ({exc.filename or 'writing the outputs'}): no file was left half-written. "
-            "Free some space and run the same command again to resume.",
-            highlight=False,
-        )
+        err.print(f"[bold red]error:[/] {disk_full_message(exc)}", highlight=False)
         raise typer.Exit(EXIT_FAILED_VARIANTS) from None
     except Pause:  # --review timed out: the flow run stays paused, its work is kept
         review = parameters["review"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 
@@ -52,3 +53,27 @@ class ValidationError(PixioError):
 
 class ModelLoadError(PixioError):
     """A model reference that cannot be loaded, with the reference named."""
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
+
+
+def disk_full_message(exc: OSError) -> str:
+    return (
+        f"the disk is full ({exc.filename or 'writing the outputs'}): no file was left half-written. "
+        "Free some space and run the same command again to resume."
+    )
+
+
+def explained(exc: BaseException) -> str | None:
+    """The message for an error the user can act on without a traceback (our own errors, a
+    full disk), else None: a bug, whose traceback is worth showing."""
+    if isinstance(exc, PixioError):
+        return str(exc)
+    if is_disk_full(exc):
+        return disk_full_message(exc)
+    return None

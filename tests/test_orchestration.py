@@ -166,3 +166,32 @@ def test_a_killed_run_resumes_with_only_the_missing_variants(prefect_harness, tm
         assert row["status"] == "rendered"
         assert hashlib.sha256((out / row["output_path"]).read_bytes()).hexdigest() == row["output_sha256"]
     assert not list(out.rglob("*.tmp"))
+
+
+def test_run_logs_keep_tracebacks_for_bugs_only():
+    """Our errors and a full disk are logged with their message and no traceback; anything
+    else (a bug) keeps its traceback."""
+    import errno
+    import logging
+    import sys
+
+    from pixio_ads.errors import ValidationError
+    from pixio_ads.flows.logs import ExplainedErrors
+
+    def record_for(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException:
+            return logging.LogRecord(
+                "prefect.task_runs", logging.ERROR, __file__, 1, "Task run failed: %r", (exc,), sys.exc_info()
+            )
+
+    disk = record_for(OSError(errno.ENOSPC, "No space left on device", "/out/manifest.parquet"))
+    ExplainedErrors().filter(disk)
+    assert disk.exc_info is None and "the disk is full (/out/manifest.parquet)" in disk.getMessage()
+    ours = record_for(ValidationError([]))
+    ExplainedErrors().filter(ours)
+    assert ours.exc_info is None
+    bug = record_for(ZeroDivisionError("division by zero"))
+    ExplainedErrors().filter(bug)
+    assert bug.exc_info is not None and bug.getMessage() == "Task run failed: ZeroDivisionError('division by zero')"

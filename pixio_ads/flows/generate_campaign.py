@@ -28,8 +28,11 @@ from prefect.states import Completed, Paused
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pixio_ads import clip, outlock, planning, render, report, review, runner
+from pixio_ads.flows.logs import quiet_explained_errors
 from pixio_ads.manifest import read_table
 from pixio_ads.settings import Execution, RenderSettings, ReviewSettings, Safeguards
+
+quiet_explained_errors()  # a full disk or a folder in use: our message in the run log, no traceback
 
 
 @dataclass
