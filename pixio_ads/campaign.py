@@ -522,9 +522,9 @@ def split_multi(cell: str) -> tuple[str, ...]:
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file. Raises ValidationError listing every problem."""
     path = Path(path)
-    frame, sheet, warnings = read_sheet(path, [column.name for column in COLUMNS])
-    rows, notes = _validate(path, frame)
-    return Campaign(path=path, rows=rows, warnings=warnings + notes, sheet=sheet)
+    sheet = read_sheet(path, [column.name for column in COLUMNS])
+    rows, notes = _validate(path, sheet.frame, sheet.header_row)
+    return Campaign(path=path, rows=rows, warnings=sheet.warnings + notes, sheet=sheet.name)
 
 
 # --- validation --------------------------------------------------------------------------
@@ -568,21 +568,21 @@ class RowCheck:
         self.campaign.notes.append(f"{self.campaign.file}, row {self.row}, column '{column}': {message}")
 
 
-def _validate(path: Path, frame: pd.DataFrame) -> tuple[list[CampaignRow], list[str]]:
+def _validate(path: Path, frame: pd.DataFrame, header_row: int = 1) -> tuple[list[CampaignRow], list[str]]:
     campaign = CampaignCheck(path)
     missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
     if missing:
-        fix = "add a column named {!r} to the header row (row 1)"
+        fix = "add a column named {!r} to the header row (row %d)" % header_row
         raise ValidationError(
             [
-                Issue(campaign.file, f"required column {n!r} is missing", fix.format(n), row=1, column=n)
+                Issue(campaign.file, f"required column {n!r} is missing", fix.format(n), row=header_row, column=n)
                 for n in missing
             ]
         )
     known = [name for name in frame.columns if name in COLUMN_NAMES]
     rows: list[CampaignRow] = []
     for index, record in enumerate(frame[known].to_dict("records")):
-        check = RowCheck(campaign, row=index + 2)  # header is row 1
+        check = RowCheck(campaign, row=index + header_row + 1)
         row = _validate_row(record, check)
         campaign.issues.extend(check.issues)
         if row is not None:
