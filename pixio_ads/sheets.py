@@ -49,7 +49,7 @@ def read_sheet(path: Path, known_columns: list[str]) -> Sheet:
         raise ValidationError([Issue(file, f"unsupported file type {suffix or '(none)'!r}", fix)])
     warnings: list[str] = []
     try:
-        frame, sheet = _read_frame(path, suffix, warnings)
+        frame, sheet = _read_frame(path, suffix, known_columns, warnings)
     except ValidationError:
         raise
     except Exception as exc:  # pandas/openpyxl raise many types for non-spreadsheets
@@ -84,7 +84,9 @@ def header_name(name) -> str:
     return "_".join(unicodedata.normalize("NFKC", str(name)).lower().split())
 
 
-def _read_frame(path: Path, suffix: str, warnings: list[str]) -> tuple[pd.DataFrame, str | None]:
+def _read_frame(
+    path: Path, suffix: str, known_columns: list[str], warnings: list[str]
+) -> tuple[pd.DataFrame, str | None]:
     if suffix == ".csv":
         return _read_csv(path, warnings), None
     if suffix == ".parquet":
@@ -100,7 +102,8 @@ def _read_frame(path: Path, suffix: str, warnings: list[str]) -> tuple[pd.DataFr
         # hidden sheets (lookup tables, old versions) are never the campaign unless named so
         hidden = _hidden_ods_sheets(path) if engine == "odf" else _hidden_xlsx_sheets(book)
         visible = [name for name in names if name not in hidden] or names
-        sheet = next((name for name in names if name.strip().lower() == PREFERRED_SHEET), visible[0])
+        sheet = next((name for name in names if name.strip().lower() == PREFERRED_SHEET), None)
+        sheet = sheet or _first_campaign_sheet(book, visible, known_columns)
         if len(names) > 1:
             warnings.append(
                 f"{path}: workbook has {len(names)} sheets ({', '.join(names)}); using sheet {sheet!r}"
@@ -140,6 +143,16 @@ def _find_header(
             body.columns = [cell if cell.strip() else f"Unnamed: {i}" for i, cell in enumerate(cells)]
             return body, header_row
     return frame, 1
+
+
+def _first_campaign_sheet(book: pd.ExcelFile, visible: list[str], known_columns: list[str]) -> str:
+    """The first visible sheet with a header of known columns in its first rows, else the first
+    visible one: Numbers' Excel export may put an "Export Summary" sheet first."""
+    for name in visible:
+        top = pd.read_excel(book, sheet_name=name, header=None, nrows=HEADER_SEARCH_ROWS, dtype=str)
+        if any(_known_count(row, known_columns) >= 2 for row in top.fillna("").itertuples(index=False)):
+            return name
+    return visible[0]
 
 
 def _hidden_xlsx_sheets(book: pd.ExcelFile) -> set[str]:

@@ -90,7 +90,7 @@ def test_sigterm_keeps_finished_work_and_a_rerun_completes_without_duplicates(tm
 
 
 @pytest.mark.slow
-def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(tmp_path, monkeypatch):
+def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(tmp_path, monkeypatch, caplog):
     """The manifest cannot be written (ENOSPC): no traceback, no half-written file, and once
     there is space again the same command completes."""
     import errno
@@ -112,10 +112,12 @@ def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(tmp_path, monkeypatc
     monkeypatch.setattr(runner, "write_table", full_disk)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == EXIT_FAILED_VARIANTS, result.output
-    # Prefect's run log names the failed task with our message, without a traceback; the
-    # command ends with our message
-    assert "Traceback" not in result.output
-    assert "Task run 'write-manifest" in result.output and "the disk is full" in result.output
+    # Prefect's run log names the failed task with our message and no traceback. Checked on
+    # the log records: its console handler may still write to a stream that an earlier
+    # CliRunner call in this test process closed.
+    failed = [r for r in caplog.records if r.name == "prefect.task_runs" and "the disk is full" in r.getMessage()]
+    assert failed and all(r.exc_info is None for r in failed)
+    # the command ends with our message
     assert (
         "disk is full" in result.output.strip().splitlines()[-1]
         or "Free some space" in result.output.strip().splitlines()[-1]

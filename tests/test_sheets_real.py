@@ -81,3 +81,22 @@ def test_a_short_central_european_file_stays_windows_1250(campaign_dir):
     path.write_bytes(text.encode("cp1250"))
     campaign = load_campaign(path)
     assert campaign.rows[0].product_name == "Zażółć gęślą jaźń"
+
+
+def test_a_summary_sheet_first_is_passed_over_for_the_campaign_table(campaign_dir):
+    """Numbers' Excel export can put an "Export Summary" sheet first; the sheet used is the
+    first one whose rows carry the campaign's header."""
+    book = Workbook()
+    summary = book.active
+    summary.title = "Export Summary"
+    summary.append(["This document was exported from Numbers."])
+    summary.append(["Sheet 1 - Table 1"])
+    table = book.create_sheet("Sheet 1 - Table 1")
+    table.append(["Table 1"])
+    table.append(list(good_row()))
+    table.append(list(good_row().values()))
+    path = campaign_dir / "numbers.xlsx"
+    book.save(path)
+    campaign = load_campaign(path)
+    assert campaign.sheet == "Sheet 1 - Table 1" and [row.product_id for row in campaign.rows] == ["widget"]
+    assert any("the header is row 2" in w for w in campaign.warnings)
