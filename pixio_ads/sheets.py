@@ -270,7 +270,8 @@ def _decode(data: bytes) -> tuple[str, str]:
         )
     # Short files often fit several code pages equally well ("Crème" is plausible in cp1250 as
     # "Crčme"): on a tie the more common one wins, Windows-1252 first.
-    best = min(matches, key=lambda m: (round(m.chaos, 3), -round(m.coherence, 3), _SINGLE_BYTE.index(m.encoding)))
+    rank = {name: position for position, name in enumerate(_SINGLE_BYTE)}
+    best = min(matches, key=lambda m: (round(m.chaos, 3), -round(m.coherence, 3), rank.get(m.encoding, len(rank))))
     return str(best), best.encoding
 
 
