@@ -236,10 +236,12 @@ def _read_csv(path: Path, warnings: list[str]) -> pd.DataFrame:
     frame = pd.read_csv(
         io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skip_blank_lines=False, skiprows=start
     )
-    if start:
-        above = "; ".join(
-            line.strip(delimiter + " ") for line in text.splitlines()[:start] if line.strip(delimiter + " ")
-        )
+    above = "; ".join(
+        line.strip(delimiter + " ")
+        for line in text.splitlines()[:start]
+        if line.strip(delimiter + " ") and not _SEP_HINT.match(line)
+    )
+    if above:
         warnings.append(
             f"{path}: the table starts on line {start + 1}; the line(s) above it are ignored ({above[:80]})"
         )
@@ -275,18 +277,30 @@ def _decode(data: bytes) -> tuple[str, str]:
     return str(best), best.encoding
 
 
+_SEP_HINT = re.compile(r'^"?sep=(.)"?\s*$')  # Excel's first-line hint: sep=;
+
+
+def _fields(line: str, delimiter: str) -> int:
+    return len(next(csv.reader([line], delimiter=delimiter), []))
+
+
 def _delimiter(path: Path, text: str) -> tuple[str, int]:
-    """(delimiter, lines above the table). The delimiter splits the table's first line into
-    the most columns; refused when two candidates split it equally (the file would mean
-    different things). The table's first line is the first that splits into two or more
-    columns: a title line above it (as some exports write) is skipped."""
+    """(delimiter, lines above the table). Excel's ``sep=;`` first line names it. Otherwise
+    the table's first line is the first as wide as half the widest of the first lines (a
+    title line above it, as some exports write, is skipped), and the delimiter is the one
+    that splits it into the most columns; refused when two split it equally (the file
+    would mean different things)."""
     lines = text.splitlines()[:HEADER_SEARCH_ROWS] or [""]
+    hint = _SEP_HINT.match(lines[0])
+    if hint and hint[1] in DELIMITERS:
+        return hint[1], 1
+    widest = max(_fields(line, delimiter) for line in lines for delimiter in DELIMITERS)
     for start, header in enumerate(lines):
-        counts = {delimiter: len(next(csv.reader([header], delimiter=delimiter), [])) for delimiter in DELIMITERS}
-        if max(counts.values()) >= 2:
+        counts = {delimiter: _fields(header, delimiter) for delimiter in DELIMITERS}
+        if max(counts.values()) >= 2 and 2 * max(counts.values()) >= widest:
             break
     else:
-        start, header = 0, lines[0]
+        start, counts = 0, {delimiter: _fields(lines[0], delimiter) for delimiter in DELIMITERS}
     best = max(counts.values())
     winners = [delimiter for delimiter, count in counts.items() if count == best]
     if best < 2 or len(winners) > 1:

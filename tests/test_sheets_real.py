@@ -100,3 +100,34 @@ def test_a_summary_sheet_first_is_passed_over_for_the_campaign_table(campaign_di
     campaign = load_campaign(path)
     assert campaign.sheet == "Sheet 1 - Table 1" and [row.product_id for row in campaign.rows] == ["widget"]
     assert any("the header is row 2" in w for w in campaign.warnings)
+
+
+def _csv_lines(row: dict, delimiter: str = ",") -> list[str]:
+    return [delimiter.join(row), delimiter.join(f'"{value}"' for value in row.values())]
+
+
+def test_excels_sep_hint_line_names_the_delimiter(campaign_dir):
+    row = good_row(formats="square")
+    path = campaign_dir / "hinted.csv"
+    path.write_text("\n".join(["sep=;", *_csv_lines(row, ";")]) + "\n", encoding="utf-8")
+    campaign = load_campaign(path)
+    assert campaign.rows[0].audiences == ("makers", "parents")
+    assert not any("ignored" in w for w in campaign.warnings)  # the hint is no title
+
+
+def test_csv_macintosh_carriage_returns_and_mac_roman(campaign_dir):
+    path = campaign_dir / "mac.csv"
+    path.write_bytes(
+        ("\r".join(_csv_lines(good_row(product_name="Crème brûlée", formats="square"))) + "\r").encode("mac_roman")
+    )
+    assert load_campaign(path).rows[0].product_name == "Crème brûlée"
+
+
+def test_a_title_line_with_a_comma_is_not_taken_for_the_header(campaign_dir):
+    header, first = _csv_lines(good_row(formats="square"))
+    _, second = _csv_lines(good_row(product_id="b", formats="square", cta=""))
+    path = campaign_dir / "titled.csv"
+    path.write_text("\n".join(["Spring campaign, 2026", "", header, first, second]) + "\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as caught:
+        load_campaign(path)
+    assert [(i.row, i.column) for i in caught.value.issues] == [(5, "cta")]
