@@ -268,3 +268,33 @@ def test_manifest_says_which_resize_was_used(tmp_path, campaign_dir):
 
     with Image.open(tmp_path / rows["600x600"]["output_path"]) as image:
         assert image.size == (600, 600)
+
+
+@pytest.mark.parametrize("fixture", ["sd", "sdxl"])
+def test_a_batchs_new_prompts_share_one_text_encoder_pass_and_match_one_by_one(fixture, request):
+    """Plain prompts are padded to the full window, so encoding them together gives each the
+    embedding it gets alone; negatives are encoded only when guidance uses them."""
+    model = request.getfixturevalue(fixture)
+    prompts = [f"a {colour} mug on a table, studio light" for colour in ("red", "green", "blue", "white")]
+    calls = []
+    hook = model.pipeline.text_encoder.register_forward_hook(lambda module, args, output: calls.append(1))
+    try:
+        model._embeddings.clear()
+        together = render.encode_prompts(model, prompts, [""] * 4, guidance=7.5)
+        assert len(calls) == 2  # prompts, then negatives: one pass each, not one per prompt
+        model._embeddings.clear()
+        alone = [render.encode_prompts(model, [prompt], [""], guidance=7.5)[0] for prompt in prompts]
+        calls.clear()
+        model._embeddings.clear()
+        unguided = render.encode_prompts(model, prompts, [""] * 4, guidance=1.0)
+        assert len(calls) == 1 and all("negative_prompt_embeds" not in e for e in unguided)
+    finally:
+        hook.remove()
+        model._embeddings.clear()
+    for batched, single in zip(together, alone):
+        assert batched.keys() == single.keys()
+        for name in batched:
+            assert batched[name].shape == single[name].shape
+            torch.testing.assert_close(batched[name], single[name], rtol=1e-5, atol=1e-5)
+    out = render.generate(model, prompts[:2], ["", ""], [1, 2], SIZE, SIZE, 2, 0.0)  # as turbo models sample
+    assert len(out.images) == 2
