@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pixio_ads import backdrops
-from pixio_ads.tiny_model import _WORDS, _text_config, tiny_scheduler, tiny_vae, write_tokenizer
+from pixio_ads.tiny_model import _WORDS, _text_config, tiny_scheduler, tiny_unet, tiny_vae, write_tokenizer
 
 OFFSET_NOISE = 0.1
 NATIVE_LATENT = 32  # 256 px: backdrops are smooth, and the creative is resized to its format anyway
@@ -46,22 +46,10 @@ class Recipe:
 def components(vocab_size: int, tokenizer) -> dict:
     """The architecture (seeded, untrained)."""
     import torch
-    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=NATIVE_LATENT,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=8,
-    )
+    unet = tiny_unet(NATIVE_LATENT, (32, 64), 32, 8)
     vae = tiny_vae(NATIVE_LATENT * 8, norm_groups=1)
     return dict(
         unet=unet,

@@ -162,6 +162,26 @@ def tiny_vae(sample_size: int, norm_groups: int = 8):
     )
 
 
+def tiny_unet(sample_size: int, channels: tuple[int, int], cross_attention_dim: int, head_dim: int, **extra):
+    """The 2-level conditional UNet of the embedded models (the random test models and the
+    trained backdrop model differ in width, text width and head size)."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=sample_size,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=channels,
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=head_dim,
+        norm_num_groups=8,
+        **extra,
+    )
+
+
 def tiny_scheduler():
     """Euler on SD's scaled-linear schedule, as the embedded pipelines ship it."""
     from diffusers import EulerDiscreteScheduler
@@ -174,7 +194,6 @@ def tiny_scheduler():
 def _components(kind: str, vocab_size: int, tokenizer) -> dict:
     """Seeded tiny components; ``kind`` 'sd' (one text encoder) or 'sdxl' (two, pooled + time ids)."""
     import torch
-    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     sdxl = kind == "sdxl"
@@ -189,19 +208,8 @@ def _components(kind: str, vocab_size: int, tokenizer) -> dict:
         else {}
     )
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=64,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(16, 32),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=64 if sdxl else 32,  # SDXL concatenates both encoders' hidden states
-        attention_head_dim=4,
-        norm_num_groups=8,
-        **unet_extra,
-    )
+    # SDXL concatenates both encoders' hidden states: twice the text width
+    unet = tiny_unet(64, (16, 32), 64 if sdxl else 32, 4, **unet_extra)
     torch.manual_seed(0)
     vae = tiny_vae(512)
     torch.manual_seed(0)
