@@ -196,10 +196,10 @@ def validate(
 
 def _screen(variants: list[Variant], policy_path: Optional[Path]) -> dict:
     from pixio_ads.brand import brand_name
-    from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
+    from pixio_ads.policy import load_policy, screen
 
     try:
-        return screen(load_policy(policy_path or DEFAULT_POLICY), variants, brand_name)
+        return screen(load_policy(policy_path), variants, brand_name)
     except ValidationError as exc:
         err.print(f"[bold red]{len(exc.issues)} problem(s) in the policy, nothing was rendered:[/]", highlight=False)
         for issue in exc.issues:

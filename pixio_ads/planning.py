@@ -28,7 +28,7 @@ from pixio_ads.campaign import load_campaign
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.finishing import result_row
 from pixio_ads.manifest import merge, read_table_or_empty, rows_to_table, variants_to_table, write_table
-from pixio_ads.policy import DEFAULT_POLICY, load_policy, screen
+from pixio_ads.policy import load_policy, screen
 from pixio_ads.quota import reserve_for_run
 from pixio_ads.settings import RenderSettings, Safeguards
 from pixio_ads.variants import Variant, expand
@@ -79,7 +79,7 @@ def plan_campaign(
     _remove_temp_files(out_dir)
     plan_path = write_table(variants_to_table(variants), out_dir / PLAN_FILE)
     earlier = _earlier_rows(out_dir, [v.variant_id for v in variants])
-    policy = load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY)
+    policy = load_policy(safeguards.policy)
     blocked = screen(policy, variants, brand_name)
     allowed = [v for v in variants if v.variant_id not in blocked]
     # quota is reserved for what this run will render: earlier complete images cost nothing,

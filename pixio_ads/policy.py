@@ -210,15 +210,17 @@ class Policy:
         return None
 
 
-def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
-    """Read and validate a policy file; every problem names the file and the key. Cached per
-    file version: a served deployment sees an edited policy at its next run."""
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Read and validate a policy file (None: the packaged one); every problem names the file
+    and the key. Cached per file version: a served deployment sees an edited policy at its
+    next run."""
+    path = Path(path) if path else DEFAULT_POLICY
     try:
-        stat = Path(path).stat()
+        stat = path.stat()
         version = (stat.st_mtime_ns, stat.st_size)
     except OSError:
         version = None  # _read_policy names the problem
-    return _load_policy(Path(path), version)
+    return _load_policy(path, version)
 
 
 @lru_cache(maxsize=16)

@@ -39,7 +39,7 @@ from pixio_ads.manifest import (
     write_table,
 )
 from pixio_ads.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
-from pixio_ads.policy import DEFAULT_POLICY, load_policy
+from pixio_ads.policy import load_policy
 from pixio_ads.quota import settle_run
 from pixio_ads.review import with_rank_and_review
 from pixio_ads.settings import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, Safeguards
@@ -115,7 +115,7 @@ def render_shard(
     by_id = _planned_variants(Path(plan_path), variant_ids)
     target = shard_path(out_dir, variant_ids)
     earlier = {row["variant_id"]: row for row in (read_table_or_empty(target).to_pylist() if target.exists() else [])}
-    policy = load_policy(Path(safeguards.policy) if safeguards.policy else DEFAULT_POLICY)
+    policy = load_policy(safeguards.policy)
     done = {
         vid: earlier[vid]
         for vid in variant_ids
