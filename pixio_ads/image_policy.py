@@ -83,6 +83,18 @@ def image_checkers(file: str, data: dict, issues: list[Issue]) -> list[ImageChec
     return checkers
 
 
+def kept_block(row: dict, image_checks_id: str | None) -> bool:
+    """Whether a manifest row is an image the policy's image checks blocked, under the same
+    checks as now (``image_checks_id``, Policy.image_checks_id): a rerun keeps the verdict
+    instead of rendering the image again; changed checks re-decide it."""
+    return (
+        row["status"] == "blocked"
+        and row.get("policy_field") == "image"
+        and bool(row.get("policy_checks"))
+        and row["policy_checks"] == image_checks_id
+    )
+
+
 def check_image(checkers: list[ImageChecker], image: Image.Image, variant: object) -> Match | None:
     for checker in checkers:
         found = checker(image, variant)

@@ -27,6 +27,7 @@ from pixio_ads.brand import brand_name
 from pixio_ads.campaign import load_campaign
 from pixio_ads.fileio import atomic_write_bytes
 from pixio_ads.finishing import result_row
+from pixio_ads.image_policy import kept_block
 from pixio_ads.manifest import merge, read_table_or_empty, rows_to_table, variants_to_table, write_table
 from pixio_ads.policy import load_policy, screen
 from pixio_ads.quota import reserve_for_run
@@ -125,8 +126,8 @@ def _done_before(row: dict | None, out_dir: Path, image_checks_id: str) -> bool:
     same image checks blocked (runner.is_complete has the exact rule, with the sha256)."""
     if row is None:
         return False
-    if row["status"] == "blocked" and row.get("policy_field") == "image":
-        return bool(image_checks_id) and row.get("policy_checks") == image_checks_id
+    if kept_block(row, image_checks_id):
+        return True
     return row["status"] == "rendered" and bool(row["output_path"]) and (out_dir / row["output_path"]).is_file()
 
 

@@ -25,7 +25,7 @@ from pixio_ads.errors import ModelLoadError
 from pixio_ads.fileio import sha256_file
 from pixio_ads.finishing import Finisher, Rendered, default_workers, shared_assets
 from pixio_ads.formats import AdFormat, render_size
-from pixio_ads.image_policy import check_image
+from pixio_ads.image_policy import check_image, kept_block
 from pixio_ads.manifest import (
     PLAN_SCHEMA,
     ManifestError,
@@ -177,10 +177,10 @@ def is_complete(row: dict, out_dir: Path, image_checks_id: str | None = None) ->
     checks while they are unchanged (``image_checks_id``: the current ones' fingerprint), or
     rendered with its file on disk matching the recorded sha256 (a missing or corrupt file
     means render again). A block by the policy's text checks is re-decided by every plan."""
+    if kept_block(row, image_checks_id):
+        return True
     if row["status"] == "blocked":
-        if row.get("policy_field") == "image":
-            return bool(row.get("policy_checks")) and row["policy_checks"] == image_checks_id
-        return not row.get("policy_category")
+        return not row.get("policy_category")  # the safety checker's: kept; the policy's: decided again
     if row["status"] != "rendered" or not row["output_path"]:
         return False
     path = Path(out_dir) / row["output_path"]
