@@ -111,9 +111,19 @@ class EmojiFace:
     def ascent(self) -> float:
         return _native_font(self.path).getmetrics()[0] * self.scale
 
+    def height(self) -> int:
+        """The height of every run's image (the font's ascent + descent, scaled): measuring a
+        line needs no image drawn."""
+        return _scaled(sum(_native_font(self.path).getmetrics()), self.path, self.size)
+
     def image(self, run: str) -> Image.Image:
         """The run in colour on a transparent image, scaled to the text size."""
         return _run_image(self.path, self.size, run)
+
+
+def _scaled(pixels: float, path: str, size: int) -> int:
+    """A length at the font's own size, at the text's size (at least 1 px)."""
+    return max(1, round(pixels * size / native_size(path)))
 
 
 @lru_cache(maxsize=8)
@@ -127,8 +137,7 @@ def _run_image(path: str, size: int, run: str) -> Image.Image:
     ascent, descent = font.getmetrics()
     native = Image.new("RGBA", (max(1, round(font.getlength(run))), ascent + descent), (0, 0, 0, 0))
     ImageDraw.Draw(native).text((0, 0), run, font=font, embedded_color=True)
-    scale = size / native_size(path)
-    target = (max(1, round(native.width * scale)), max(1, round(native.height * scale)))
+    target = (_scaled(native.width, path, size), _scaled(native.height, path, size))
     return native.resize(target, Image.Resampling.LANCZOS)
 
 

@@ -85,7 +85,7 @@ class Face:
         for run, emoji in self.runs(line):
             if emoji:
                 width, top = self.emoji.length(run), ascent - self.emoji.ascent()
-                yield run, True, x, (x, top, x + width, top + self.emoji.image(run).height)
+                yield run, True, x, (x, top, x + width, top + self.emoji.height())
                 x += width
             else:
                 left, top, right, bottom = self.font.getbbox(run)
