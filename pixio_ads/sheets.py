@@ -49,13 +49,12 @@ def read_sheet(path: Path, known_columns: list[str]) -> Sheet:
         raise ValidationError([Issue(file, f"unsupported file type {suffix or '(none)'!r}", fix)])
     warnings: list[str] = []
     try:
-        frame, sheet = _read_frame(path, suffix, known_columns, warnings)
+        frame, sheet, rows_above = _read_frame(path, suffix, known_columns, warnings)
     except ValidationError:
         raise
     except Exception as exc:  # pandas/openpyxl raise many types for non-spreadsheets
         message = f"cannot read this file as {_KINDS[suffix]}: {exc}"
         raise ValidationError([Issue(file, message, f"export the campaign again as a real {suffix} file")]) from None
-    rows_above = frame.attrs.get("rows_above", 0)
     frame, header_row = _find_header(frame, known_columns, path, warnings)
     header_row += rows_above
     if suffix in _ENGINES:
@@ -86,12 +85,15 @@ def header_name(name) -> str:
 
 def _read_frame(
     path: Path, suffix: str, known_columns: list[str], warnings: list[str]
-) -> tuple[pd.DataFrame, str | None]:
+) -> tuple[pd.DataFrame, str | None, int]:
+    """(frame, sheet name for workbooks, lines skipped above the table: row numbers count
+    from the file's first line)."""
     if suffix == ".csv":
-        return _read_csv(path, warnings), None
+        frame, rows_above = _read_csv(path, warnings)
+        return frame, None, rows_above
     if suffix == ".parquet":
         frame = pd.read_parquet(path).astype(object)
-        return frame.where(frame.notna(), "").astype(str), None
+        return frame.where(frame.notna(), "").astype(str), None, 0
     # data_only=False: a formula in an XLSX comes back as its text ("=...") so it can be
     # rejected; with pandas' default we would silently get its cached result. (An ODS gives
     # the formula's value: odfpy keeps no formula text for pandas.)
@@ -110,7 +112,7 @@ def _read_frame(
                 f" (name a sheet {PREFERRED_SHEET!r} to choose another)"
             )
         frame = pd.read_excel(book, sheet_name=sheet, dtype=str, keep_default_na=False, na_filter=False)
-    return frame, sheet
+    return frame, sheet, 0
 
 
 HEADER_SEARCH_ROWS = 10  # how far down a header under title rows is looked for
@@ -224,7 +226,7 @@ _SINGLE_BYTE = ("cp1252", "latin_1", "cp1250", "mac_roman", "utf_16")  # by how 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def _read_csv(path: Path, warnings: list[str]) -> pd.DataFrame:
+def _read_csv(path: Path, warnings: list[str]) -> tuple[pd.DataFrame, int]:
     """Excel in many European locales writes ';' and Windows-1252, its "Unicode text" is
     tab-separated UTF-16, Google Sheets and Numbers write UTF-8 with commas: the encoding and
     the delimiter are detected, and said when they are not plain UTF-8 with commas."""
@@ -245,8 +247,7 @@ def _read_csv(path: Path, warnings: list[str]) -> pd.DataFrame:
         warnings.append(
             f"{path}: the table starts on line {start + 1}; the line(s) above it are ignored ({above[:80]})"
         )
-    frame.attrs["rows_above"] = start  # read_sheet counts row numbers from the file's first line
-    return frame
+    return frame, start
 
 
 def _decode(data: bytes) -> tuple[str, str]:
