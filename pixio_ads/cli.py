@@ -30,6 +30,7 @@ from pixio_ads.planning import check_models
 from pixio_ads.render import DTYPES, SCHEDULER_NAMES
 from pixio_ads.report import CONTACT_SHEET_HTML
 from pixio_ads.settings import RenderSettings, from_options
+from pixio_ads.stall import DEFAULT_STALL_SECONDS
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.variants import Variant, expand
 
@@ -307,6 +308,13 @@ def run(
             help="Processes that finish creatives (layout, copy, watermark, encoding) while rendering goes on, per render worker; 0: a thread of the render process. Default: the cores rendering does not need (1 on CPU).",
         ),
     ] = None,
+    stall_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            help="Give up a shard that makes no progress for this many seconds (its unfinished variants fail; a rerun renders them).",
+        ),
+    ] = DEFAULT_STALL_SECONDS,
     policy: PolicyOpt = None,
     quotas: QuotasOpt = None,
     usage_db: UsageDbOpt = None,
@@ -347,7 +355,7 @@ def run(
     settings = _settings(
         model=model, steps=steps, guidance=guidance, scheduler=scheduler, revision=revision, dtype=dtype,
         upscaler=upscaler, upscaler_steps=upscaler_steps, limit=limit, device=device, batch_size=batch_size,
-        safety_checker=safety_checker, finish_workers=finish_workers, wait=wait, policy=_text(policy), quotas=_text(quotas),
+        safety_checker=safety_checker, finish_workers=finish_workers, stall_seconds=stall_seconds, wait=wait, policy=_text(policy), quotas=_text(quotas),
         usage_db=_text(usage_db), c2pa_cert=_text(c2pa_cert), c2pa_key=_text(c2pa_key), clip_model=clip_model,
         wait_for_review=review, review_host=review_host, review_port=review_port, review_token=review_token,
         review_timeout_hours=review_timeout_hours,
@@ -362,7 +370,10 @@ def run(
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     _prefect_defaults()
     from pixio_ads.flows.generate_campaign import generate_campaign
+    from pixio_ads.flows.lifecycle import reap_temporary_server
     from pixio_ads.flows.runners import task_runner
+
+    reap_temporary_server()  # a killed run must not leave Prefect's temporary server behind
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers, dask_address))
     parameters = dict(campaign_path=str(campaign), out_dir=str(out_dir or Path("out") / campaign.stem), **settings)
@@ -382,7 +393,7 @@ def _report_review(out_dir: Path) -> None:
 
 def _run_with_progress(flow, parameters: dict, total: int):
     """Run the flow under a progress bar (done/total, images/s, ETA); its summary."""
-    from prefect.exceptions import Pause
+    from prefect.exceptions import CancelledRun, Pause
 
     from pixio_ads.flows.generate_campaign import add_progress_listener
 
@@ -420,6 +431,12 @@ def _run_with_progress(flow, parameters: dict, total: int):
             highlight=False,
         )
         raise typer.Exit(EXIT_REVIEW_PENDING) from None
+    except CancelledRun as exc:  # from the dashboard or `prefect flow-run cancel`
+        err.print(
+            f"[yellow]the flow run was cancelled ({exc}). Run the same command again to resume: nothing is rendered twice.[/]",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except KeyboardInterrupt:
         done = int(progress.tasks[bar].completed)
         err.print(

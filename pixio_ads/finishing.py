@@ -41,6 +41,7 @@ from PIL import Image
 from pixio_ads import __version__, report
 from pixio_ads.creative import FILE_SUFFIX, Assets, finish
 from pixio_ads.fileio import atomic_write_bytes
+from pixio_ads.lifeline import end_processes, live, watch_parent
 from pixio_ads.manifest import PLAN_SCHEMA, RESULT_COLUMNS
 from pixio_ads.provenance import C2paSigner, disclose
 from pixio_ads.scoring import overall
@@ -166,10 +167,13 @@ def _single_threaded_children():
                     os.environ[name] = value
 
 
-def _init_process() -> None:
+def _init_process(parent: int) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # the watermark's colour conversion: one core per process
+    # Ends with the process that started the pool, however it ends (a SIGKILLed run, a Dask
+    # worker the nanny kills): else it would block on its queue's pipe for ever.
+    watch_parent(parent)
 
 
 # --- the pool ---------------------------------------------------------------------------------
@@ -193,6 +197,15 @@ class Finisher:
         self.queue = queue or max(2, 2 * workers)
         self._pending: deque[_Pending] = deque()
         self._executor = _executor(workers)
+        self._abandoned: str | None = None  # why the batches still in flight were given up
+
+    def abandon(self, reason: str) -> None:
+        """Give up the batches in flight (the stall watchdog's action): kill this pool's
+        processes, so every wait on them ends at once; their batches are recorded failed
+        with ``reason`` instead of being finished again."""
+        self._abandoned = reason
+        for process in live(self.pids()):
+            process.kill()
 
     def submit(self, batch: list[Rendered]) -> list[dict]:
         self._pending.append(self._start(batch, attempt=1))
@@ -227,6 +240,8 @@ class Finisher:
             # A finishing process died: every batch its pool held fails. Each is sent once more.
             if pending.executor is self._executor:
                 self._executor = _renew(self.workers, self._executor)
+            if self._abandoned:
+                return _failed(pending.batch, self._abandoned)
             if pending.attempt == 1:
                 logger.warning(
                     "a finishing process died; finishing %d variant(s) again in a fresh one", len(pending.batch)
@@ -265,7 +280,9 @@ def _executor(workers: int) -> Executor:
         else:
             # spawn, not fork: the render process has torch's thread pools, which fork breaks
             context = multiprocessing.get_context("spawn")
-            _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_process)
+            _pools[workers] = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_init_process, initargs=(os.getpid(),)
+            )
     return _pools[workers]
 
 
@@ -276,7 +293,13 @@ def _renew(workers: int, broken: Executor) -> Executor:
 
 
 @atexit.register
-def _shutdown_pools() -> None:
+def shutdown_pools(grace: float = 2.0) -> None:
+    """End every finishing pool of this process and wait (``grace`` seconds at most) for its
+    processes to exit. Called at exit, and by a Dask worker as it closes: the nanny kills a
+    worker that takes longer than a few seconds to close, orphaning whatever it still runs."""
+    processes = []
     for pool in _pools.values():
+        processes += live(list(getattr(pool, "_processes", None) or {}))
         pool.shutdown(wait=False, cancel_futures=True)
     _pools.clear()
+    end_processes(processes, grace)

@@ -23,7 +23,7 @@ from pixio_ads import clip, render, upscale
 from pixio_ads.creative import model_inputs
 from pixio_ads.errors import ModelLoadError
 from pixio_ads.fileio import sha256_file
-from pixio_ads.finishing import Finisher, Rendered, default_workers, shared_assets
+from pixio_ads.finishing import Finisher, Rendered, default_workers, result_row, shared_assets
 from pixio_ads.formats import AdFormat, render_size
 from pixio_ads.image_policy import check_image, kept_block
 from pixio_ads.manifest import (
@@ -43,6 +43,7 @@ from pixio_ads.policy import load_policy
 from pixio_ads.quota import settle_run
 from pixio_ads.review import with_rank_and_review
 from pixio_ads.settings import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, Safeguards
+from pixio_ads.stall import DEFAULT_STALL_SECONDS, Watchdog
 from pixio_ads.variants import Variant
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class ShardResult:
     worker: str  # host:pid of the process that rendered it
     model_loads: int = 0  # pipelines this call had to load (0 when the process had them)
     model_load_seconds: float = 0.0
+    stopped: bool = False  # stopped before its end (the run was cancelled); the rest is for a rerun
 
 
 def model_loads(shards: list[ShardResult]) -> dict[str, tuple[int, float]]:
@@ -69,6 +71,11 @@ def model_loads(shards: list[ShardResult]) -> dict[str, tuple[int, float]]:
         count, seconds = loads.get(shard.worker, (0, 0.0))
         loads[shard.worker] = (count + shard.model_loads, seconds + shard.model_load_seconds)
     return loads
+
+
+def rows_in(shards: list[ShardResult]) -> int:
+    """How many variants the shards' files hold a row for (finished, failed or blocked)."""
+    return sum(read_table_or_empty(Path(shard.path)).num_rows for shard in shards if Path(shard.path).exists())
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,8 @@ def render_shard(
     finish_workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     clip_model: str | None = None,
+    stall_seconds: float = DEFAULT_STALL_SECONDS,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ShardResult:
     """Render, composite and save the given variants; keep their rows in the shard's file.
 
@@ -110,7 +119,10 @@ def render_shard(
     An image the checkpoint's safety checker flags is not saved; its row is ``blocked``.
     ``finish_workers``: finishing processes (0: a thread here; None: the cores rendering
     does not need, see finishing.default_workers). ``progress(n)`` is called as n more
-    variants are done (reused ones first). ``clip_model``: score prompt alignment (clip.py)."""
+    variants are done (reused ones first). ``clip_model``: score prompt alignment (clip.py).
+    ``stall_seconds``: a shard without progress for that long is given up (stall.py), its
+    unfinished variants recorded failed. ``should_stop()``, asked before each batch: True
+    stops the shard there (a cancelled run), keeping what is finished; the result says so."""
     out_dir = Path(out_dir)
     by_id = _planned_variants(Path(plan_path), variant_ids)
     target = shard_path(out_dir, variant_ids)
@@ -143,21 +155,37 @@ def render_shard(
     # the next batch renders; a bounded queue holds rendering back only when they lag.
     workers = default_workers(device) if finish_workers is None else finish_workers
     finisher = Finisher(out_dir, safeguards.signer(), workers)
+    watchdog = Watchdog(stall_seconds, f"shard {target.stem} ({len(variant_ids)} variants)", finisher.abandon)
+    stopped = False
     try:
         for batch in _batches(todo, batch_size):
+            if watchdog.stalled or (stopped := bool(should_stop and should_stop())):
+                break
             rendered = _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay)
+            watchdog.beat()
             rendered = _screen_images(rendered, policy)
             absorb(finisher.submit(_align(rendered, clip_model, device) if clip_model else rendered))
+            watchdog.beat()
             if time.monotonic() - flushed_at >= FLUSH_SECONDS:
                 flush()
                 flushed_at = time.monotonic()
         absorb(finisher.close())
     finally:  # interrupted too (Ctrl-C, SIGTERM): the rows of finished images are kept for a rerun
+        watchdog.stop()
+        if watchdog.stalled:
+            absorb([result_row(v, "failed", {"error": watchdog.stalled}) for v in todo if v.variant_id not in rows])
         flush()
-    rendered = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid not in done)
+    rendered = sum(rows[vid]["status"] == "rendered" for vid in variant_ids if vid in rows and vid not in done)
     loads, load_seconds = render.load_stats()
     return ShardResult(
-        str(target), variant_ids, rendered, len(done), WORKER, loads - loads_before, load_seconds - seconds_before
+        str(target),
+        variant_ids,
+        rendered,
+        len(done),
+        WORKER,
+        loads - loads_before,
+        load_seconds - seconds_before,
+        stopped,
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pixio_ads.provenance import C2paSigner
 from pixio_ads.render import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
+from pixio_ads.stall import DEFAULT_STALL_SECONDS
 from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
 
 DEFAULT_RETRIES = 2
@@ -91,6 +92,12 @@ class Execution(_Settings):
         None,
         ge=0,
         description="Finishing processes per render worker; 0: a thread. Default: the cores rendering does not need.",
+    )
+    stall_seconds: float = Field(
+        DEFAULT_STALL_SECONDS,
+        gt=0,
+        description="A shard that makes no progress for this many seconds is given up (its unfinished variants "
+        "fail; a rerun renders them), so a hung process cannot hang the run.",
     )
 
 

@@ -24,13 +24,15 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.futures import as_completed
 from prefect.input import RunInput
-from prefect.states import Completed, Paused
+from prefect.states import Cancelled, Completed, Paused
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pixio_ads import clip, outlock, planning, render, report, review, runner
+from pixio_ads.flows import lifecycle
 from pixio_ads.flows.logs import quiet_explained_errors
 from pixio_ads.manifest import read_table
 from pixio_ads.settings import Execution, RenderSettings, ReviewSettings, Safeguards
+from pixio_ads.stall import DEFAULT_STALL_SECONDS
 
 quiet_explained_errors()  # a full disk or a folder in use: our message in the run log, no traceback
 
@@ -42,7 +44,7 @@ class CompleteShard(CachePolicy):
     corrupt image turns caching off for that shard, so it renders again."""
 
     inner: CachePolicy = field(
-        default_factory=lambda: INPUTS - "retries" - "retry_delay" - "finish_workers" + TASK_SOURCE
+        default_factory=lambda: INPUTS - "retries" - "retry_delay" - "finish_workers" - "stall_seconds" + TASK_SOURCE
     )
 
     def compute_key(
@@ -81,8 +83,10 @@ def render_shard(
     safeguards: Safeguards,
     finish_workers: int | None = None,
     clip_model: str | None = None,
+    stall_seconds: float = DEFAULT_STALL_SECONDS,
 ) -> runner.ShardResult:
-    """Render and composite one shard of variants, keeping what is already done."""
+    """Render and composite one shard of variants, keeping what is already done; stops at
+    the next batch when the flow run is cancelled."""
     return runner.render_shard(
         plan_path,
         variant_ids,
@@ -96,6 +100,8 @@ def render_shard(
         finish_workers,
         progress=_notify_progress,
         clip_model=clip_model,
+        stall_seconds=stall_seconds,
+        should_stop=lifecycle.cancel_requested,
     )
 
 
@@ -155,13 +161,21 @@ def generate_campaign(
     Settings are `pixio-ads run`'s options (pixio_ads/settings.py); a rerun into the same folder
     renders only what is missing. With ``review.wait_for_review`` the run then serves the
     review page and pauses until a reviewer clicks "Review done"."""
+    lifecycle.bind_to_supervisor()  # a served or worker-started run ends with its supervisor
     with outlock.locked(out_dir, wait=execution.wait):  # one run at a time per output folder
-        summary, campaign_id = _generate(campaign_path, out_dir, rendering, safeguards, execution, review)
+        try:
+            summary, campaign_id = _generate(campaign_path, out_dir, rendering, safeguards, execution, review)
+        except RunCancelled as cancelled:  # the finished rows are kept for a rerun
+            return Cancelled(message=str(cancelled))
         if review.wait_for_review:
             outcome = _wait_for_review(summary, campaign_id, out_dir, review)
             if outcome is not None:
                 return Paused(message=outcome)
     return Completed(message=summary.describe(), data=summary)
+
+
+class RunCancelled(Exception):
+    """The flow run was cancelled while its shards rendered (they stopped at a batch's end)."""
 
 
 class ReviewDone(RunInput):
@@ -247,7 +261,13 @@ def _generate(
     shard_settings = (run.device, run.batch_size, run.safety_checker, run.retries, run.retry_delay, safeguards)
     futures = [
         render_shard.submit(
-            plan.plan_path, ids, out_dir, *shard_settings, run.finish_workers, review_settings.clip_model
+            plan.plan_path,
+            ids,
+            out_dir,
+            *shard_settings,
+            run.finish_workers,
+            review_settings.clip_model,
+            run.stall_seconds,
         )
         for ids in plan.shards
     ]
@@ -256,6 +276,11 @@ def _generate(
         finished += len(future.result().variant_ids)
         update_progress_artifact(progress, 100.0 * finished / max(plan.total, 1))
     shards = [future.result() for future in futures]
+    if any(shard.stopped for shard in shards):
+        kept = runner.rows_in(shards)
+        raise RunCancelled(
+            f"cancelled: {kept} of {plan.total} variant(s) finished are kept; run again to render the rest"
+        )
     for worker, loads in runner.model_loads(shards).items():
         logger.info("worker %s loaded %d model(s) in %.1f s", worker, loads[0], loads[1])
     summary = write_manifest(plan.plan_path, shards, out_dir)

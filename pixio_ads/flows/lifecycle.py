@@ -1,0 +1,105 @@
+"""How a flow run stops early, and what it leaves: cancelled from the dashboard or the API
+(`prefect flow-run cancel`), stopped by its supervisor, or orphaned by it.
+
+- ``cancel_requested()``: asked by each shard before each batch (runner.render_shard's
+  ``should_stop``), in whichever process renders it (this one, or a Dask worker): True once the
+  flow run is Cancelling or Cancelled on the server (read at most every CANCEL_POLL_SECONDS),
+  or once this process got SIGTERM. The shard then stops after the batch in hand, keeps its
+  finished rows, and the flow run ends Cancelled; a rerun renders the rest.
+- ``bind_to_supervisor()``: in a flow-run process that a served deployment or a worker started
+  (Prefect sets PREFECT__FLOW_RUN_ID for it), end with that supervisor: when it ends, however
+  it ends, this process stops as on SIGTERM (finished rows kept) and is ended after a grace.
+  A flow called in-process (``pixio-ads run``) needs neither: it is the process the user ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+
+from pixio_ads.lifeline import Reaper, stop_self, watch_parent
+
+logger = logging.getLogger(__name__)
+
+CANCEL_POLL_SECONDS = 2.0
+SUPERVISOR_GRACE_SECONDS = 10.0  # after the supervisor ends: time to stop cleanly, then ended
+_terminated = threading.Event()  # this process got SIGTERM (a runner cancelling or stopping it)
+_checked: dict[str, tuple[float, bool]] = {}  # flow run id -> (when read, cancelled)
+_bound = False
+
+
+def bind_to_supervisor() -> None:
+    """End this flow-run process with the process that supervises it (see the module's notes),
+    and let SIGTERM stop the shards at their next batch. Once per process."""
+    global _bound
+    if _bound or not os.environ.get("PREFECT__FLOW_RUN_ID"):
+        return
+    _bound = True
+    watch_parent(on_exit=stop_self, grace=SUPERVISOR_GRACE_SECONDS)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum, frame) -> None:
+            _terminated.set()
+            if callable(previous):
+                previous(signum, frame)  # Prefect's: ends the flow run's state as it should
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def cancel_requested() -> bool:
+    """Whether the current flow run should stop now (see the module's notes)."""
+    if _terminated.is_set():
+        return True
+    run_id = _flow_run_id()
+    if run_id is None:
+        return False
+    when, cancelled = _checked.get(run_id, (float("-inf"), False))
+    if time.monotonic() - when >= CANCEL_POLL_SECONDS:
+        cancelled = _read_cancelled(run_id)
+        _checked[run_id] = (time.monotonic(), cancelled)
+    return cancelled
+
+
+def _flow_run_id() -> str | None:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    task = TaskRunContext.get()
+    if task is not None:
+        return str(task.task_run.flow_run_id)
+    flow = FlowRunContext.get()
+    return str(flow.flow_run.id) if flow is not None and flow.flow_run is not None else None
+
+
+def _read_cancelled(run_id: str) -> bool:
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(run_id).state
+    except Exception as exc:  # the API out of reach for a moment must not stop the run
+        logger.debug("could not read the state of flow run %s: %s", run_id, exc)
+        return False
+    return state is not None and (state.is_cancelling() or state.is_cancelled())
+
+
+_reaper = None  # kept for the life of the process: its pipe closing is what tells it to act
+
+
+def reap_temporary_server() -> None:
+    """Without a configured API, Prefect starts a temporary server (a uvicorn process) on first
+    use and stops it at exit, which a SIGKILL skips. Start it now, and hand it to a reaper
+    (lifeline.Reaper) that ends it when this process ends, however it ends."""
+    global _reaper
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or _reaper is not None:
+        return
+    server = SubprocessASGIServer()  # the instance Prefect's clients use
+    server.start()
+    _reaper = Reaper()
+    _reaper.adopt(server.server_process.pid)
