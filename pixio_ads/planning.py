@@ -30,7 +30,7 @@ from pixio_ads.finishing import result_row
 from pixio_ads.image_policy import kept_block
 from pixio_ads.manifest import merge, read_table_or_empty, rows_to_table, variants_to_table, write_table
 from pixio_ads.policy import load_policy, screen
-from pixio_ads.quota import reserve_for_run
+from pixio_ads.quota import reserve_for_run, settle_run
 from pixio_ads.settings import RenderSettings, Safeguards
 from pixio_ads.variants import Variant, expand
 
@@ -80,6 +80,7 @@ def plan_campaign(
     _remove_temp_files(out_dir)
     plan_path = write_table(variants_to_table(variants), out_dir / PLAN_FILE)
     earlier = _earlier_rows(out_dir, [v.variant_id for v in variants])
+    _settle_previous_run(out_dir, earlier)
     policy = load_policy(safeguards.policy)
     blocked = screen(policy, variants, brand_name)
     allowed = [v for v in variants if v.variant_id not in blocked]
@@ -129,6 +130,19 @@ def _done_before(row: dict | None, out_dir: Path, image_checks_id: str) -> bool:
     if kept_block(row, image_checks_id):
         return True
     return row["status"] == "rendered" and bool(row["output_path"]) and (out_dir / row["output_path"]).is_file()
+
+
+def _settle_previous_run(out_dir: Path, earlier: dict[str, dict]) -> None:
+    """A run killed before its end never settled its quota reservation: settle it now to what
+    it rendered (its rows kept in the shards), so each image is charged once, by the run that
+    rendered it. Settling a run that did settle changes nothing (settle only lowers)."""
+    path = out_dir / RUN_FILE
+    if path.is_file():
+        try:
+            previous = json.loads(path.read_text())
+        except ValueError:  # cut short by a crash without fsync: its reservation stays (errs toward less)
+            return
+        settle_run(previous, list(earlier.values()))
 
 
 def _remove_temp_files(out_dir: Path) -> None:

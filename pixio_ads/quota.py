@@ -5,8 +5,9 @@ A run reserves the images it is about to render *before* rendering, inside one
 ``BEGIN IMMEDIATE`` transaction, so two runs at once cannot both take the last images;
 what a quota does not grant is marked ``skipped`` and never rendered. When the run ends
 the reservation is settled to what was actually rendered (failures are given back) and
-its render seconds are added. A run killed before settling keeps its whole reservation:
-quotas err toward spending less, never more.
+its render seconds are added. A run killed before settling is settled by the next run into
+the same folder (from the rows the killed run kept), so every image is charged once; until
+then it keeps its whole reservation: quotas err toward spending less, never more.
 
 Quota file (YAML)::
 

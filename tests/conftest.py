@@ -4,10 +4,54 @@ Helpers that tests import live in helpers.py."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+SESSION_MARK = "PIXIO_ADS_TEST_SESSION"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Fail the suite when a test leaves a process running. Every process the tests start
+    inherits a mark in its environment; at the end (after every other fixture has ended its
+    own) no process but this one may carry it, orphans included. Checked by pid (read from
+    /proc), never by name; multiprocessing's resource tracker of this process ends with it."""
+    import uuid
+
+    mark = uuid.uuid4().hex
+    os.environ[SESSION_MARK] = mark
+    yield
+    from pixio_ads.finishing import shutdown_pools
+
+    shutdown_pools()  # this process's own finishing pools, kept for its life by design
+    deadline = time.monotonic() + 15
+    while (left := _marked_processes(mark)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if left:
+        described = "; ".join(f"pid {p.pid} (parent {p.ppid()}): {' '.join(p.cmdline())[:160]}" for p in left)
+        pytest.fail(f"{len(left)} process(es) left running by the tests: {described}", pytrace=False)
+
+
+def _marked_processes(mark: str) -> list:
+    import psutil
+
+    me = os.getpid()
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid == me or process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(SESSION_MARK) != mark:
+                continue
+            if process.ppid() == me and "resource_tracker" in " ".join(process.cmdline()):
+                continue
+            found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,87 +6,17 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
+from servers import BIN, api_post, free_port, prefect_server, stop, wait_until
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 ARTIFACTS = REPO / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-@contextmanager
-def prefect_server(home: Path, **extra_env: str):
-    """`prefect server start` on a free port with its own PREFECT_HOME; yields the API URL."""
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_API_URL": api,  # else the dashboard calls 127.0.0.1:4200
-        **extra_env,
-    }
-    env.pop("PREFECT_API_URL", None)
-    log = open(home / "server.log", "w")
-    server = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-    def healthy():
-        if server.poll() is not None:
-            pytest.fail(f"prefect server exited: {(home / 'server.log').read_text()[-3000:]}")
-        try:
-            return httpx.get(f"{api}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, 180, "the Prefect server")
-        yield api
-    finally:
-        stop(server)
-        log.close()
-
-
-def api_post(api: str, path: str, body: dict) -> list[dict]:
-    response = httpx.post(f"{api}{path}", json=body, timeout=30)
-    response.raise_for_status()
-    return response.json()
 
 
 def run_deployment_on(

@@ -25,7 +25,7 @@ from pixio_ads.lifeline import Reaper, stop_self, watch_parent
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 2.0
-SUPERVISOR_GRACE_SECONDS = 10.0  # after the supervisor ends: time to stop cleanly, then ended
+SUPERVISOR_GRACE_SECONDS = 5.0  # after the supervisor ends: time to stop cleanly, then ended
 _terminated = threading.Event()  # this process got SIGTERM (a runner cancelling or stopping it)
 _checked: dict[str, tuple[float, bool]] = {}  # flow run id -> (when read, cancelled)
 _bound = False
