@@ -103,3 +103,6 @@ def reap_temporary_server() -> None:
     server.start()
     _reaper = Reaper()
     _reaper.adopt(server.server_process.pid)
+    # Processes this one starts (Dask workers) report to this server: without it each would
+    # start a temporary server of its own, which the run could not see (nor cancel through).
+    os.environ["PREFECT_API_URL"] = server.api_url
