@@ -134,3 +134,58 @@ def test_the_queue_bounds_batches_in_flight(variants, tmp_path):
         in_flight.append(len(finisher._pending))
     finisher.close()
     assert max(in_flight) <= 2
+
+
+def test_a_hung_finishing_process_fails_its_shard_in_bounded_time_and_a_rerun_renders_it(campaign_dir, monkeypatch):
+    """A finishing process that stops answering (SIGSTOP: alive, silent) would block the shard
+    for ever; the stall watchdog gives the shard up after stall_seconds, naming it, its
+    unfinished variants failed, and the rerun renders exactly those."""
+    import time
+
+    path = write_csv(campaign_dir, [good_row(formats="square", audiences="a; b", styles="minimal; bold")])
+    out = campaign_dir / "out"
+    plan = planning.plan_campaign(path, out, RenderSettings(steps=1))
+    ids = [vid for shard in plan.shards for vid in shard]
+    original_submit, submitted = finishing.Finisher.submit, []
+
+    def submit_then_freeze(self, batch):
+        submitted.append(batch)
+        if len(submitted) == 2:
+            os.kill(self.pids()[0], signal.SIGSTOP)
+        return original_submit(self, batch)
+
+    monkeypatch.setattr(finishing.Finisher, "submit", submit_then_freeze)
+    started = time.monotonic()
+    result = runner.render_shard(
+        plan.plan_path, ids, out, device="cpu", batch_size=1, finish_workers=1, stall_seconds=4
+    )
+    assert time.monotonic() - started < 60
+    rows = pq.read_table(result.path).to_pylist()
+    assert sorted(r["variant_id"] for r in rows) == sorted(ids)  # one row each, none lost
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert failed and all("made no progress for" in r["error"] and "rerun" in r["error"] for r in failed)
+    monkeypatch.undo()
+    again = runner.render_shard(plan.plan_path, ids, out, device="cpu", batch_size=1, finish_workers=1)
+    assert again.rendered == len(failed)
+    assert all(r["status"] == "rendered" for r in pq.read_table(again.path).to_pylist())
+
+
+def test_a_stop_request_ends_the_shard_at_a_batch_and_keeps_what_is_finished(campaign_dir):
+    path = write_csv(campaign_dir, [good_row(formats="square", audiences="a; b", styles="minimal; bold")])
+    out = campaign_dir / "out"
+    plan = planning.plan_campaign(path, out, RenderSettings(steps=1))
+    ids = [vid for shard in plan.shards for vid in shard]
+    asked = []
+
+    def stop_after_two_batches() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    result = runner.render_shard(
+        plan.plan_path, ids, out, device="cpu", batch_size=1, finish_workers=1, should_stop=stop_after_two_batches
+    )
+    rows = pq.read_table(result.path).to_pylist()
+    assert result.stopped and result.rendered == 2 == len(rows)
+    assert all(r["status"] == "rendered" for r in rows)
+    again = runner.render_shard(plan.plan_path, ids, out, device="cpu", batch_size=1, finish_workers=1)
+    assert not again.stopped and again.reused == 2 and again.rendered == len(ids) - 2
