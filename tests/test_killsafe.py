@@ -8,6 +8,7 @@ import errno
 import os
 import random
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -293,6 +294,7 @@ def test_killed_at_eight_random_moments_ends_as_an_uninterrupted_run(api, tmp_pa
     duration = time.monotonic() - started
     rng = random.Random(KILL_SEED)
     out = tmp_path / "out"
+    mid_render = 0  # kills that left part of the campaign done (the others hit start-up or the end)
     for attempt in range(8):
         moment = rng.uniform(2.0, duration)
         run = start_run(args(out), tmp_path / f"run-{attempt}.log", env)
@@ -304,6 +306,8 @@ def test_killed_at_eight_random_moments_ends_as_an_uninterrupted_run(api, tmp_pa
         run.kill()
         run.wait()
         assert_all_end(children)  # no orphan after any kill
+        mid_render += (out / "shards").is_dir() and 0 < len(shard_rows(out)) < 48
+    assert mid_render >= 3, f"only {mid_render} of 8 kills landed while rendering (seed {KILL_SEED})"
     final = start_run(args(out), tmp_path / "final.log", env)
     assert final.wait(900) == 0, (tmp_path / "final.log").read_text()[-3000:]
     assert_same_outputs(out, reference)
@@ -356,3 +360,37 @@ def test_a_disk_full_once_in_the_middle_ends_as_an_uninterrupted_run(api, tmp_pa
         monkeypatch.setattr(finishing, "atomic_write_bytes", real_write)
         assert CliRunner().invoke(app, args(tmp_path / "out")).exit_code == 0
     assert_same_outputs(tmp_path / "out", tmp_path / "reference")
+
+
+# --- no hang ----------------------------------------------------------------------------------
+
+SOAK_RUNS = int(os.environ.get("PIXIO_ADS_SOAK_RUNS", "10"))
+
+
+def test_two_worker_runs_beside_a_cpu_hog_finish_in_bounded_time(api, tmp_path):
+    """The 2-worker example, SOAK_RUNS times in a row while two busy loops take the cores:
+    each run ends (rendered, exit 0) within its bound, and leaves no process."""
+    api_url, home = api
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        for attempt in range(SOAK_RUNS):
+            out = tmp_path / f"out-{attempt}"
+            args = [EXAMPLE_CAMPAIGN, "--out", out, "--steps", "1", "--limit", "4", "--workers", "2"]
+            run = start_run(args, tmp_path / f"run-{attempt}.log", prefect_env(api_url, home))
+            children = []
+            deadline = time.monotonic() + 300
+            while run.poll() is None and time.monotonic() < deadline:
+                children = list({p.pid: p for p in children + lifeline.descendants(run.pid)}.values())
+                time.sleep(0.2)
+            if run.poll() is None:
+                run.kill()
+                pytest.fail(
+                    f"run {attempt} did not end within 300 s: {(tmp_path / f'run-{attempt}.log').read_text()[-3000:]}"
+                )
+            assert run.returncode == 0, (tmp_path / f"run-{attempt}.log").read_text()[-3000:]
+            assert_all_end(children)
+            assert len(pq.read_table(out / "manifest.parquet")) == 4
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
