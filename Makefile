@@ -45,7 +45,7 @@ test: install
 
 # Retrain the embedded backdrop model shipped in the package (~25 min on 2 CPU cores; same seed, same weights).
 backdrop-model: install
-	$(BIN)/python -m pixio_ads.backdrop_model pixio_ads/weights/tiny-sd-backdrops --seed 0
+	$(BIN)/python -m pixio_ads.training.backdrop_model pixio_ads/weights/tiny-sd-backdrops --seed 0
 
 # ruff: formatting and lint rules from pyproject.toml; `make format` fixes what it can.
 lint: install

@@ -24,9 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pixio_ads import render  # noqa: E402
-from pixio_ads.tiny_model import EMBEDDED_BACKDROP_GUIDANCE, EMBEDDED_MODEL_ID, EMBEDDED_RANDOM_ID  # noqa: E402
-from pixio_ads.variants import DEFAULT_GUIDANCE  # noqa: E402
+from pixio_ads.campaign.variants import DEFAULT_GUIDANCE  # noqa: E402
+from pixio_ads.render import loading  # noqa: E402
+from pixio_ads.render import pipelines as render  # noqa: E402
+from pixio_ads.render.tiny_model import EMBEDDED_BACKDROP_GUIDANCE, EMBEDDED_MODEL_ID, EMBEDDED_RANDOM_ID  # noqa: E402
 
 STYLES = ("golden hour", "minimal studio", "cozy evening", "warm pastel")
 SEEDS = (11, 22, 33)
@@ -78,8 +79,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     models = {
-        "random": render.load_model(EMBEDDED_RANDOM_ID, "cpu"),
-        "backdrops": render.load_model(EMBEDDED_MODEL_ID, "cpu"),
+        "random": loading.load_model(EMBEDDED_RANDOM_ID, "cpu"),
+        "backdrops": loading.load_model(EMBEDDED_MODEL_ID, "cpu"),
     }
     seconds = render_seconds(models, args.runs)
     results = {name: measure(model) for name, model in models.items()}

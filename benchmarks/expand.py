@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic  # noqa: E402
 
-from pixio_ads.campaign import load_campaign  # noqa: E402
-from pixio_ads.variants import expand  # noqa: E402
+from pixio_ads.campaign.spreadsheet import load_campaign  # noqa: E402
+from pixio_ads.campaign.variants import expand  # noqa: E402
 
 ROWS = 1_000
 

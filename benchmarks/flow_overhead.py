@@ -7,7 +7,7 @@ Both sides use the tiny embedded model on the CPU with the same prompts, seeds, 
 for the deliverable (creative.finish: cut-out, layout, shadows, copy, label; then
 provenance.disclose: watermark and XMP), one image after another; the flow adds Prefect, the
 manifest, shards, hashes, contact sheet and artifacts, and overlaps the finishing with the
-next render in its finishing process (pixio_ads/finishing.py). Also printed: the flow against a
+next render in its finishing process (pixio_ads/run/finishing.py). Also printed: the flow against a
 bare loop that only saves the raw 512 px output (``flow_over_raw_bare_ratio``).
 The Prefect server (Prefect's test harness) and the model are started/loaded before
 timing: a served deployment has both running already. Ends with
@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic  # noqa: E402
 
-from pixio_ads import render  # noqa: E402
-from pixio_ads.campaign import load_campaign  # noqa: E402
-from pixio_ads.creative import Assets, finish  # noqa: E402
-from pixio_ads.provenance import disclose  # noqa: E402
-from pixio_ads.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
-from pixio_ads.variants import expand  # noqa: E402
+from pixio_ads.campaign.spreadsheet import load_campaign  # noqa: E402
+from pixio_ads.campaign.variants import expand  # noqa: E402
+from pixio_ads.render import loading  # noqa: E402
+from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
+from pixio_ads.run.compose import Assets, finish  # noqa: E402
+from pixio_ads.trust.provenance import disclose  # noqa: E402
 
 STEPS = 4
 
@@ -50,8 +50,8 @@ def bare_loop(campaign: Path, out: Path, deliverable: bool) -> float:
 
     variants = expand(load_campaign(campaign))
     assets = Assets()
-    pipeline = render.load_model(EMBEDDED_MODEL_ID, "cpu").pipeline  # the same loaded weights
-    side = render.load_model(EMBEDDED_MODEL_ID, "cpu").native_side
+    pipeline = loading.load_model(EMBEDDED_MODEL_ID, "cpu").pipeline  # the same loaded weights
+    side = loading.load_model(EMBEDDED_MODEL_ID, "cpu").native_side
     out.mkdir()
     started = time.perf_counter()
     for v in variants:
@@ -79,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
         tmp = Path(tmp)
         campaign = write_campaign(tmp)
-        render.load_model(EMBEDDED_MODEL_ID, "cpu")  # load before timing, for both sides
+        loading.load_model(EMBEDDED_MODEL_ID, "cpu")  # load before timing, for both sides
         bare_loop(campaign, tmp / "warmup", deliverable=False)  # first-call allocations
         bare = bare_loop(campaign, tmp / "bare", deliverable=True)
         raw = bare_loop(campaign, tmp / "raw", deliverable=False)

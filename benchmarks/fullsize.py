@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pixio_ads.tiny_model import write_tokenizer  # noqa: E402
+from pixio_ads.render.tiny_model import write_tokenizer  # noqa: E402
 
 ARCHS = ("sd15", "sd21", "sdxl")
 VOCAB = 49408  # CLIP's BPE vocabulary: the size of the real embedding tables

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic  # noqa: E402
 
-from pixio_ads import finishing, render  # noqa: E402
+from pixio_ads.render import loading  # noqa: E402
+from pixio_ads.run import finishing  # noqa: E402
 
 
 def main() -> None:
@@ -38,8 +39,8 @@ def main() -> None:
     from pixio_ads.flows.generate_campaign import generate_campaign
     from pixio_ads.settings import from_options
 
-    device = render.select_device(args.device)
-    render.load_model(args.model, device)
+    device = loading.select_device(args.device)
+    loading.load_model(args.model, device)
     settings = dict(model=args.model, steps=args.steps, guidance=args.guidance, device=device, safety_checker=False)
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
         tmp = Path(tmp)

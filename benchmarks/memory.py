@@ -28,8 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pixio_ads import finishing, planning, runner  # noqa: E402
-from pixio_ads.lifeline import live  # noqa: E402
+from pixio_ads.core.lifeline import live  # noqa: E402
+from pixio_ads.run import (
+    finishing,  # noqa: E402
+    planning,  # noqa: E402
+    runner,  # noqa: E402
+)
 from pixio_ads.settings import RenderSettings  # noqa: E402
 
 AUDIENCES, STYLES, FORMATS = 10, 5, "320x320; 384x256"  # the smallest the copy fits

@@ -25,23 +25,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fullsize  # noqa: E402
 from render import PROMPTS  # noqa: E402  (benchmarks/render.py's 16 prompts)
 
-from pixio_ads import render  # noqa: E402
-from pixio_ads.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
+from pixio_ads.render import loading  # noqa: E402
+from pixio_ads.render import pipelines as render  # noqa: E402
+from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
 
 
-def model_with_real_text_encoder(arch: str, device: str) -> render.LoadedModel:
+def model_with_real_text_encoder(arch: str, device: str) -> loading.LoadedModel:
     import dataclasses
 
     import torch
 
-    tiny = render.load_model(EMBEDDED_MODEL_ID, device)
+    tiny = loading.load_model(EMBEDDED_MODEL_ID, device)
     torch.manual_seed(0)
     encoder = fullsize._text_encoder(fullsize.TEXT_ENCODERS[arch][0], tiny.pipeline.tokenizer, with_projection=False)
     pipeline = type(tiny.pipeline)(**{**tiny.pipeline.components, "text_encoder": encoder.to(device).eval()})
     return dataclasses.replace(tiny, pipeline=pipeline, _embeddings={})
 
 
-def seconds(model: render.LoadedModel, per_call: int, guidance: float) -> float:
+def seconds(model: loading.LoadedModel, per_call: int, guidance: float) -> float:
     model._embeddings.clear()
     started = time.perf_counter()
     for start in range(0, len(PROMPTS), 4):

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/render.py                       # tiny embedded model on CPU
     .venv/bin/python benchmarks/render.py --model /models/sd15 --device cuda
 
-"Ours" is ``pixio_ads.render.generate`` (compel encoding, one generator per image,
+"Ours" is ``pixio_ads.render.pipelines.generate`` (compel encoding, one generator per image,
 length-grouped batches); "bare" calls the pipeline with plain prompt strings. Both run
 on the same loaded weights, alternating, best of ``--repeats``. Ends with
 ``render_over_bare_ratio`` = our throughput / bare throughput at the device's default
@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pixio_ads import render  # noqa: E402
-from pixio_ads.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
+from pixio_ads.render import loading  # noqa: E402
+from pixio_ads.render import pipelines as render  # noqa: E402
+from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
 
 PROMPTS = [
     f"{style} advertising photograph of a {item}, soft natural light, high detail"
@@ -30,7 +31,7 @@ PROMPTS = [
 SEEDS = list(range(1000, 1016))
 
 
-def bare_loop(model: render.LoadedModel, batch_size: int, size: int, steps: int, guidance: float) -> float:
+def bare_loop(model: loading.LoadedModel, batch_size: int, size: int, steps: int, guidance: float) -> float:
     import torch
 
     started = time.perf_counter()
@@ -50,7 +51,7 @@ def bare_loop(model: render.LoadedModel, batch_size: int, size: int, steps: int,
     return time.perf_counter() - started
 
 
-def our_path(model: render.LoadedModel, batch_size: int, size: int, steps: int, guidance: float) -> float:
+def our_path(model: loading.LoadedModel, batch_size: int, size: int, steps: int, guidance: float) -> float:
     model._embeddings.clear()  # measure cold prompt encoding, as the bare loop does every time
     started = time.perf_counter()
     for start in range(0, len(PROMPTS), batch_size):
@@ -81,9 +82,9 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
     args = parser.parse_args(argv)
     del PROMPTS[args.images :], SEEDS[args.images :]
 
-    model = render.load_model(args.model, args.device)
+    model = loading.load_model(args.model, args.device)
     size = args.size or model.native_side
-    default_batch = render.default_batch_size(model.device)
+    default_batch = loading.default_batch_size(model.device)
     print(
         f"{description}: model={args.model} device={model.device} dtype={model.dtype} size={size} steps={args.steps} images={len(PROMPTS)}"
     )

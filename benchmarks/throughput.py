@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/throughput.py [--repeats 3] [--variants 200]
 
-The stand-in replaces only ``render.load_model``/``render.generate``/``render.select_device``:
+The stand-in replaces only ``loading.load_model``/``render.generate``/``loading.select_device``:
 it returns pre-rendered 512 px scenes at a fixed rate of R images/s, sleeping (no CPU) as a
 GPU would, on a "cuda" device, so everything else is what a GPU run does: the Prefect flow
 (generate-campaign, in-process server), shards, batches of 4, the finishing pool at its
@@ -28,7 +28,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 # finish_ms_per_image is measured in this process on one core, as a finishing process runs
-# (pixio_ads/finishing.py starts those with the same settings)
+# (pixio_ads/run/finishing.py starts those with the same settings)
 os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
 import cv2  # noqa: E402
 
@@ -40,9 +40,11 @@ import synthetic  # noqa: E402
 from PIL import ImageFilter  # noqa: E402
 from watermark import scene  # noqa: E402
 
-from pixio_ads import finishing, render  # noqa: E402
-from pixio_ads.campaign import load_campaign  # noqa: E402
-from pixio_ads.variants import expand  # noqa: E402
+from pixio_ads.campaign.spreadsheet import load_campaign  # noqa: E402
+from pixio_ads.campaign.variants import expand  # noqa: E402
+from pixio_ads.render import loading  # noqa: E402
+from pixio_ads.render import pipelines as render  # noqa: E402
+from pixio_ads.run import finishing  # noqa: E402
 
 RATES = (2, 4, 8)
 SCENES = [scene(seed).resize((512, 512)).filter(ImageFilter.GaussianBlur(1)) for seed in range(8)]
@@ -55,8 +57,8 @@ class StandInRenderer:
         self.rate = rate
 
     def install(self) -> None:
-        render.select_device = lambda requested=None: "cuda"
-        render.load_model = lambda spec, device=None: SimpleNamespace(
+        loading.select_device = lambda requested=None: "cuda"
+        loading.load_model = lambda spec, device=None: SimpleNamespace(
             dtype="fp16", native_side=512, pipeline=SimpleNamespace(safety_checker=None)
         )
         render.generate = self.generate

@@ -1,5 +1,5 @@
 """Invisible watermark robustness and cost: invisible-watermark's own dwtDctSvd and ours
-(pixio_ads/watermark.py), measured side by side on the same images in one run.
+(pixio_ads/trust/watermark.py), measured side by side on the same images in one run.
 
     .venv/bin/python benchmarks/watermark.py [--images N] [--run OUT_DIR ...]
 
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from pixio_ads import provenance
-from pixio_ads.formats import NAMED_FORMATS
-from pixio_ads.manifest import read_table
+from pixio_ads.core.formats import NAMED_FORMATS
+from pixio_ads.outputs.manifest import read_table
+from pixio_ads.trust import payload as marks
+from pixio_ads.trust import provenance
 
 SIZES = [(f.width, f.height) for f in NAMED_FORMATS.values()]
 
@@ -79,7 +80,7 @@ def library_embed(image: Image.Image, payload: str) -> Image.Image:
     from imwatermark import WatermarkEncoder
 
     encoder = WatermarkEncoder()
-    encoder.set_watermark("bits", provenance.payload_bits(payload))
+    encoder.set_watermark("bits", marks.payload_bits(payload))
     bgr = encoder.encode(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR), "dwtDctSvd")
     return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
@@ -88,7 +89,7 @@ def library_read(image: Image.Image) -> list[int]:
     import cv2
     from imwatermark import WatermarkDecoder
 
-    decoder = WatermarkDecoder("bits", provenance.WATERMARK_BITS)
+    decoder = WatermarkDecoder("bits", marks.WATERMARK_BITS)
     return [
         int(b) for b in decoder.decode(cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR), "dwtDctSvd")
     ]
@@ -96,7 +97,7 @@ def library_read(image: Image.Image) -> list[int]:
 
 CODECS = {
     "library": (library_embed, library_read),
-    "pixio": (provenance.embed_watermark, provenance.read_watermark_bits),
+    "pixio": (marks.embed_watermark, marks.read_watermark_bits),
 }
 
 
@@ -117,17 +118,17 @@ def synthetic(count: int) -> None:
             marked = embed(original, manifest[vid])
             embed_seconds += time.perf_counter() - started
             psnrs.append(psnr(original, marked))
-            truth = np.array(provenance.payload_bits(manifest[vid]))[:63]
+            truth = np.array(marks.payload_bits(manifest[vid]))[:63]
             for name, attack in ATTACKS.items():
                 attacked = attack(marked)
                 started = time.perf_counter()
-                reads = provenance.read_at_scales(attacked, SIZES, read)
-                decoded = provenance.decode_reads(reads)
+                reads = marks.read_at_scales(attacked, SIZES, read)
+                decoded = marks.decode_reads(reads)
                 read_seconds += time.perf_counter() - started
                 reads_done += 1
                 stats[name]["bits"].append(max(np.mean(np.array(bits)[:63] == truth) for _, bits in reads))
                 stats[name]["decoded"] += decoded.payload == manifest[vid]
-                stats[name]["matched"] += provenance.nearest_row(reads, manifest)[0] == vid
+                stats[name]["matched"] += marks.nearest_row(reads, manifest)[0] == vid
         print(f"\n{codec}: {count} images, 1080x1080, 64-bit watermark (24-bit payload + BCH(63,24), corrects 7 bits)")
         print(f"{'attack':<18} {'bits right':>10} {'decoded':>8} {'matched (1,000 rows)':>21}")
         for name, values in stats.items():
@@ -154,10 +155,10 @@ def run_creatives(out_dir: Path) -> None:
         matched = 0
         for row in rows:
             with Image.open(out_dir / row["output_path"]) as image:
-                reads = provenance.read_at_scales(attack(image.convert("RGB")), sizes)
-            decoded = provenance.decode_reads(reads).payload
+                reads = marks.read_at_scales(attack(image.convert("RGB")), sizes)
+            decoded = marks.decode_reads(reads).payload
             by_payload = {payload: vid for vid, payload in payloads.items()}
-            vid = by_payload.get(decoded) or provenance.nearest_row(reads, payloads)[0]
+            vid = by_payload.get(decoded) or marks.nearest_row(reads, payloads)[0]
             matched += vid == row["variant_id"]
         print(f"{label}_{name}_matched: {matched}/{len(rows)}")
 

@@ -3,9 +3,9 @@
     .venv/bin/python docs/generate.py        (or: make docs)
 
 - docs/cli.md         every command's --help, as the command prints it
-- docs/spreadsheet.md the campaign columns (pixio_ads.campaign.COLUMNS)
-- docs/manifest.md    the manifest's columns (pixio_ads.manifest.MANIFEST_SCHEMA + COLUMN_DOCS)
-- docs/platforms.md   the ad platforms' limits validate checks (pixio_ads.platforms)
+- docs/spreadsheet.md the campaign columns (pixio_ads.campaign.columns.COLUMNS)
+- docs/manifest.md    the manifest's columns (pixio_ads.outputs.manifest.MANIFEST_SCHEMA + COLUMN_DOCS)
+- docs/platforms.md   the ad platforms' limits validate checks (pixio_ads.campaign.platforms)
 
 tests/test_docs.py fails when a page differs from what this script would write.
 """
@@ -41,7 +41,7 @@ def cli_page() -> str:
 
 
 def spreadsheet_page() -> str:
-    from pixio_ads.campaign import COLUMNS
+    from pixio_ads.campaign.columns import COLUMNS
 
     lines = [
         "# Campaign spreadsheet columns",
@@ -61,7 +61,7 @@ def spreadsheet_page() -> str:
 
 
 def manifest_page() -> str:
-    from pixio_ads.manifest import COLUMN_DOCS, MANIFEST_SCHEMA, RESULT_COLUMNS, SCHEMA_VERSION
+    from pixio_ads.outputs.manifest import COLUMN_DOCS, MANIFEST_SCHEMA, RESULT_COLUMNS, SCHEMA_VERSION
 
     lines = [
         "# Manifest columns",
@@ -89,7 +89,7 @@ def manifest_page() -> str:
 
 
 def platforms_page() -> str:
-    from pixio_ads import platforms as p
+    from pixio_ads.campaign import platforms as p
 
     lines = [
         "# Ad platform limits",
@@ -147,10 +147,44 @@ def platforms_page() -> str:
     return "\n".join(lines) + "\n"
 
 
+def layout_page() -> str:
+    """The package's stages (their __init__ docstrings) and modules (their first docstring line)."""
+    import ast
+
+    import pixio_ads
+
+    root = DOCS.parent / "pixio_ads"
+    lines = [
+        GENERATED,
+        "",
+        "# Layout",
+        "",
+        ast.get_docstring(ast.parse((root / "__init__.py").read_text())).split("\n\n", 1)[1].strip(),
+        "",
+        "Top level beside the package: `flows/` (the deployments' entrypoints for `prefect deploy`, thin over",
+        "`pixio_ads.flows`), `templates/` (the built-in prompt templates; `pixio_ads/templates` links to it and the",
+        "wheel carries the files), `campaigns/` (the example), `tests/`, `benchmarks/`, `docs/`.",
+        "",
+    ]
+    for stage in (root / name if (root / name).is_dir() else root / f"{name}.py" for name in pixio_ads.STAGES):
+        doc = ast.get_docstring(ast.parse((stage / "__init__.py" if stage.is_dir() else stage).read_text())) or ""
+        lines += [f"## `{stage.relative_to(root.parent)}`", "", doc, ""]
+        if stage.is_dir():
+            lines += ["| module | what |", "| --- | --- |"]
+            for module in sorted(stage.glob("*.py")):
+                if module.name in ("__init__.py", "__main__.py"):
+                    continue
+                first = (ast.get_docstring(ast.parse(module.read_text())) or "").split("\n\n")[0].replace("\n", " ")
+                lines.append(f"| `{module.name}` | {first} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
 PAGES = {
     "cli.md": cli_page,
     "spreadsheet.md": spreadsheet_page,
     "manifest.md": manifest_page,
+    "layout.md": layout_page,
     "platforms.md": platforms_page,
 }
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from PIL import Image, ImageDraw
 
-from pixio_ads import planning, runner
+from pixio_ads.run import planning, runner
 from pixio_ads.settings import RenderSettings
 
 REPO = Path(__file__).resolve().parents[1]

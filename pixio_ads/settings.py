@@ -16,10 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pixio_ads.provenance import C2paSigner
-from pixio_ads.render import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
-from pixio_ads.stall import DEFAULT_STALL_SECONDS
-from pixio_ads.upscale import DEFAULT_UPSCALER_STEPS
+from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
+from pixio_ads.render.loading import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
+from pixio_ads.render.upscale import DEFAULT_UPSCALER_STEPS
+from pixio_ads.trust.credentials import C2paSigner
 
 DEFAULT_RETRIES = 2
 DEFAULT_RETRY_DELAY = 2.0  # seconds, doubled at each retry
@@ -65,7 +65,9 @@ class Safeguards(_Settings):
     """Trust-and-safety settings: paths on the machine that runs the flow."""
 
     policy: str | None = Field(None, description="Content policy file (YAML). Default: the packaged policy.")
-    quotas: str | None = Field(None, description="Quota file (YAML). Default: no quotas.")
+    quotas: str | None = Field(
+        None, description="Quota file (YAML): images per day/campaign and GPU-seconds per brand and campaign."
+    )
     usage_db: str | None = Field(None, description="SQLite file recording usage against the quotas.")
     c2pa_cert: str | None = Field(None, description="PEM certificate chain (leaf first) to sign C2PA manifests with.")
     c2pa_key: str | None = Field(None, description="PEM private key of that certificate.")
@@ -80,7 +82,9 @@ class Execution(_Settings):
     limit: int | None = Field(None, ge=1, description="Only the first N variants.")
     device: str | None = Field(None, description="cuda, mps or cpu. Default: the best available.")
     batch_size: int | None = Field(None, ge=1, description="Images per forward pass. Default: 1 on CPU, 4 on CUDA.")
-    safety_checker: bool = Field(True, description="Keep the checkpoint's safety checker on.")
+    safety_checker: bool = Field(
+        True, description="Keep the checkpoint's safety checker on (flagged images are blocked, not saved)."
+    )
     retries: int = Field(DEFAULT_RETRIES, ge=0, description="Retries of a failing batch, with exponential backoff.")
     retry_delay: float = Field(DEFAULT_RETRY_DELAY, ge=0, description="Seconds before the first retry.")
     shard_size: int | None = Field(None, ge=1, description="Variants per render task. Default: 16 on CPU, 64 on GPU.")
@@ -91,7 +95,8 @@ class Execution(_Settings):
     finish_workers: int | None = Field(
         None,
         ge=0,
-        description="Finishing processes per render worker; 0: a thread. Default: the cores rendering does not need.",
+        description="Processes that finish creatives (layout, copy, watermark, encoding) while rendering goes on, "
+        "per render worker; 0: a thread of the render process. Default: the cores rendering does not need (1 on CPU).",
     )
     stall_seconds: float = Field(
         DEFAULT_STALL_SECONDS,
@@ -139,6 +144,16 @@ class ReviewSettings(_Settings):
                 "give a review token (--review-token or PIXIO_ADS_REVIEW_TOKEN)"
             )
         return self
+
+
+class Serving(_Settings):
+    """What ``pixio-ads serve`` serves: the inbox campaign-inbox watches, and where outputs go.
+    Not a flow parameter: the deployments are built from it (flows/deploy.py)."""
+
+    inbox_dir: str = Field(description="Folder to watch for campaign files (created if missing).")
+    out_root: str = Field(description="Where each campaign's outputs go (one folder per file).")
+    cron: str = Field("*/5 * * * *", description="When campaign-inbox scans the inbox (cron syntax).")
+    settle_seconds: float = Field(10.0, ge=0, description="A file must be unchanged this long before it is picked up.")
 
 
 SETTINGS = {"rendering": RenderSettings, "safeguards": Safeguards, "execution": Execution, "review": ReviewSettings}

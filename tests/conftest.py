@@ -24,7 +24,7 @@ def no_process_left_behind():
     mark = uuid.uuid4().hex
     os.environ[SESSION_MARK] = mark
     yield
-    from pixio_ads.finishing import shutdown_pools
+    from pixio_ads.run.finishing import shutdown_pools
 
     shutdown_pools()  # this process's own finishing pools, kept for its life by design
     deadline = time.monotonic() + 15

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from pixio_ads.formats import NAMED_FORMATS
+from pixio_ads.core.formats import NAMED_FORMATS
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CAMPAIGN = REPO / "campaigns" / "spring-sale" / "campaign.csv"

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 from helpers import EXAMPLE_CAMPAIGN
 
-from pixio_ads import backdrops, render
-from pixio_ads.backdrop_model import Recipe, train
-from pixio_ads.campaign import load_campaign
-from pixio_ads.tiny_model import EMBEDDED_BACKDROP_GUIDANCE, EMBEDDED_MODEL_ID
-from pixio_ads.variants import expand
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.campaign.variants import expand
+from pixio_ads.render import loading
+from pixio_ads.render import pipelines as render
+from pixio_ads.render.tiny_model import EMBEDDED_BACKDROP_GUIDANCE, EMBEDDED_MODEL_ID
+from pixio_ads.training import backdrops
+from pixio_ads.training.backdrop_model import Recipe, train
 
 SEEDS = [11, 22, 33]
 
@@ -46,7 +48,7 @@ def test_training_is_deterministic_and_saves_a_loadable_pipeline(tmp_path):
     for part in ("unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors"):
         assert (first / part).read_bytes() == (second / part).read_bytes()
     assert "synthetic backdrops, not photographs" in (first / "README.md").read_text()
-    model = render.load_model(str(first), "cpu")  # what --model FOLDER does
+    model = loading.load_model(str(first), "cpu")  # what --model FOLDER does
     assert model.native_side == 256
     assert render.generate(model, ["golden hour studio"], [""], [1], 64, 64, 1, 2.0).images[0].size == (64, 64)
 
@@ -67,7 +69,7 @@ def smooth_share(pixels: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def shipped():
-    return render.load_model(EMBEDDED_MODEL_ID, "cpu")
+    return loading.load_model(EMBEDDED_MODEL_ID, "cpu")
 
 
 def test_the_shipped_model_draws_smooth_scenes(shipped):

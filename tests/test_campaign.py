@@ -9,8 +9,9 @@ import pytest
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from openpyxl import Workbook
 
-from pixio_ads.campaign import load_campaign, split_multi
-from pixio_ads.errors import ValidationError
+from pixio_ads.campaign.rows import split_multi
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.core.errors import ValidationError
 
 
 def issues_of(path):

@@ -7,7 +7,7 @@ from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 from typer.testing import CliRunner
 
 from pixio_ads.cli import EXIT_INVALID_INPUT, app
-from pixio_ads.manifest import PLAN_SCHEMA
+from pixio_ads.outputs.manifest import PLAN_SCHEMA
 
 cli = CliRunner()
 

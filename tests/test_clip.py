@@ -11,9 +11,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pixio_ads.cli import EXIT_INVALID_INPUT, app
-from pixio_ads.clip import ALIGNED_CLIP_SCORE, alignment_columns, check_reference, clip_scores
-from pixio_ads.errors import ModelLoadError
-from pixio_ads.tiny_model import build_tiny_clip
+from pixio_ads.core.errors import ModelLoadError
+from pixio_ads.render.clip import ALIGNED_CLIP_SCORE, alignment_columns, check_reference, clip_scores
+from pixio_ads.render.tiny_model import build_tiny_clip
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,26 @@ import pytest
 from helpers import good_row, write_csv
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from pixio_ads import planning, runner
-from pixio_ads.brand import DEFAULT_BRAND, DEFAULT_HEADLINE_FONT, load_brand_kit
-from pixio_ads.campaign import load_campaign
-from pixio_ads.composite import ANCHORS, LOGO_POSITIONS, Placement, compose, layout, product_box, scaled_product
-from pixio_ads.cutout import cut_out
-from pixio_ads.errors import ValidationError
-from pixio_ads.formats import NAMED_FORMATS, Box, parse_format, safe_box
-from pixio_ads.overlay import TextFitError, fit_text, min_font_size, overlay_copy
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.campaign.variants import expand
+from pixio_ads.core.errors import ValidationError
+from pixio_ads.core.formats import NAMED_FORMATS, Box, parse_format, safe_box
+from pixio_ads.creative.brand import DEFAULT_BRAND, DEFAULT_HEADLINE_FONT, load_brand_kit
+from pixio_ads.creative.composite import (
+    ANCHORS,
+    LOGO_POSITIONS,
+    Placement,
+    compose,
+    layout,
+    product_box,
+    scaled_product,
+)
+from pixio_ads.creative.cutout import cut_out
+from pixio_ads.creative.overlay import overlay_copy
+from pixio_ads.creative.textfit import TextFitError, fit_text, min_font_size
+from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID
+from pixio_ads.run import planning, runner
 from pixio_ads.settings import RenderSettings
-from pixio_ads.tiny_model import EMBEDDED_MODEL_ID
-from pixio_ads.variants import expand
 
 FORMATS = [*NAMED_FORMATS.values(), parse_format("1080x2340"), parse_format("1600x400"), parse_format("300x250")]
 
@@ -353,9 +362,9 @@ def test_an_inpainting_checkpoint_can_be_the_rows_model(campaign_dir):
     named in the model column: inpaint mode runs it through the same from_pretrained path."""
     from diffusers import StableDiffusionInpaintPipeline, UNet2DConditionModel
 
-    from pixio_ads import render
+    from pixio_ads.render import loading
 
-    base = render.load_model(EMBEDDED_MODEL_ID, "cpu").pipeline
+    base = loading.load_model(EMBEDDED_MODEL_ID, "cpu").pipeline
     unet = UNet2DConditionModel.from_config({**base.unet.config, "in_channels": 9})
     checkpoint = campaign_dir / "tiny-inpainting"
     StableDiffusionInpaintPipeline(**{**base.components, "unet": unet}).save_pretrained(checkpoint)
@@ -365,4 +374,4 @@ def test_an_inpainting_checkpoint_can_be_the_rows_model(campaign_dir):
     shard = runner.render_shard(plan.plan_path, plan.shards[0], out, "cpu")
     row = pq.read_table(shard.path).to_pylist()[0]
     assert row["status"] == "rendered", row["error"]
-    assert render.load_model(str(checkpoint), "cpu").pipeline.unet.config.in_channels == 9
+    assert loading.load_model(str(checkpoint), "cpu").pipeline.unet.config.in_channels == 9

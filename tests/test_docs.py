@@ -20,8 +20,8 @@ def test_generated_page_is_current(page):
 
 
 def test_every_column_and_command_is_documented():
-    from pixio_ads.campaign import COLUMNS
-    from pixio_ads.manifest import MANIFEST_SCHEMA
+    from pixio_ads.campaign.columns import COLUMNS
+    from pixio_ads.outputs.manifest import MANIFEST_SCHEMA
 
     spreadsheet = (REPO / "docs" / "spreadsheet.md").read_text()
     manifest = (REPO / "docs" / "manifest.md").read_text()

@@ -12,13 +12,14 @@ import pytest
 from helpers import good_row, write_csv
 from PIL import Image
 
-from pixio_ads.brand import DEFAULT_BRAND, load_brand_kit
-from pixio_ads.campaign import load_campaign
-from pixio_ads.composite import layout
-from pixio_ads.emoji import split_runs, system_emoji_font
-from pixio_ads.errors import ValidationError
-from pixio_ads.formats import NAMED_FORMATS
-from pixio_ads.overlay import fit_text, overlay_copy
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.core.errors import ValidationError
+from pixio_ads.core.formats import NAMED_FORMATS
+from pixio_ads.creative.brand import DEFAULT_BRAND, load_brand_kit
+from pixio_ads.creative.composite import layout
+from pixio_ads.creative.emoji import split_runs, system_emoji_font
+from pixio_ads.creative.overlay import overlay_copy
+from pixio_ads.creative.textfit import fit_text
 
 EMOJI_FONT = system_emoji_font()
 # `make install-system` installs fonts-noto-color-emoji (CI runs it); elsewhere these skip.
@@ -110,7 +111,7 @@ def test_brand_kit_names_its_emoji_font_and_a_plain_font_is_refused(tmp_path, mo
 def test_a_run_draws_emoji_in_colour_in_the_finishing_process(campaign_dir):
     import pyarrow.parquet as pq
 
-    from pixio_ads import planning, runner
+    from pixio_ads.run import planning, runner
     from pixio_ads.settings import RenderSettings
 
     rows = [

@@ -17,10 +17,10 @@ from openpyxl import load_workbook
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixio_ads import export as export_module
-from pixio_ads import platforms
+from pixio_ads.campaign import platforms
+from pixio_ads.campaign.platforms import image_spec
 from pixio_ads.cli import EXIT_FAILED_VARIANTS, EXIT_INVALID_INPUT, app
-from pixio_ads.platforms import image_spec
+from pixio_ads.delivery import export as export_module
 
 FIXTURES = Path(__file__).parent / "fixtures" / "export"
 
@@ -103,7 +103,7 @@ def test_google_editor_csv_and_image_folders(run_out):
 
 
 def row_format(row):
-    from pixio_ads.formats import AdFormat
+    from pixio_ads.core.formats import AdFormat
 
     return AdFormat(row["format"], row["width"], row["height"])
 

@@ -14,10 +14,10 @@ import pytest
 from helpers import good_row, write_csv
 from PIL import Image
 
-from pixio_ads import finishing, planning, runner
-from pixio_ads.campaign import load_campaign
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.campaign.variants import expand
+from pixio_ads.run import finishing, planning, runner
 from pixio_ads.settings import RenderSettings
-from pixio_ads.variants import expand
 
 
 def scene(seed: int) -> Image.Image:

@@ -11,8 +11,8 @@ from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixio_ads.formats import parse_format
-from pixio_ads.manifest import MANIFEST_SCHEMA
+from pixio_ads.core.formats import parse_format
+from pixio_ads.outputs.manifest import MANIFEST_SCHEMA
 
 pytestmark = pytest.mark.slow
 

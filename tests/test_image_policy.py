@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import good_row, write_csv
 
-from pixio_ads import planning, runner
-from pixio_ads.errors import ValidationError
-from pixio_ads.policy import DEFAULT_POLICY, load_policy
+from pixio_ads.core.errors import ValidationError
+from pixio_ads.run import planning, runner, shards
 from pixio_ads.settings import RenderSettings, Safeguards
+from pixio_ads.trust.policy import DEFAULT_POLICY, load_policy
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_an_image_classifier_blocks_before_anything_is_written(campaign_dir, tin
 def test_a_checker_function_named_in_the_policy(campaign_dir, monkeypatch):
     module = campaign_dir / "house_rules.py"
     module.write_text(
-        "from pixio_ads.policy import Match\n"
+        "from pixio_ads.trust.policy import Match\n"
         "def no_audience_a(image, variant):\n"
         "    return Match('house', 'audience a', 'image') if variant.audience == 'a' else None\n"
     )
@@ -102,7 +102,7 @@ def test_an_image_the_checks_blocked_stays_blocked_on_a_rerun_until_the_checks_c
     calls = campaign_dir / "calls.txt"
     (campaign_dir / "counted_rules.py").write_text(
         "from pathlib import Path\n"
-        "from pixio_ads.policy import Match\n"
+        "from pixio_ads.trust.policy import Match\n"
         f"CALLS = Path({str(calls)!r})\n"
         "def no_audience_a(image, variant):\n"
         "    CALLS.write_text(CALLS.read_text() + variant.audience if CALLS.exists() else variant.audience)\n"
@@ -116,7 +116,7 @@ def test_an_image_the_checks_blocked_stays_blocked_on_a_rerun_until_the_checks_c
     assert sorted(calls.read_text()) == ["a", "b"]
     assert {r["audience"]: r["status"] for r in rows} == {"a": "blocked", "b": "rendered"}
     assert all(r["policy_checks"] for r in rows if r["status"] == "blocked")
-    assert runner.shard_complete(out, [r["variant_id"] for r in rows])
+    assert shards.shard_complete(out, [r["variant_id"] for r in rows])
 
     out, rows = _render(campaign_dir, policy)  # rerun, same checks: nothing rendered or checked
     assert sorted(calls.read_text()) == ["a", "b"]

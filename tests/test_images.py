@@ -10,9 +10,9 @@ import pytest
 from helpers import good_row, write_csv
 from PIL import Image, ImageCms
 
-from pixio_ads import images
-from pixio_ads.campaign import load_campaign
-from pixio_ads.errors import ValidationError
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.core import images
+from pixio_ads.core.errors import ValidationError
 
 
 def test_exif_orientation_is_applied(tmp_path):

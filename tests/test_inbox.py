@@ -7,8 +7,8 @@ import time
 
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 
-from pixio_ads import inbox
-from pixio_ads.settings import Safeguards
+from pixio_ads.run import inbox
+from pixio_ads.settings import Safeguards, Serving
 
 
 def test_only_settled_campaign_files_are_ready(tmp_path):
@@ -65,7 +65,9 @@ def test_served_deployments_carry_the_trust_settings(tmp_path):
         "c2pa_key": "/etc/pixio/key.pem",
     }
     safeguards = Safeguards(**settings)
-    generate, inbox_deployment = deployments(str(tmp_path / "inbox"), str(tmp_path / "out"), safeguards=safeguards)
+    generate, inbox_deployment = deployments(
+        Serving(inbox_dir=str(tmp_path / "inbox"), out_root=str(tmp_path / "out")), safeguards=safeguards
+    )
     expected = {**Safeguards().model_dump(), **settings}
     assert generate.parameters["safeguards"] == expected and generate.parameters["rendering"]["model"] is None
     assert inbox_deployment.parameters["safeguards"] == expected

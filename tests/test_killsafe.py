@@ -21,7 +21,7 @@ from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 from PIL import Image
 from servers import BIN, api_post, prefect_server, stop, wait_until
 
-from pixio_ads import lifeline
+from pixio_ads.core import lifeline
 
 pytestmark = pytest.mark.slow
 GONE_WITHIN = 10.0  # seconds: what the issue asks of every child once its parent is killed
@@ -265,7 +265,7 @@ def assert_same_outputs(out: Path, reference: Path) -> None:
 
 
 def used_images(usage_db: Path) -> int:
-    from pixio_ads.quota import UsageStore
+    from pixio_ads.trust.quota import UsageStore
 
     return UsageStore(usage_db).used(campaign="test-campaign")
 
@@ -320,8 +320,8 @@ def test_a_disk_full_once_in_the_middle_ends_as_an_uninterrupted_run(api, tmp_pa
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from typer.testing import CliRunner
 
-    from pixio_ads import finishing
     from pixio_ads.cli import app
+    from pixio_ads.run import finishing
 
     campaign, quotas = forty_eight_variants(tmp_path / "campaign")
 

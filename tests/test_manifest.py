@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN
 
-from pixio_ads import manifest
-from pixio_ads.campaign import load_campaign
-from pixio_ads.variants import expand
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.campaign.variants import expand
+from pixio_ads.outputs import manifest
 
 
 @pytest.fixture(scope="module")

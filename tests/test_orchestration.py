@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 
-from pixio_ads import planning, report, runner
+from pixio_ads.outputs import report
+from pixio_ads.run import planning
 
 pytestmark = pytest.mark.slow
 
@@ -154,7 +155,7 @@ def test_a_killed_run_resumes_with_only_the_missing_variants(prefect_harness, tm
         row["variant_id"]
         for p in (out / "shards").glob("shard-*.parquet")
         for row in pq.read_table(p).to_pylist()
-        if runner.is_complete(row, out)
+        if shards.is_complete(row, out)
     }
     assert 3 <= len(kept) < len(plan_ids) == 10
 
@@ -175,7 +176,7 @@ def test_run_logs_keep_tracebacks_for_bugs_only():
     import logging
     import sys
 
-    from pixio_ads.errors import ValidationError
+    from pixio_ads.core.errors import ValidationError
     from pixio_ads.flows.logs import ExplainedErrors
 
     def record_for(exc: BaseException) -> logging.LogRecord:

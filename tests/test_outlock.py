@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN
 
-from pixio_ads import outlock
+from pixio_ads.outputs import outlock
 
 BIN = Path(sys.executable).parent
 
@@ -97,8 +97,8 @@ def test_a_full_disk_is_a_clear_error_and_a_rerun_completes(tmp_path, monkeypatc
 
     from typer.testing import CliRunner
 
-    from pixio_ads import runner
     from pixio_ads.cli import EXIT_FAILED_VARIANTS, app
+    from pixio_ads.run import runner
 
     out = tmp_path / "out"
     args = ["run", str(EXAMPLE_CAMPAIGN), "--out", str(out), "--limit", "2", "--steps", "1"]

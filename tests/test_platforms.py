@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from helpers import good_row, write_csv
 
-from pixio_ads.campaign import load_campaign
-from pixio_ads.errors import ValidationError
-from pixio_ads.platforms import MAX_FILE_BYTES, call_to_action_key, file_size_problem
+from pixio_ads.campaign.platforms import MAX_FILE_BYTES, call_to_action_key, file_size_problem
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.core.errors import ValidationError
 
 AD = {
     "link": "https://example.com/widget",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 
-from pixio_ads.campaign import load_campaign
-from pixio_ads.errors import ValidationError
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.campaign.variants import expand
+from pixio_ads.core.errors import ValidationError
+from pixio_ads.render.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID
 from pixio_ads.settings import RenderSettings
-from pixio_ads.tiny_model import EMBEDDED_DEFAULT_STEPS, EMBEDDED_MODEL_ID
-from pixio_ads.variants import expand
 
 
 def campaign_with_template(folder, source: str, **row):

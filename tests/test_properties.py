@@ -18,11 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pixio_ads import images, planning, runner
-from pixio_ads.campaign import COLUMNS, load_campaign
-from pixio_ads.errors import ValidationError
+from pixio_ads.campaign.columns import COLUMNS
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.campaign.variants import expand
+from pixio_ads.core import images
+from pixio_ads.core.errors import ValidationError
+from pixio_ads.run import planning, runner
 from pixio_ads.settings import RenderSettings
-from pixio_ads.variants import expand
 
 BAD_INPUTS: Counter = Counter()
 FILE_LEVEL = ("the campaign has no product rows",)  # problems of the whole file, not of a cell

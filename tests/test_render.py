@@ -10,12 +10,14 @@ import pytest
 from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
-from pixio_ads import planning, render, runner
-from pixio_ads.composite import fit_cover
-from pixio_ads.errors import ModelLoadError
-from pixio_ads.formats import NAMED_FORMATS, AdFormat, parse_format, render_size
+from pixio_ads.core.errors import ModelLoadError
+from pixio_ads.core.formats import NAMED_FORMATS, AdFormat, parse_format, render_size
+from pixio_ads.creative.composite import fit_cover
+from pixio_ads.render import loading
+from pixio_ads.render import pipelines as render
+from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID, embedded_model_path
+from pixio_ads.run import planning, runner
 from pixio_ads.settings import RenderSettings
-from pixio_ads.tiny_model import EMBEDDED_MODEL_ID, embedded_model_path
 
 PROMPTS = ["a red bottle", "a blue mug", "golden hour beach", "minimal studio backdrop"]
 SEEDS = [11, 22, 33, 44]
@@ -23,7 +25,7 @@ SEEDS = [11, 22, 33, 44]
 
 @pytest.fixture(scope="module")
 def tiny():
-    return render.load_model(EMBEDDED_MODEL_ID, "cpu")
+    return loading.load_model(EMBEDDED_MODEL_ID, "cpu")
 
 
 def arrays(images):
@@ -35,7 +37,7 @@ def test_embedded_model_is_a_saved_checkpoint_loaded_like_any_other(tiny):
     assert (folder / "model_index.json").is_file() and (folder / "tokenizer" / "tokenizer.json").is_file()
     assert type(tiny.pipeline).__name__ == "StableDiffusionPipeline"
     assert tiny.native_side == 256  # the backdrop model is trained at 256 px (backdrop_model.NATIVE_LATENT)
-    by_path = render.load_model(str(folder), "cpu")  # what --model /path/to/checkpoint does
+    by_path = loading.load_model(str(folder), "cpu")  # what --model /path/to/checkpoint does
     assert by_path is not tiny
     a = render.generate(tiny, PROMPTS[:1], [""], SEEDS[:1], 64, 64, 2, 7.5).images
     b = render.generate(by_path, PROMPTS[:1], [""], SEEDS[:1], 64, 64, 2, 7.5).images
@@ -43,7 +45,7 @@ def test_embedded_model_is_a_saved_checkpoint_loaded_like_any_other(tiny):
 
 
 def test_model_is_loaded_once_per_process(tiny):
-    assert render.load_model(EMBEDDED_MODEL_ID, "cpu") is tiny
+    assert loading.load_model(EMBEDDED_MODEL_ID, "cpu") is tiny
 
 
 @pytest.mark.parametrize(
@@ -56,13 +58,13 @@ def test_model_is_loaded_once_per_process(tiny):
 )
 def test_bad_model_reference_is_named(ref, message):
     with pytest.raises(ModelLoadError, match=message) as caught:
-        render.load_model(ref, "cpu")
+        loading.load_model(ref, "cpu")
     assert repr(ref) in str(caught.value)
 
 
 def test_folder_without_model_index_is_refused(tmp_path):
     with pytest.raises(ModelLoadError, match="model_index.json"):
-        render.load_model(str(tmp_path), "cpu")
+        loading.load_model(str(tmp_path), "cpu")
 
 
 def test_same_image_whatever_batch_size_or_order(tiny):

@@ -11,24 +11,26 @@ import pytest
 import torch
 from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
 
-from pixio_ads import planning, render, runner
-from pixio_ads.campaign import load_campaign
-from pixio_ads.errors import ModelLoadError, ValidationError
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.campaign.variants import expand
+from pixio_ads.core.errors import ModelLoadError, ValidationError
+from pixio_ads.render import loading
+from pixio_ads.render import pipelines as render
+from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID, EMBEDDED_SDXL_ID, embedded_model_path
+from pixio_ads.run import planning, runner
 from pixio_ads.settings import RenderSettings
-from pixio_ads.tiny_model import EMBEDDED_MODEL_ID, EMBEDDED_SDXL_ID, embedded_model_path
-from pixio_ads.variants import expand
 
 SIZE = 64
 
 
 @pytest.fixture(scope="module")
 def sd():
-    return render.load_model(EMBEDDED_MODEL_ID, "cpu")
+    return loading.load_model(EMBEDDED_MODEL_ID, "cpu")
 
 
 @pytest.fixture(scope="module")
 def sdxl():
-    return render.load_model(EMBEDDED_SDXL_ID, "cpu")
+    return loading.load_model(EMBEDDED_SDXL_ID, "cpu")
 
 
 def pixels(output):
@@ -42,11 +44,11 @@ def test_tiny_sdxl_loads_from_a_saved_folder_with_two_text_encoders(sdxl):
     assert [image.size for image in out.images] == [(SIZE, SIZE)] * 2 and out.nsfw == [False, False]
 
 
-@pytest.mark.parametrize("name", list(render.SCHEDULERS))
+@pytest.mark.parametrize("name", list(loading.SCHEDULERS))
 def test_every_scheduler_renders_from_the_checkpoint_config(sd, name):
     out = render.generate(sd, ["a lamp"], [""], [5], SIZE, SIZE, 2, 7.5, scheduler=name)
     pipeline = sd.with_scheduler(name)
-    assert type(pipeline.scheduler).__name__ == render.SCHEDULERS[name][0]
+    assert type(pipeline.scheduler).__name__ == loading.SCHEDULERS[name][0]
     assert pipeline.unet is sd.pipeline.unet  # scheduler variants share the loaded weights
     assert sd.with_scheduler(name) is pipeline
     assert out.images[0].size == (SIZE, SIZE)
@@ -113,8 +115,8 @@ def test_cuda_out_of_memory_halves_the_batch(sd, caplog):
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
             return real_pipeline(**kwargs)
 
-    limited = render.LoadedModel(sd.spec, OutOfMemoryAboveOne(), sd.device, sd.dtype, sd.native_side, False)
-    with caplog.at_level(logging.WARNING, logger="pixio_ads.render"):
+    limited = loading.LoadedModel(sd.spec, OutOfMemoryAboveOne(), sd.device, sd.dtype, sd.native_side, False)
+    with caplog.at_level(logging.WARNING, logger="pixio_ads.render.pipelines"):
         out = render.generate(limited, ["a", "b", "c", "d"], [""] * 4, [1, 2, 3, 4], SIZE, SIZE, 1, 7.5)
     assert calls == [4, 2, 1, 1, 2, 1, 1] and len(out.images) == 4
     assert "out of memory at batch size 4; retrying as batches of 2 and 2" in caplog.text
@@ -130,7 +132,7 @@ def test_out_of_memory_at_batch_one_fails_the_variant(sd):
         def __call__(self, **kwargs):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    limited = render.LoadedModel(sd.spec, AlwaysOutOfMemory(), sd.device, sd.dtype, sd.native_side, False)
+    limited = loading.LoadedModel(sd.spec, AlwaysOutOfMemory(), sd.device, sd.dtype, sd.native_side, False)
     with pytest.raises(torch.cuda.OutOfMemoryError):
         render.generate(limited, ["a", "b"], ["", ""], [1, 2], SIZE, SIZE, 1, 7.5)
 
@@ -219,23 +221,23 @@ def test_single_file_checkpoint_errors_name_the_file(tmp_path):
     not_a_checkpoint = tmp_path / "model.bin"
     not_a_checkpoint.write_bytes(b"x")
     with pytest.raises(ModelLoadError, match="model.bin.*not a .safetensors or .ckpt"):
-        render.load_model(str(not_a_checkpoint), "cpu")
+        loading.load_model(str(not_a_checkpoint), "cpu")
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not safetensors")
     with pytest.raises(ModelLoadError, match="cannot load model .*broken.safetensors"):
-        render.load_model(str(broken), "cpu")
+        loading.load_model(str(broken), "cpu")
 
 
 def test_unknown_dtype_is_refused():
     with pytest.raises(ModelLoadError, match="unknown dtype 'fp8'"):
-        render.load_model(render.ModelSpec(EMBEDDED_MODEL_ID, dtype="fp8"), "cpu")
+        loading.load_model(loading.ModelSpec(EMBEDDED_MODEL_ID, dtype="fp8"), "cpu")
 
 
 def test_upscaler_enlarges_by_its_factor():
     from PIL import Image
 
-    from pixio_ads import upscale
-    from pixio_ads.tiny_model import EMBEDDED_UPSCALER_ID
+    from pixio_ads.render import upscale
+    from pixio_ads.render.tiny_model import EMBEDDED_UPSCALER_ID
 
     upscaler = upscale.load_upscaler(EMBEDDED_UPSCALER_ID, "cpu")
     assert type(upscaler.pipeline).__name__ == "StableDiffusionUpscalePipeline"
@@ -248,7 +250,7 @@ def test_upscaler_enlarges_by_its_factor():
 
 @pytest.mark.slow
 def test_manifest_says_which_resize_was_used(tmp_path, campaign_dir):
-    from pixio_ads.tiny_model import EMBEDDED_UPSCALER_ID
+    from pixio_ads.render.tiny_model import EMBEDDED_UPSCALER_ID
 
     # 600x600 needs enlarging from the 512 px render; 256x256 does not.
     path = write_csv(campaign_dir, [good_row(formats="600x600; 256x256", audiences="a")])

@@ -6,7 +6,8 @@ import pyarrow.parquet as pq
 from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
-from pixio_ads import planning, report, runner
+from pixio_ads.outputs import report
+from pixio_ads.run import planning, runner
 from pixio_ads.settings import RenderSettings
 
 

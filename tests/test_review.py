@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from pixio_ads.cli import EXIT_INVALID_INPUT, app
-from pixio_ads.review import DB_FILE, ReviewStore, refresh_manifest, write_approved
-from pixio_ads.reviewapp import CHANGE_HEADER, TOKEN_COOKIE, ReviewContext, create_app, standalone_done
+from pixio_ads.delivery.review import DB_FILE, ReviewStore, refresh_manifest, write_approved
+from pixio_ads.delivery.reviewapp import CHANGE_HEADER, TOKEN_COOKIE, ReviewContext, create_app, standalone_done
 
 CHANGE = {CHANGE_HEADER: "1"}
 

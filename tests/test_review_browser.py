@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO
 
-from pixio_ads import report
+from pixio_ads.outputs import report
 from pixio_ads.settings import from_options
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

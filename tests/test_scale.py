@@ -15,7 +15,7 @@ import pytest
 from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
-from pixio_ads import runner
+from pixio_ads.run import runner, shards
 
 # score columns measured from the finished pixels
 MEASURED_COLUMNS = (
@@ -98,10 +98,10 @@ def test_a_killed_worker_leaves_only_missing_variants_for_the_rerun(prefect_harn
         row["variant_id"]
         for p in (out / "shards").glob("shard-*.parquet")
         for row in pq.read_table(p).to_pylist()
-        if runner.is_complete(row, out)
+        if shards.is_complete(row, out)
     }
     rerun = run(out, None)
     assert rerun.rendered_now == 10 - len(complete)
     rows = pq.read_table(rerun.manifest_path).to_pylist()
     assert len(rows) == len({row["variant_id"] for row in rows}) == 10
-    assert all(runner.is_complete(row, out) for row in rows)
+    assert all(shards.is_complete(row, out) for row in rows)

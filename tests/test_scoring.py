@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixio_ads import scoring
-from pixio_ads.brand import load_brand_kit
-from pixio_ads.errors import ValidationError
-from pixio_ads.formats import Box
+from pixio_ads.core.errors import ValidationError
+from pixio_ads.core.formats import Box
+from pixio_ads.creative import scoring
+from pixio_ads.creative.brand import load_brand_kit
 
 CANVAS = Box(0, 0, 1080, 1080)
 SAFE = Box(54, 54, 1026, 1026)

@@ -12,9 +12,9 @@ import pytest
 from helpers import good_row
 from openpyxl import Workbook
 
-from pixio_ads.campaign import load_campaign
-from pixio_ads.errors import ValidationError
-from pixio_ads.sheets import _hidden_ods_sheets
+from pixio_ads.campaign.sheets import _hidden_ods_sheets
+from pixio_ads.campaign.spreadsheet import load_campaign
+from pixio_ads.core.errors import ValidationError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sheets"
 LIBREOFFICE = ["libreoffice.xlsx", "libreoffice.ods", "libreoffice-semicolon-cp1252.csv"]

@@ -14,11 +14,14 @@ from helpers import REPO, SIZES, good_row, scene, write_csv
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixio_ads import planning, provenance, render, runner
 from pixio_ads.cli import EXIT_FAILED_VARIANTS, app
-from pixio_ads.policy import DEFAULT_POLICY, load_policy, normalise
-from pixio_ads.quota import QuotaConfig, UsageStore
+from pixio_ads.render import pipelines as render
+from pixio_ads.run import planning, runner
 from pixio_ads.settings import RenderSettings, Safeguards
+from pixio_ads.trust import payload as marks
+from pixio_ads.trust import provenance
+from pixio_ads.trust.policy import DEFAULT_POLICY, load_policy, normalise
+from pixio_ads.trust.quota import QuotaConfig, UsageStore
 
 # --- policy ----------------------------------------------------------------------------
 
@@ -105,7 +108,7 @@ def test_a_brand_may_name_itself_and_what_the_policy_allows_it(tmp_path):
 
 def test_a_pluggable_checker_from_the_policy_file(tmp_path, monkeypatch):
     (tmp_path / "my_moderation.py").write_text(
-        "from pixio_ads.policy import Match\n"
+        "from pixio_ads.trust.policy import Match\n"
         "def classify(text, field):\n"
         "    return Match('classifier', 'unicorn', field) if 'unicorn' in text.lower() else None\n"
     )
@@ -188,7 +191,7 @@ CONCURRENT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pixio_ads.quota import QuotaConfig, UsageStore
+    from pixio_ads.trust.quota import QuotaConfig, UsageStore
     config = QuotaConfig.model_validate({"brands": {"Acme": {"images_per_day": 10}}})
     store = UsageStore(Path(sys.argv[1]))
     while time.time() < float(sys.argv[2]):
@@ -324,7 +327,7 @@ def test_watermark_survives_jpeg_and_resize():
     """Measured on this image: JPEG q85 and a 90% resize decode exactly (BCH corrects up to
     7 of 63 bits); both together are matched to their manifest row by bit distance."""
     payload = provenance.payload_for("abc")
-    marked = provenance.embed_watermark(scene(), payload)
+    marked = marks.embed_watermark(scene(), payload)
 
     def jpeg(image: Image.Image) -> Image.Image:
         buffer = io.BytesIO()
@@ -334,13 +337,13 @@ def test_watermark_survives_jpeg_and_resize():
     def shrink(image: Image.Image) -> Image.Image:
         return image.resize((972, 972), Image.Resampling.LANCZOS)
 
-    assert provenance.read_watermark(jpeg(marked), SIZES).payload == payload
-    assert provenance.read_watermark(shrink(marked), SIZES).payload == payload
+    assert marks.read_watermark(jpeg(marked), SIZES).payload == payload
+    assert marks.read_watermark(shrink(marked), SIZES).payload == payload
     others = {f"other-{i}": provenance.payload_for(f"other-{i}") for i in range(200)}
-    matched, distance = provenance.match_watermark(jpeg(shrink(marked)), SIZES, {"abc": payload, **others})
-    assert matched == "abc" and distance <= provenance.match_threshold(201)
-    assert provenance.match_watermark(scene(), SIZES, {"abc": payload, **others})[0] is None  # unmarked: no match
-    assert provenance.read_watermark(scene(), SIZES).payload is None
+    matched, distance = marks.match_watermark(jpeg(shrink(marked)), SIZES, {"abc": payload, **others})
+    assert matched == "abc" and distance <= marks.match_threshold(201)
+    assert marks.match_watermark(scene(), SIZES, {"abc": payload, **others})[0] is None  # unmarked: no match
+    assert marks.read_watermark(scene(), SIZES).payload is None
 
 
 def test_verify_command_on_a_run(campaign_dir, credentials):

@@ -11,9 +11,10 @@ from helpers import SIZES, scene
 from imwatermark import WatermarkDecoder, WatermarkEncoder
 from PIL import Image
 
-from pixio_ads import provenance, watermark
+from pixio_ads.trust import payload as marks
+from pixio_ads.trust import provenance, watermark
 
-BITS = provenance.payload_bits(provenance.payload_for("interop"))
+BITS = marks.payload_bits(provenance.payload_for("interop"))
 
 
 def jpeg(image: Image.Image, quality: int = 85) -> Image.Image:
@@ -118,5 +119,5 @@ def test_odd_sizes_and_saturated_colours():
 
 def test_verify_reads_through_provenance():
     payload = provenance.payload_for("row-7")
-    marked_image = provenance.embed_watermark(scene(), payload)
-    assert provenance.read_watermark(jpeg(marked_image, 70), SIZES).payload == payload
+    marked_image = marks.embed_watermark(scene(), payload)
+    assert marks.read_watermark(jpeg(marked_image, 70), SIZES).payload == payload

@@ -16,12 +16,11 @@ from pathlib import Path
 from prefect import flow, get_run_logger, serve
 from prefect.deployments import run_deployment
 
-from pixio_ads import inbox
 from pixio_ads.flows.generate_campaign import generate_campaign
-from pixio_ads.settings import RenderSettings, Safeguards
+from pixio_ads.run import inbox
+from pixio_ads.settings import RenderSettings, Safeguards, Serving
 
 GENERATE_DEPLOYMENT = "generate-campaign/generate-campaign"
-DEFAULT_CRON = "*/5 * * * *"
 
 
 @flow(name="campaign-inbox", validate_parameters=True)
@@ -66,44 +65,30 @@ def campaign_inbox(
 
 
 def deployments(
-    inbox_dir: str,
-    out_root: str,
-    cron: str = DEFAULT_CRON,
-    rendering: RenderSettings = RenderSettings(),
-    settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS,
-    safeguards: Safeguards = Safeguards(),
+    serving: Serving, rendering: RenderSettings = RenderSettings(), safeguards: Safeguards = Safeguards()
 ) -> list:
-    """generate-campaign (started by hand or by the inbox) and campaign-inbox (on ``cron``),
+    """generate-campaign (started by hand or by the inbox) and campaign-inbox (on the cron),
     both with these rendering settings and safeguards as their defaults."""
     shared = {"rendering": rendering.model_dump(), "safeguards": safeguards.model_dump()}
+    folders = {"inbox_dir": str(Path(serving.inbox_dir).resolve()), "out_root": str(Path(serving.out_root).resolve())}
     return [
         generate_campaign.to_deployment(name="generate-campaign", parameters=shared),
         campaign_inbox.to_deployment(
             name="campaign-inbox",
-            cron=cron,
-            parameters={
-                "inbox_dir": str(Path(inbox_dir).resolve()),
-                "out_root": str(Path(out_root).resolve()),
-                "settle_seconds": settle_seconds,
-                **shared,
-            },
+            cron=serving.cron,
+            parameters={**folders, "settle_seconds": serving.settle_seconds, **shared},
         ),
     ]
 
 
 def serve_all(
-    inbox_dir: str,
-    out_root: str,
-    cron: str = DEFAULT_CRON,
-    rendering: RenderSettings = RenderSettings(),
-    settle_seconds: float = inbox.DEFAULT_SETTLE_SECONDS,
-    safeguards: Safeguards = Safeguards(),
+    serving: Serving, rendering: RenderSettings = RenderSettings(), safeguards: Safeguards = Safeguards()
 ) -> None:
-    Path(inbox_dir).mkdir(parents=True, exist_ok=True)
-    serve(*deployments(inbox_dir, out_root, cron, rendering, settle_seconds, safeguards))
+    Path(serving.inbox_dir).mkdir(parents=True, exist_ok=True)
+    serve(*deployments(serving, rendering, safeguards))
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: python -m pixio_ads.flows.deploy INBOX_DIR OUT_ROOT")
-    serve_all(sys.argv[1], sys.argv[2])
+    serve_all(Serving(inbox_dir=sys.argv[1], out_root=sys.argv[2]))

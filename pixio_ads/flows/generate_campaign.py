@@ -27,12 +27,16 @@ from prefect.input import RunInput
 from prefect.states import Cancelled, Completed, Paused
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pixio_ads import clip, outlock, planning, render, report, review, runner
+from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
+from pixio_ads.delivery import review
 from pixio_ads.flows import lifecycle
 from pixio_ads.flows.logs import quiet_explained_errors
-from pixio_ads.manifest import read_table
+from pixio_ads.outputs import outlock, report
+from pixio_ads.outputs.manifest import read_table
+from pixio_ads.render import clip, loading
+from pixio_ads.run import planning, runner
+from pixio_ads.run.shards import shard_complete
 from pixio_ads.settings import Execution, RenderSettings, ReviewSettings, Safeguards
-from pixio_ads.stall import DEFAULT_STALL_SECONDS
 
 quiet_explained_errors()  # a full disk or a folder in use: our message in the run log, no traceback
 
@@ -50,7 +54,7 @@ class CompleteShard(CachePolicy):
     def compute_key(
         self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
     ) -> str | None:
-        if not runner.shard_complete(inputs["out_dir"], inputs["variant_ids"]):
+        if not shard_complete(inputs["out_dir"], inputs["variant_ids"]):
             return None
         return self.inner.compute_key(task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs)
 
@@ -188,7 +192,7 @@ class ReviewDone(RunInput):
 def _wait_for_review(summary: runner.Summary, campaign_id: str, out_dir: str, settings: ReviewSettings) -> str | None:
     """Serve the review page, pause until 'Review done', then write the approved set.
     Returns a message when the wait timed out (the run is then left paused, not failed)."""
-    from pixio_ads.reviewapp import ReviewContext, ReviewServer
+    from pixio_ads.delivery.reviewapp import ReviewContext, ReviewServer
 
     logger = get_run_logger()
     flow_run_id = FlowRunContext.get().flow_run.id
@@ -227,6 +231,26 @@ def _wait_for_review(summary: runner.Summary, campaign_id: str, out_dir: str, se
 REVIEW_POLL_SECONDS = 2
 
 
+def _render_shards(plan, out_dir: str, safeguards: Safeguards, run: Execution, clip_model: str | None):
+    """One render task per shard, their progress in an artifact; the flow's task runner decides
+    where they run (in this process one at a time by default, or on Dask workers; runners.py)."""
+    progress = create_progress_artifact(
+        0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)"
+    )
+    shard_settings = (run.device, run.batch_size, run.safety_checker, run.retries, run.retry_delay, safeguards)
+    futures = [
+        render_shard.submit(
+            plan.plan_path, ids, out_dir, *shard_settings, run.finish_workers, clip_model, run.stall_seconds
+        )
+        for ids in plan.shards
+    ]
+    finished = 0
+    for future in as_completed(futures):
+        finished += len(future.result().variant_ids)
+        update_progress_artifact(progress, 100.0 * finished / max(plan.total, 1))
+    return [future.result() for future in futures]
+
+
 def _generate(
     campaign_path: str,
     out_dir: str,
@@ -240,7 +264,7 @@ def _generate(
     run = execution
     if review_settings.clip_model:
         clip.check_reference(review_settings.clip_model)  # before any rendering
-    shard_size = run.shard_size or planning.default_shard_size(render.select_device(run.device))
+    shard_size = run.shard_size or planning.default_shard_size(loading.select_device(run.device))
     plan = plan_campaign(campaign_path, out_dir, rendering, run.limit, shard_size, safeguards)
     for warning in plan.warnings:
         logger.warning(warning)
@@ -253,29 +277,7 @@ def _generate(
         plan.blocked,
         plan.skipped,
     )
-    progress = create_progress_artifact(
-        0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)"
-    )
-    # One task per shard; the flow's task runner decides where they run (in this process one
-    # at a time by default, or on Dask workers; see flows/runners.py).
-    shard_settings = (run.device, run.batch_size, run.safety_checker, run.retries, run.retry_delay, safeguards)
-    futures = [
-        render_shard.submit(
-            plan.plan_path,
-            ids,
-            out_dir,
-            *shard_settings,
-            run.finish_workers,
-            review_settings.clip_model,
-            run.stall_seconds,
-        )
-        for ids in plan.shards
-    ]
-    finished = 0
-    for future in as_completed(futures):
-        finished += len(future.result().variant_ids)
-        update_progress_artifact(progress, 100.0 * finished / max(plan.total, 1))
-    shards = [future.result() for future in futures]
+    shards = _render_shards(plan, out_dir, safeguards, run, review_settings.clip_model)
     if any(shard.stopped for shard in shards):
         kept = runner.rows_in(shards)
         raise RunCancelled(

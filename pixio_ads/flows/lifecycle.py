@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 
-from pixio_ads.lifeline import Reaper, stop_self, watch_parent
+from pixio_ads.core.lifeline import Reaper, stop_self, watch_parent
 
 logger = logging.getLogger(__name__)
 

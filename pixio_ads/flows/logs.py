@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from pixio_ads.errors import explained
+from pixio_ads.core.errors import explained
 
 RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
 

@@ -8,7 +8,7 @@ import os
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pixio_ads.finishing import CORES_ENV
+from pixio_ads.run.finishing import CORES_ENV
 
 
 def task_runner(workers: int | None = None, dask_address: str | None = None):
@@ -26,7 +26,7 @@ def task_runner(workers: int | None = None, dask_address: str | None = None):
     import torch
     from prefect_dask import DaskTaskRunner
 
-    # Each worker finishes its creatives in its own pool of processes (pixio_ads/finishing.py):
+    # Each worker finishes its creatives in its own pool of processes (pixio_ads/run/finishing.py):
     # worker processes must not be daemonic to have children, and each gets its share of cores.
     dask.config.set({"distributed.worker.daemon": False})
     os.environ.setdefault(CORES_ENV, str(max(1, (os.cpu_count() or 1) // workers)))

@@ -1,0 +1,111 @@
+"""The files a campaign row names: product and source images, masks, brand kits. Each is
+found relative to the campaign's folder, decoded once and hashed, or reported with the row
+and column that named it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path, PureWindowsPath
+
+from pixio_ads.core import images
+from pixio_ads.core.errors import Issue, ValidationError
+from pixio_ads.core.fileio import sha256_file
+from pixio_ads.creative.brand import BRAND_SUFFIXES, BrandKit, load_brand_kit
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(www\.)")
+
+
+@lru_cache(maxsize=256)
+def image_size(path: Path) -> tuple[int, int]:
+    """Upright size, as the pipeline will see it (EXIF orientation applied); decoded once per
+    file, however many rows share the source or the mask."""
+    return images.open_image(path).size
+
+
+@dataclass(frozen=True, slots=True)
+class ImageProblem:  # also used for brand kit paths
+    message: str
+    fix: str
+
+
+class ImageChecker:
+    """Checks product image paths once per distinct value (50,000 rows often share a few images)."""
+
+    def __init__(self, file: str, folder: Path):
+        self.file = file
+        self.folder = folder
+        self.cache: dict[str, tuple[Path, str] | ImageProblem] = {}
+        self.notes: list[str] = []  # warnings: what is used of a file, once per file
+
+    def check(self, relative: str) -> tuple[Path, str] | ImageProblem:
+        """(resolved path, sha256) when the image is usable."""
+        if relative not in self.cache:
+            self.cache[relative] = self._check(relative)
+        return self.cache[relative]
+
+    def _check(self, relative: str) -> tuple[Path, str] | ImageProblem:
+        path = locate(self.folder, relative, "image", "products/bottle.png")
+        if isinstance(path, ImageProblem):
+            return path
+        try:
+            found = images.inspect(path)
+        except images.ImageProblem as exc:
+            return ImageProblem(f"{exc.message} ({relative})", exc.fix)
+        if found.frames > 1:
+            self.notes.append(f"{self.file}: {relative} has {found.frames} frames or pages; the first is used")
+        return (path, sha256_file(path))
+
+
+def locate(folder: Path, relative: str, what: str, example: str) -> Path | ImageProblem:
+    """A file named relative to the campaign folder, which it may not leave."""
+    if _URL.match(relative):
+        return ImageProblem(
+            f"{what} must be a file beside the campaign, not a URL",
+            "download it into the campaign folder and give its relative path",
+        )
+    if Path(relative).is_absolute() or PureWindowsPath(relative).is_absolute() or PureWindowsPath(relative).drive:
+        return ImageProblem(
+            f"{what} path is absolute", f"give the path relative to the campaign file's folder, e.g. {example}"
+        )
+    try:
+        path = (folder / relative).resolve()
+        inside, exists = path.is_relative_to(folder), path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, an embedded NUL
+        return ImageProblem(
+            f"{what} path cannot be used ({exc.__class__.__name__}: {exc})",
+            f"give a shorter, plain relative path, e.g. {example}",
+        )
+    if not inside:
+        return ImageProblem(
+            f"{what} path leaves the campaign folder",
+            f"move the {what} inside the campaign folder and use a relative path without '..'",
+        )
+    if not exists:
+        return ImageProblem(f"{what} file not found", f"put the {what} at {path} or correct the path")
+    return path
+
+
+class BrandKits:
+    """Loads each brand kit named in the campaign once."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.cache: dict[str, BrandKit | list[Issue] | ImageProblem] = {}
+
+    def load(self, relative: str) -> BrandKit | list[Issue] | ImageProblem:
+        if relative not in self.cache:
+            path = locate(self.folder, relative, "brand kit", "brand.yaml")
+            if isinstance(path, ImageProblem):
+                self.cache[relative] = path
+            elif path.suffix.lower() not in BRAND_SUFFIXES:
+                self.cache[relative] = ImageProblem(
+                    "brand kit must be a .yaml, .yml or .json file", "point the column at the brand kit file"
+                )
+            else:
+                try:
+                    self.cache[relative] = load_brand_kit(path)
+                except ValidationError as exc:
+                    self.cache[relative] = exc.issues
+        return self.cache[relative]

@@ -1,0 +1,96 @@
+"""A validated campaign: its rows as typed values (spreadsheet.py validates them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixio_ads.campaign.platforms import (
+    DEFAULT_OBJECTIVE,
+)
+from pixio_ads.core.formats import AdFormat
+from pixio_ads.creative.brand import DEFAULT_BRAND, BrandKit
+from pixio_ads.creative.composite import (
+    Placement,
+)
+
+MULTI_SEPARATOR = ";"
+MAX_VARIANTS_PER_COMBINATION = 1000
+MODES = ("compose", "inpaint", "restyle", "replace")
+DEFAULT_STRENGTH = {"compose": 1.0, "inpaint": 1.0, "restyle": 0.6, "replace": 1.0}
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+DEFAULT_QUALITY = 90
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image the campaign points at: as written, resolved, and its content hash."""
+
+    relative: str
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    """One validated product line. ``row`` is the spreadsheet row number (header = 1)."""
+
+    row: int
+    campaign_id: str
+    product_id: str
+    product_name: str
+    product_image: str  # as written, relative to the campaign folder
+    product_image_path: Path
+    product_image_sha256: str
+    template: str
+    template_path: Path
+    audiences: tuple[str, ...]
+    styles: tuple[str, ...]
+    formats: tuple[AdFormat, ...]
+    headline: str
+    cta: str
+    variants: int = 1
+    base_seed: int | None = None
+    negative_prompt: str = ""
+    model: str | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
+    revision: str | None = None
+    dtype: str | None = None
+    mode: str = "compose"
+    strength: float = 1.0
+    source_image: ImageRef | None = None  # restyle/replace; None: the product image
+    replace_mask: ImageRef | None = None
+    product_mask: ImageRef | None = None
+    placement: Placement = Placement()
+    brand: BrandKit = DEFAULT_BRAND
+    output_format: str = "png"
+    quality: int = DEFAULT_QUALITY
+    # for the ad platforms (platforms.py); none of these changes the pixels
+    platforms: tuple[str, ...] = ()
+    link: str = ""
+    primary_text: str = ""
+    description: str = ""
+    display_link: str = ""
+    business_name: str = ""
+    ad_set: str = ""
+    objective: str = DEFAULT_OBJECTIVE
+    call_to_action: str = ""  # a key of platforms.CALLS_TO_ACTION; "" when no platform needs one
+
+
+@dataclass(slots=True)
+class Campaign:
+    path: Path
+    rows: list[CampaignRow]
+    warnings: list[str] = field(default_factory=list)
+    sheet: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def split_multi(cell: str) -> tuple[str, ...]:
+    """``"square; story"`` -> ``("square", "story")``. The one way multi-valued cells are split."""
+    return tuple(part.strip() for part in cell.split(MULTI_SEPARATOR) if part.strip())

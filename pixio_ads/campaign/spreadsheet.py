@@ -1,0 +1,267 @@
+"""Campaign spreadsheets: validate every cell (reading is sheets.py), return typed rows.
+
+The column table ``COLUMNS`` drives validation: each column declares its parser (numbers
+with their limits, choices, identifiers, images, templates, brand kits); a row is a loop
+over the table, then the checks across columns (mode inputs, copy fit).
+
+All problems are collected before failing, each naming the file, the row as Excel shows
+it (header = row 1), the column, the bad value and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from pixio_ads.campaign.assets import image_size
+from pixio_ads.campaign.checks import CampaignCheck, RowCheck
+from pixio_ads.campaign.columns import COLUMN_NAMES, COLUMNS, REQUIRED_COLUMNS
+from pixio_ads.campaign.platforms import (
+    CALLS_TO_ACTION,
+    PLATFORM_NAMES,
+    allowed_calls_to_action,
+    call_to_action_key,
+    check_ad,
+)
+from pixio_ads.campaign.rows import DEFAULT_STRENGTH, Campaign, CampaignRow
+from pixio_ads.campaign.sheets import read_sheet
+from pixio_ads.core.errors import Issue, ValidationError
+from pixio_ads.core.formats import AdFormat
+from pixio_ads.creative.brand import BrandKit
+from pixio_ads.creative.composite import (
+    Placement,
+)
+from pixio_ads.creative.emoji import EMOJI_FONT_ENV, is_emoji_candidate
+from pixio_ads.creative.overlay import fit_copy, layout_for
+from pixio_ads.creative.textfit import TextFitError
+from pixio_ads.creative.typeface import choose_font
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign file. Raises ValidationError listing every problem."""
+    path = Path(path)
+    sheet = read_sheet(path, [column.name for column in COLUMNS])
+    rows, notes = _validate(path, sheet.frame, sheet.header_row)
+    return Campaign(path=path, rows=rows, warnings=sheet.warnings + notes, sheet=sheet.name)
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+# Cells a spreadsheet program would evaluate (CSV/formula injection). We never evaluate them.
+_FORMULA_PREFIX = re.compile(r"^[=+\-@\t\r]")
+_TEXT_COLUMNS = (
+    "campaign_id", "product_id", "product_name", "product_image", "template", "audiences",
+    "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
+    "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
+    "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
+    "call_to_action",
+)  # fmt: skip
+
+
+def _validate(path: Path, frame: pd.DataFrame, header_row: int = 1) -> tuple[list[CampaignRow], list[str]]:
+    campaign = CampaignCheck(path)
+    missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
+    if missing:
+        fix = "add a column named {!r} to the header row (row %d)" % header_row
+        raise ValidationError(
+            [
+                Issue(campaign.file, f"required column {n!r} is missing", fix.format(n), row=header_row, column=n)
+                for n in missing
+            ]
+        )
+    known = [name for name in frame.columns if name in COLUMN_NAMES]
+    rows: list[CampaignRow] = []
+    for index, record in enumerate(frame[known].to_dict("records")):
+        check = RowCheck(campaign, row=index + header_row + 1)
+        row = _validate_row(record, check)
+        campaign.issues.extend(check.issues)
+        if row is not None:
+            rows.append(row)
+    if campaign.issues:
+        raise ValidationError(campaign.issues)
+    if not rows:
+        raise ValidationError(
+            [Issue(campaign.file, "the campaign has no product rows", "add at least one row under the header")]
+        )
+    return rows, campaign.images.notes + campaign.notes
+
+
+def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
+    """Every column through its parser, then the checks across columns; None when the row
+    is empty or has problems (they are in ``check.issues``)."""
+    cells = {name: str(value).strip() for name, value in record.items()}
+    if not any(cells.values()):
+        return None  # empty rows are skipped
+    _reject_control_characters(cells, check)
+    _reject_formulas(record, cells, check)
+    for name in REQUIRED_COLUMNS:
+        if not cells[name] and not any(issue.column == name for issue in check.issues):
+            check.problem(name, "required cell is empty", f"fill in {name}")
+    values = {column.name: column.parse(cells.get(column.name, ""), check, column.name) for column in COLUMNS}
+    if values["strength"] is None:
+        values["strength"] = DEFAULT_STRENGTH[values["mode"]]
+    refs = {name: values[name] for name in ("source_image", "replace_mask", "product_mask") if values[name]}
+    product_image = values["product_image"].path if values["product_image"] else check.campaign.folder
+    _check_mode_inputs(values["mode"], cells, refs, product_image, check.problem)
+    values["call_to_action"] = _check_platforms(values, cells, check)
+    placement = Placement(
+        anchor=values.pop("anchor"),
+        scale=values.pop("product_scale"),
+        margin=values.pop("margin"),
+        shadow=values.pop("shadow"),
+        harmonize=values.pop("harmonize"),
+    )
+    if not check.issues:  # copy must fit every format at a legible size; checked before any rendering
+        _check_copy_fits(cells, values["formats"], placement, values["brand_kit"], check)
+        _note_missing_glyphs(cells, values["brand_kit"], check)
+    if check.issues:
+        return None
+    image, template_path, brand = values.pop("product_image"), values.pop("template"), values.pop("brand_kit")
+    return CampaignRow(
+        row=check.row,
+        product_image=image.relative,
+        product_image_path=image.path,
+        product_image_sha256=image.sha256,
+        template=cells["template"],
+        template_path=template_path,
+        placement=placement,
+        brand=brand,
+        **values,
+    )
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _reject_control_characters(cells: dict[str, str], check: RowCheck) -> None:
+    """Control characters (NUL, escape, ...) are invisible in most editors and meaningless in
+    copy and paths: reported by code point, and the cell treated as empty."""
+    for name, value in cells.items():
+        if found := sorted(set(_CONTROL.findall(value))):
+            codes = ", ".join(f"U+{ord(char):04X}" for char in found)
+            check.problem(
+                name,
+                f"cell contains control characters ({codes})",
+                "delete them from the cell",
+                value.encode("unicode_escape").decode()[:80],
+            )
+            cells[name] = ""
+
+
+def _reject_formulas(record: dict, cells: dict[str, str], check: RowCheck) -> None:
+    """Cells a spreadsheet program would evaluate are reported and treated as empty."""
+    for name in _TEXT_COLUMNS:
+        if _FORMULA_PREFIX.match(str(record.get(name, ""))):
+            fix = "remove the leading =, +, - or @ (write the text itself)"
+            check.problem(
+                name, "cell looks like a spreadsheet formula and is never evaluated", fix, cells.get(name, "")
+            )
+            cells[name] = ""
+
+
+def _check_copy_fits(
+    cells: dict, formats: tuple[AdFormat, ...], placement: Placement, brand: BrandKit, check: RowCheck
+) -> None:
+    for fmt in formats:
+        try:
+            fit_copy(cells["headline"], cells["cta"], layout_for(fmt, placement.margin, brand), brand, check_only=True)
+        except TextFitError as exc:
+            for name, message in exc.failures:
+                if name == "ai_label":  # the brand kit's label text
+                    fix = "shorten the brand kit's ai_label text"
+                    check.problem(
+                        "brand_kit",
+                        f"ai_label.text: {message} (format {fmt.name})",
+                        fix,
+                        cells.get("brand_kit") or None,
+                    )
+                else:
+                    fix = f"shorten the {name}, or use a narrower font in the brand kit"
+                    check.problem(name, f"{message} (format {fmt.name})", fix, cells[name])
+
+
+def _note_missing_glyphs(cells: dict, brand: BrandKit, check: RowCheck) -> None:
+    """Characters no font of the kit can draw (emoji without a colour emoji font, scripts the
+    fonts lack) are left out of the creative: a warning names them, the row and the column,
+    before anything renders."""
+    for name, fonts in (("headline", brand.headline_fonts), ("cta", brand.cta_fonts)):
+        _, _, missing = choose_font(cells[name], fonts, brand.emoji_path)
+        if missing:
+            listed = " ".join(f"{char} (U+{ord(char):04X})" for char in missing)
+            fix = "add a font that has them to the brand kit"
+            if not brand.emoji_font and any(is_emoji_candidate(char) for char in missing):
+                fix += (
+                    "; for emoji, install a colour emoji font (Debian/Ubuntu: fonts-noto-color-emoji) "
+                    f"or name one as fonts.emoji in the brand kit or in {EMOJI_FONT_ENV}"
+                )
+            check.warn(name, f"no font of the brand kit has {listed}; they are left out of the creative ({fix})")
+
+
+def _check_platforms(values: dict, cells: dict, check: RowCheck) -> str:
+    """The row against each platform it names; returns its call to action (from the cta when
+    the call_to_action cell is empty and the cta names one, e.g. "Shop now")."""
+    platforms, key = values["platforms"], values["call_to_action"]
+    if not platforms:
+        return key
+    if not key and not cells.get("call_to_action"):
+        derived = call_to_action_key(cells["cta"])
+        key = derived if derived in CALLS_TO_ACTION else ""
+        if not key:
+            check.problem(
+                "call_to_action",
+                f"the cta {cells['cta']!r} names no platform call to action",
+                "add a call_to_action cell, one of: " + ", ".join(_allowed_everywhere(platforms)),
+                None,
+            )
+    for platform in platforms:
+        if key and key not in allowed_calls_to_action(platform):
+            check.problem(
+                "call_to_action",
+                f"{PLATFORM_NAMES[platform]} has no call to action {key}",
+                "use one of: " + ", ".join(allowed_calls_to_action(platform)),
+                cells.get("call_to_action") or cells["cta"],
+            )
+    check_ad(platforms, cells, values["formats"], check.problem, check.warn)
+    return key
+
+
+def _allowed_everywhere(platforms: tuple[str, ...]) -> list[str]:
+    return [key for key in CALLS_TO_ACTION if all(key in allowed_calls_to_action(p) for p in platforms)]
+
+
+def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, problem) -> None:
+    """Which images each mode needs, and that a replace mask matches its source's size."""
+    if mode != "replace" and cells.get("replace_mask"):
+        problem(
+            "replace_mask",
+            f"a replace mask is only used by mode 'replace' (this row's mode is {mode!r})",
+            "set mode to replace or clear the cell",
+            cells["replace_mask"],
+        )
+    if mode in ("compose", "inpaint") and cells.get("source_image"):
+        problem(
+            "source_image",
+            f"mode {mode!r} composites product_image and ignores source_image",
+            "set mode to restyle or replace, or clear the cell",
+            cells["source_image"],
+        )
+    if mode == "replace" and not cells.get("replace_mask"):
+        problem(
+            "replace_mask",
+            "mode 'replace' needs a mask",
+            "add a PNG the size of the source image: white where the prompt repaints, black where it keeps",
+        )
+    if mode == "replace" and "replace_mask" in refs:
+        source = refs["source_image"].path if "source_image" in refs else product_image
+        mask_size = image_size(refs["replace_mask"].path)
+        source_size = image_size(source) if source.is_file() else mask_size
+        if source_size != mask_size:
+            problem(
+                "replace_mask",
+                f"mask is {mask_size} px but the source image is {source_size} px",
+                "export the mask at the source image's size",
+                cells["replace_mask"],
+            )

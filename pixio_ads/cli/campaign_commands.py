@@ -1,0 +1,106 @@
+"""`pixio-ads validate` and `pixio-ads expand`: a campaign checked, or expanded into its variants, without rendering."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from pixio_ads.campaign.variants import Variant
+from pixio_ads.cli.common import EXIT_INVALID_INPUT, CampaignArg, app, err, load_or_exit, out, settings_from
+from pixio_ads.cli.options import RENDERING, absolute_paths, takes_settings
+from pixio_ads.core.errors import ValidationError
+from pixio_ads.core.fileio import atomic_write_bytes
+
+
+@app.command()
+@takes_settings(*RENDERING, "policy")
+def validate(campaign: CampaignArg, **settings) -> None:
+    """Check a campaign file, its templates and the content policy; print a summary or every problem."""
+    models = settings_from(**absolute_paths(settings))
+    loaded, variants = load_or_exit(campaign, models["rendering"])
+    blocked = _screen(variants, models["safeguards"].policy)
+    formats = Counter(v.format for v in variants)
+    out.print(
+        f"[green]ok[/] {campaign}: {len(loaded.rows)} product rows -> {len(variants)} variants"
+        + (f" (sheet {loaded.sheet!r})" if loaded.sheet else ""),
+        highlight=False,
+    )
+    out.print("  by format: " + ", ".join(f"{name} {count}" for name, count in formats.items()), highlight=False)
+    if blocked:
+        reasons = Counter(
+            (v.source_row, m.category, m.term, m.field) for v in variants if (m := blocked.get(v.variant_id))
+        )
+        err.print(
+            f"[yellow]{len(blocked)} variant(s) will be blocked by the content policy and never rendered:[/]",
+            highlight=False,
+        )
+        for (row, category, term, field), count in sorted(reasons.items()):
+            err.print(
+                f"  - {campaign}, row {row}, column '{field}': {category} term {term!r} ({count} variant(s))",
+                highlight=False,
+            )
+
+
+def _screen(variants: list[Variant], policy_path: str | None) -> dict:
+    from pixio_ads.creative.brand import brand_name
+    from pixio_ads.trust.policy import load_policy, screen
+
+    try:
+        return screen(load_policy(policy_path), variants, brand_name)
+    except ValidationError as exc:
+        err.print(f"[bold red]{len(exc.issues)} problem(s) in the policy, nothing was rendered:[/]", highlight=False)
+        for issue in exc.issues:
+            err.print(f"  - {issue}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+
+
+@app.command("expand")
+@takes_settings("limit", *RENDERING)
+def expand_command(
+    campaign: CampaignArg,
+    output: Annotated[
+        Optional[Path], typer.Option("--out", help="Write all variants to FILE (.parquet, .csv or .jsonl).")
+    ] = None,
+    show: Annotated[int, typer.Option(help="How many variants to print.")] = 20,
+    **settings,
+) -> None:
+    """Expand a campaign into its variants without rendering."""
+    models = settings_from(**settings)
+    _, variants = load_or_exit(campaign, models["rendering"], models["execution"].limit)
+    table = Table(
+        "variant_id", "product", "audience", "style", "format", "seed", "prompt", title=f"{len(variants)} variants"
+    )
+    for v in variants[:show]:
+        table.add_row(v.variant_id, v.product_id, v.audience, v.style, v.format, str(v.seed), v.prompt)
+    out.print(table)
+    if output is not None:
+        _write_variants(variants, output)
+        out.print(f"wrote {len(variants)} variants to {output}", highlight=False)
+
+
+def _write_variants(variants: list[Variant], path: Path) -> None:
+    from pixio_ads.outputs.manifest import variants_to_table, write_table
+
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        write_table(variants_to_table(variants), path)
+        return
+    rows = variants_to_table(variants).to_pylist()
+    if suffix == ".jsonl":
+        atomic_write_bytes(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode())
+    elif suffix == ".csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_bytes(path, buffer.getvalue().encode())
+    else:
+        err.print(f"[red]--out {path}: unsupported extension; use .parquet, .csv or .jsonl[/]", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT)

@@ -1,0 +1,79 @@
+"""Legibility of text over a picture: WCAG relative luminance and contrast ratios, judged on the
+least contrasting pixels behind the text, and the text colour and scrim that reach the minimum."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pixio_ads.core.formats import Box
+from pixio_ads.creative.brand import Colour
+
+MIN_CONTRAST = 4.5  # WCAG 2 AA for normal text
+CONTRAST_PERCENTILE = 5  # judge contrast on the 5% least contrasting pixels behind the text
+
+
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+_SRGB = np.arange(256) / 255.0
+_LINEAR = np.where(_SRGB <= 0.04045, _SRGB / 12.92, ((_SRGB + 0.055) / 1.055) ** 2.4)  # per 8-bit value
+_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+
+
+def relative_luminance(rgb) -> np.ndarray:
+    """WCAG 2 relative luminance of 8-bit sRGB values, any shape ending in 3 channels
+    (values are rounded to 8 bits, as they will be drawn)."""
+    index = np.clip(np.rint(np.asarray(rgb, dtype=np.float64)), 0, 255).astype(np.intp)
+    return _LINEAR[index] @ _WEIGHTS
+
+
+def _ratio(la, lb) -> np.ndarray:
+    return (np.maximum(la, lb) + 0.05) / (np.minimum(la, lb) + 0.05)
+
+
+def contrast_ratio(a, b) -> np.ndarray:
+    return _ratio(relative_luminance(a), relative_luminance(b))
+
+
+def worst_contrast(colour: Colour, behind: np.ndarray) -> float:
+    """Contrast of ``colour`` against the pixels behind the text, judged on its least
+    contrasting CONTRAST_PERCENTILE % (one stray pixel does not decide it)."""
+    return _worst(relative_luminance(colour), relative_luminance(behind.reshape(-1, 3)))
+
+
+def _worst(colour_luminance, behind_luminance: np.ndarray) -> float:
+    return float(np.percentile(_ratio(colour_luminance, behind_luminance), CONTRAST_PERCENTILE))
+
+
+@dataclass(frozen=True, slots=True)
+class TextPlacement:
+    box: Box  # where the text's pixels are
+    colour: Colour
+    contrast: float  # measured, after the scrim
+    scrim_opacity: float  # 0 when none was needed
+    font_size: int
+    lines: int
+    missing: str
+
+
+def pick_colour_and_scrim(preferred: Colour, scrim: Colour, behind: np.ndarray) -> tuple[Colour, Colour, float, float]:
+    """(text colour, scrim colour, scrim opacity, contrast). The brand colour when it reaches
+    MIN_CONTRAST, else black or white; failing all three, the brand colour over a scrim
+    (the brand's scrim colour if it contrasts with the text, else black or white) at the
+    lowest opacity, in steps of 5%, that reaches it."""
+    behind_luminance = relative_luminance(behind.reshape(-1, 3))  # once for the three candidates
+    for colour in (preferred, WHITE, BLACK):
+        contrast = _worst(relative_luminance(colour), behind_luminance)
+        if contrast >= MIN_CONTRAST:
+            return colour, scrim, 0.0, contrast
+    colour = preferred
+    if contrast_ratio(np.array(colour), np.array(scrim)) < MIN_CONTRAST:
+        scrim = max((BLACK, WHITE), key=lambda s: float(contrast_ratio(np.array(colour), np.array(s))))
+    for step in range(1, 21):
+        opacity = step / 20
+        contrast = worst_contrast(colour, behind * (1 - opacity) + np.array(scrim) * opacity)
+        if contrast >= MIN_CONTRAST:
+            break
+    return colour, scrim, opacity, contrast

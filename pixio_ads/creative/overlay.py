@@ -1,0 +1,231 @@
+"""Headline, call-to-action and logo on the finished scene.
+
+Text is fitted into its layout box (shrink, then wrap, then a clear error below a
+legible size), drawn in the brand colour when that meets WCAG contrast (4.5:1) against
+the pixels behind it, else black or white, else over a scrim just opaque enough to
+reach it. Right-to-left and non-Latin text is shaped by Pillow's raqm layout when
+available. Emoji are drawn in colour from a colour emoji font (emoji.py) beside the text
+font; characters no font covers are left out and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from pixio_ads.core.formats import AdFormat, Box
+from pixio_ads.core.images import open_image
+from pixio_ads.creative.brand import BrandKit, Colour
+from pixio_ads.creative.composite import Layout, layout
+from pixio_ads.creative.contrast import (
+    BLACK,
+    MIN_CONTRAST,
+    WHITE,
+    TextPlacement,
+    contrast_ratio,
+    pick_colour_and_scrim,
+)
+from pixio_ads.creative.textfit import (
+    CTA_PAD,
+    LINE_SPACING,
+    MAX_LINES,
+    MIN_LABEL_PX,
+    SCRIM_PAD,
+    SHORT_LABEL,
+    FittedText,
+    TextFitError,
+    fit_text,
+    measure,
+    min_font_size,
+    surely_fits,
+)
+from pixio_ads.creative.typeface import cached_face
+
+
+def _draw_lines(canvas: Image.Image, fitted: FittedText, box: Box, colour: Colour) -> Box:
+    """Draw the lines centred in ``box``; returns the block's box."""
+    font = cached_face(fitted.font_path, fitted.size, fitted.emoji_path)
+    top = box.top + (box.height - fitted.height) // 2
+    ascent, descent = font.getmetrics()
+    for index, line in enumerate(fitted.lines):
+        x = box.left + (box.width - measure(font, line)) // 2 - font.getbbox(line)[0]
+        font.draw(canvas, (x, top + index * (ascent + descent) * LINE_SPACING), line, colour)
+    left = box.left + (box.width - fitted.width) // 2
+    return Box(left, top, left + fitted.width, top + fitted.height)
+
+
+def _translucent_panel(canvas: Image.Image, box: Box, radius: int, colour: Colour, opacity: float) -> None:
+    """A rounded rectangle of ``colour`` at ``opacity`` over the canvas, in place (composited
+    on the box's region only, not the whole canvas)."""
+    region = canvas.crop(box.as_tuple()).convert("RGBA")
+    layer = Image.new("RGBA", region.size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).rounded_rectangle(
+        (0, 0, box.width - 1, box.height - 1), radius=radius, fill=(*colour, round(opacity * 255))
+    )
+    canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (box.left, box.top))
+
+
+def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colour, scrim: Colour) -> TextPlacement:
+    """Draw the fitted text centred in ``box`` in a colour that meets MIN_CONTRAST against
+    what is behind it, over a scrim when no colour does on its own."""
+    left = box.left + (box.width - fitted.width) // 2
+    top = box.top + (box.height - fitted.height) // 2
+    pad = round(fitted.size * SCRIM_PAD)
+    panel = Box(
+        max(box.left, left - pad),
+        max(box.top, top - pad),
+        min(box.right, left + fitted.width + pad),
+        min(box.bottom, top + fitted.height + pad),
+    )
+    behind = np.asarray(canvas.crop(panel.as_tuple()).convert("RGB"), dtype=np.float64)
+    colour, scrim, opacity, contrast = pick_colour_and_scrim(preferred, scrim, behind)
+    if opacity:
+        _translucent_panel(canvas, panel, pad, scrim, opacity)
+    drawn = _draw_lines(canvas, fitted, box, colour)
+    return TextPlacement(drawn, colour, round(contrast, 2), opacity, fitted.size, len(fitted.lines), fitted.missing)
+
+
+def draw_button(
+    canvas: Image.Image, fitted: FittedText, box: Box, fill: Colour, preferred_text: Colour, shape: str
+) -> TextPlacement:
+    """A filled button around the label, centred in ``box``; the label's colour is the brand's
+    when it contrasts enough with the fill, else black or white (one of them always does)."""
+    pad = round(fitted.size * CTA_PAD)
+    width, height = min(box.width, fitted.width + 2 * pad), min(box.height, fitted.height + pad)
+    left, top = box.left + (box.width - width) // 2, box.top + (box.height - height) // 2
+    button = Box(left, top, left + width, top + height)
+    radius = {"pill": height // 2, "rounded": max(2, height // 5), "square": 0}[shape]
+    ImageDraw.Draw(canvas).rounded_rectangle(button.as_tuple(), radius=radius, fill=fill)
+    colour = preferred_text
+    if contrast_ratio(np.array(colour), np.array(fill)) < MIN_CONTRAST:
+        colour = max((WHITE, BLACK), key=lambda c: float(contrast_ratio(np.array(c), np.array(fill))))
+    _draw_lines(canvas, fitted, button, colour)
+    return TextPlacement(
+        button,
+        colour,
+        round(float(contrast_ratio(np.array(colour), np.array(fill))), 2),
+        0.0,
+        fitted.size,
+        1,
+        fitted.missing,
+    )
+
+
+def paste_logo(canvas: Image.Image, logo_path: Path, box: Box) -> Box:
+    """The logo scaled to fit ``box`` (keeping its aspect), aligned to the box's outer corner."""
+    logo = open_image(logo_path).convert("RGBA")  # upright, sRGB
+    fit = min(box.width / logo.width, box.height / logo.height)
+    size = (max(1, round(logo.width * fit)), max(1, round(logo.height * fit)))
+    logo = logo.resize(size, Image.Resampling.LANCZOS)
+    left = box.left if box.left < canvas.width / 2 else box.right - size[0]
+    top = box.top if box.top < canvas.height / 2 else box.bottom - size[1]
+    canvas.paste(logo, (left, top), logo)
+    return Box(left, top, left + size[0], top + size[1])
+
+
+def layout_for(fmt: AdFormat, margin: float, brand: BrandKit) -> Layout:
+    """The format's layout with the brand's logo and AI-label corners."""
+    return _layout(fmt, margin, brand.logo_position, brand.label_position)
+
+
+@lru_cache(maxsize=1024)
+def _layout(fmt: AdFormat, margin: float, logo_position: str | None, label_position: str) -> Layout:
+    return layout(fmt, margin, logo_position, label_position)  # a handful of distinct ones per campaign
+
+
+def draw_label(canvas: Image.Image, fitted: FittedText, box: Box, opacity: float) -> Box:
+    """The visible disclosure: white text on a dark rounded badge in the label's corner."""
+    pad = max(2, round(fitted.size * 0.35))
+    width, height = min(box.width, fitted.width + 2 * pad), min(box.height, fitted.height + pad)
+    left = box.left if box.left + box.width / 2 < canvas.width / 2 else box.right - width
+    top = box.top if box.top + box.height / 2 < canvas.height / 2 else box.bottom - height
+    badge = Box(left, top, left + width, top + height)
+    _translucent_panel(canvas, badge, height // 2, BLACK, opacity)
+    _draw_lines(canvas, fitted, badge, WHITE)
+    return badge
+
+
+@dataclass(frozen=True, slots=True)
+class CopyFit:
+    headline: FittedText
+    cta: FittedText
+    label: FittedText | None
+
+
+def _copy_boxes(headline: str, cta: str, plan: Layout, brand: BrandKit):
+    """(name, text, fonts, width, height, max lines) of the headline and the CTA label."""
+    for name, text, fonts, box, lines in (
+        ("headline", headline, brand.headline_fonts, plan.headline, MAX_LINES),
+        ("cta", cta, brand.cta_fonts, plan.cta, 1),
+    ):
+        # A button's label leaves room for its padding (CTA_PAD x the font size, which is
+        # below the label's height).
+        height = box.height if name == "headline" else round(box.height / (1 + CTA_PAD))
+        width = box.width if name == "headline" else box.width - round(2 * CTA_PAD * height)
+        yield name, text, fonts, width, height, lines
+
+
+def _fit_label(plan: Layout, brand: BrandKit) -> FittedText | None:
+    if plan.label is None:
+        return None
+    pad_share = 1.35  # the badge's padding around the text
+    width, height = round(plan.label.width / pad_share), round(plan.label.height / pad_share)
+    try:
+        return fit_text(brand.label_text, brand.cta_fonts, width, height, MIN_LABEL_PX, 1, brand.emoji_path)
+    except TextFitError as exc:
+        try:  # small formats (e.g. 256x256) have room for "AI" only
+            return fit_text(SHORT_LABEL, brand.cta_fonts, width, height, MIN_LABEL_PX, 1)
+        except TextFitError:
+            raise TextFitError(str(exc)) from None
+
+
+def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit, check_only: bool = False) -> CopyFit | None:
+    """Fit both texts (and the AI label) for one format. Raises TextFitError whose
+    ``failures`` name each text (headline, cta, ai_label) that does not fit.
+    ``check_only`` (validation): texts that surely fit at the minimum size are not laid
+    out; the rest are, so the verdict and the message are the same as when rendering."""
+    minimum = min_font_size(plan.canvas)
+    fitted, failures = {}, []
+    for name, text, fonts, width, height, lines in _copy_boxes(headline, cta, plan, brand):
+        if check_only and surely_fits(text, fonts, width, height, minimum, lines, brand.emoji_path):
+            continue
+        try:
+            fitted[name] = fit_text(text, fonts, width, height, minimum, lines, brand.emoji_path)
+        except TextFitError as exc:
+            failures.append((name, str(exc)))
+    try:
+        label = _fit_label(plan, brand)
+    except TextFitError as exc:
+        failures.append(("ai_label", str(exc)))
+    if failures:
+        raise TextFitError("; ".join(f"{name}: {message}" for name, message in failures), failures)
+    return None if check_only else CopyFit(fitted["headline"], fitted["cta"], label)
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayResult:
+    headline: TextPlacement
+    cta: TextPlacement
+    logo: Box | None
+    label: Box | None
+
+    @property
+    def missing_glyphs(self) -> str:
+        return "".join(sorted(set(self.headline.missing + self.cta.missing)))
+
+
+def overlay_copy(
+    canvas: Image.Image, headline: str, cta: str, plan: Layout, brand: BrandKit
+) -> tuple[Image.Image, OverlayResult]:
+    """Draw logo, headline, button and the AI label onto a copy of ``canvas``."""
+    canvas = canvas.convert("RGB")
+    fitted = fit_copy(headline, cta, plan, brand)
+    logo = paste_logo(canvas, brand.logo, plan.logo) if brand.logo and plan.logo else None
+    head = draw_text(canvas, fitted.headline, plan.headline, brand.text_colour, brand.scrim_colour)
+    button = draw_button(canvas, fitted.cta, plan.cta, brand.cta_colour, brand.cta_text_colour, brand.cta_shape)
+    label = draw_label(canvas, fitted.label, plan.label, brand.label_opacity) if fitted.label and plan.label else None
+    return canvas, OverlayResult(head, button, logo, label)

@@ -1,0 +1,165 @@
+"""From a variant and the model's output to the finished creative, per mode:
+
+- compose: generated scene -> cover-crop to the format -> product cut-out with shadows
+- inpaint: product placed first; the model paints everything else; product pixels put back
+- restyle: the source image through image-to-image, cover-cropped to the format
+- replace: the source image with the mask's white part repainted, the rest kept
+
+then logo, headline and button on top, encoded as PNG, JPEG or WebP.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from pixio_ads.campaign.variants import Variant
+from pixio_ads.core.formats import AdFormat, Box
+from pixio_ads.core.images import open_image
+from pixio_ads.creative.brand import BrandKit, brand_kit_at
+from pixio_ads.creative.composite import (
+    Layout,
+    Placement,
+    compose,
+    fit_cover,
+    inpaint_inputs,
+    merge_masked,
+    paste_product,
+    product_box,
+    scaled_product,
+)
+from pixio_ads.creative.cutout import cut_out
+from pixio_ads.creative.overlay import layout_for, overlay_copy
+from pixio_ads.creative.scoring import Elements, score_columns
+
+FILE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+
+
+class Assets:
+    """Decoded inputs shared by a process's variants (a few product shots, many variants).
+    Used from the render thread and a finishing thread, hence the lock."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, object] = {}
+        self._lock = threading.RLock()  # product() builds through image()
+
+    def _get(self, key: tuple, build):
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = build()
+            return self._cache[key]
+
+    def image(self, path: str) -> Image.Image:
+        """Upright, sRGB, 8-bit, camera sizes reduced (images.open_image), once per path."""
+        return self._get(("image", path), lambda: open_image(path))
+
+    def product(self, variant: Variant) -> tuple[Image.Image, str]:
+        """(RGBA product, cut-out method)."""
+        mask = variant.product_mask or None
+        return self._get(
+            ("product", variant.product_image, mask),
+            lambda: cut_out(self.image(variant.product_image), self.image(mask) if mask else None),
+        )
+
+    def brand(self, variant: Variant) -> BrandKit:
+        return brand_kit_at(variant.brand_kit)
+
+
+def placement(variant: Variant) -> Placement:
+    return Placement(variant.anchor, variant.product_scale, variant.margin, variant.shadow, variant.harmonize)
+
+
+def plan_layout(variant: Variant, brand: BrandKit) -> Layout:
+    return layout_for(AdFormat(variant.format, variant.width, variant.height), variant.margin, brand)
+
+
+def _product_box(variant: Variant, assets: Assets) -> tuple[Image.Image, str, Box]:
+    product, method = assets.product(variant)
+    plan = plan_layout(variant, assets.brand(variant))
+    return product, method, product_box(product.size, plan.canvas, plan.product_area, placement(variant))
+
+
+def _source(variant: Variant, assets: Assets) -> Image.Image:
+    """The restyle/replace input at the format's size, transparency flattened onto white."""
+    image = assets.image(variant.source_image or variant.product_image).convert("RGBA")
+    flat = Image.new("RGB", image.size, (255, 255, 255))
+    flat.paste(image, (0, 0), image)
+    return fit_cover(flat, variant.width, variant.height)
+
+
+def model_inputs(
+    variant: Variant, width: int, height: int, assets: Assets
+) -> tuple[Image.Image | None, Image.Image | None]:
+    """(init image, mask) for the pipeline at its render size; (None, None) for compose."""
+    size = (width, height)
+    if variant.mode == "compose":
+        return None, None
+    if variant.mode == "inpaint":
+        product, _, box = _product_box(variant, assets)
+        canvas, mask = inpaint_inputs((variant.width, variant.height), product, box)
+    elif variant.mode == "restyle":
+        return _source(variant, assets).resize(size, Image.Resampling.LANCZOS), None
+    else:  # replace
+        canvas = _source(variant, assets)
+        mask = fit_cover(assets.image(variant.replace_mask).convert("L"), variant.width, variant.height)
+    return canvas.resize(size, Image.Resampling.LANCZOS), mask.resize(size, Image.Resampling.BILINEAR)
+
+
+@dataclass(frozen=True, slots=True)
+class Creative:
+    image: Image.Image
+    values: dict  # manifest result columns describing how it was made
+    keep: Image.Image | None = None  # pixels later steps (the watermark) must leave exact: white
+
+
+def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative:
+    """The finished creative at the format's exact pixels, with its manifest values."""
+    size = (variant.width, variant.height)
+    values: dict = {}
+    keep, product, box = None, None, None
+    if variant.mode in ("compose", "inpaint"):
+        product, method, box = _product_box(variant, assets)
+        values.update(cutout_method=method, product_box=list(box.as_tuple()))
+        if variant.mode == "compose":
+            scene = compose(fit_cover(generated, *size), product, box, placement(variant))
+        else:
+            # inpaint promises the product's own pixels: the watermark must keep them too
+            scene, keep = paste_product(generated.resize(size, Image.Resampling.LANCZOS), product, box)
+    elif variant.mode == "restyle":
+        scene = fit_cover(generated, *size)
+    else:
+        mask = fit_cover(assets.image(variant.replace_mask).convert("L"), *size)
+        scene = merge_masked(_source(variant, assets), generated.resize(size, Image.Resampling.LANCZOS), mask)
+    brand = assets.brand(variant)
+    plan = plan_layout(variant, brand)
+    creative, overlay = overlay_copy(scene, variant.headline, variant.cta, plan, brand)
+    values.update(
+        headline_font_size=overlay.headline.font_size,
+        headline_lines=overlay.headline.lines,
+        headline_contrast=overlay.headline.contrast,
+        headline_scrim=overlay.headline.scrim_opacity,
+        cta_contrast=overlay.cta.contrast,
+        missing_glyphs=overlay.missing_glyphs,
+    )
+    values.update(_scores(scene, plan, overlay, brand, product, box))
+    return Creative(creative, values, keep)
+
+
+def _scores(scene: Image.Image, plan, overlay, brand: BrandKit, product: Image.Image | None, box: Box | None) -> dict:
+    """Score columns (scoring.py) from what finishing measured and placed (``product`` and
+    its ``box``: None in restyle and replace modes)."""
+    alpha = np.asarray(scaled_product(product, box).getchannel("A")) if product is not None else None
+    elements = Elements(
+        plan.canvas, plan.safe, overlay.headline.box, overlay.cta.box, overlay.logo, overlay.label, box
+    )
+    return score_columns(
+        scene,
+        elements,
+        alpha,
+        [overlay.headline.contrast, overlay.cta.contrast],
+        min(overlay.headline.font_size, overlay.cta.font_size),
+        brand.scoring_colours,
+    )

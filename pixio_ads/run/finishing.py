@@ -1,0 +1,307 @@
+"""Finishing rendered scenes into deliverables, off the render loop.
+
+Finishing one creative (layout, product paste, copy, AI label, watermark, XMP, encoding,
+C2PA, thumbnail, sha256) costs tens to hundreds of milliseconds of one CPU core; a GPU
+renders a scene in about as long. So the render loop hands each rendered batch (pixels,
+variants and their row values: small, picklable) to a :class:`Finisher`, which finishes
+batches in a pool of processes fed through a bounded queue:
+
+- rendering waits only when the queue is full, so memory stays flat;
+- each finishing process keeps its own decoded products, cut-outs, brand kits and fonts
+  (``shared_assets()`` and the lru caches below it), loaded once per process;
+- an exception while finishing one creative records that variant ``failed`` with its error;
+- a finishing process that dies (OOM killer, SIGKILL) breaks the pool: a fresh pool takes
+  over and the batches it held are submitted once more; a batch that breaks a pool twice
+  is recorded ``failed``, so a rerun renders it again. Files are written temp + rename, so
+  a process killed mid-write leaves no half-written creative.
+
+With ``workers=0`` batches are finished on one thread of the render process instead (the
+behaviour before the pool existed; for debugging and for hosts that cannot fork).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import multiprocessing
+import os
+import threading
+from collections import deque
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image
+
+from pixio_ads import __version__
+from pixio_ads.campaign.variants import Variant
+from pixio_ads.core.fileio import atomic_write_bytes
+from pixio_ads.core.lifeline import end_processes, live, watch_parent
+from pixio_ads.creative.scoring import overall
+from pixio_ads.outputs import report
+from pixio_ads.outputs.manifest import PLAN_SCHEMA, RESULT_COLUMNS
+from pixio_ads.run.compose import FILE_SUFFIX, Assets, finish
+from pixio_ads.trust.credentials import C2paSigner
+from pixio_ads.trust.provenance import disclose
+
+logger = logging.getLogger(__name__)
+
+Rendered = tuple[Variant, Image.Image | None, dict]  # (variant, scene or None, row values incl. status)
+CORES_ENV = "PIXIO_ADS_WORKER_CORES"  # cores one render worker may use (set for Dask workers)
+
+
+def worker_cores() -> int:
+    """The CPU cores this render worker has: its Dask share when set, else the process's."""
+    share = os.environ.get(CORES_ENV)
+    return (
+        int(share)
+        if share
+        else len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count() or 1
+    )
+
+
+def default_workers(device: str) -> int:
+    """The cores rendering does not need, at least 1. A GPU renderer's process needs one
+    core to feed the GPU and collect rows; a CPU renderer needs them all (torch uses every
+    core), so one finishing process shares them with it."""
+    return 1 if device == "cpu" else max(1, worker_cores() - 1)
+
+
+# --- one creative, in whichever process finishes it ------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def shared_assets() -> Assets:
+    """Decoded products, cut-outs and brand kits of this process, built once and kept."""
+    return Assets()
+
+
+def result_row(variant: Variant, status: str, values: dict) -> dict:
+    """A manifest row: the variant's columns, then the result columns (missing ones null)."""
+    row = {name: getattr(variant, name) for name in PLAN_SCHEMA.names}
+    row.update(dict.fromkeys(RESULT_COLUMNS))
+    row.update(values, status=status, pixio_ads_version=__version__, created_at=datetime.now(timezone.utc))
+    return row
+
+
+def output_path(variant: Variant) -> Path:
+    """Where a variant's creative lives, relative to the output folder."""
+    return (
+        Path("images")
+        / variant.campaign_id
+        / variant.product_id
+        / f"{variant.format}-{variant.variant_id}{FILE_SUFFIX[variant.output_format]}"
+    )
+
+
+def save_creative(variant: Variant, generated: Image.Image, out_dir: Path, signer: C2paSigner | None) -> dict:
+    """Finish the creative and write it (and its contact-sheet thumbnail) atomically;
+    returns its manifest values, output_path (relative to out_dir) and sha256 included.
+    The thumbnail and the hash come from what is in memory, never read back from disk."""
+    creative = finish(variant, generated, shared_assets())
+    relative = output_path(variant)
+    disclosed = disclose(
+        creative.image,
+        variant.variant_id,
+        variant.output_format,
+        variant.quality,
+        relative.name,
+        signer,
+        creative.keep,
+    )
+    data = disclosed.data
+    # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
+    atomic_write_bytes(out_dir / relative, data, fsync=False)
+    atomic_write_bytes(
+        out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative.image), fsync=False
+    )
+    return {
+        **creative.values,
+        **disclosed.values,
+        "output_path": relative.as_posix(),
+        "output_sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def finish_batch(batch: list[Rendered], out_dir: Path, signer: C2paSigner | None) -> list[dict]:
+    """Save a batch's rendered creatives and build their manifest rows."""
+    rows = []
+    for variant, image, values in batch:
+        if image is not None:
+            try:
+                values = {**values, **save_creative(variant, image, Path(out_dir), signer)}
+                values["score"] = overall(values, dict(shared_assets().brand(variant).score_weights))
+            except Exception as exc:  # e.g. disk full or a bad asset: this variant fails, the run goes on
+                logger.error("finishing %s failed: %s: %s", variant.variant_id, exc.__class__.__name__, exc)
+                values = {**values, "status": "failed", "error": f"finishing failed: {exc.__class__.__name__}: {exc}"}
+        values = dict(values)
+        rows.append(result_row(variant, values.pop("status"), values))
+    return rows
+
+
+# Each finishing process is one core's worth of work. Left alone, OpenBLAS/OpenMP thread
+# pools spin up beside it: measured ~1.8 cores busy per process for no gain in speed.
+_CHILD_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+_environ_lock = threading.Lock()
+
+
+@contextmanager
+def _single_threaded_children():
+    """Spawned processes read these variables when their numpy loads; set them only while
+    processes start (this process's own libraries read theirs long before)."""
+    with _environ_lock:
+        saved = {name: os.environ.get(name) for name in _CHILD_THREADS}
+        os.environ.update(_CHILD_THREADS)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def _init_process(parent: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # the watermark's colour conversion: one core per process
+    # Ends with the process that started the pool, however it ends (a SIGKILLed run, a Dask
+    # worker the nanny kills): else it would block on its queue's pipe for ever.
+    watch_parent(parent)
+
+
+# --- the pool ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    future: Future
+    batch: list[Rendered]
+    attempt: int
+    executor: Executor  # the pool it went to (a pool that broke is replaced)
+
+
+class Finisher:
+    """Finishes rendered batches in ``workers`` processes (0: a thread of this process),
+    at most ``queue`` batches in flight. ``submit`` returns the rows finished meanwhile;
+    ``close`` waits for the rest."""
+
+    def __init__(self, out_dir: Path, signer: C2paSigner | None, workers: int, queue: int | None = None) -> None:
+        self.out_dir, self.signer, self.workers = Path(out_dir), signer, workers
+        self.queue = queue or max(2, 2 * workers)
+        self._pending: deque[_Pending] = deque()
+        self._executor = _executor(workers)
+        self._abandoned: str | None = None  # why the batches still in flight were given up
+
+    def abandon(self, reason: str) -> None:
+        """Give up the batches in flight (the stall watchdog's action): kill this pool's
+        processes, so every wait on them ends at once; their batches are recorded failed
+        with ``reason`` instead of being finished again."""
+        self._abandoned = reason
+        for process in live(self.pids()):
+            process.kill()
+
+    def submit(self, batch: list[Rendered]) -> list[dict]:
+        self._pending.append(self._start(batch, attempt=1))
+        rows: list[dict] = []
+        while self._pending and (self._pending[0].future.done() or len(self._pending) > self.queue):
+            rows += self._collect(self._pending.popleft())
+        return rows
+
+    def close(self) -> list[dict]:
+        rows: list[dict] = []
+        while self._pending:
+            rows += self._collect(self._pending.popleft())
+        return rows
+
+    def pids(self) -> list[int]:
+        """The finishing processes' ids (none in thread mode)."""
+        return list(getattr(self._executor, "_processes", None) or {})
+
+    def _start(self, batch: list[Rendered], attempt: int) -> _Pending:
+        with _single_threaded_children():  # the pool starts its processes on submit
+            try:
+                future = self._executor.submit(finish_batch, batch, self.out_dir, self.signer)
+            except BrokenProcessPool:  # a process died since the last batch: a fresh pool takes this one
+                self._executor = _renew(self.workers, self._executor)
+                future = self._executor.submit(finish_batch, batch, self.out_dir, self.signer)
+        return _Pending(future, batch, attempt, self._executor)
+
+    def _collect(self, pending: _Pending) -> list[dict]:
+        try:
+            return pending.future.result()
+        except (BrokenProcessPool, CancelledError) as exc:
+            # A finishing process died: every batch its pool held fails. Each is sent once more.
+            if pending.executor is self._executor:
+                self._executor = _renew(self.workers, self._executor)
+            if self._abandoned:
+                return _failed(pending.batch, self._abandoned)
+            if pending.attempt == 1:
+                logger.warning(
+                    "a finishing process died; finishing %d variant(s) again in a fresh one", len(pending.batch)
+                )
+                return self._collect(self._start(pending.batch, attempt=2))
+            return _failed(
+                pending.batch,
+                f"finishing process died twice while holding this batch ({exc.__class__.__name__}); rerun to render it again",
+            )
+
+
+def _failed(batch: list[Rendered], error: str) -> list[dict]:
+    logger.error("%d variant(s) failed: %s", len(batch), error)
+    rows = []
+    for variant, _, values in batch:
+        values = {key: value for key, value in values.items() if key != "status"}
+        rows.append(result_row(variant, "failed", {**values, "error": error}))
+    return rows
+
+
+_pools: dict[int, Executor] = {}
+
+
+def _executor(workers: int) -> Executor:
+    """A pool per size, kept for the life of the process: starting N Python processes costs
+    about a second, more than a shard of a fast GPU takes. Daemonic processes (some Dask
+    setups) may not have children: they finish on a thread, with a warning."""
+    if workers > 0 and multiprocessing.current_process().daemon:
+        logger.warning(
+            "this worker process is daemonic and cannot start finishing processes; finishing on a thread (for Dask: DASK_DISTRIBUTED__WORKER__DAEMON=False)"
+        )
+        workers = 0
+    if workers not in _pools:
+        if workers == 0:
+            _pools[0] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixio-finish")
+        else:
+            # spawn, not fork: the render process has torch's thread pools, which fork breaks
+            context = multiprocessing.get_context("spawn")
+            _pools[workers] = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_init_process, initargs=(os.getpid(),)
+            )
+    return _pools[workers]
+
+
+def _renew(workers: int, broken: Executor) -> Executor:
+    _pools.pop(workers, None)
+    broken.shutdown(wait=False, cancel_futures=True)
+    return _executor(workers)
+
+
+@atexit.register
+def shutdown_pools(grace: float = 2.0) -> None:
+    """End every finishing pool of this process and wait (``grace`` seconds at most) for its
+    processes to exit. Called at exit, and by a Dask worker as it closes: the nanny kills a
+    worker that takes longer than a few seconds to close, orphaning whatever it still runs."""
+    processes = []
+    for pool in _pools.values():
+        processes += live(list(getattr(pool, "_processes", None) or {}))
+        pool.shutdown(wait=False, cancel_futures=True)
+    _pools.clear()
+    end_processes(processes, grace)
