@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -264,6 +265,18 @@ def assert_same_outputs(out: Path, reference: Path) -> None:
     assert not list(out.rglob("*.tmp"))
 
 
+def timed_run(args: list, log: Path, env: dict, out: Path) -> tuple[float, float]:
+    """Run to the end; seconds until its first creative, and in all."""
+    started, first = time.monotonic(), None
+    run = start_run(args, log, env)
+    while run.poll() is None:
+        if first is None and images(out):
+            first = time.monotonic() - started
+        time.sleep(0.1)
+    assert run.returncode == 0, log.read_text()[-3000:]
+    return first or 1.0, time.monotonic() - started
+
+
 def used_images(usage_db: Path) -> int:
     from pixio_ads.trust.quota import UsageStore
 
@@ -289,14 +302,15 @@ def test_killed_at_eight_random_moments_ends_as_an_uninterrupted_run(api, tmp_pa
         ]
 
     reference = tmp_path / "reference"
-    started = time.monotonic()
-    assert start_run(args(reference), tmp_path / "reference.log", env).wait(900) == 0
-    duration = time.monotonic() - started
+    first_image, duration = timed_run(args(reference), tmp_path / "reference.log", env, reference)
     rng = random.Random(KILL_SEED)
     out = tmp_path / "out"
-    mid_render = 0  # kills that left part of the campaign done (the others hit start-up or the end)
+    mid_render = 0  # kills that hit a run while it wrote creatives (the others hit its start-up)
     for attempt in range(8):
-        moment = rng.uniform(2.0, duration)
+        # Anywhere from start-up to the end of the work left (it shrinks as the campaign resumes).
+        left = 1 - len(images(out)) / 48
+        moment = rng.uniform(0.5 * first_image, first_image + left * (duration - first_image))
+        started = time.time()
         run = start_run(args(out), tmp_path / f"run-{attempt}.log", env)
         deadline = time.monotonic() + moment
         children = []
@@ -306,7 +320,7 @@ def test_killed_at_eight_random_moments_ends_as_an_uninterrupted_run(api, tmp_pa
         run.kill()
         run.wait()
         assert_all_end(children)  # no orphan after any kill
-        mid_render += (out / "shards").is_dir() and 0 < len(shard_rows(out)) < 48
+        mid_render += run.returncode == -signal.SIGKILL and any(p.stat().st_mtime >= started for p in images(out))
     assert mid_render >= 3, f"only {mid_render} of 8 kills landed while rendering (seed {KILL_SEED})"
     final = start_run(args(out), tmp_path / "final.log", env)
     assert final.wait(900) == 0, (tmp_path / "final.log").read_text()[-3000:]

@@ -139,7 +139,7 @@ def render_shard(
         out_dir, safeguards.signer(), default_workers(device) if finish_workers is None else finish_workers
     )
     watchdog = Watchdog(stall_seconds, f"shard {target.stem} ({len(variant_ids)} variants)", finisher.abandon)
-    render = partial(
+    render_batch = partial(
         _render_batch_with_retries,
         device=device,
         safety_checker=safety_checker,
@@ -147,14 +147,14 @@ def render_shard(
         retry_delay=retry_delay,
     )
     align = partial(_align, clip_model=clip_model, device=device) if clip_model else None
-    stopped = _render_batches(batches, todo, rows, render, align, policy, finisher, watchdog, should_stop)
+    stopped = _render_batches(batches, todo, rows, render_batch, align, policy, finisher, watchdog, should_stop)
     loads, load_seconds = loading.load_stats()
     rendered_now = rows.rendered(excluding=done)
     load = (loads - loads_before, load_seconds - seconds_before)
     return ShardResult(str(target), variant_ids, rendered_now, len(done), WORKER, *load, stopped)
 
 
-def _render_batches(batches, todo, rows, render, align, policy, finisher, watchdog, should_stop) -> bool:
+def _render_batches(batches, todo, rows, render_batch, align, policy, finisher, watchdog, should_stop) -> bool:
     """The shard's loop: render, screen, hand to finishing, save as it goes. Returns whether it
     stopped early because ``should_stop()`` said so (a stall fails the rest instead)."""
     stopped = False
@@ -162,7 +162,7 @@ def _render_batches(batches, todo, rows, render, align, policy, finisher, watchd
         for batch in batches:
             if watchdog.stalled or (stopped := bool(should_stop and should_stop())):
                 break
-            rendered = _screen_images(render(batch), policy)
+            rendered = _screen_images(render_batch(batch), policy)
             watchdog.beat()
             rows.absorb(finisher.submit(align(rendered) if align else rendered))
             watchdog.beat()
