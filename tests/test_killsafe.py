@@ -265,6 +265,18 @@ def assert_same_outputs(out: Path, reference: Path) -> None:
     assert not list(out.rglob("*.tmp"))
 
 
+class Watched:
+    """A run whose processes are collected (by pid) while the test waits on it."""
+
+    def __init__(self, run: subprocess.Popen) -> None:
+        self.run, self.children = run, []
+
+    def until(self, deadline: float, done=lambda: False) -> None:
+        while self.run.poll() is None and time.monotonic() < deadline and not done():
+            self.children = list({p.pid: p for p in self.children + lifeline.descendants(self.run.pid)}.values())
+            time.sleep(0.1)
+
+
 def timed_run(args: list, log: Path, env: dict, out: Path) -> tuple[float, float]:
     """Run to the end; seconds until its first creative, and in all."""
     started, first = time.monotonic(), None
@@ -305,23 +317,24 @@ def test_killed_at_eight_random_moments_ends_as_an_uninterrupted_run(api, tmp_pa
     first_image, duration = timed_run(args(reference), tmp_path / "reference.log", env, reference)
     rng = random.Random(KILL_SEED)
     out = tmp_path / "out"
-    mid_render = 0  # kills that hit a run while it wrote creatives (the others hit its start-up)
+    mid_render, kills = 0, []  # kills that hit a run while it wrote creatives
     for attempt in range(8):
-        # Anywhere from start-up to the end of the work left (it shrinks as the campaign resumes).
-        left = 1 - len(images(out)) / 48
-        moment = rng.uniform(0.5 * first_image, first_image + left * (duration - first_image))
+        left = 1 - len(images(out)) / 48  # the share of the campaign still to render
         started = time.time()
         run = start_run(args(out), tmp_path / f"run-{attempt}.log", env)
-        deadline = time.monotonic() + moment
-        children = []
-        while run.poll() is None and time.monotonic() < deadline:
-            children = list({p.pid: p for p in children + lifeline.descendants(run.pid)}.values())
-            time.sleep(0.1)
+        watched = Watched(run)
+        if attempt in (0, 4):  # in start-up, before the first creative
+            watched.until(time.monotonic() + rng.uniform(0.2, 1.0) * first_image)
+        else:  # while rendering: once this run has written a creative, a random share of what is left
+            watched.until(time.monotonic() + 600, lambda: any(p.stat().st_mtime >= started for p in images(out)))
+            watched.until(time.monotonic() + rng.uniform(0.0, 1.0) * left * (duration - first_image))
         run.kill()
         run.wait()
-        assert_all_end(children)  # no orphan after any kill
-        mid_render += run.returncode == -signal.SIGKILL and any(p.stat().st_mtime >= started for p in images(out))
-    assert mid_render >= 3, f"only {mid_render} of 8 kills landed while rendering (seed {KILL_SEED})"
+        assert_all_end(watched.children)  # no orphan after any kill
+        wrote = run.returncode == -signal.SIGKILL and any(p.stat().st_mtime >= started for p in images(out))
+        mid_render += wrote
+        kills.append(f"{'rendering' if wrote else 'start-up' if run.returncode else 'ended by itself'}")
+    assert mid_render >= 4, f"{mid_render} of 8 kills landed while rendering (seed {KILL_SEED}): {kills}"
     final = start_run(args(out), tmp_path / "final.log", env)
     assert final.wait(900) == 0, (tmp_path / "final.log").read_text()[-3000:]
     assert_same_outputs(out, reference)
