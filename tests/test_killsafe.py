@@ -406,13 +406,11 @@ def test_two_worker_runs_beside_a_cpu_hog_finish_in_bounded_time(api, tmp_path):
             out, log = tmp_path / f"out-{attempt}", tmp_path / f"run-{attempt}.log"
             args = [EXAMPLE_CAMPAIGN, "--out", out, "--steps", "1", "--limit", "4", "--workers", "2"]
             run = start_run(args, log, prefect_env(api_url, home))
-            children, deadline = [], time.monotonic() + 280
-            while run.poll() is None and time.monotonic() < deadline:
-                children = list({p.pid: p for p in children + lifeline.descendants(run.pid)}.values())
-                time.sleep(0.2)
+            watched = Watched(run)
+            watched.until(time.monotonic() + 280)
             assert run.poll() is not None, f"run {attempt} did not end within 280 s: {log.read_text()[-3000:]}"
             assert run.returncode == 0, log.read_text()[-3000:]
-            assert_all_end(children)
+            assert_all_end(watched.children)
             assert len(pq.read_table(out / "manifest.parquet")) == 4
     finally:
         for process in hogs + ([run] if run is not None and run.poll() is None else []):
