@@ -104,6 +104,11 @@ class Execution(_Settings):
         description="A shard that makes no progress for this many seconds is given up (its unfinished variants "
         "fail; a rerun renders them), so a hung process cannot hang the run.",
     )
+    render_deployment: str | None = Field(
+        None,
+        description="Render each shard as a flow run of this deployment (e.g. render-shard/render-shard, served by "
+        "the workers of a gpu work pool: `pixio-ads deploy`) instead of in this run. Default: render here.",
+    )
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

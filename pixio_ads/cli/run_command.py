@@ -30,7 +30,8 @@ from pixio_ads.run.planning import check_models
 
 RUN_SETTINGS = (
     "model", "limit", *RENDERING[1:], "device", "batch_size", "safety_checker", "retries", "retry_delay",
-    "shard_size", "wait", "finish_workers", "stall_seconds", *SAFEGUARDS, "clip_model", "wait_for_review",
+    "shard_size", "wait", "finish_workers", "stall_seconds", "render_deployment", *SAFEGUARDS, "clip_model",
+    "wait_for_review",
     "review_host", "review_port", "review_token", "review_timeout_hours",
 )  # fmt: skip
 
@@ -70,6 +71,7 @@ def run(
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
     prefect_defaults()
+    _check_fleet_server(models["execution"].render_deployment)
     from pixio_ads.flows.generate_campaign import generate_campaign
     from pixio_ads.flows.lifecycle import reap_temporary_server
     from pixio_ads.flows.runners import task_runner
@@ -82,6 +84,20 @@ def run(
     if models["review"].wait_for_review:
         _report_review(Path(parameters["out_dir"]))
     _report_run(summary)
+
+
+def _check_fleet_server(render_deployment: str | None) -> None:
+    """A fleet's workers take their runs from a Prefect server: the temporary one a run
+    starts by itself is out of their reach."""
+    from prefect.settings import PREFECT_API_URL
+
+    if render_deployment and not PREFECT_API_URL.value():
+        err.print(
+            f"[bold red]error:[/] --render-deployment {render_deployment} renders on the workers of a Prefect server: "
+            "set PREFECT_API_URL to the server they poll (e.g. http://prefect-host:4200/api)",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INVALID_INPUT)
 
 
 def _report_review(out_dir: Path) -> None:

@@ -29,7 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
 from pixio_ads.delivery import review
-from pixio_ads.flows import lifecycle
+from pixio_ads.flows import fleet, lifecycle
 from pixio_ads.flows.logs import quiet_explained_errors
 from pixio_ads.outputs import outlock, report
 from pixio_ads.outputs.manifest import read_table
@@ -233,10 +233,20 @@ REVIEW_POLL_SECONDS = 2
 
 def _render_shards(plan, out_dir: str, safeguards: Safeguards, run: Execution, clip_model: str | None):
     """One render task per shard, their progress in an artifact; the flow's task runner decides
-    where they run (in this process one at a time by default, or on Dask workers; runners.py)."""
+    where they run (in this process one at a time by default, or on Dask workers; runners.py),
+    unless a render deployment is set: then each shard is a flow run on its pool (fleet.py)."""
     progress = create_progress_artifact(
         0.0, key=report.artifact_key(plan.campaign_id, "progress"), description="variants finished (%)"
     )
+    if run.render_deployment:  # one flow run per shard on the deployment's work pool (fleet.py)
+        finished = []
+
+        def shard_done(result: runner.ShardResult) -> None:
+            finished.append(len(result.variant_ids))
+            _notify_progress(len(result.variant_ids))
+            update_progress_artifact(progress, 100.0 * sum(finished) / max(plan.total, 1))
+
+        return fleet.render_on_fleet(plan, out_dir, safeguards, run, clip_model, shard_done)
     shard_settings = (run.device, run.batch_size, run.safety_checker, run.retries, run.retry_delay, safeguards)
     futures = [
         render_shard.submit(

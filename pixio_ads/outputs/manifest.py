@@ -40,6 +40,7 @@ _RESULT_FIELDS = [
     pa.field("render_seconds", pa.float64()),
     pa.field("device", pa.string()),
     pa.field("worker", pa.string()),  # host:pid of the process that rendered it
+    pa.field("visible_devices", pa.string()),  # its CUDA_VISIBLE_DEVICES (null: unset)
     pa.field("torch_dtype", pa.string()),  # what the weights ran in
     pa.field("safety_checker", pa.string()),  # on, off (disabled by the run) or absent (checkpoint has none)
     pa.field("resize_method", pa.string()),  # lanczos, or upscaler:<model id>
@@ -161,6 +162,7 @@ COLUMN_DOCS: dict[str, str] = {
     "render_seconds": "Render time per image of its batch.",
     "device": "cuda, mps or cpu.",
     "worker": "host:pid of the process that rendered it.",
+    "visible_devices": "CUDA_VISIBLE_DEVICES of that process (which GPU a fleet worker had); null when unset.",
     "torch_dtype": "Precision the weights ran in.",
     "safety_checker": "on, off (disabled by the run) or absent (the checkpoint has none).",
     "resize_method": "lanczos, or upscaler:MODEL.",

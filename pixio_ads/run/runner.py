@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from itertools import groupby
 from pathlib import Path
@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from pixio_ads.campaign.variants import Variant
 from pixio_ads.core.errors import ModelLoadError
+from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.core.formats import AdFormat, render_size
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS, Watchdog
 from pixio_ads.delivery.review import with_rank_and_review
@@ -52,6 +53,16 @@ logger = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _context(device: str, safety_checker: bool) -> dict:
+    """The row values every variant of a batch shares: where and how it was rendered."""
+    return {
+        "device": device,
+        "worker": WORKER,
+        "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "safety_checker": "on" if safety_checker else "off",
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class ShardResult:
     path: str  # the shard's manifest file
@@ -62,6 +73,27 @@ class ShardResult:
     model_loads: int = 0  # pipelines this call had to load (0 when the process had them)
     model_load_seconds: float = 0.0
     stopped: bool = False  # stopped before its end (the run was cancelled); the rest is for a rerun
+
+
+RESULT_SUFFIX = ".result.json"
+
+
+def save_result(result: ShardResult, run_id: str) -> Path:
+    """Write a shard's result beside its rows, tagged with the flow run that rendered it: how a
+    shard rendered by a fleet worker reports back to the campaign's run through the shared
+    output folder (a flow's return value would need result storage both can reach)."""
+    target = Path(result.path).with_suffix(RESULT_SUFFIX)  # shard-<key>.result.json
+    return atomic_write_bytes(target, json.dumps({"run_id": run_id, **asdict(result)}).encode())
+
+
+def load_result(out_dir: str | Path, variant_ids: list[str], run_id: str) -> ShardResult | None:
+    """The result ``save_result`` wrote for this shard by that flow run (None: none, or another run's)."""
+    target = shard_path(Path(out_dir), variant_ids).with_suffix(RESULT_SUFFIX)
+    try:
+        saved = json.loads(target.read_text())
+    except (OSError, ValueError):
+        return None
+    return ShardResult(**{k: v for k, v in saved.items() if k != "run_id"}) if saved.get("run_id") == run_id else None
 
 
 def model_loads(shards: list[ShardResult]) -> dict[str, tuple[int, float]]:
@@ -218,7 +250,7 @@ def _render_batch_with_retries(batch, device, safety_checker, retries, retry_del
                 )
                 time.sleep(delay)
     logger.error("batch of %d variant(s) failed: %s: %s", len(batch), error.__class__.__name__, error)
-    context = {"device": device, "worker": WORKER, "safety_checker": "on" if safety_checker else "off"}
+    context = _context(device, safety_checker)
     return [(v, None, {**context, "status": "failed", "error": f"{error.__class__.__name__}: {error}"}) for v in batch]
 
 
@@ -227,7 +259,7 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     retries). Returns (variant, background or None, row values) per variant."""
     first = batch[0]
     started = time.perf_counter()
-    context = {"device": device, "worker": WORKER, "safety_checker": "on" if safety_checker else "off"}
+    context = _context(device, safety_checker)
     model = loading.load_model(
         loading.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device
     )
@@ -335,9 +367,9 @@ def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: st
     if run_path.is_file():
         settle_run(json.loads(run_path.read_text()), table.to_pylist())
     current = {Path(shard.path).name for shard in shards}
-    for stale in (out_dir / SHARDS_DIR).glob("shard-*.parquet"):
-        if stale.name not in current:
-            stale.unlink()
+    for stale in (out_dir / SHARDS_DIR).glob("shard-*.*"):  # rows and results (save_result)
+        if stale.name.split(".")[0] + ".parquet" not in current:
+            stale.unlink(missing_ok=True)
     return Summary(
         str(manifest_path), str(out_dir / "images"), status_counts(table), sum(shard.rendered for shard in shards)
     )
