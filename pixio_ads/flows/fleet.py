@@ -25,6 +25,7 @@ from pathlib import Path
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, WorkerStatus
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.context import FlowRunContext
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
@@ -117,7 +118,7 @@ def check_fleet(name: str) -> None:
         pool = deployment.work_pool_name
         if not pool:
             raise FleetError(f"deployment {name!r} has no work pool: register it again with `pixio-ads deploy`")
-        workers = client.read_workers_for_work_pool(pool)
+        workers = client.read_workers_for_work_pool(pool, limit=200, offset=0)
     if not any(worker.status == WorkerStatus.ONLINE for worker in workers):
         raise FleetError(
             f"work pool {pool!r} (deployment {name!r}) has no worker online: on each GPU machine start one worker "
@@ -213,7 +214,11 @@ def _cancel(shards: list[ShardRun]) -> None:
 def _read_runs(run_ids: list[str]) -> dict[str, FlowRun]:
     try:
         with get_client(sync_client=True) as client:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids)))
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids)),
+                sort=FlowRunSort.ID_DESC,
+                limit=len(run_ids),
+            )
     except Exception as exc:  # the API out of reach for a moment: ask again at the next poll
         logger.warning("could not read the shard runs' states (%s); trying again", exc)
         return {}
