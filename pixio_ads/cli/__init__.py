@@ -1,4 +1,4 @@
-"""Command line: ``pixio-ads validate | expand | run | verify | export | review | serve``.
+"""Command line: ``pixio-ads validate | expand | run | verify | export | review | serve | deploy | doctor``.
 
 Exit codes: 0 ok, 1 some variants failed to render, 2 invalid input (every error printed),
 3 the review was not done in time (``run --review``; the flow run is left paused), 130 interrupted.
@@ -7,7 +7,13 @@ registers its commands on ``app``; the settings' options are generated from the 
 models (options.py), so a setting is declared once, in pixio_ads/settings.py.
 """
 
-from pixio_ads.cli import campaign_commands, output_commands, run_command, serve_command  # noqa: F401 (registration)
+from pixio_ads.cli import (  # noqa: F401 (registration)
+    campaign_commands,
+    fleet_commands,
+    output_commands,
+    run_command,
+    serve_command,
+)
 from pixio_ads.cli.common import (
     EXIT_FAILED_VARIANTS,
     EXIT_INTERRUPTED,

@@ -104,9 +104,9 @@ def _absolute(safeguards: Safeguards) -> Safeguards:
     return safeguards.model_copy(update=files)
 
 
-def check_fleet(name: str) -> None:
-    """The deployment exists and its work pool has a worker online, or a FleetError saying how
-    to get there (before anything is started)."""
+def check_fleet(name: str) -> str:
+    """The deployment's work pool, when the deployment exists and the pool has a worker online;
+    else a FleetError saying how to get there (before anything is started)."""
     with get_client(sync_client=True) as client:
         try:
             deployment = client.read_deployment_by_name(name)
@@ -125,6 +125,7 @@ def check_fleet(name: str) -> None:
             f"per GPU, e.g. `CUDA_VISIBLE_DEVICES=0 prefect worker start --pool {pool} --limit 1` "
             "(see `pixio-ads doctor`)"
         )
+    return pool
 
 
 def _start(name: str, shard: ShardRun, parameters: dict, plan_key: str) -> None:
@@ -208,7 +209,9 @@ def _cancel(shards: list[ShardRun]) -> None:
         for shard in shards:
             run = runs.get(shard.run_id)
             started = run is not None and run.state is not None and run.state.is_running()
-            client.set_flow_run_state(shard.run_id, Cancelling(message=message) if started else Cancelled(message=message))
+            client.set_flow_run_state(
+                shard.run_id, Cancelling(message=message) if started else Cancelled(message=message)
+            )
 
 
 def _read_runs(run_ids: list[str]) -> dict[str, FlowRun]:

@@ -91,22 +91,23 @@ def render_shard(
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done; stops at
     the next batch when the flow run is cancelled."""
-    return runner.render_shard(
-        plan_path,
-        variant_ids,
-        out_dir,
-        device,
-        batch_size,
-        safety_checker,
-        retries,
-        retry_delay,
-        safeguards,
-        finish_workers,
-        progress=_notify_progress,
-        clip_model=clip_model,
-        stall_seconds=stall_seconds,
-        should_stop=lifecycle.cancel_requested,
-    )
+    with lifecycle.rendering():
+        return runner.render_shard(
+            plan_path,
+            variant_ids,
+            out_dir,
+            device,
+            batch_size,
+            safety_checker,
+            retries,
+            retry_delay,
+            safeguards,
+            finish_workers,
+            progress=_notify_progress,
+            clip_model=clip_model,
+            stall_seconds=stall_seconds,
+            should_stop=lifecycle.cancel_requested,
+        )
 
 
 _progress_listeners: list[Callable[[int], None]] = []

@@ -8,7 +8,8 @@
   finished rows, and the flow run ends Cancelled; a rerun renders the rest.
 - ``bind_to_supervisor()``: in a flow-run process that a served deployment or a worker started
   (Prefect sets PREFECT__FLOW_RUN_ID for it), end with that supervisor: when it ends, however
-  it ends, this process stops as on SIGTERM (finished rows kept) and is ended after a grace.
+  it ends, this process stops its shards at their next batch (finished rows kept), reports
+  the run Crashed (nothing else would: its supervisor is gone) and is ended after a grace.
   A flow called in-process (``pixio-ads run``) needs neither: it is the process the user ends.
 """
 
@@ -19,16 +20,20 @@ import os
 import signal
 import threading
 import time
+from contextlib import contextmanager
 
 from pixio_ads.core.lifeline import Reaper, stop_self, watch_parent
 
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_SECONDS = 2.0
-SUPERVISOR_GRACE_SECONDS = 5.0  # after the supervisor ends: time to stop cleanly, then ended
+SUPERVISOR_GRACE_SECONDS = 5.0  # after the supervisor ends: time for the shards to stop cleanly
+LAST_GRACE_SECONDS = 2.0  # then, once told to stop: time to exit before it is ended
 _terminated = threading.Event()  # this process got SIGTERM (a runner cancelling or stopping it)
 _checked: dict[str, tuple[float, bool]] = {}  # flow run id -> (when read, cancelled)
 _bound = False
+_idle = threading.Event()  # no shard is rendering in this process (see rendering())
+_idle.set()
 
 
 def bind_to_supervisor() -> None:
@@ -38,7 +43,7 @@ def bind_to_supervisor() -> None:
     if _bound or not os.environ.get("PREFECT__FLOW_RUN_ID"):
         return
     _bound = True
-    watch_parent(on_exit=stop_self, grace=SUPERVISOR_GRACE_SECONDS)
+    watch_parent(on_exit=_supervisor_ended, grace=LAST_GRACE_SECONDS)
     if threading.current_thread() is threading.main_thread():
         previous = signal.getsignal(signal.SIGTERM)
 
@@ -48,6 +53,42 @@ def bind_to_supervisor() -> None:
                 previous(signum, frame)  # Prefect's: ends the flow run's state as it should
 
         signal.signal(signal.SIGTERM, on_sigterm)
+
+
+@contextmanager
+def rendering():
+    """Mark a shard rendering in this process: when the supervisor ends, the run is reported
+    crashed only once the shard has stopped (its rows saved), so that the shard started again
+    elsewhere never races this one for the shard's file."""
+    _idle.clear()
+    try:
+        yield
+    finally:
+        _idle.set()
+
+
+def _supervisor_ended() -> None:
+    """The worker (or `serve`) that started this run is gone, and with it whatever would have
+    recorded the run's end: stop the shards at their next batch, wait for them, report the
+    run crashed (a campaign run then starts its shard again: fleet.py), then stop."""
+    _terminated.set()
+    _idle.wait(SUPERVISOR_GRACE_SECONDS)
+    run_id = os.environ.get("PREFECT__FLOW_RUN_ID")
+    if run_id:
+        _report_crashed(run_id)
+    stop_self()
+
+
+def _report_crashed(run_id: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    message = "the process that supervised this run ended; the finished variants are kept"
+    try:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(run_id, Crashed(message=message))
+    except Exception as exc:  # nobody else will record it: say so in the log at least
+        logger.warning("could not report flow run %s crashed: %s", run_id, exc)
 
 
 def cancel_requested() -> bool:

@@ -59,7 +59,7 @@ def render_shard(
             f"{pixio_ads_version}: install the same version on every worker (pip install pixio-ads=={pixio_ads_version})"
         )
     run = execution
-    with concurrency(host_limit_name(), occupy=1, lease_duration=LEASE_SECONDS):
+    with concurrency(host_limit_name(), occupy=1, lease_duration=LEASE_SECONDS), lifecycle.rendering():
         result = runner.render_shard(
             plan_path,
             variant_ids,
@@ -77,6 +77,9 @@ def render_shard(
         )
     runner.save_result(result, str(FlowRunContext.get().flow_run.id))
     logger.info(
-        "%d rendered, %d kept from earlier runs%s", result.rendered, result.reused, " (stopped)" if result.stopped else ""
+        "%d rendered, %d kept from earlier runs%s",
+        result.rendered,
+        result.reused,
+        " (stopped)" if result.stopped else "",
     )
     return {"rendered": result.rendered, "reused": result.reused, "stopped": result.stopped}

@@ -72,7 +72,10 @@ def fleet_deployments(
         render_shard.to_deployment(name="render-shard", work_pool_name=pools.gpu, entrypoint_type=module),
     ]
     if serving is not None:
-        folders = {"inbox_dir": str(Path(serving.inbox_dir).resolve()), "out_root": str(Path(serving.out_root).resolve())}
+        folders = {
+            "inbox_dir": str(Path(serving.inbox_dir).resolve()),
+            "out_root": str(Path(serving.out_root).resolve()),
+        }
         deployments.append(
             campaign_inbox.to_deployment(
                 name="campaign-inbox",
