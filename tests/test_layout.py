@@ -138,7 +138,11 @@ def test_the_old_flow_module_path_is_unchanged():
 
 @pytest.mark.parametrize(
     "entrypoint, flow_name",
-    [("generate_campaign", "generate-campaign"), ("campaign_inbox", "campaign-inbox"), ("render_shard", "render-shard")],
+    [
+        ("generate_campaign", "generate-campaign"),
+        ("campaign_inbox", "campaign-inbox"),
+        ("render_shard", "render-shard"),
+    ],
 )
 def test_the_top_level_flow_entrypoints_name_the_package_flows(entrypoint, flow_name):
     """`prefect deploy` loads flows/<file>.py:<flow> by path: the flow it finds is the package's."""

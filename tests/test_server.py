@@ -101,7 +101,7 @@ def dashboard_shows_the_run(api: str, run) -> None:
     """Open the flow run's page in headless Chromium: the rendered page names the run."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        message = "chromium is not installed: run `make install-browser`"
+        message = "chromium is not installed: run `make install-system`"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -5,17 +5,20 @@
 
 ``campaign-inbox`` scans the inbox, starts one ``generate-campaign`` run per new file with
 the file's sha256 as idempotency key (the same file dropped twice is processed once), waits
-for it, and moves the file to ``done/`` or ``failed/`` with a report beside it.
+for none of them (they run side by side), and moves each file to ``done/`` or ``failed/``
+with a report beside it as its run ends.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger, serve
 from prefect.deployments import run_deployment
 
+from pixio_ads.flows.fleet import POLL_SECONDS, read_runs
 from pixio_ads.flows.generate_campaign import generate_campaign
 from pixio_ads.run import inbox
 from pixio_ads.settings import RenderSettings, Safeguards, Serving
@@ -32,9 +35,11 @@ def campaign_inbox(
     safeguards: Safeguards = Safeguards(),
 ) -> dict:
     """Start generate-campaign for each settled, valid file in the inbox, with these
-    rendering settings and safeguards."""
+    rendering settings and safeguards, all at once; file each under done/ or failed/ as its
+    run ends."""
     logger = get_run_logger()
     outcomes = {inbox.DONE: 0, inbox.FAILED: 0}
+    started = {}  # flow run id -> (inbox file, output folder)
     for path in inbox.ready_files(Path(inbox_dir), settle_seconds):
         item = inbox.claim(path)
         if item is None:
@@ -54,14 +59,30 @@ def campaign_inbox(
             parameters=parameters,
             idempotency_key=item.idempotency_key,
             flow_run_name=f"{path.stem}-{item.sha256[:12]}",
+            timeout=0,  # the campaigns run side by side, on whichever workers take them
         )
-        outcome = inbox.DONE if run.state and run.state.is_completed() else inbox.FAILED
-        message = run.state.message if run.state else "no state"
-        state = run.state.name if run.state else "?"
-        inbox.finish(item, outcome, f"flow run {run.name} ({run.id}): {state}\n{message or ''}\noutputs: {out_dir}")
-        logger.info("%s -> %s/ (flow run %s)", path.name, outcome, run.name)
-        outcomes[outcome] += 1
+        started[str(run.id)] = (item, out_dir)
+        logger.info("%s: started flow run %s", path.name, run.name)
+    _file_as_they_end(started, outcomes)
     return outcomes
+
+
+def _file_as_they_end(started: dict, outcomes: dict) -> None:
+    """Move each started file to done/ or failed/ (with its run's report) as its run ends."""
+    logger = get_run_logger()
+    while started:
+        for run_id, run in read_runs(list(started)).items():
+            state = run.state
+            if state is None or not state.is_final():
+                continue
+            item, out_dir = started.pop(run_id)
+            outcome = inbox.DONE if state.is_completed() else inbox.FAILED
+            report = f"flow run {run.name} ({run.id}): {state.name}\n{state.message or ''}\noutputs: {out_dir}"
+            inbox.finish(item, outcome, report)
+            logger.info("%s -> %s/ (flow run %s)", item.path.name, outcome, run.name)
+            outcomes[outcome] += 1
+        if started:
+            time.sleep(POLL_SECONDS)
 
 
 def deployments(

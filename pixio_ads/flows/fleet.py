@@ -149,7 +149,7 @@ def _wait(name, shards, parameters, plan_key, out_dir, on_done) -> None:
         if not cancelled and lifecycle.cancel_requested():
             cancelled = True
             _cancel(open_shards)
-        runs = _read_runs([shard.run_id for shard in open_shards])
+        runs = read_runs([shard.run_id for shard in open_shards])
         for shard in open_shards:
             _settle(shard, runs.get(shard.run_id), out_dir, cancelled)
             if shard.result is not None:
@@ -204,7 +204,7 @@ def _cancel(shards: list[ShardRun]) -> None:
     """Cancel the shard runs: a running one stops at its next batch (Cancelling, which its
     worker acts on); one no worker has started yet is Cancelled outright."""
     message = "its campaign run was cancelled"
-    runs = _read_runs([shard.run_id for shard in shards])
+    runs = read_runs([shard.run_id for shard in shards])
     with get_client(sync_client=True) as client:
         for shard in shards:
             run = runs.get(shard.run_id)
@@ -214,7 +214,8 @@ def _cancel(shards: list[ShardRun]) -> None:
             )
 
 
-def _read_runs(run_ids: list[str]) -> dict[str, FlowRun]:
+def read_runs(run_ids: list[str]) -> dict[str, FlowRun]:
+    """The flow runs of these ids, by id (empty when the API is out of reach for a moment)."""
     try:
         with get_client(sync_client=True) as client:
             runs = client.read_flow_runs(
@@ -223,7 +224,7 @@ def _read_runs(run_ids: list[str]) -> dict[str, FlowRun]:
                 limit=len(run_ids),
             )
     except Exception as exc:  # the API out of reach for a moment: ask again at the next poll
-        logger.warning("could not read the shard runs' states (%s); trying again", exc)
+        logger.warning("could not read the states of flow runs (%s); trying again", exc)
         return {}
     return {str(run.id): run for run in runs}
 
