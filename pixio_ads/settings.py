@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
+from pixio_ads.core.storage import fetch_input
 from pixio_ads.render.loading import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
 from pixio_ads.render.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.trust.credentials import C2paSigner
@@ -73,7 +74,9 @@ class Safeguards(_Settings):
     c2pa_key: str | None = Field(None, description="PEM private key of that certificate.")
 
     def signer(self) -> C2paSigner | None:
-        return C2paSigner.from_files(self.c2pa_cert, self.c2pa_key) if self.c2pa_cert and self.c2pa_key else None
+        if not (self.c2pa_cert and self.c2pa_key):
+            return None
+        return C2paSigner.from_files(str(fetch_input(self.c2pa_cert)), str(fetch_input(self.c2pa_key)))
 
 
 class Execution(_Settings):

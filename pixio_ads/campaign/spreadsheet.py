@@ -29,6 +29,7 @@ from pixio_ads.campaign.rows import DEFAULT_STRENGTH, Campaign, CampaignRow
 from pixio_ads.campaign.sheets import read_sheet
 from pixio_ads.core.errors import Issue, ValidationError
 from pixio_ads.core.formats import AdFormat
+from pixio_ads.core.storage import fetch_input
 from pixio_ads.creative.brand import BrandKit
 from pixio_ads.creative.composite import (
     Placement,
@@ -40,8 +41,9 @@ from pixio_ads.creative.typeface import choose_font
 
 
 def load_campaign(path: str | Path) -> Campaign:
-    """Read and validate a campaign file. Raises ValidationError listing every problem."""
-    path = Path(path)
+    """Read and validate a campaign file (a path, or an fsspec URL: fetched with its folder,
+    storage.fetch_input). Raises ValidationError listing every problem."""
+    path = fetch_input(path, with_folder=True)
     sheet = read_sheet(path, [column.name for column in COLUMNS])
     rows, notes = _validate(path, sheet.frame, sheet.header_row)
     return Campaign(path=path, rows=rows, warnings=sheet.warnings + notes, sheet=sheet.name)

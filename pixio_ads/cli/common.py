@@ -15,6 +15,7 @@ from pixio_ads.campaign.rows import Campaign
 from pixio_ads.campaign.spreadsheet import load_campaign
 from pixio_ads.campaign.variants import Variant, expand
 from pixio_ads.core.errors import ValidationError
+from pixio_ads.core.storage import StorageError
 from pixio_ads.settings import RenderSettings, from_options
 
 app = typer.Typer(
@@ -36,7 +37,11 @@ EXIT_REVIEW_PENDING = 3  # --review: nobody clicked "Review done" in time; the f
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 CampaignArg = Annotated[
-    Path, typer.Argument(help="Campaign spreadsheet (.csv, .xlsx or .parquet).", show_default=False)
+    str,
+    typer.Argument(
+        help="Campaign spreadsheet (.csv, .xlsx or .parquet): a path, or a URL (s3://bucket/key, fetched with its folder).",
+        show_default=False,
+    ),
 ]
 
 
@@ -79,6 +84,9 @@ def load_or_exit(
         for warning in campaign.warnings:
             err.print(f"[yellow]warning:[/] {warning}", highlight=False)
         return campaign, expand(campaign, overrides, limit)
+    except StorageError as exc:  # an unreachable bucket, a missing key, credentials refused
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
     except ValidationError as exc:
         err.print(
             f"[bold red]{campaign_path}: {len(exc.issues)} problem(s), nothing was rendered:[/]", highlight=False

@@ -18,6 +18,7 @@ import annotated_types
 import typer
 
 from pixio_ads.campaign.columns import COLUMN_NAMES
+from pixio_ads.core.storage import is_remote
 from pixio_ads.settings import SETTINGS, RenderSettings, Serving
 
 # field -> what the command line adds to it
@@ -74,7 +75,9 @@ def takes_settings(*names: str):
 def absolute_paths(settings: dict) -> dict:
     """The options' values with the path options made absolute text."""
     return {
-        name: str(Path(value).resolve()) if value is not None and COMMAND_LINE.get(name, {}).get("path") else value
+        name: str(Path(value).resolve())
+        if value is not None and COMMAND_LINE.get(name, {}).get("path") and not is_remote(value)
+        else value
         for name, value in settings.items()
     }
 

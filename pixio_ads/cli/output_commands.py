@@ -18,6 +18,7 @@ from pixio_ads.cli.common import (
     out,
     settings_from,
 )
+from pixio_ads.core import storage
 from pixio_ads.core.errors import PixioError
 
 
@@ -76,7 +77,11 @@ def verify(
 @app.command("export")
 def export_command(
     out_dir: Annotated[
-        Path, typer.Argument(help="A run's output folder (with manifest.parquet).", show_default=False)
+        str,
+        typer.Argument(
+            help="A run's output folder (with manifest.parquet), or its object-storage location (s3://…).",
+            show_default=False,
+        ),
     ],
     to: Annotated[
         str,
@@ -102,7 +107,8 @@ def export_command(
     from pixio_ads.delivery.export import ExportError, export
 
     try:
-        result = export(out_dir, to.lower(), dest, approved_only)
+        with storage.working_copy(out_dir, purpose="export") as workspace:  # on object storage: pushed after
+            result = export(workspace.local, to.lower(), dest, approved_only)
     except (ExportError, PixioError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
@@ -113,9 +119,10 @@ def export_command(
         raise typer.Exit(EXIT_FAILED_VARIANTS) from None
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    out.print(f"{result.target}: {result.ads} ad(s), {result.images} image(s) -> {result.folder}", highlight=False)
+    folder = workspace.location_of(result.folder)
+    out.print(f"{result.target}: {result.ads} ad(s), {result.images} image(s) -> {folder}", highlight=False)
     for path in result.files:
-        out.print(f"  {path}", highlight=False)
+        out.print(f"  {workspace.location_of(path)}", highlight=False)
     if result.left_out:
         err.print(f"[red]{result.left_out} creative(s) left out: the platform would refuse them[/]", highlight=False)
         raise typer.Exit(EXIT_FAILED_VARIANTS)
@@ -124,7 +131,11 @@ def export_command(
 @app.command("review")
 def review_command(
     out_dir: Annotated[
-        Path, typer.Argument(help="A run's output folder (with manifest.parquet).", show_default=False)
+        str,
+        typer.Argument(
+            help="A run's output folder (with manifest.parquet), or its object-storage location (s3://…).",
+            show_default=False,
+        ),
     ],
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8765,
@@ -139,16 +150,30 @@ def review_command(
     from pixio_ads.delivery.review import default_reviewer
     from pixio_ads.delivery.reviewapp import ReviewContext, create_app, standalone_done
 
-    if not (out_dir / "manifest.parquet").is_file():
+    try:
+        workspace = storage.Workspace.open(out_dir, purpose="review")
+        workspace.pull()
+    except PixioError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    local = workspace.local
+    if not (local / "manifest.parquet").is_file():
         err.print(
             f"[bold red]error:[/] {out_dir} has no manifest.parquet (run a campaign into it first)", highlight=False
         )
         raise typer.Exit(EXIT_INVALID_INPUT)
     settings = settings_from(review_host=host, review_port=port, review_token=token)["review"]
-    context = ReviewContext(out_dir, reviewer or default_reviewer(), settings.review_token, standalone_done(out_dir))
+    done = standalone_done(local, after=workspace.push)
+    context = ReviewContext(local, reviewer or default_reviewer(), settings.review_token, done)
     link = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
-    out.print(f"review page: {link}  (Ctrl-C to stop; every decision is saved as it is made)", highlight=False)
-    uvicorn.run(create_app(context), host=host, port=port, log_level="warning")
+    saved = (
+        "as it is made" if not workspace.remote else f"here as it is made, in {out_dir} at 'Review done' and at exit"
+    )
+    out.print(f"review page: {link}  (Ctrl-C to stop; every decision is saved {saved})", highlight=False)
+    try:
+        uvicorn.run(create_app(context), host=host, port=port, log_level="warning")
+    finally:
+        workspace.push()
 
 
 def _images_under(target: Path) -> list[Path]:

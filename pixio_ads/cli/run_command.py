@@ -24,6 +24,7 @@ from pixio_ads.cli.common import (
 )
 from pixio_ads.cli.options import RENDERING, SAFEGUARDS, absolute_paths, takes_settings
 from pixio_ads.core.errors import PixioError, disk_full_message, is_disk_full
+from pixio_ads.core.storage import Workspace, is_remote, join
 from pixio_ads.outputs.report import CONTACT_SHEET_HTML
 from pixio_ads.render.clip import check_reference as check_clip_model
 from pixio_ads.run.planning import check_models
@@ -41,7 +42,11 @@ RUN_SETTINGS = (
 def run(
     campaign: CampaignArg,
     out_dir: Annotated[
-        Optional[Path], typer.Option("--out", help="Output folder. Default: out/<campaign file name>.")
+        Optional[str],
+        typer.Option(
+            "--out",
+            help="Output folder, or object storage (s3://bucket/prefix). Default: out/<campaign file name>.",
+        ),
     ] = None,
     workers: Annotated[
         Optional[int],
@@ -79,11 +84,14 @@ def run(
     reap_temporary_server()  # a killed run must not leave Prefect's temporary server behind
 
     flow = generate_campaign.with_options(task_runner=task_runner(workers, dask_address))
-    parameters = dict(campaign_path=str(campaign), out_dir=str(out_dir or Path("out") / campaign.stem), **models)
+    location = out_dir or str(Path("out") / Path(campaign.split("://")[-1]).stem)
+    if not is_remote(location):
+        location = str(Path(location).resolve())
+    parameters = dict(campaign_path=campaign, out_dir=location, **models)
     summary = _run_with_progress(flow, parameters, len(variants))
     if models["review"].wait_for_review:
-        _report_review(Path(parameters["out_dir"]))
-    _report_run(summary)
+        _report_review(Workspace.open(location).local, location)
+    _report_run(summary, location)
 
 
 def _check_fleet_server(render_deployment: str | None) -> None:
@@ -100,12 +108,12 @@ def _check_fleet_server(render_deployment: str | None) -> None:
         raise typer.Exit(EXIT_INVALID_INPUT)
 
 
-def _report_review(out_dir: Path) -> None:
+def _report_review(local: Path, location: str) -> None:
     from pixio_ads.delivery.review import APPROVED_DIR, counts
     from pixio_ads.outputs.manifest import read_table
 
-    described = counts(read_table(out_dir / "manifest.parquet")).describe()
-    out.print(f"review:        {described}; approved set in {out_dir / APPROVED_DIR}", highlight=False)
+    described = counts(read_table(local / "manifest.parquet")).describe()
+    out.print(f"review:        {described}; approved set in {join(location, APPROVED_DIR)}", highlight=False)
 
 
 def _run_with_progress(flow, parameters: dict, total: int):
@@ -172,12 +180,12 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _report_run(summary) -> None:
+def _report_run(summary, location: str) -> None:
     """Where the outputs are, what was blocked or skipped; exit 1 when variants failed."""
     out.print(f"[green]done[/]: {summary.describe()}", highlight=False)
-    out.print(f"images:        {summary.images_dir}", highlight=False)
-    out.print(f"manifest:      {summary.manifest_path}", highlight=False)
-    out.print(f"contact sheet: {Path(summary.manifest_path).parent / CONTACT_SHEET_HTML}", highlight=False)
+    out.print(f"images:        {join(location, 'images')}", highlight=False)
+    out.print(f"manifest:      {join(location, 'manifest.parquet')}", highlight=False)
+    out.print(f"contact sheet: {join(location, CONTACT_SHEET_HTML)}", highlight=False)
     for status, why in (("blocked", "by the content policy or the safety checker"), ("skipped", "beyond a quota")):
         if summary.counts.get(status):
             message = f"{summary.counts[status]} variant(s) {status} {why}: see the manifest's 'error' column"

@@ -29,6 +29,7 @@ from pixio_ads.core.errors import PixioError
 from pixio_ads.core.fileio import atomic_write_bytes, replace_folder
 
 LOCAL_PROTOCOLS = ("file", "local")
+FETCHED = ".pixio-ads-fetched"  # in a cached input folder: the version of the objects it holds
 SYNC_STATE = ".pixio-ads-sync.json"  # in a working copy: what each file was when last synced
 LAST_KEYS = ("manifest.parquet",)  # uploaded after everything else: its presence means "whole"
 ROWS_PREFIX = "shards/"  # rows name creatives: uploaded after them
@@ -99,23 +100,48 @@ def fetch_input(location: str | os.PathLike, with_folder: bool = False) -> Path:
     if not is_remote(location):
         return as_local(location)
     url = str(location).rstrip("/")
-    folder_url, name = url.rsplit("/", 1) if with_folder else (url, "")
-    fs, path = filesystem(folder_url)
-    target = cache_root() / "inputs" / _url_key(folder_url)
-    try:
-        if with_folder or fs.isdir(path):
-            replace_folder(target, lambda staging: _download_tree(fs, path, staging))
-        else:
-            replace_folder(target, lambda staging: fs.get_file(path, str(staging / PurePosixPath(path).name)))
-            name = PurePosixPath(path).name
-    except (OSError, ValueError) as exc:
-        raise explain(exc, url, "read it") from None
-    except Exception as exc:  # botocore's connection and credential errors are not OSErrors
-        raise explain(exc, url, "read it") from None
-    local = target / name if name else target
+    if with_folder:
+        folder_url, name = url.rsplit("/", 1)
+        local = fetch_folder(folder_url) / name
+    else:
+        local = _fetch(url, lambda fs, path, staging: fs.get_file(path, str(staging / PurePosixPath(path).name)))
+        local = local / PurePosixPath(url).name
     if not local.exists():
         raise StorageError(f"{url}: no such object; check the bucket and key")
     return local
+
+
+def fetch_folder(folder_url: str) -> Path:
+    """A fresh local copy of every object under ``folder_url``, in the cache."""
+    return _fetch(folder_url.rstrip("/"), _download_tree)
+
+
+def _fetch(url: str, download) -> Path:
+    """``download(fs, path, staging)`` into a new cache folder swapped in whole for the old
+    one, unless the cached copy is of the same objects (one listing, no download: processes
+    sharing the cache do not swap a folder another is reading)."""
+    fs, path = filesystem(url)
+    target = cache_root() / "inputs" / _url_key(url)
+    try:
+        version = _version(fs, path)
+        if (target / FETCHED).is_file() and (target / FETCHED).read_text() == version:
+            return target
+
+        def build(staging: Path) -> None:
+            download(fs, path, staging)
+            (staging / FETCHED).write_text(version)
+
+        replace_folder(target, build)
+    except Exception as exc:  # botocore's connection and credential errors are no OSErrors
+        raise explain(exc, url, "read it") from None
+    return target
+
+
+def _version(fs, path: str) -> str:
+    """What the objects under ``path`` are now (keys, ETags, sizes), as one digest."""
+    found = fs.find(path, detail=True) or {path: fs.info(path)}
+    listing = "\n".join(f"{key} {_signature(info)}" for key, info in sorted(found.items()))
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _download_tree(fs, path: str, dest: Path) -> None:
@@ -158,6 +184,14 @@ class Workspace:
         workspace = cls(url, local, remote=True)
         workspace._load_state()
         return workspace
+
+    def location_of(self, path: str | os.PathLike) -> str:
+        """Where a file of the working copy is (or will be, once pushed) in the location."""
+        try:
+            rel = Path(path).relative_to(self.local)
+        except ValueError:  # outside the working copy (e.g. an export written elsewhere)
+            return str(path)
+        return join(self.location, rel.as_posix()) if self.remote else str(path)
 
     def pull(self, keys: list[str] | None = None) -> None:
         """Download these keys (relative to the location; missing ones are skipped), or the

@@ -256,9 +256,10 @@ class ReviewAppError(PixioError):
     pass
 
 
-def standalone_done(out_dir: Path) -> Callable[[str], str]:
+def standalone_done(out_dir: Path, after: Callable[[], object] | None = None) -> Callable[[str], str]:
     """'Review done' without a waiting flow: write the approved set, unless a run is writing
-    the folder (then that run's flow writes it when it resumes)."""
+    the folder (then that run's flow writes it when it resumes); then ``after()`` (uploading
+    a working copy to object storage)."""
 
     def done(reviewer: str) -> str:
         try:
@@ -266,6 +267,8 @@ def standalone_done(out_dir: Path) -> Callable[[str], str]:
                 counts = write_approved(out_dir)
         except outlock.FolderLocked:
             return "saved; a run is writing this folder, the approved set is written when it finishes"
+        if after:
+            after()
         return f"approved set written: {counts.describe()} (approved/, approved.parquet)"
 
     return done

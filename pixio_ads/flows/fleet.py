@@ -32,11 +32,13 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Cancelling, Crashed
 
 import pixio_ads
+from pixio_ads.core import storage
 from pixio_ads.core.errors import PixioError
 from pixio_ads.core.fileio import sha256_file
 from pixio_ads.flows import lifecycle
 from pixio_ads.run import runner
-from pixio_ads.run.planning import Plan, shard_path
+from pixio_ads.run.planning import PLAN_FILE, Plan, shard_path
+from pixio_ads.run.shards import shard_keys
 from pixio_ads.settings import Execution, Safeguards
 
 logger = logging.getLogger(__name__)
@@ -65,21 +67,29 @@ class ShardRun:
 
 def render_on_fleet(
     plan: Plan,
-    out_dir: str,
+    workspace: storage.Workspace,
+    inputs: dict[str, str],
     safeguards: Safeguards,
     execution: Execution,
     clip_model: str | None,
     on_done: Callable[[runner.ShardResult], None],
 ) -> list[runner.ShardResult]:
     """Render every shard of ``plan`` as a run of ``execution.render_deployment``; returns
-    their results in shard order (``on_done`` told of each as it ends)."""
+    their results in shard order (``on_done`` told of each as it ends). On object storage
+    the plan is uploaded first and each shard's rows and creatives pulled as it ends;
+    ``inputs`` are the campaign's fetched folders (storage.input_folders)."""
     name = execution.render_deployment
     check_fleet(name)
     plan_key = sha256_file(plan.plan_path)[:16]
-    out_dir = str(Path(out_dir).resolve())  # a worker's runs start in a folder of their own
+    workspace.push()  # the plan, and the rows carried forward, where the workers find them
+    if workspace.remote:
+        out_dir, plan_path = workspace.location, PLAN_FILE
+    else:  # a worker's runs start in a folder of their own
+        out_dir, plan_path = str(workspace.local.resolve()), str(Path(plan.plan_path).resolve())
     parameters = {
-        "plan_path": str(Path(plan.plan_path).resolve()),
+        "plan_path": plan_path,
         "out_dir": out_dir,
+        "inputs": inputs,
         "execution": execution.model_dump(),
         "safeguards": _absolute(safeguards).model_dump(),
         "clip_model": clip_model,
@@ -88,7 +98,7 @@ def render_on_fleet(
     shards = [ShardRun(index, ids) for index, ids in enumerate(plan.shards)]
     for shard in shards:
         _start(name, shard, parameters, plan_key)
-    _wait(name, shards, parameters, plan_key, out_dir, on_done)
+    _wait(name, shards, parameters, plan_key, workspace, on_done)
     failed = [shard for shard in shards if shard.error]
     if failed:
         raise FleetError(
@@ -100,7 +110,11 @@ def render_on_fleet(
 
 def _absolute(safeguards: Safeguards) -> Safeguards:
     """The safeguards' files as absolute paths, for runs that start in another folder."""
-    files = {name: str(Path(value).resolve()) for name, value in safeguards.model_dump().items() if value}
+    files = {
+        name: str(Path(value).resolve())
+        for name, value in safeguards.model_dump().items()
+        if value and not storage.is_remote(value)
+    }
     return safeguards.model_copy(update=files)
 
 
@@ -142,7 +156,7 @@ def _start(name: str, shard: ShardRun, parameters: dict, plan_key: str) -> None:
     shard.run_id, shard.pending_since = str(run.id), None
 
 
-def _wait(name, shards, parameters, plan_key, out_dir, on_done) -> None:
+def _wait(name, shards, parameters, plan_key, workspace: storage.Workspace, on_done) -> None:
     """Poll the shard runs until each has a result or an error; restart the lost ones."""
     cancelled = False
     while open_shards := [shard for shard in shards if shard.result is None and shard.error is None]:
@@ -151,7 +165,7 @@ def _wait(name, shards, parameters, plan_key, out_dir, on_done) -> None:
             _cancel(open_shards)
         runs = read_runs([shard.run_id for shard in open_shards])
         for shard in open_shards:
-            _settle(shard, runs.get(shard.run_id), out_dir, cancelled)
+            _settle(shard, runs.get(shard.run_id), workspace, cancelled)
             if shard.result is not None:
                 on_done(shard.result)
             elif shard.error is None and _lost(shard, runs.get(shard.run_id)) and not cancelled:
@@ -159,11 +173,14 @@ def _wait(name, shards, parameters, plan_key, out_dir, on_done) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def _settle(shard: ShardRun, run: FlowRun | None, out_dir: str, cancelled: bool) -> None:
+def _settle(shard: ShardRun, run: FlowRun | None, workspace: storage.Workspace, cancelled: bool) -> None:
     """Record the shard's result (or error) once its run has ended."""
     state = run.state if run else None
     if state is None or not state.is_final():
         return
+    out_dir = str(workspace.local)
+    workspace.pull(shard_keys(out_dir, shard.variant_ids))  # on object storage: its rows, then
+    workspace.pull(shard_keys(out_dir, shard.variant_ids))  # the creatives they name
     saved = runner.load_result(out_dir, shard.variant_ids, shard.run_id)
     if state.is_completed() and saved:
         shard.result = saved

@@ -27,6 +27,7 @@ from prefect.input import RunInput
 from prefect.states import Cancelled, Completed, Paused
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pixio_ads.core import storage
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
 from pixio_ads.delivery import review
 from pixio_ads.flows import fleet, lifecycle
@@ -167,13 +168,15 @@ def generate_campaign(
     renders only what is missing. With ``review.wait_for_review`` the run then serves the
     review page and pauses until a reviewer clicks "Review done"."""
     lifecycle.bind_to_supervisor()  # a served or worker-started run ends with its supervisor
-    with outlock.locked(out_dir, wait=execution.wait):  # one run at a time per output folder
+    # one run at a time per output location; on object storage the run works in a local copy
+    # of it (pulled now, pushed as shards end and at the end, also when it fails: storage.py)
+    with outlock.locked(out_dir, wait=execution.wait), storage.working_copy(out_dir) as workspace:
         try:
-            summary, campaign_id = _generate(campaign_path, out_dir, rendering, safeguards, execution, review)
+            summary, campaign_id = _generate(campaign_path, workspace, rendering, safeguards, execution, review)
         except RunCancelled as cancelled:  # the finished rows are kept for a rerun
             return Cancelled(message=str(cancelled))
         if review.wait_for_review:
-            outcome = _wait_for_review(summary, campaign_id, out_dir, review)
+            outcome = _wait_for_review(summary, campaign_id, str(workspace.local), review)
             if outcome is not None:
                 return Paused(message=outcome)
     return Completed(message=summary.describe(), data=summary)
@@ -232,7 +235,9 @@ def _wait_for_review(summary: runner.Summary, campaign_id: str, out_dir: str, se
 REVIEW_POLL_SECONDS = 2
 
 
-def _render_shards(plan, out_dir: str, safeguards: Safeguards, run: Execution, clip_model: str | None):
+def _render_shards(
+    plan, workspace: storage.Workspace, inputs: dict[str, str], safeguards: Safeguards, run: Execution, clip_model
+):
     """One render task per shard, their progress in an artifact; the flow's task runner decides
     where they run (in this process one at a time by default, or on Dask workers; runners.py),
     unless a render deployment is set: then each shard is a flow run on its pool (fleet.py)."""
@@ -247,7 +252,8 @@ def _render_shards(plan, out_dir: str, safeguards: Safeguards, run: Execution, c
             _notify_progress(len(result.variant_ids))
             update_progress_artifact(progress, 100.0 * sum(finished) / max(plan.total, 1))
 
-        return fleet.render_on_fleet(plan, out_dir, safeguards, run, clip_model, shard_done)
+        return fleet.render_on_fleet(plan, workspace, inputs, safeguards, run, clip_model, shard_done)
+    out_dir = str(workspace.local)
     shard_settings = (run.device, run.batch_size, run.safety_checker, run.retries, run.retry_delay, safeguards)
     futures = [
         render_shard.submit(
@@ -259,12 +265,13 @@ def _render_shards(plan, out_dir: str, safeguards: Safeguards, run: Execution, c
     for future in as_completed(futures):
         finished += len(future.result().variant_ids)
         update_progress_artifact(progress, 100.0 * finished / max(plan.total, 1))
+        workspace.push()  # on object storage: this shard's creatives, then its rows
     return [future.result() for future in futures]
 
 
 def _generate(
     campaign_path: str,
-    out_dir: str,
+    workspace: storage.Workspace,
     rendering: RenderSettings,
     safeguards: Safeguards,
     execution: Execution,
@@ -272,7 +279,7 @@ def _generate(
 ):
     """The flow's steps: plan, one render task per shard, manifest, report."""
     logger = get_run_logger()
-    run = execution
+    run, out_dir = execution, str(workspace.local)
     if review_settings.clip_model:
         clip.check_reference(review_settings.clip_model)  # before any rendering
     shard_size = run.shard_size or planning.default_shard_size(loading.select_device(run.device))
@@ -288,7 +295,8 @@ def _generate(
         plan.blocked,
         plan.skipped,
     )
-    shards = _render_shards(plan, out_dir, safeguards, run, review_settings.clip_model)
+    inputs = storage.input_folders(campaign_path)
+    shards = _render_shards(plan, workspace, inputs, safeguards, run, review_settings.clip_model)
     if any(shard.stopped for shard in shards):
         kept = runner.rows_in(shards)
         raise RunCancelled(

@@ -198,3 +198,25 @@ def shard_ids(variants: list[Variant], shard_size: int) -> list[list[str]]:
         ids = [v.variant_id for v in group]
         shards += [ids[i : i + shard_size] for i in range(0, len(ids), shard_size)]
     return shards
+
+
+def reroot_plan(plan_path: str | Path, moves: dict[str, str], dest: str | Path) -> Path:
+    """The plan with every path under an ``old`` folder of ``moves`` moved under its ``new``
+    one, written to ``dest``: how a fleet worker renders a plan whose campaign files the
+    campaign's run fetched into its own cache, from the copy fetched into the worker's."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(plan_path)
+    for index, column in enumerate(table.schema):
+        if not pa.types.is_string(column.type):
+            continue
+        values = table.column(index)
+        for old, new in moves.items():
+            if old != new:
+                values = pc.replace_substring_regex(values, pattern="^" + re.escape(old), replacement=new)
+        table = table.set_column(index, column, values)
+    return write_table(table, Path(dest))

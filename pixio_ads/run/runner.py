@@ -42,7 +42,7 @@ from pixio_ads.render import pipelines as render
 from pixio_ads.run.compose import model_inputs
 from pixio_ads.run.finishing import Finisher, Rendered, default_workers, result_row, shared_assets
 from pixio_ads.run.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
-from pixio_ads.run.shards import ShardRows, complete_rows
+from pixio_ads.run.shards import RESULT_SUFFIX, ShardRows, complete_rows
 from pixio_ads.settings import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, Safeguards
 from pixio_ads.trust.image_policy import check_image
 from pixio_ads.trust.policy import load_policy
@@ -75,9 +75,6 @@ class ShardResult:
     stopped: bool = False  # stopped before its end (the run was cancelled); the rest is for a rerun
 
 
-RESULT_SUFFIX = ".result.json"
-
-
 def save_result(result: ShardResult, run_id: str) -> Path:
     """Write a shard's result beside its rows, tagged with the flow run that rendered it: how a
     shard rendered by a fleet worker reports back to the campaign's run through the shared
@@ -87,13 +84,16 @@ def save_result(result: ShardResult, run_id: str) -> Path:
 
 
 def load_result(out_dir: str | Path, variant_ids: list[str], run_id: str) -> ShardResult | None:
-    """The result ``save_result`` wrote for this shard by that flow run (None: none, or another run's)."""
-    target = shard_path(Path(out_dir), variant_ids).with_suffix(RESULT_SUFFIX)
+    """The result ``save_result`` wrote for this shard by that flow run (None: none, or another
+    run's), its path in ``out_dir`` (the worker's may have been its own working copy)."""
+    rows_file = shard_path(Path(out_dir), variant_ids)
     try:
-        saved = json.loads(target.read_text())
+        saved = json.loads(rows_file.with_suffix(RESULT_SUFFIX).read_text())
     except (OSError, ValueError):
         return None
-    return ShardResult(**{k: v for k, v in saved.items() if k != "run_id"}) if saved.get("run_id") == run_id else None
+    if saved.pop("run_id", None) != run_id:
+        return None
+    return ShardResult(**{**saved, "path": str(rows_file)})
 
 
 def model_loads(shards: list[ShardResult]) -> dict[str, tuple[int, float]]:

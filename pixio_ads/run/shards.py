@@ -14,8 +14,10 @@ from pixio_ads.outputs.manifest import (
     rows_to_table,
     write_table,
 )
-from pixio_ads.run.planning import RUN_FILE, shard_path
+from pixio_ads.run.planning import RUN_FILE, SHARDS_DIR, shard_path
 from pixio_ads.trust.image_policy import kept_block
+
+RESULT_SUFFIX = ".result.json"  # a shard result beside its rows (runner.save_result)
 
 FLUSH_SECONDS = 5.0  # how often a shard's rows are saved while it renders
 
@@ -92,3 +94,14 @@ def planned_image_checks(out_dir: Path) -> str | None:
         return json.loads((out_dir / RUN_FILE).read_text()).get("image_checks")
     except (OSError, ValueError):
         return None
+
+
+def shard_keys(out_dir: str | Path, variant_ids: list[str]) -> list[str]:
+    """What a shard has in an output location, relative to it: its rows, its result, and the
+    creatives its rows name (read from the rows in ``out_dir``, a working copy holding them).
+    A fleet worker pulls these before rendering and the campaign's run after the shard ends."""
+    rows_file = shard_path(Path(out_dir), variant_ids)
+    keys = [f"{SHARDS_DIR}/{rows_file.name}", f"{SHARDS_DIR}/{rows_file.with_suffix(RESULT_SUFFIX).name}"]
+    if rows_file.is_file():
+        keys += [row["output_path"] for row in read_table_or_empty(rows_file).to_pylist() if row["output_path"]]
+    return keys

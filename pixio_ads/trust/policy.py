@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from pixio_ads.core.errors import Issue, ValidationError
+from pixio_ads.core.storage import fetch_input
 from pixio_ads.trust.checks import Checker, Match, import_functions
 from pixio_ads.trust.image_policy import image_checkers
 
@@ -201,7 +202,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
     """Read and validate a policy file (None: the packaged one); every problem names the file
     and the key. Cached per file version: a served deployment sees an edited policy at its
     next run."""
-    path = Path(path) if path else DEFAULT_POLICY
+    path = fetch_input(path) if path else DEFAULT_POLICY  # a URL: fetched into the cache
     try:
         stat = path.stat()
         version = (stat.st_mtime_ns, stat.st_size)

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from pixio_ads.core.errors import Issue, ValidationError
+from pixio_ads.core.storage import fetch_input
 from pixio_ads.creative.brand import brand_kit_at
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def reserve_for_run(
     run_id = new_run_id()
     if not quotas_path:
         return {}, {"run_id": run_id, "groups": []}
-    config = load_quotas(Path(quotas_path))
+    config = load_quotas(fetch_input(quotas_path))  # a URL: fetched into the cache
     store = UsageStore(Path(usage_db)) if usage_db else UsageStore()
     todo: dict[tuple[str, str], list[str]] = {}
     for variant in variants:
