@@ -82,3 +82,35 @@ def api_post(api: str, path: str, body: dict) -> list[dict]:
     response = httpx.post(f"{api}{path}", json=body, timeout=30)
     response.raise_for_status()
     return response.json()
+
+
+@contextmanager
+def s3_server(home: Path):
+    """moto's standalone S3-compatible server on a free port; yields the environment a client
+    (s3fs, and every process the test starts) needs to use it, the standard AWS_* variables."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = open(home / "s3.log", "w")
+    server = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+
+    def up():
+        if server.poll() is not None:
+            pytest.fail(f"moto_server exited: {(home / 's3.log').read_text()[-3000:]}")
+        try:
+            return httpx.get(endpoint, timeout=2).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(up, 60, "the S3 server")
+        yield {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+        }
+    finally:
+        stop(server)
+        log.close()

@@ -207,6 +207,8 @@ class Workspace:
                     continue
                 _download(fs, f"{root}/{rel}", target)
                 self._synced[rel] = [_signature(info), _local_signature(target)]
+            if keys is None:  # the whole location: the copy becomes what the store has
+                self._forget_all_but(objects)
         except Exception as exc:  # botocore's connection and credential errors are no OSErrors
             raise explain(exc, self.location, "download from it") from None
         finally:
@@ -232,6 +234,14 @@ class Workspace:
         finally:
             self._save_state()
         return len(changed)
+
+    def _forget_all_but(self, objects: dict[str, dict]) -> None:
+        """Remove the copy's files the store does not have (e.g. a creative deleted there),
+        so they are made again rather than taken as done."""
+        for rel in _local_files(self.local):
+            if rel not in objects:
+                (self.local / rel).unlink(missing_ok=True)
+                self._synced.pop(rel, None)
 
     def _load_state(self) -> None:
         try:
