@@ -2,7 +2,8 @@
 process workers on the gpu pool (CUDA_VISIBLE_DEVICES=0 and 1, --limit 1), the example
 campaign through `pixio-ads run --render-deployment`. Shards spread over both workers, no
 worker holds two at once, each row records its worker's device; a worker SIGKILLed mid-run
-and the campaign still completes with every variant exactly once."""
+and the campaign still completes with every variant exactly once; the same campaign from
+and into object storage (moto's S3 server), each worker with a cache of its own."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO
-from servers import BIN, api_post, prefect_server, stop, wait_until
+from servers import BIN, api_post, prefect_server, s3_server, stop, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 RENDER = "render-shard/render-shard"
@@ -36,14 +37,14 @@ def fleet(tmp_path_factory):
 
 
 @contextmanager
-def worker(env: dict, home: Path, device: str):
+def worker(env: dict, home: Path, device: str, **extra_env: str):
     """`prefect worker start --pool gpu --limit 1` seeing one GPU, started in a folder of its own."""
     folder = home / f"worker-{device}"
     folder.mkdir(exist_ok=True)
     log = open(folder / "worker.log", "w")
     process = subprocess.Popen(
         [str(BIN / "prefect"), "worker", "start", "--pool", "gpu", "--limit", "1", "--name", f"gpu-{device}"],
-        env={**env, "CUDA_VISIBLE_DEVICES": device},
+        env={**env, "CUDA_VISIBLE_DEVICES": device, **extra_env},
         cwd=folder,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -66,8 +67,8 @@ def shard_runs(api: str) -> list[dict]:
     return api_post(api, "/flow_runs/filter", body)
 
 
-def start_campaign(env: dict, out: Path, log: Path) -> subprocess.Popen:
-    args = ["run", EXAMPLE_CAMPAIGN, "--out", out, "--limit", "8", "--shard-size", "2", "--steps", "2"]
+def start_campaign(env: dict, out: Path | str, log: Path, campaign: Path | str = EXAMPLE_CAMPAIGN) -> subprocess.Popen:
+    args = ["run", campaign, "--out", out, "--limit", "8", "--shard-size", "2", "--steps", "2"]
     handle = open(log, "w")
     run = subprocess.Popen(
         [str(BIN / "pixio-ads"), *map(str, args), "--render-deployment", RENDER],
@@ -151,3 +152,36 @@ def test_a_worker_killed_mid_run_its_shard_is_rendered_by_the_other_and_nothing_
     assert any(r["state_type"] == "CRASHED" for r in runs), [(r["name"], r["state_type"]) for r in runs]
     assert any(r["name"].endswith("try-2") and r["state_type"] == "COMPLETED" for r in runs)
     assert sum(r["state_type"] == "COMPLETED" for r in runs) == 4  # each shard completed once
+
+
+def test_campaign_and_creatives_on_object_storage_over_the_fleet(fleet, tmp_path):
+    import hashlib
+
+    import fsspec
+
+    env, home = fleet
+    api = env["PREFECT_API_URL"]
+    with s3_server(tmp_path) as s3_env:
+        env = {**env, **s3_env, "PIXIO_ADS_CACHE": str(tmp_path / "cache-campaign")}
+        fs = fsspec.filesystem(
+            "s3", skip_instance_cache=True, endpoint_url=s3_env["AWS_ENDPOINT_URL"], key="testing", secret="testing"
+        )
+        fs.mkdir("ads")
+        fs.put(str(EXAMPLE_CAMPAIGN.parent) + "/", "ads/spring-sale/", recursive=True)
+        caches = {device: {"PIXIO_ADS_CACHE": str(tmp_path / f"cache-{device}")} for device in "01"}
+        with worker(env, home, "0", **caches["0"]), worker(env, home, "1", **caches["1"]):
+            wait_until(lambda: online_workers(api) == 2, 90, "two workers online")
+            log = tmp_path / "run.log"
+            run = start_campaign(env, "s3://ads/runs/fleet", log, campaign="s3://ads/spring-sale/campaign.csv")
+            finished(run, log)
+        fs.invalidate_cache()
+        rows = pq.read_table("ads/runs/fleet/manifest.parquet", filesystem=fs).to_pylist()
+        assert len(rows) == 8 and all(r["status"] == "rendered" for r in rows), [r["error"] for r in rows]
+        assert {r["visible_devices"] for r in rows} == {"0", "1"}
+        for row in rows:
+            data = fs.cat_file(f"ads/runs/fleet/{row['output_path']}")
+            assert hashlib.sha256(data).hexdigest() == row["output_sha256"]
+        keys = fs.find("ads/runs/fleet")
+        assert not [k for k in keys if k.endswith(".tmp") or k.endswith(".lock")], keys
+        # the workers rendered from the campaign files fetched into their own caches
+        assert all(list((tmp_path / f"cache-{d}" / "inputs").rglob("products")) for d in "01")
