@@ -7,7 +7,9 @@ and into object storage (moto's S3 server), each worker with a cache of its own.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -37,13 +39,15 @@ def fleet(tmp_path_factory):
 
 
 @contextmanager
-def worker(env: dict, home: Path, device: str, **extra_env: str):
-    """`prefect worker start --pool gpu --limit 1` seeing one GPU, started in a folder of its own."""
-    folder = home / f"worker-{device}"
+def worker(env: dict, home: Path, device: str, pool: str = "gpu", **extra_env: str):
+    """`prefect worker start --pool gpu --limit 1` seeing one GPU, started in a folder of its
+    own (``pool="cpu"``: a cpu worker, no limit)."""
+    folder = home / f"worker-{pool}-{device}"
     folder.mkdir(exist_ok=True)
     log = open(folder / "worker.log", "w")
+    limit = ["--limit", "1"] if pool == "gpu" else []
     process = subprocess.Popen(
-        [str(BIN / "prefect"), "worker", "start", "--pool", "gpu", "--limit", "1", "--name", f"gpu-{device}"],
+        [str(BIN / "prefect"), "worker", "start", "--pool", pool, *limit, "--name", f"{pool}-{device}"],
         env={**env, "CUDA_VISIBLE_DEVICES": device, **extra_env},
         cwd=folder,
         stdout=log,
@@ -57,8 +61,8 @@ def worker(env: dict, home: Path, device: str, **extra_env: str):
         log.close()
 
 
-def online_workers(api: str) -> int:
-    workers = api_post(api, "/work_pools/gpu/workers/filter", {"limit": 10, "offset": 0})
+def online_workers(api: str, pool: str = "gpu") -> int:
+    workers = api_post(api, f"/work_pools/{pool}/workers/filter", {"limit": 10, "offset": 0})
     return sum(w["status"] == "ONLINE" for w in workers)
 
 
@@ -185,3 +189,144 @@ def test_campaign_and_creatives_on_object_storage_over_the_fleet(fleet, tmp_path
         assert not [k for k in keys if k.endswith(".tmp") or k.endswith(".lock")], keys
         # the workers rendered from the campaign files fetched into their own caches
         assert all(list((tmp_path / f"cache-{d}" / "inputs").rglob("products")) for d in "01")
+
+
+def flow_runs(api: str, flow: str) -> list[dict]:
+    body = {"flows": {"name": {"any_": [flow]}}, "sort": "EXPECTED_START_TIME_DESC", "limit": 20, "offset": 0}
+    return api_post(api, "/flow_runs/filter", body)
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make install-system)")
+def test_a_run_suspended_for_review_frees_its_worker_and_review_done_in_a_browser_resumes_it(fleet, tmp_path):
+    from playwright.sync_api import sync_playwright
+    from servers import free_port
+
+    env, home = fleet
+    api = env["PREFECT_API_URL"]
+    out, port = tmp_path / "out", free_port()
+    parameters = {
+        "campaign_path": str(EXAMPLE_CAMPAIGN),
+        "out_dir": str(out),
+        "rendering": {"steps": 2},
+        "execution": {"limit": 4, "shard_size": 2, "render_deployment": RENDER},
+        "review": {"wait_for_review": True, "review_port": port, "review_timeout_hours": 0.2},
+    }
+    with worker(env, home, "0"), worker(env, home, "x", pool="cpu"):
+        wait_until(lambda: online_workers(api) == 1 and online_workers(api, "cpu") == 1, 90, "workers online")
+        started = subprocess.run(
+            [str(BIN / "prefect"), "deployment", "run", "generate-campaign/generate-campaign", "--params", json.dumps(parameters)],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stdout + started.stderr
+
+        def suspended():
+            runs = flow_runs(api, "generate-campaign")
+            return runs and runs[0]["state_name"] == "Suspended" and runs[0]
+
+        campaign = wait_until(suspended, 400, "the campaign run suspended for review")
+        page = wait_until(
+            lambda: [r for r in flow_runs(api, "review-page") if r["state_type"] == "RUNNING"], 120, "the review page"
+        )[0]
+        # suspended, the campaign run has no process left: only the review page runs on the cpu worker
+        assert not psutil.pid_exists(int(campaign["infrastructure_pid"]))
+        url = f"http://127.0.0.1:{port}/"
+        wait_until(lambda: _answers(url), 60, "the review page answering")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            tab = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()
+            tab.goto(url)
+            assert tab.locator(".card").count() == 4
+            tab.locator(".card").nth(0).get_by_role("button", name="Approve").click()
+            wait_until(
+                lambda: tab.locator(".card").nth(0).get_attribute("data-decision") == "approved", 10, "the decision"
+            )
+            tab.get_by_role("button", name="Review done").click()
+            wait_until(lambda: "resumes" in tab.locator("#status").inner_text(), 20, "review done")
+            browser.close()
+
+        def completed():
+            run = next(r for r in flow_runs(api, "generate-campaign") if r["id"] == campaign["id"])
+            assert run["state_type"] not in ("FAILED", "CRASHED"), run["state"]
+            return run["state_type"] == "COMPLETED"
+
+        wait_until(completed, 300, "the resumed campaign run to complete")
+    approved = pq.read_table(out / "approved.parquet").to_pylist()
+    assert len(approved) == 1 and (out / "approved" / approved[0]["output_path"]).is_file()
+    assert [r["state_type"] for r in flow_runs(api, "review-page") if r["id"] == page["id"]] == ["COMPLETED"]
+    ours = [r for r in shard_runs(api) if r["parameters"].get("out_dir") == str(out)]
+    assert [r["state_type"] for r in ours] == ["COMPLETED", "COMPLETED"]  # resumed, no shard started again
+    assert all(r["status"] == "rendered" for r in pq.read_table(out / "manifest.parquet").to_pylist())
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def webhook_receiver():
+    """A local HTTP server that keeps the JSON bodies POSTed to it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            received.append(json.loads(body or b"{}"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_deploy_notify_calls_the_webhook_when_a_run_fails(fleet, tmp_path):
+    env, home = fleet
+    api = env["PREFECT_API_URL"]
+    with webhook_receiver() as (url, received):
+        deployed = subprocess.run(
+            [str(BIN / "pixio-ads"), "deploy", "--notify", url], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        assert deployed.stdout.count("calls the webhook block pixio-ads-notify") == 3
+        again = subprocess.run(  # run again: replaced, not duplicated
+            [str(BIN / "pixio-ads"), "deploy", "--notify", url], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert again.returncode == 0, again.stderr
+        automations = api_post(api, "/automations/filter", {"limit": 50, "offset": 0})
+        assert len([a for a in automations if a["name"].startswith("pixio-ads: ")]) == 3
+        bad = {
+            "plan_path": "plan.parquet",
+            "variant_ids": ["x"],
+            "out_dir": str(tmp_path),
+            "pixio_ads_version": "0.0.0",
+        }
+        with worker(env, home, "0"):
+            wait_until(lambda: online_workers(api) == 1, 90, "a worker online")
+            started = subprocess.run(
+                [str(BIN / "prefect"), "deployment", "run", RENDER, "--params", json.dumps(bad)],
+                env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert started.returncode == 0, started.stderr
+            wait_until(lambda: any(r["event"] == "prefect.flow-run.Failed" for r in received), 180, "the webhook call")
+    call = next(r for r in received if r["event"] == "prefect.flow-run.Failed")
+    assert call["flow"] == "render-shard" and call["state"] == "Failed"
+    assert "pixio-ads==0.0.0" in call["message"] and call["flow_run_id"]

@@ -142,6 +142,7 @@ def test_the_old_flow_module_path_is_unchanged():
         ("generate_campaign", "generate-campaign"),
         ("campaign_inbox", "campaign-inbox"),
         ("render_shard", "render-shard"),
+        ("review_page", "review-page"),
     ],
 )
 def test_the_top_level_flow_entrypoints_name_the_package_flows(entrypoint, flow_name):

@@ -1,6 +1,6 @@
 """`pixio-ads deploy` and `pixio-ads doctor`: a fleet of Prefect workers (flows/workpools.py).
 
-pixio-ads deploy                                   # pools cpu + gpu, three deployments
+pixio-ads deploy [--notify URL]                    # pools cpu + gpu, four deployments
 CUDA_VISIBLE_DEVICES=0 prefect worker start --pool gpu --limit 1   # one per GPU
 prefect worker start --pool cpu                    # campaign runs, inbox, review
 pixio-ads doctor                                   # what a worker started here would use
@@ -46,11 +46,18 @@ def deploy(
     cron: Annotated[str, typer.Option(help="When campaign-inbox scans the inbox.")] = Serving.model_fields[
         "cron"
     ].default,
+    notify: Annotated[
+        Optional[str],
+        typer.Option(help="Webhook URL called (POST, JSON) when a run fails, crashes or waits for review."),
+    ] = None,
     **settings,
 ) -> None:
     """Register the deployments on work pools (created when missing) for workers to run."""
     prefect_defaults()
     _api_url_or_exit("deploy")
+    if notify and not notify.startswith(("http://", "https://")):
+        err.print(f"[bold red]error:[/] --notify {notify}: give the webhook's http(s):// URL", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT)
     if inbox and not out_root:
         err.print("[bold red]error:[/] --inbox needs --out: the folder each campaign's outputs go to", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT)
@@ -67,6 +74,11 @@ def deploy(
         out.print(f"deployed {name}", highlight=False)
     if created:
         out.print(f"created work pool(s): {', '.join(created)}", highlight=False)
+    if notify:
+        from pixio_ads.flows.notify import NOTIFY_BLOCK, create_notifications
+
+        for name in create_notifications(notify):
+            out.print(f"automation '{name}' calls the webhook block {NOTIFY_BLOCK}", highlight=False)
     out.print(
         f"next, on each GPU machine, one worker per GPU: CUDA_VISIBLE_DEVICES=<i> prefect worker start --pool {gpu_pool} "
         f"--limit 1\nand somewhere: prefect worker start --pool {cpu_pool}   (`pixio-ads doctor` checks a machine)",

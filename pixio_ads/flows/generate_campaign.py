@@ -20,10 +20,10 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.context import FlowRunContext
+from prefect.deployments import run_deployment
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run, resume_flow_run
+from prefect.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
 from prefect.futures import as_completed
-from prefect.input import RunInput
 from prefect.states import Cancelled, Completed, Paused
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -32,6 +32,7 @@ from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
 from pixio_ads.delivery import review
 from pixio_ads.flows import fleet, lifecycle
 from pixio_ads.flows.logs import quiet_explained_errors
+from pixio_ads.flows.review_page import REVIEW_PAGE_DEPLOYMENT, ReviewDone
 from pixio_ads.outputs import outlock, report
 from pixio_ads.outputs.manifest import read_table
 from pixio_ads.render import clip, loading
@@ -154,7 +155,13 @@ def publish_report(
     )
 
 
-@flow(name="generate-campaign", task_runner=ThreadPoolTaskRunner(max_workers=1), validate_parameters=True)
+# persist_result: a run suspended for review starts again from its persisted task results
+@flow(
+    name="generate-campaign",
+    task_runner=ThreadPoolTaskRunner(max_workers=1),
+    validate_parameters=True,
+    persist_result=True,
+)
 def generate_campaign(
     campaign_path: str,
     out_dir: str,
@@ -165,8 +172,9 @@ def generate_campaign(
 ):
     """Render a campaign file into ``out_dir``: images, manifest.parquet, contact sheet.
     Settings are `pixio-ads run`'s options (pixio_ads/settings.py); a rerun into the same folder
-    renders only what is missing. With ``review.wait_for_review`` the run then serves the
-    review page and pauses until a reviewer clicks "Review done"."""
+    renders only what is missing. With ``review.wait_for_review`` a run a worker started is
+    suspended until "Review done" on the page a review-page run serves; a run started here
+    (`pixio-ads run --review`) serves the page itself and pauses."""
     lifecycle.bind_to_supervisor()  # a served or worker-started run ends with its supervisor
     # one run at a time per output location; on object storage the run works in a local copy
     # of it (pulled now, pushed as shards end and at the end, also when it fails: storage.py)
@@ -175,22 +183,52 @@ def generate_campaign(
             summary, campaign_id = _generate(campaign_path, workspace, rendering, safeguards, execution, review)
         except RunCancelled as cancelled:  # the finished rows are kept for a rerun
             return Cancelled(message=str(cancelled))
-        if review.wait_for_review:
+        if review.wait_for_review and _from_deployment():
+            _suspend_for_review(summary, campaign_id, workspace, review)
+        elif review.wait_for_review:
             outcome = _wait_for_review(summary, campaign_id, str(workspace.local), review)
             if outcome is not None:
                 return Paused(message=outcome)
     return Completed(message=summary.describe(), data=summary)
 
 
+def _from_deployment() -> bool:
+    """A run a worker started (it can be suspended and started again by one)."""
+    context = FlowRunContext.get()
+    return bool(context and context.flow_run and context.flow_run.deployment_id)
+
+
+def _suspend_for_review(
+    summary: runner.Summary, campaign_id: str, workspace: storage.Workspace, settings: ReviewSettings
+) -> None:
+    """Start the review page (a review-page run on the cpu pool), then suspend this run until
+    its 'Review done': nothing of this run is left running meanwhile (no process, no lock,
+    no model in GPU memory). Resumed, the run starts again from the top; its shards are done
+    (their cache, or their verified files), the plan and manifest are made again, and this
+    call returns the reviewer's answer at once; then the approved set is written."""
+    logger = get_run_logger()
+    run_id = str(FlowRunContext.get().flow_run.id)
+    page = run_deployment(
+        REVIEW_PAGE_DEPLOYMENT,
+        parameters={"out_dir": workspace.location, "campaign_run_id": run_id, "review_settings": settings.model_dump()},
+        timeout=0,
+        idempotency_key=f"{run_id}:review-page",  # resumed, this run finds the page it started
+        flow_run_name=f"review-{campaign_id}",
+    )
+    publish_report(summary, campaign_id, str(workspace.local), review_text=f"waiting for review (flow run {page.name})")
+    workspace.push()  # everything on the store before this process goes
+    logger.info("suspended for review: the page is served by flow run %s (%s) on its pool", page.name, page.id)
+    answer = suspend_flow_run(
+        wait_for_input=ReviewDone, timeout=int(settings.review_timeout_hours * 3600), key="review"
+    )
+    workspace.pull()  # the decisions the review page uploaded
+    counts = review.write_approved(str(workspace.local))
+    logger.info("review done by %s: %s", answer.reviewer, counts.describe())
+    publish_report(summary, campaign_id, str(workspace.local), review_text=counts.describe())
+
+
 class RunCancelled(Exception):
     """The flow run was cancelled while its shards rendered (they stopped at a batch's end)."""
-
-
-class ReviewDone(RunInput):
-    """What 'Review done' on the review page sends to the paused flow run."""
-
-    reviewer: str
-    done: bool = True
 
 
 def _wait_for_review(summary: runner.Summary, campaign_id: str, out_dir: str, settings: ReviewSettings) -> str | None:

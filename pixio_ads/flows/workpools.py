@@ -1,8 +1,9 @@
 """Deployments on work pools, for a fleet: ``pixio-ads deploy`` (or ``prefect deploy --all``
 beside the top-level prefect.yaml, which names the same flows).
 
-- ``cpu`` pool: ``generate-campaign`` (plans, waits for its shards, merges, waits for the
-  review) and ``campaign-inbox`` (on its cron, when an inbox is given);
+- ``cpu`` pool: ``generate-campaign`` (plans, waits for its shards, merges, is suspended
+  for review), ``review-page`` (serves the page of a suspended run; "Review done" resumes
+  it) and ``campaign-inbox`` (on its cron, when an inbox is given);
 - ``gpu`` pool: ``render-shard``, one flow run per shard, started by generate-campaign.
 
 Entrypoints are module paths into the installed package (``pixio_ads.flows...``), so a
@@ -25,6 +26,7 @@ from prefect.types.entrypoint import EntrypointType
 from pixio_ads.flows.deploy import campaign_inbox
 from pixio_ads.flows.generate_campaign import generate_campaign
 from pixio_ads.flows.render_shard import render_shard
+from pixio_ads.flows.review_page import review_page
 from pixio_ads.settings import Execution, RenderSettings, Safeguards, Serving
 
 RENDER_DEPLOYMENT = "render-shard/render-shard"
@@ -70,6 +72,7 @@ def fleet_deployments(
             parameters={**shared, "execution": fleet_execution},
         ),
         render_shard.to_deployment(name="render-shard", work_pool_name=pools.gpu, entrypoint_type=module),
+        review_page.to_deployment(name="review-page", work_pool_name=pools.cpu, entrypoint_type=module),
     ]
     if serving is not None:
         folders = {
