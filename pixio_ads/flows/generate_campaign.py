@@ -210,12 +210,18 @@ def _suspend_for_review(
     run_id = str(FlowRunContext.get().flow_run.id)
     page = run_deployment(
         REVIEW_PAGE_DEPLOYMENT,
-        parameters={"out_dir": workspace.location, "campaign_run_id": run_id, "review_settings": settings.model_dump()},
+        parameters={
+            "out_dir": workspace.location,
+            "campaign_run_id": run_id,
+            "review_settings": settings.model_dump(),
+        },
         timeout=0,
         idempotency_key=f"{run_id}:review-page",  # resumed, this run finds the page it started
         flow_run_name=f"review-{campaign_id}",
     )
-    publish_report(summary, campaign_id, str(workspace.local), review_text=f"waiting for review (flow run {page.name})")
+    publish_report(
+        summary, campaign_id, str(workspace.local), review_text=f"waiting for review (flow run {page.name})"
+    )
     workspace.push()  # everything on the store before this process goes
     logger.info("suspended for review: the page is served by flow run %s (%s) on its pool", page.name, page.id)
     answer = suspend_flow_run(
