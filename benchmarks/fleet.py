@@ -169,7 +169,10 @@ def main() -> None:
     with _process(server_args, server_env, home / "server.log"):
         _wait(lambda: _healthy(api), 180, "the Prefect server")
         subprocess.run([str(BIN / "pixio-ads"), "deploy"], env=env, check=True, capture_output=True, timeout=300)
-        register = "from benchmarks.fleet import sleepy_render_shard as f; f.to_deployment(name='sleepy', work_pool_name='gpu').apply()"
+        register = (  # by module path, as pixio-ads deploy does (workers get PYTHONPATH=REPO)
+            "from benchmarks.fleet import sleepy_render_shard as f; from prefect.types.entrypoint import EntrypointType; "
+            "f.to_deployment(name='sleepy', work_pool_name='gpu', entrypoint_type=EntrypointType.MODULE_PATH).apply()"
+        )
         subprocess.run([sys.executable, "-c", register], env=env, cwd=REPO, check=True, capture_output=True)
         results = {1: [], 2: []}
         gaps, overheads = [], []
@@ -197,7 +200,7 @@ def _measure(env: dict, home: Path, api: str, out: Path, workers: int):
         procs, names = [], {f"w{index}-{out.name}" for index in range(workers)}
         for index, name in enumerate(sorted(names)):
             args = [str(BIN / "prefect"), "worker", "start", "--pool", "gpu", "--limit", "1", "--name", name]
-            worker_env = {**env, "CUDA_VISIBLE_DEVICES": str(index)}
+            worker_env = {**env, "CUDA_VISIBLE_DEVICES": str(index), "PYTHONPATH": str(REPO)}
             procs.append(stack.enter_context(_process(args, worker_env, home / f"{name}.log")))
         _wait(lambda: _online(api, names), 120, f"{workers} worker(s)")
         stop, parents = threading.Event(), {}

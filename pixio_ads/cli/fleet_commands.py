@@ -42,7 +42,9 @@ def deploy(
     cpu_pool: Annotated[str, typer.Option(help="Work pool of campaign runs and the inbox.")] = "cpu",
     gpu_pool: Annotated[str, typer.Option(help="Work pool of render-shard runs (one worker per GPU).")] = "gpu",
     inbox: Annotated[Optional[Path], typer.Option(help="Also deploy campaign-inbox on this folder.")] = None,
-    out_root: Annotated[Optional[Path], typer.Option("--out", help="Where the inbox's campaigns go.")] = None,
+    out_root: Annotated[
+        Optional[str], typer.Option("--out", help="Where the inbox's campaigns go: a folder, or s3://bucket/prefix.")
+    ] = None,
     cron: Annotated[str, typer.Option(help="When campaign-inbox scans the inbox.")] = Serving.model_fields[
         "cron"
     ].default,

@@ -65,6 +65,11 @@ def filesystem(url: str):
         ) from None
 
 
+def absolute(location: str | os.PathLike) -> str:
+    """A URL as it is, a path made absolute (for runs that start in another folder)."""
+    return str(location) if is_remote(location) else str(as_local(location).resolve())
+
+
 def join(location: str, *parts: str) -> str:
     """A key below a location, for URLs and paths alike."""
     if is_remote(location):

@@ -18,6 +18,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, serve
 from prefect.deployments import run_deployment
 
+from pixio_ads.core import storage
 from pixio_ads.flows.fleet import POLL_SECONDS, read_runs
 from pixio_ads.flows.generate_campaign import generate_campaign
 from pixio_ads.run import inbox
@@ -51,8 +52,8 @@ def campaign_inbox(
             logger.warning("%s is invalid; moved to failed/", path.name)
             outcomes[inbox.FAILED] += 1
             continue
-        out_dir = Path(out_root) / f"{path.stem}-{item.sha256[:12]}"
-        parameters = {"campaign_path": str(path.resolve()), "out_dir": str(out_dir.resolve())}
+        out_dir = storage.join(storage.absolute(out_root), f"{path.stem}-{item.sha256[:12]}")
+        parameters = {"campaign_path": str(path.resolve()), "out_dir": out_dir}
         parameters.update(rendering=rendering.model_dump(), safeguards=safeguards.model_dump())
         run = run_deployment(
             GENERATE_DEPLOYMENT,
@@ -91,7 +92,7 @@ def deployments(
     """generate-campaign (started by hand or by the inbox) and campaign-inbox (on the cron),
     both with these rendering settings and safeguards as their defaults."""
     shared = {"rendering": rendering.model_dump(), "safeguards": safeguards.model_dump()}
-    folders = {"inbox_dir": str(Path(serving.inbox_dir).resolve()), "out_root": str(Path(serving.out_root).resolve())}
+    folders = {"inbox_dir": str(Path(serving.inbox_dir).resolve()), "out_root": storage.absolute(serving.out_root)}
     return [
         generate_campaign.to_deployment(name="generate-campaign", parameters=shared),
         campaign_inbox.to_deployment(

@@ -23,6 +23,7 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.types.entrypoint import EntrypointType
 
+from pixio_ads.core import storage
 from pixio_ads.flows.deploy import campaign_inbox
 from pixio_ads.flows.generate_campaign import generate_campaign
 from pixio_ads.flows.render_shard import render_shard
@@ -77,7 +78,7 @@ def fleet_deployments(
     if serving is not None:
         folders = {
             "inbox_dir": str(Path(serving.inbox_dir).resolve()),
-            "out_root": str(Path(serving.out_root).resolve()),
+            "out_root": storage.absolute(serving.out_root),  # a folder, or object storage
         }
         deployments.append(
             campaign_inbox.to_deployment(
