@@ -161,3 +161,31 @@ def test_push_uploads_creatives_before_rows_and_the_manifest_last(s3, tmp_path, 
     workspace.push()
     fs.invalidate_cache()
     assert not fs.exists("creatives/order/shards/shard-1.parquet")  # removed with its file
+
+
+def test_locations_urls_and_paths():
+    from pathlib import Path
+
+    from pixio_ads.core import storage
+
+    assert storage.is_remote("s3://bucket/x") and storage.is_remote("gs://b/k")
+    assert not storage.is_remote("file:///tmp/x") and not storage.is_remote("out/demo")
+    assert storage.as_local("file:///tmp/x") == Path("/tmp/x")
+    assert storage.join("s3://bucket/runs/", "a", "b.png") == "s3://bucket/runs/a/b.png"
+    assert storage.absolute("s3://bucket/runs") == "s3://bucket/runs"
+    assert storage.absolute("out") == str(Path("out").resolve())
+
+
+def test_a_worker_reroots_the_plan_to_its_own_copy_of_the_campaign_files(tmp_path):
+    import pyarrow as pa
+
+    from pixio_ads.run.planning import reroot_plan
+
+    plan = tmp_path / "plan.parquet"
+    pq.write_table(pa.table({"product_image": ["/cache-a/inputs/k1/products/mug.png", "/elsewhere/logo.png"]}), plan)
+    moved = reroot_plan(plan, {"/cache-a/inputs/k1": "/cache-b/inputs/k1"}, tmp_path / "moved.parquet")
+    assert pq.read_table(moved).column("product_image").to_pylist() == [
+        "/cache-b/inputs/k1/products/mug.png",
+        "/elsewhere/logo.png",
+    ]
+    assert pq.read_table(plan).column("product_image")[0].as_py().startswith("/cache-a")  # the original kept

@@ -183,7 +183,7 @@ def generate_campaign(
             summary, campaign_id = _generate(campaign_path, workspace, rendering, safeguards, execution, review)
         except RunCancelled as cancelled:  # the finished rows are kept for a rerun
             return Cancelled(message=str(cancelled))
-        if review.wait_for_review and _from_deployment():
+        if review.wait_for_review and _can_suspend():  # suspended: frees the worker
             _suspend_for_review(summary, campaign_id, workspace, review)
         elif review.wait_for_review:
             outcome = _wait_for_review(summary, campaign_id, str(workspace.local), review)
@@ -192,10 +192,22 @@ def generate_campaign(
     return Completed(message=summary.describe(), data=summary)
 
 
-def _from_deployment() -> bool:
-    """A run a worker started (it can be suspended and started again by one)."""
+def _can_suspend() -> bool:
+    """A deployment's run, with the review-page deployment beside it (`pixio-ads deploy`):
+    it can be suspended and started again by a worker. Otherwise (`pixio-ads run --review`,
+    or `pixio-ads serve`, which has no review-page) the run serves the page and pauses."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
     context = FlowRunContext.get()
-    return bool(context and context.flow_run and context.flow_run.deployment_id)
+    if not (context and context.flow_run and context.flow_run.deployment_id):
+        return False
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_deployment_by_name(REVIEW_PAGE_DEPLOYMENT)
+    except ObjectNotFound:
+        return False
+    return True
 
 
 def _suspend_for_review(

@@ -17,10 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import groupby
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pixio_ads.campaign.spreadsheet import load_campaign
 from pixio_ads.campaign.variants import Variant, expand
@@ -204,12 +209,6 @@ def reroot_plan(plan_path: str | Path, moves: dict[str, str], dest: str | Path) 
     """The plan with every path under an ``old`` folder of ``moves`` moved under its ``new``
     one, written to ``dest``: how a fleet worker renders a plan whose campaign files the
     campaign's run fetched into its own cache, from the copy fetched into the worker's."""
-    import re
-
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     table = pq.read_table(plan_path)
     for index, column in enumerate(table.schema):
         if not pa.types.is_string(column.type):
