@@ -189,3 +189,38 @@ def test_a_worker_reroots_the_plan_to_its_own_copy_of_the_campaign_files(tmp_pat
         "/elsewhere/logo.png",
     ]
     assert pq.read_table(plan).column("product_image")[0].as_py().startswith("/cache-a")  # the original kept
+
+
+def test_an_inbox_on_object_storage_lists_claims_once_and_files_each_campaign(s3, tmp_path, monkeypatch):
+    from pixio_ads.run import inbox
+
+    fs, _ = s3
+    monkeypatch.setenv("PIXIO_ADS_CACHE", str(tmp_path))
+    fs.put(str(EXAMPLE_CAMPAIGN.parent) + "/", "campaigns/inbox/", recursive=True)
+    fs.pipe_file("campaigns/inbox/broken.csv", b"campaign_id,product_id\nx,\n")
+    fs.pipe_file("campaigns/inbox/~$campaign.xlsx", b"office lock file")
+    ready = inbox.ready_files("s3://campaigns/inbox", settle_seconds=0)
+    assert ready == [
+        "s3://campaigns/inbox/broken.csv",
+        "s3://campaigns/inbox/campaign.csv",
+        "s3://campaigns/inbox/campaign.xlsx",
+    ]
+    item = inbox.claim("s3://campaigns/inbox/campaign.csv")
+    assert item.sha256 == hashlib.sha256(EXAMPLE_CAMPAIGN.read_bytes()).hexdigest()
+    assert inbox.claim("s3://campaigns/inbox/campaign.csv") is None  # another run has it
+    assert inbox.validation_report(item.path) is None  # read from the store, images beside it
+    target = inbox.finish(item, inbox.DONE, "flow run x: Completed")
+    assert target == "s3://campaigns/inbox/done/campaign.csv"
+    fs.invalidate_cache()
+    assert not fs.exists("campaigns/inbox/campaign.csv")
+    assert fs.cat_file("campaigns/inbox/done/campaign.csv") == EXAMPLE_CAMPAIGN.read_bytes()
+    assert b"sha256: " + item.sha256.encode() in fs.cat_file("campaigns/inbox/done/campaign.csv.report.txt")
+    assert inbox.claim("s3://campaigns/inbox/campaign.xlsx") is not None  # claims are per file
+
+    broken = inbox.claim("s3://campaigns/inbox/broken.csv")
+    problems = inbox.validation_report(broken.path)
+    assert problems and "broken.csv" in problems
+    inbox.finish(broken, inbox.FAILED, problems)
+    fs.invalidate_cache()
+    assert fs.exists("campaigns/inbox/failed/broken.csv") and not fs.exists("campaigns/inbox/broken.csv")
+    assert not fs.exists("campaigns/inbox/.claims/broken.csv.claim")  # released

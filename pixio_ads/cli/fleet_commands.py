@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -41,7 +40,9 @@ def _api_url_or_exit(command: str) -> str:
 def deploy(
     cpu_pool: Annotated[str, typer.Option(help="Work pool of campaign runs and the inbox.")] = "cpu",
     gpu_pool: Annotated[str, typer.Option(help="Work pool of render-shard runs (one worker per GPU).")] = "gpu",
-    inbox: Annotated[Optional[Path], typer.Option(help="Also deploy campaign-inbox on this folder.")] = None,
+    inbox: Annotated[
+        Optional[str], typer.Option(help="Also deploy campaign-inbox on this folder (or s3://bucket/inbox).")
+    ] = None,
     out_root: Annotated[
         Optional[str], typer.Option("--out", help="Where the inbox's campaigns go: a folder, or s3://bucket/prefix.")
     ] = None,

@@ -41,29 +41,30 @@ def campaign_inbox(
     logger = get_run_logger()
     outcomes = {inbox.DONE: 0, inbox.FAILED: 0}
     started = {}  # flow run id -> (inbox file, output folder)
-    for path in inbox.ready_files(Path(inbox_dir), settle_seconds):
+    for path in inbox.ready_files(inbox_dir, settle_seconds):
+        name = inbox.name_of(path)
         item = inbox.claim(path)
         if item is None:
-            logger.info("%s is being handled by another run", path.name)
+            logger.info("%s is being handled by another run", name.name)
             continue
         problems = inbox.validation_report(path, rendering)
         if problems:
             inbox.finish(item, inbox.FAILED, f"not started: the campaign file is invalid\n{problems}")
-            logger.warning("%s is invalid; moved to failed/", path.name)
+            logger.warning("%s is invalid; moved to failed/", name.name)
             outcomes[inbox.FAILED] += 1
             continue
-        out_dir = storage.join(storage.absolute(out_root), f"{path.stem}-{item.sha256[:12]}")
-        parameters = {"campaign_path": str(path.resolve()), "out_dir": out_dir}
+        out_dir = storage.join(storage.absolute(out_root), f"{name.stem}-{item.sha256[:12]}")
+        parameters = {"campaign_path": storage.absolute(path), "out_dir": out_dir}
         parameters.update(rendering=rendering.model_dump(), safeguards=safeguards.model_dump())
         run = run_deployment(
             GENERATE_DEPLOYMENT,
             parameters=parameters,
             idempotency_key=item.idempotency_key,
-            flow_run_name=f"{path.stem}-{item.sha256[:12]}",
+            flow_run_name=f"{name.stem}-{item.sha256[:12]}",
             timeout=0,  # the campaigns run side by side, on whichever workers take them
         )
         started[str(run.id)] = (item, out_dir)
-        logger.info("%s: started flow run %s", path.name, run.name)
+        logger.info("%s: started flow run %s", name.name, run.name)
     _file_as_they_end(started, outcomes)
     return outcomes
 
@@ -80,7 +81,7 @@ def _file_as_they_end(started: dict, outcomes: dict) -> None:
             outcome = inbox.DONE if state.is_completed() else inbox.FAILED
             report = f"flow run {run.name} ({run.id}): {state.name}\n{state.message or ''}\noutputs: {out_dir}"
             inbox.finish(item, outcome, report)
-            logger.info("%s -> %s/ (flow run %s)", item.path.name, outcome, run.name)
+            logger.info("%s -> %s/ (flow run %s)", inbox.name_of(item.path).name, outcome, run.name)
             outcomes[outcome] += 1
         if started:
             time.sleep(POLL_SECONDS)
@@ -92,7 +93,7 @@ def deployments(
     """generate-campaign (started by hand or by the inbox) and campaign-inbox (on the cron),
     both with these rendering settings and safeguards as their defaults."""
     shared = {"rendering": rendering.model_dump(), "safeguards": safeguards.model_dump()}
-    folders = {"inbox_dir": str(Path(serving.inbox_dir).resolve()), "out_root": storage.absolute(serving.out_root)}
+    folders = {"inbox_dir": storage.absolute(serving.inbox_dir), "out_root": storage.absolute(serving.out_root)}
     return [
         generate_campaign.to_deployment(name="generate-campaign", parameters=shared),
         campaign_inbox.to_deployment(
@@ -106,7 +107,8 @@ def deployments(
 def serve_all(
     serving: Serving, rendering: RenderSettings = RenderSettings(), safeguards: Safeguards = Safeguards()
 ) -> None:
-    Path(serving.inbox_dir).mkdir(parents=True, exist_ok=True)
+    if not storage.is_remote(serving.inbox_dir):
+        Path(serving.inbox_dir).mkdir(parents=True, exist_ok=True)
     serve(*deployments(serving, rendering, safeguards))
 
 

@@ -16,7 +16,6 @@ GPU, each seeing one (``CUDA_VISIBLE_DEVICES=i prefect worker start --pool gpu -
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
@@ -77,7 +76,7 @@ def fleet_deployments(
     ]
     if serving is not None:
         folders = {
-            "inbox_dir": str(Path(serving.inbox_dir).resolve()),
+            "inbox_dir": storage.absolute(serving.inbox_dir),
             "out_root": storage.absolute(serving.out_root),  # a folder, or object storage
         }
         deployments.append(
