@@ -85,21 +85,24 @@ def api_post(api: str, path: str, body: dict) -> list[dict]:
 
 
 @contextmanager
-def s3_server(home: Path):
+def s3_server(home: Path, authenticate: bool = False):
     """moto's standalone S3-compatible server on a free port; yields the environment a client
-    (s3fs, and every process the test starts) needs to use it, the standard AWS_* variables."""
+    (s3fs, and every process the test starts) needs to use it, the standard AWS_* variables.
+    ``authenticate``: the server checks keys (moto's IAM), so these test keys are refused."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    log = open(home / "s3.log", "w")
+    log = open(home / f"s3-{port}.log", "w")
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"} if authenticate else None
     server = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
     )
 
     def up():
         if server.poll() is not None:
-            pytest.fail(f"moto_server exited: {(home / 's3.log').read_text()[-3000:]}")
+            pytest.fail(f"moto_server exited: {(home / f's3-{port}.log').read_text()[-3000:]}")
         try:
-            return httpx.get(endpoint, timeout=2).status_code < 500
+            # Any answer means it listens (with authentication on, moto answers an unsigned request with 500).
+            return httpx.get(endpoint, timeout=2).status_code < 500 or authenticate
         except httpx.HTTPError:
             return False
 

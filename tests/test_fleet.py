@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psutil
@@ -53,6 +54,7 @@ def worker(env: dict, home: Path, device: str, pool: str = "gpu", **extra_env: s
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    process.started_at = datetime.now(timezone.utc) - timedelta(seconds=1)  # the server's clock may lead by a little
     try:
         yield process
     finally:
@@ -61,9 +63,17 @@ def worker(env: dict, home: Path, device: str, pool: str = "gpu", **extra_env: s
         log.close()
 
 
-def online_workers(api: str, pool: str = "gpu") -> int:
-    workers = api_post(api, f"/work_pools/{pool}/workers/filter", {"limit": 10, "offset": 0})
-    return sum(w["status"] == "ONLINE" for w in workers)
+def online(api: str, *workers: subprocess.Popen) -> bool:
+    """Each of these workers has sent a heartbeat since it started. (A pool's ONLINE count is
+    not enough: a worker stopped by an earlier test stays ONLINE until its heartbeats are
+    missed, and a new worker of the same name reuses its record.)"""
+    for process in workers:
+        pool, name = process.args[process.args.index("--pool") + 1], process.args[-1]
+        found = api_post(api, f"/work_pools/{pool}/workers/filter", {"limit": 50, "offset": 0})
+        beats = [w["last_heartbeat_time"] for w in found if w["name"] == name and w["status"] == "ONLINE"]
+        if not beats or datetime.fromisoformat(beats[0].replace("Z", "+00:00")) < process.started_at:
+            return False
+    return True
 
 
 def shard_runs(api: str) -> list[dict]:
@@ -110,8 +120,8 @@ def assert_each_variant_once(out: Path) -> list[dict]:
 def test_shards_spread_over_two_workers_one_at_a_time_each_on_its_device(fleet, tmp_path):
     env, home = fleet
     api = env["PREFECT_API_URL"]
-    with worker(env, home, "0"), worker(env, home, "1"):
-        wait_until(lambda: online_workers(api) == 2, 90, "two workers online")
+    with worker(env, home, "0") as first, worker(env, home, "1") as second:
+        wait_until(lambda: online(api, first, second), 90, "two workers online")
         out, log = tmp_path / "out", tmp_path / "run.log"
         finished(start_campaign(env, out, log), log)
     rows = assert_each_variant_once(out)
@@ -131,8 +141,8 @@ def test_shards_spread_over_two_workers_one_at_a_time_each_on_its_device(fleet, 
 def test_a_worker_killed_mid_run_its_shard_is_rendered_by_the_other_and_nothing_twice(fleet, tmp_path):
     env, home = fleet
     api = env["PREFECT_API_URL"]
-    with worker(env, home, "0"), worker(env, home, "1") as doomed:
-        wait_until(lambda: online_workers(api) == 2, 90, "two workers online")
+    with worker(env, home, "0") as first, worker(env, home, "1") as doomed:
+        wait_until(lambda: online(api, first, doomed), 90, "two workers online")
         before = {r["id"] for r in shard_runs(api)}
         out, log = tmp_path / "out", tmp_path / "run.log"
         run = start_campaign(env, out, log)
@@ -173,8 +183,8 @@ def test_campaign_and_creatives_on_object_storage_over_the_fleet(fleet, tmp_path
         fs.mkdir("ads")
         fs.put(str(EXAMPLE_CAMPAIGN.parent) + "/", "ads/spring-sale/", recursive=True)
         caches = {device: {"PIXIO_ADS_CACHE": str(tmp_path / f"cache-{device}")} for device in "01"}
-        with worker(env, home, "0", **caches["0"]), worker(env, home, "1", **caches["1"]):
-            wait_until(lambda: online_workers(api) == 2, 90, "two workers online")
+        with worker(env, home, "0", **caches["0"]) as first, worker(env, home, "1", **caches["1"]) as second:
+            wait_until(lambda: online(api, first, second), 90, "two workers online")
             log = tmp_path / "run.log"
             run = start_campaign(env, "s3://ads/runs/fleet", log, campaign="s3://ads/spring-sale/campaign.csv")
             finished(run, log)
@@ -214,8 +224,8 @@ def test_a_run_suspended_for_review_frees_its_worker_and_review_done_in_a_browse
         "execution": {"limit": 4, "shard_size": 2, "render_deployment": RENDER},
         "review": {"wait_for_review": True, "review_port": port, "review_timeout_hours": 0.2},
     }
-    with worker(env, home, "0"), worker(env, home, "x", pool="cpu"):
-        wait_until(lambda: online_workers(api) == 1 and online_workers(api, "cpu") == 1, 90, "workers online")
+    with worker(env, home, "0") as gpu, worker(env, home, "x", pool="cpu") as cpu:
+        wait_until(lambda: online(api, gpu, cpu), 90, "workers online")
         started = subprocess.run(
             [str(BIN / "prefect"), "deployment", "run", "generate-campaign/generate-campaign", "--params", json.dumps(parameters)],
             env=env, capture_output=True, text=True, timeout=120,
@@ -319,8 +329,8 @@ def test_deploy_notify_calls_the_webhook_when_a_run_fails(fleet, tmp_path):
             "out_dir": str(tmp_path),
             "pixio_ads_version": "0.0.0",
         }
-        with worker(env, home, "0"):
-            wait_until(lambda: online_workers(api) == 1, 90, "a worker online")
+        with worker(env, home, "0") as gpu:
+            wait_until(lambda: online(api, gpu), 90, "a worker online")
             started = subprocess.run(
                 [str(BIN / "prefect"), "deployment", "run", RENDER, "--params", json.dumps(bad)],
                 env=env, capture_output=True, text=True, timeout=120,

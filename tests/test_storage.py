@@ -224,3 +224,12 @@ def test_an_inbox_on_object_storage_lists_claims_once_and_files_each_campaign(s3
     fs.invalidate_cache()
     assert fs.exists("campaigns/inbox/failed/broken.csv") and not fs.exists("campaigns/inbox/broken.csv")
     assert not fs.exists("campaigns/inbox/.claims/broken.csv.claim")  # released
+
+
+def test_refused_credentials_are_named_with_the_fix(tmp_path):
+    with s3_server(tmp_path, authenticate=True) as env:
+        result = pixio(env, tmp_path / "cache", "validate", "s3://campaigns/spring-sale/campaign.csv")
+    assert result.returncode == 2, result.stderr[-2000:]
+    message = " ".join(result.stderr.split())
+    assert "s3://campaigns/spring-sale: could not read it" in message and "AWS_ACCESS_KEY_ID" in message
+    assert "Traceback" not in result.stderr
