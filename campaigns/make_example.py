@@ -34,6 +34,7 @@ ROWS = [
         "primary_text": "Cold for 24 hours, hot for 12. Made from recycled steel, built for every mile.",
         "description": "Free shipping over $40", "display_link": "example.com/aurora",
         "business_name": "Spring Co.", "ad_set": "", "objective": "sales", "call_to_action": "",
+        "page_id": "", "daily_budget": "", "countries": "",  # from the brand kit's meta section
     },
     {
         "campaign_id": "spring-sale", "product_id": "ember-mug", "product_name": "Ember ceramic mug",
@@ -45,7 +46,7 @@ ROWS = [
         "primary_text": "Stoneware that keeps your coffee warm through the first meeting.",
         "description": "20% off every mug this week. Free returns.", "display_link": "example.com/ember",
         "business_name": "Spring Co.", "ad_set": "Mugs - remote workers", "objective": "sales",
-        "call_to_action": "SHOP_NOW",
+        "call_to_action": "SHOP_NOW", "page_id": "", "daily_budget": "", "countries": "",
     },
     {
         "campaign_id": "spring-sale", "product_id": "halo-lamp", "product_name": "Halo desk lamp",
@@ -55,7 +56,7 @@ ROWS = [
         "mode": "", "anchor": "bottom-center", "brand_kit": "", "output_format": "",
         "platforms": "meta", "link": "https://example.com/halo", "primary_text": "", "description": "",
         "display_link": "", "business_name": "", "ad_set": "", "objective": "traffic",
-        "call_to_action": "LEARN_MORE",
+        "call_to_action": "LEARN_MORE", "page_id": "100000000000001", "daily_budget": "10", "countries": "US; GB",
     },
 ]  # fmt: skip
 
@@ -104,6 +105,15 @@ cta:
   color: "#FCA311"
   text_color: "#14213D"
   shape: pill
+# What the ad platforms need to create the campaigns `pixio-ads export` writes (docs/export.md).
+# Replace the example Page id with your Page's (Business Settings > Accounts > Pages).
+meta:
+  page_id: "100000000000001"
+  daily_budget: 20
+  countries: [US, CA]
+  age_range: 18-65
+google:
+  daily_budget: 20
 """
 
 

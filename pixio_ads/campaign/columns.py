@@ -276,6 +276,62 @@ COLUMNS: tuple[Column, ...] = (
         "SHOP_NOW",
         parse=parsers.call_to_action,
     ),
+    # Campaign and ad set settings (adsettings.py): each falls back to the brand kit's meta/google section.
+    Column(
+        "page_id",
+        False,
+        "Facebook Page id the Meta ads run from (the sheet's Link Object ID); required for Meta. Brand kit: `meta.page_id`.",
+        "104123456789012",
+    ),
+    Column(
+        "instagram_id",
+        False,
+        "Instagram account id for Instagram placements (empty: they run as the Page). Brand kit: `meta.instagram_id`.",
+        "17841400000000000",
+    ),
+    Column(
+        "daily_budget",
+        False,
+        "Daily budget in the ad account's currency: each Meta ad set's, the Google campaign's (required for Google). Brand kit: `meta.daily_budget`, `google.daily_budget`.",
+        "50",
+    ),
+    Column(
+        "lifetime_budget",
+        False,
+        "Meta ad set lifetime budget instead of a daily one (needs end_date). Brand kit: `meta.lifetime_budget`.",
+        "1500",
+    ),
+    Column(
+        "start_date",
+        False,
+        "First day the ads may run (YYYY-MM-DD); empty: from when they are switched on.",
+        "2026-12-10",
+    ),
+    Column("end_date", False, "Last day (YYYY-MM-DD); empty: until stopped.", "2026-12-31"),
+    Column(
+        "countries",
+        False,
+        "Countries the Meta ad sets target, ISO codes separated by `;`; required for Meta. Brand kit: `meta.countries`.",
+        "US; CA",
+    ),
+    Column(
+        "age_range",
+        False,
+        "Meta age targeting MIN-MAX, 13-65 (65 = 65+); default 18-65. Brand kit: `meta.age_range`.",
+        "25-54",
+    ),
+    Column(
+        "special_ad_categories",
+        False,
+        "Meta Special Ad Categories: none (default), housing, employment, credit, financial_products_services, issues_elections_politics. Brand kit: `meta.special_ad_categories`.",
+        "none",
+    ),
+    Column(
+        "bid_strategy",
+        False,
+        "Google bid strategy: maximize_clicks (default) or maximize_conversions (default for sales and leads). Brand kit: `google.bid_strategy`.",
+        "maximize_clicks",
+    ),
 )
 COLUMN_NAMES = {column.name for column in COLUMNS}
 REQUIRED_COLUMNS = [column.name for column in COLUMNS if column.required]

@@ -9,6 +9,7 @@ its time; ``file_size_problem`` checks the finished files at export.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -90,16 +91,20 @@ IMAGE_SPECS: dict[str, tuple[ImageSpec, ...]] = {
     "google": (
         ImageSpec("landscape", (191, 100), 600, 314),
         ImageSpec("square", (1, 1), 300, 300),
-        ImageSpec("portrait", (4, 5), 480, 600),
-    ),
+    ),  # a responsive display ad has no portrait image (Google Ads API ResponsiveDisplayAdInfo)
 }
 # A responsive display ad needs at least one landscape and one square image.
 REQUIRED_IMAGES = {"google": ("landscape", "square")}
 MAX_FILE_BYTES = {"meta": 30 * 1024 * 1024, "google": 5 * 1024 * 1024}
+# Image file types each platform takes (our output_format names). Meta: JPG/PNG (also GIF and
+# BMP); Google responsive display ads: JPEG, PNG, GIF. WebP is refused at validate rather than
+# converted at export: a conversion would break the C2PA manifest, which signs the file's bytes.
+FILE_TYPES = {"meta": ("png", "jpeg"), "google": ("png", "jpeg")}
 PLATFORM_NAMES = {"meta": "Meta", "google": "Google Ads"}
 
 # Copy limits: (platform, field the campaign column feeds, column, limit, hard?). A hard limit
-# is refused by the platform (an error); a soft one is truncated in feeds (a warning).
+# is refused by the platform (an error); a soft one is truncated in feeds (a warning). Google
+# counts display width (an East Asian wide or fullwidth character counts 2), Meta characters.
 TEXT_LIMITS = (
     ("google", "headline", "headline", 30, True),
     ("google", "long headline", "primary_text", 90, True),
@@ -109,6 +114,20 @@ TEXT_LIMITS = (
     ("meta", "primary text", "primary_text", 125, False),
 )
 REQUIRED_COLUMNS = {"meta": ("link",), "google": ("link", "business_name", "description")}
+COUNTS_DISPLAY_WIDTH = {"google"}
+
+
+def display_width(text: str) -> int:
+    """Length as Google Ads counts it: East Asian wide (W) and fullwidth (F) characters count 2
+    (Google Ads help "Character limits for ads": double-width languages such as Chinese,
+    Japanese and Korean), combining marks 0, every other character 1."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text
+    )
+
+
+def text_length(platform: str, text: str) -> int:
+    return display_width(text) if platform in COUNTS_DISPLAY_WIDTH else len(text)
 
 
 def image_spec(platform: str, fmt: AdFormat) -> ImageSpec | None:
@@ -140,13 +159,36 @@ def check_ad(
                 problem(column, f"{name} ads need a {column.replace('_', ' ')}", f"fill in {column}", None)
         for target, field, column, limit, hard in TEXT_LIMITS:
             text = cells.get(column) or (cells.get("headline", "") if column == "primary_text" else "")
-            if target == platform and len(text) > limit:
-                message = f"{name} {field} is {len(text)} characters, over the limit of {limit}"
+            if target == platform and text_length(platform, text) > limit:
+                message = f"{name} {field} is {_counted(platform, text)}, over the limit of {limit}"
                 if hard:
-                    problem(column, message, f"shorten it to {limit} characters or fewer", text)
+                    problem(column, message, _shorten(platform, limit), text)
                 else:
                     warn(column, f"{message}; feeds truncate it (shorten it to keep it whole)")
+        output_format = cells.get("output_format", "").lower() or "png"
+        if output_format.replace("jpg", "jpeg") not in FILE_TYPES[platform]:
+            problem(
+                "output_format",
+                f"{name} does not take {output_format} images",
+                f"use output_format {' or '.join(FILE_TYPES[platform])}, or remove {platform} from platforms",
+                cells.get("output_format"),
+            )
         _check_images(platform, formats, problem, warn)
+
+
+def _counted(platform: str, text: str) -> str:
+    width = text_length(platform, text)
+    if width == len(text):
+        return f"{len(text)} characters"
+    return (
+        f"{len(text)} characters, {width} as {PLATFORM_NAMES[platform]} counts them (double-width characters count 2)"
+    )
+
+
+def _shorten(platform: str, limit: int) -> str:
+    if platform in COUNTS_DISPLAY_WIDTH:
+        return f"shorten it to {limit} or fewer ({limit // 2} double-width characters at most)"
+    return f"shorten it to {limit} characters or fewer"
 
 
 def _check_images(platform: str, formats: tuple[AdFormat, ...], problem: Problem, warn) -> None:

@@ -77,6 +77,7 @@ class CampaignRow:
     ad_set: str = ""
     objective: str = DEFAULT_OBJECTIVE
     call_to_action: str = ""  # a key of platforms.CALLS_TO_ACTION; "" when no platform needs one
+    ad_settings: str = ""  # JSON per platform: budget, targeting, Page (adsettings.py); "" without platforms
 
 
 @dataclass(slots=True)

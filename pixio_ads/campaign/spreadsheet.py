@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pixio_ads.campaign.adsettings import SETTING_COLUMNS
+from pixio_ads.campaign.adsettings import resolve as resolve_ad_settings
 from pixio_ads.campaign.assets import image_size
 from pixio_ads.campaign.checks import CampaignCheck, RowCheck
 from pixio_ads.campaign.columns import COLUMN_NAMES, COLUMNS, REQUIRED_COLUMNS
@@ -59,7 +61,7 @@ _TEXT_COLUMNS = (
     "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
     "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
     "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
-    "call_to_action",
+    "call_to_action", *SETTING_COLUMNS,
 )  # fmt: skip
 
 
@@ -109,6 +111,7 @@ def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     product_image = values["product_image"].path if values["product_image"] else check.campaign.folder
     _check_mode_inputs(values["mode"], cells, refs, product_image, check.problem)
     values["call_to_action"] = _check_platforms(values, cells, check)
+    values["ad_settings"] = _ad_settings(values, cells, check)
     placement = Placement(
         anchor=values.pop("anchor"),
         scale=values.pop("product_scale"),
@@ -228,6 +231,13 @@ def _check_platforms(values: dict, cells: dict, check: RowCheck) -> str:
             )
     check_ad(platforms, cells, values["formats"], check.problem, check.warn)
     return key
+
+
+def _ad_settings(values: dict, cells: dict, check: RowCheck) -> str:
+    """The row's campaign and ad set settings (adsettings.py), their columns taken out of ``values``."""
+    for column in SETTING_COLUMNS:
+        values.pop(column)
+    return resolve_ad_settings(values["platforms"], cells, values["brand_kit"].ads, values["objective"], check.problem)
 
 
 def _allowed_everywhere(platforms: tuple[str, ...]) -> list[str]:

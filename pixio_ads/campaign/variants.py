@@ -101,6 +101,7 @@ class Variant:
     ad_set: str
     objective: str
     call_to_action: str
+    ad_settings: str  # JSON: each platform's budget, targeting and Page (adsettings.py)
 
     @property
     def batch_key(self) -> tuple:
@@ -169,7 +170,7 @@ def creative_columns(row: CampaignRow) -> tuple:
 
 AD_FIELDS = (
     "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
-    "call_to_action",
+    "call_to_action", "ad_settings",
 )  # fmt: skip
 
 

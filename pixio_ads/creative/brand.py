@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -117,6 +117,28 @@ class _AiLabel(_Strict):
     opacity: float = Field(default=0.7, ge=0.6, le=1.0)
 
 
+class _MetaAds(_Strict):
+    """Meta settings every row of the brand shares (a row's own column wins; adsettings.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    page_id: str = ""
+    instagram_id: str = ""
+    daily_budget: str = ""
+    lifetime_budget: str = ""
+    countries: list[str] | str = ""
+    age_range: str = ""
+    special_ad_categories: str = ""
+
+
+class _GoogleAds(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    daily_budget: str = ""
+    bid_strategy: str = ""
+
+
+AD_SECTIONS = ("meta", "google")  # not part of the kit's hash: they never change the pixels
+
+
 class _BrandFile(_Strict):
     name: str = ""
     logo: str | None = None
@@ -126,6 +148,8 @@ class _BrandFile(_Strict):
     cta: _Cta = Field(default_factory=_Cta)
     ai_label: _AiLabel = Field(default_factory=_AiLabel)
     scoring: _Scoring = Field(default_factory=_Scoring)
+    meta: _MetaAds = Field(default_factory=_MetaAds)
+    google: _GoogleAds = Field(default_factory=_GoogleAds)
 
 
 def label_corner(position: str, logo_position: str | None) -> str:
@@ -160,6 +184,8 @@ class BrandKit:
     # The kit's colour emoji font, else the system's (not in sha256: a machine's fonts do
     # not change the variant ids; rows whose emoji were left out say so in missing_glyphs).
     emoji_font: Path | None = None
+    # The kit's ``meta`` / ``google`` sections: {platform: {key: value}} (adsettings.py).
+    ads: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def emoji_path(self) -> str | None:
@@ -191,7 +217,7 @@ def load_brand_kit(path: Path) -> BrandKit:
         raw = _BrandFile.model_validate(data)
     except PydanticError as exc:
         raise ValidationError([_issue(file, error) for error in exc.errors()]) from None
-    assets = _KitAssets(path, text)
+    assets = _KitAssets(path, _hashed_text(text, data))
     logo = assets.resolve("logo", raw.logo, _image_problem)
     headline_font = assets.resolve("fonts.headline", raw.fonts.headline, _font_problem)
     cta_font = assets.resolve("fonts.cta", raw.fonts.cta, _font_problem)
@@ -223,7 +249,17 @@ def load_brand_kit(path: Path) -> BrandKit:
         palette=tuple(parse_colour(value) for value in raw.colors.palette),
         score_weights=tuple({**DEFAULT_WEIGHTS, **raw.scoring.weights}.items()),
         emoji_font=emoji_font or system_emoji_font(),
+        ads={name: getattr(raw, name).model_dump(exclude_defaults=True) for name in AD_SECTIONS},
     )
+
+
+def _hashed_text(text: str, data: dict) -> str:
+    """What the kit's hash covers: its text, or, when it has ad platform sections, everything
+    else (so a new budget or Page id does not render the creatives again)."""
+    if not any(name in data for name in AD_SECTIONS):
+        return text  # kits without the sections keep their hash, and their variant ids
+    rest = {key: value for key, value in data.items() if key not in AD_SECTIONS}
+    return json.dumps(rest, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _read_kit(path: Path) -> tuple[str, dict]:

@@ -19,7 +19,9 @@ from pixio_ads.core.fileio import atomic_write
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "2"  # 2: ad platform columns (platforms ... call_to_action), scores and review
+SCHEMA_VERSION = "3"  # 2: ad platform columns (platforms ... call_to_action), scores and review; 3: ad_settings
+# Plan columns a version added, with the value older files read as (their variant ids are unchanged).
+ADDED_PLAN_COLUMNS = {"3": {"ad_settings": ""}}
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
 
@@ -153,6 +155,7 @@ COLUMN_DOCS: dict[str, str] = {
     "ad_set": "Ad set / ad group name (empty: product name and audience).",
     "objective": "Meta campaign objective.",
     "call_to_action": "Platform call-to-action key (e.g. SHOP_NOW); empty when no platform is named.",
+    "ad_settings": "JSON per platform: Page, budget, dates, countries, ages, special ad categories, optimisation, bid strategy (docs/export.md).",
     "status": "rendered, failed, blocked or skipped.",
     "error": "Why it failed, was blocked or skipped (null when rendered).",
     "output_path": "The creative's file, relative to the manifest's folder.",
@@ -245,12 +248,25 @@ def read_table(path: Path, schema: pa.Schema = MANIFEST_SCHEMA) -> pa.Table:
     except (OSError, pa.ArrowInvalid) as exc:
         raise ManifestError(f"{path}: cannot read as Parquet ({exc})") from None
     version = (table.schema.metadata or {}).get(VERSION_KEY, b"?").decode()
-    if version != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION and version not in _READABLE_VERSIONS:
         raise ManifestError(f"{path}: schema version {version}, this pixio-ads reads version {SCHEMA_VERSION}")
+    table = _upgrade(table, version)
     for field in schema:
         if field.name not in table.column_names and field.nullable and field.name in RESULT_COLUMNS:
             table = table.append_column(field.name, pa.nulls(len(table), field.type))
     return table.select(schema.names).cast(schema)
+
+
+_READABLE_VERSIONS = ("2",)  # older versions this one upgrades on reading
+
+
+def _upgrade(table: pa.Table, version: str) -> pa.Table:
+    """A table of an older version with the plan columns later versions added, at their defaults."""
+    for added_in, columns in ADDED_PLAN_COLUMNS.items():
+        if int(version) < int(added_in):
+            for name, value in columns.items():
+                table = table.append_column(name, pa.array([value] * len(table), _VARIANT_TYPES[name]))
+    return table
 
 
 def merge(order: list[str], tables: list[pa.Table]) -> pa.Table:

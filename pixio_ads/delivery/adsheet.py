@@ -1,0 +1,138 @@
+"""What every platform's export shares: ideas grouped into ads, the result, the files.
+
+An *ad* is one idea (product x audience x style x seed); its creatives are the idea's formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from openpyxl import Workbook
+
+from pixio_ads.campaign.platforms import file_size_problem, image_spec
+from pixio_ads.core.errors import PixioError
+from pixio_ads.core.formats import AdFormat
+
+
+class ExportError(PixioError):
+    pass
+
+
+@dataclass
+class Ad:
+    """One idea: a product x audience x style x seed, and its creatives by format."""
+
+    key: tuple
+    creatives: list[dict] = field(default_factory=list)
+
+    @property
+    def first(self) -> dict:
+        return self.creatives[0]
+
+    @property
+    def name(self) -> str:
+        row = self.first
+        return " | ".join((row["product_id"], row["audience"], row["style"], f"v{row['seed_index'] + 1}"))
+
+    @property
+    def ad_set(self) -> str:
+        return self.first["ad_set"] or f"{self.first['product_name']} - {self.first['audience']}"
+
+
+@dataclass
+class ExportResult:
+    target: str
+    folder: Path
+    files: list[Path]
+    ads: int
+    images: int
+    warnings: list[str] = field(default_factory=list)
+    left_out: int = 0  # creatives the platform would refuse (file size)
+
+
+def group_ads(rows: Iterable[dict]) -> list[Ad]:
+    ads: dict[tuple, Ad] = {}
+    for row in rows:
+        key = (row["campaign_id"], row["product_id"], row["audience"], row["style"], row["seed_index"])
+        ads.setdefault(key, Ad(key)).creatives.append(row)
+    return list(ads.values())
+
+
+def row_platforms(row: dict) -> tuple[str, ...]:
+    return tuple(part.strip() for part in row["platforms"].split(";") if part.strip())
+
+
+def ad_format(row: dict) -> AdFormat:
+    return AdFormat(row["format"], row["width"], row["height"])
+
+
+def by_shape(out_dir: Path, platform: str, ad: Ad, result: ExportResult) -> dict[str, dict]:
+    """The ad's creatives by the platform's image shape (the first of each shape), leaving out
+    files the platform would refuse."""
+    found: dict[str, dict] = {}
+    for row in ad.creatives:
+        spec = image_spec(platform, ad_format(row))
+        if spec and spec.name not in found and usable(out_dir, platform, row, result):
+            found[spec.name] = row
+    return found
+
+
+def usable(out_dir: Path, platform: str, row: dict, result: ExportResult) -> bool:
+    """The platform would take the file (size); a warning names the one it would refuse."""
+    problem = file_size_problem(platform, (out_dir / row["output_path"]).stat().st_size)
+    if problem:
+        result.warnings.append(f"{row['output_path']}: left out of the {platform} export: {problem}")
+        result.left_out += 1
+    return problem is None
+
+
+def url_tags(link: str, **tags: str) -> str:
+    """Tracking parameters Meta appends to the link; those the link already sets are left to it."""
+    present = {key for key, _ in parse_qsl(urlsplit(link).query)}
+    return urlencode({key: value for key, value in tags.items() if key not in present})
+
+
+def copy_creative(out_dir: Path, row: dict, folder: Path, name: str = "") -> str:
+    """Copy the creative into ``folder`` (as ``name``, default its own); returns the name."""
+    source = out_dir / row["output_path"]
+    name = name or source.name
+    shutil.copyfile(source, folder / name)
+    return name
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def safe_name(text: str) -> str:
+    """A folder name every OS accepts: ``bottle | runners`` -> ``bottle - runners``."""
+    return _UNSAFE.sub("-", text.replace(" | ", " - ")).strip(" .-")[:120]
+
+
+def write_table_csv(path: Path, headers: tuple, rows: list[list]) -> Path:
+    # UTF-8 with BOM: Excel and Ads Manager read the accents of copy correctly from it.
+    with open(path, "w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(headers)
+        writer.writerows(rows)
+    return path
+
+
+def write_xlsx(path: Path, headers: tuple, rows: list[list]) -> Path:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Ads"
+    sheet.append(list(headers))
+    for values in rows:
+        sheet.append(values)
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # copy is text, never a formula, whatever it starts with
+    book.save(path)
+    return path

@@ -1,0 +1,115 @@
+"""Meta: an Ads Manager bulk-import sheet and the images its ``Image File Name`` cells name.
+
+Ads Manager imports the sheet (Import ads in bulk) once the images are in the ad account's
+media library under exactly those names, so the export writes ``images/`` for the library's
+bulk upload and the sheet (XLSX and UTF-8 CSV) beside it; docs/export.md gives the steps.
+Headers are spelled as in an Ads Manager export (tests/fixtures/meta_bulk_headers.txt says
+where each comes from). Everything is created PAUSED.
+
+Placements: a bulk sheet has no column for placement asset customisation (one ad showing its
+4:5 image in feeds and its 9:16 image in stories), and positions belong to the ad set. So an
+idea becomes a feeds ad in the ``| feeds`` ad set (Facebook feed, Instagram feed) and a stories
+ad in the ``| stories`` ad set (Facebook and Instagram stories): each image serves only where
+its shape fits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pixio_ads.campaign.adsettings import settings_of
+from pixio_ads.campaign.platforms import CALLS_TO_ACTION
+from pixio_ads.delivery.adsheet import (
+    Ad,
+    ExportResult,
+    by_shape,
+    copy_creative,
+    group_ads,
+    url_tags,
+    write_table_csv,
+    write_xlsx,
+)
+
+META_HEADERS = (
+    "Campaign Name", "Campaign Status", "Campaign Objective", "Buying Type", "Special Ad Categories",
+    "Special Ad Category Country", "Ad Set Name", "Ad Set Run Status", "Ad Set Time Start", "Ad Set Time Stop",
+    "Ad Set Daily Budget", "Ad Set Lifetime Budget", "Optimization Goal", "Billing Event", "Countries", "Age Min",
+    "Age Max", "Publisher Platforms", "Facebook Positions", "Instagram Positions", "Ad Name", "Ad Status",
+    "Creative Type", "Link Object ID", "Instagram Account ID", "Title", "Body", "Link Description", "Display Link",
+    "Link", "Call to Action", "Image File Name", "URL Tags",
+)  # fmt: skip
+
+# Feed placements take one image: the first shape of this list the idea has.
+FEED_ORDER = ("feed portrait", "feed square", "feed landscape")
+# Ad set suffix -> (Publisher Platforms, Facebook Positions, Instagram Positions), the
+# Marketing API's placement names as Ads Manager exports them.
+PLACEMENTS = {
+    "feeds": ("facebook, instagram", "feed", "stream"),
+    "stories": ("facebook, instagram", "story", "story"),
+}
+# Meta's dynamic URL parameters, filled per click: which ad and which placement it came from.
+DYNAMIC_TAGS = (("ad_id", "{{ad.id}}"), ("placement", "{{placement}}"))
+
+
+def write_meta(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
+    result = ExportResult("meta", folder, [], 0, 0)
+    images = folder / "images"
+    images.mkdir()
+    sheet: list[list] = []
+    for ad in group_ads(rows):
+        shapes = by_shape(out_dir, "meta", ad, result)
+        feed = next((shapes[name] for name in FEED_ORDER if name in shapes), None)
+        for placement, row in (("feeds", feed), ("stories", shapes.get("stories"))):
+            if row is not None:
+                file_name = copy_creative(out_dir, row, images)
+                sheet.append(_meta_row(ad, row, placement, file_name))
+                result.images += 1
+        unused = [row["format"] for row in ad.creatives if row not in (feed, shapes.get("stories"))]
+        if unused:
+            result.warnings.append(f"{ad.name}: {', '.join(unused)} not used (a Meta feed ad takes one image)")
+    result.ads = len(sheet)
+    result.files += [
+        write_table_csv(folder / "meta-ads.csv", META_HEADERS, sheet),
+        write_xlsx(folder / "meta-ads.xlsx", META_HEADERS, sheet),
+    ]
+    return result
+
+
+def _meta_row(ad: Ad, row: dict, placement: str, file_name: str) -> list:
+    settings = settings_of(row["ad_settings"])["meta"]
+    objective = "Outcome " + row["objective"].replace("_", " ").title()
+    categories = ", ".join(settings["special_ad_categories"])
+    return [
+        row["campaign_id"], "PAUSED", objective, "AUCTION", categories,
+        ", ".join(settings["countries"]) if categories != "None" else "",
+        f"{ad.ad_set} | {placement}", "PAUSED", *_ad_set_columns(settings, placement),
+        f"{ad.name} | {placement}", "PAUSED", "Link Page Post Ad", settings["page_id"], settings["instagram_id"],
+        row["headline"], row["primary_text"] or row["headline"], row["description"], row["display_link"],
+        row["link"], CALLS_TO_ACTION[row["call_to_action"]].meta, file_name, _tags(row),
+    ]  # fmt: skip
+
+
+def _ad_set_columns(settings: dict, placement: str) -> list:
+    """Schedule, budget, optimisation, targeting and positions of the ad set."""
+    start = f"{settings['start_date']} 00:00:00" if settings["start_date"] else ""
+    stop = f"{settings['end_date']} 23:59:59" if settings["end_date"] else ""
+    return [
+        start, stop, settings["daily_budget"], settings["lifetime_budget"], settings["optimization_goal"],
+        settings["billing_event"], ", ".join(settings["countries"]), settings["age_min"], settings["age_max"],
+        *PLACEMENTS[placement],
+    ]  # fmt: skip
+
+
+def _tags(row: dict) -> str:
+    """Tracking parameters Meta appends to the link: UTM (``utm_content`` joins the ad's
+    results back to its manifest row) and Meta's own ad and placement macros."""
+    tags = url_tags(
+        row["link"],
+        utm_source="meta",
+        utm_medium="paid_social",
+        utm_campaign=row["campaign_id"],
+        utm_content=row["variant_id"],
+    )
+    present = {part.split("=")[0] for part in row["link"].partition("?")[2].split("&")}
+    dynamic = "&".join(f"{key}={value}" for key, value in DYNAMIC_TAGS if key not in present)  # braces unescaped
+    return "&".join(part for part in (tags, dynamic) if part)
