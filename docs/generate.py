@@ -101,7 +101,7 @@ def platforms_page() -> str:
         "",
         "## Copy",
         "",
-        "| platform | field | campaign column | limit (characters) | past the limit |",
+        "| platform | field | campaign column | limit | past the limit |",
         "| --- | --- | --- | --- | --- |",
     ]
     for platform, field, column, limit, hard in p.TEXT_LIMITS:
@@ -115,6 +115,14 @@ def platforms_page() -> str:
             for platform, columns in p.REQUIRED_COLUMNS.items()
         )
         + ". The link must be an `https://` URL.",
+        "",
+        "Google counts display width: an East Asian wide or fullwidth character (Chinese, Japanese, Korean,"
+        " fullwidth Latin) counts 2, so a 30 limit takes 15 of them; Meta counts characters.",
+        "",
+        "File types: "
+        + "; ".join(f"{p.PLATFORM_NAMES[k]}: {', '.join(v)}" for k, v in p.FILE_TYPES.items())
+        + ". A row whose `output_format` a platform it names does not take (webp) is an error at `validate`:"
+        " converting at export would break the C2PA manifest, which signs the file's bytes.",
         "",
         "## Images",
         "",

@@ -1,12 +1,11 @@
 """pixio-ads export on a real run of the example campaign: every exported file read back
-(openpyxl, pandas, zipfile), header rows compared with the platforms' spelling (fixtures),
-every referenced image present with the right pixels."""
+(openpyxl, pandas), header rows compared with the platforms' spelling (fixtures, each citing
+where it comes from), every file a sheet names present with the manifest's pixels."""
 
 from __future__ import annotations
 
 import csv
 import shutil
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -20,14 +19,15 @@ from typer.testing import CliRunner
 from pixio_ads.campaign import platforms
 from pixio_ads.campaign.platforms import image_spec
 from pixio_ads.cli import EXIT_FAILED_VARIANTS, EXIT_INVALID_INPUT, app
-from pixio_ads.delivery import export as export_module
+from pixio_ads.delivery import meta_sheet
 
 FIXTURES = Path(__file__).parent / "fixtures" / "export"
 
 
 def header(name: str) -> list[str]:
+    """The fixture's header row (lines starting with # say where the spellings come from)."""
     with open(FIXTURES / name, encoding="utf-8") as handle:
-        return next(csv.reader(handle))
+        return next(csv.reader(line for line in handle if not line.startswith("#")))
 
 
 @pytest.fixture
@@ -45,6 +45,10 @@ def exported(out: Path, target: str, *extra: str):
     return result
 
 
+def idea(row: dict) -> tuple:
+    return (row["product_id"], row["audience"], row["style"], row["seed_index"])
+
+
 def test_meta_bulk_sheet(run_out):
     exported(run_out, "meta")
     folder = run_out / "export" / "meta"
@@ -52,54 +56,72 @@ def test_meta_bulk_sheet(run_out):
     sheet = [[cell.value for cell in row] for row in book.active.iter_rows()]
     frame = pd.read_csv(folder / "meta-ads.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert sheet[0] == list(frame.columns) == header("meta-ads-header.csv")
-    assert [[v or "" for v in row] for row in sheet[1:]] == frame.values.tolist()
+    assert [["" if v is None else str(v) for v in row] for row in sheet[1:]] == frame.values.tolist()
     rows = manifest_rows(run_out)
     meta_rows = [r for r in rows.values() if "meta" in r["platforms"]]
-    ideas = {(r["product_id"], r["audience"], r["style"], r["seed_index"]) for r in meta_rows}
-    stories = {
-        (r["product_id"], r["audience"], r["style"], r["seed_index"]) for r in meta_rows if r["format"] == "story"
-    }
-    assert len(frame) == len(ideas) + len(stories)  # a feed ad per idea, a stories ad where it has one
+    stories = {idea(r) for r in meta_rows if r["format"] == "story"}
+    assert len(frame) == len({idea(r) for r in meta_rows}) + len(stories)  # a feeds ad per idea, a stories ad too
     assert set(frame["Campaign Status"]) == set(frame["Ad Set Run Status"]) == set(frame["Ad Status"]) == {"PAUSED"}
     assert set(frame["Creative Type"]) == {"Link Page Post Ad"} and frame["Ad Name"].is_unique
-    with zipfile.ZipFile(folder / "meta-ads.zip") as archive:
-        names = set(archive.namelist())
-    assert {"meta-ads.xlsx", "meta-ads.csv"} <= names
+    assert not list(folder.glob("*.zip"))  # the media library takes images/, Ads Manager the sheet
+    assert sorted(p.name for p in (folder / "images").iterdir()) == sorted(frame["Image File Name"])
     for ad in frame.to_dict("records"):
-        variant = ad["URL Tags"].rsplit("utm_content=", 1)[1]
+        variant = ad["URL Tags"].split("utm_content=", 1)[1].split("&")[0]
         row = rows[variant]
         with Image.open(folder / "images" / ad["Image File Name"]) as image:
             assert image.size == (row["width"], row["height"])
-        assert f"images/{ad['Image File Name']}" in names
+        assert (folder / "images" / ad["Image File Name"]).read_bytes() == (run_out / row["output_path"]).read_bytes()
         assert (ad["Title"], ad["Link"], ad["Call to Action"]) == (row["headline"], row["link"], "SHOP_NOW") or (
             row["product_id"] == "halo-lamp" and ad["Call to Action"] == "LEARN_MORE"
         )
         assert ad["Body"] == (row["primary_text"] or row["headline"])
         assert "utm_campaign" not in ad["URL Tags"] or "utm_campaign" not in ad["Link"]
-        assert (ad["Ad Name"].endswith("stories")) == (row["format"] == "story")
+        assert ad["URL Tags"].endswith("ad_id={{ad.id}}&placement={{placement}}")
+        placement = "stories" if row["format"] == "story" else "feeds"
+        assert ad["Ad Name"].endswith(placement) and ad["Ad Set Name"].endswith(f"| {placement}")
+        expected = ("story", "story") if placement == "stories" else ("feed", "stream")
+        assert (ad["Facebook Positions"], ad["Instagram Positions"]) == expected
+        assert ad["Link Object ID"] == "100000000000001" and ad["Special Ad Categories"] == "None"
+        assert ad["Optimization Goal"] == ("LINK_CLICKS" if row["objective"] == "traffic" else "OFFSITE_CONVERSIONS")
+        kit = row["brand_kit"] != ""  # the lamp row sets its own columns; the others take the brand kit's
+        assert (ad["Ad Set Daily Budget"], ad["Countries"]) == (("20.00", "US, CA") if kit else ("10.00", "US, GB"))
+        assert (ad["Age Min"], ad["Age Max"], ad["Billing Event"]) == ("18", "65", "IMPRESSIONS")
     assert set(frame["Campaign Objective"]) == {"Outcome Sales", "Outcome Traffic"}
 
 
-def test_google_editor_csv_and_image_folders(run_out):
+def test_google_editor_csv_attaches_every_image(run_out):
     exported(run_out, "google")
     folder = run_out / "export" / "google"
     frame = pd.read_csv(folder / "google-ads.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert list(frame.columns) == header("google-ads-header.csv")
+    campaigns = frame[frame["Campaign type"] != ""]
+    assert campaigns[["Campaign", "Campaign type", "Campaign status", "Budget", "Budget type"]].values.tolist() == [
+        ["spring-sale", "Display", "Paused", "20.00", "Daily"]
+    ]
+    assert list(campaigns["Bid strategy type"]) == ["Maximize conversions"]  # the rows' objective is sales
+    groups = frame[frame["Ad group status"] != ""]
+    assert list(groups["Ad group"]) == ["Mugs - remote workers"]
+    ads = frame[frame["Ad type"] != ""]
     rows = manifest_rows(run_out)
     google = [r for r in rows.values() if "google" in r["platforms"]]
-    assert len(frame) == len({(r["product_id"], r["audience"], r["style"], r["seed_index"]) for r in google}) == 2
-    assert set(frame["Ad type"]) == {"Responsive display ad"} and set(frame["Status"]) == {"Paused"}
-    for ad in frame.to_dict("records"):
+    assert len(ads) == len({idea(r) for r in google}) == 2
+    assert set(ads["Ad type"]) == {"Responsive display ad"} and set(ads["Status"]) == {"Paused"}
+    assert frame.index.get_loc(campaigns.index[0]) < frame.index.get_loc(groups.index[0]) < ads.index.min()
+    for ad in ads.to_dict("records"):
         assert len(ad["Headline 1"]) <= 30 and len(ad["Long headline"]) <= 90 and len(ad["Description 1"]) <= 90
         assert ad["Business name"] == "Spring Co." and ad["Call to action"] == "Shop now"
-        images = sorted((folder / ad["Labels"]).iterdir())
-        assert [p.name.split("-")[0] for p in images] == ["landscape", "square"]
-        for path in images:
+        for column, shape in (("Marketing images", "landscape"), ("Square marketing images", "square")):
+            path = folder / ad[column]
             row = rows[path.stem.split("-", 1)[1]]
-            with Image.open(path) as image:
-                assert image.size == (row["width"], row["height"])
-                spec = image_spec("google", row_format(row))
-                assert spec is not None and spec.name == path.name.split("-")[0]
+            assert path.read_bytes() == (run_out / row["output_path"]).read_bytes()
+            assert image_spec("google", row_format(row)).name == shape
+        assert ad["Final URL suffix"].endswith(f"utm_content={Path(ad['Marketing images']).stem.split('-', 1)[1]}")
+        with Image.open(folder / ad["Square logo images"]) as logo:  # the brand kit's 3:1 logo, padded to 1:1
+            assert logo.width == logo.height >= 128 and logo.getpixel((0, 0))[3] == 0
+        assert ad["Logo images"] == ""  # no 4:1 logo in the kit
+    names = {p.relative_to(folder).as_posix() for p in (folder / "images").rglob("*.*")}
+    attached = set(ads["Marketing images"]) | set(ads["Square marketing images"]) | set(ads["Square logo images"])
+    assert names == attached  # nothing copied that no ad uses (no portrait: a responsive display ad has none)
 
 
 def row_format(row):
@@ -141,7 +163,7 @@ def test_a_failed_export_leaves_the_previous_one_whole(run_out, tmp_path, monkey
     def disk_full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export_module, "_zip", disk_full)
+    monkeypatch.setattr(meta_sheet, "write_xlsx", disk_full)
     result = CliRunner().invoke(app, ["export", str(run_out), "--to", "meta", "--out", str(dest)])
     assert result.exit_code == EXIT_FAILED_VARIANTS and "the previous one is unchanged" in result.output
     assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == before

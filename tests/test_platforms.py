@@ -3,10 +3,18 @@ link, the call to action, image shapes and sizes; warnings for what feeds trunca
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from helpers import good_row, write_csv
 
-from pixio_ads.campaign.platforms import MAX_FILE_BYTES, call_to_action_key, file_size_problem
+from pixio_ads.campaign.platforms import (
+    MAX_FILE_BYTES,
+    call_to_action_key,
+    check_ad,
+    display_width,
+    file_size_problem,
+)
 from pixio_ads.campaign.spreadsheet import load_campaign
 from pixio_ads.core.errors import ValidationError
 
@@ -15,6 +23,9 @@ AD = {
     "description": "Free shipping",
     "business_name": "Widget Co.",
     "cta": "Shop now",
+    "page_id": "104123456789012",
+    "daily_budget": "25",
+    "countries": "US",
 }
 
 
@@ -129,3 +140,162 @@ def test_file_size_limits_at_the_boundary():
     assert "over Google Ads's 5 MB limit" in file_size_problem("google", MAX_FILE_BYTES["google"] + 1)
     assert file_size_problem("meta", 30 * 1024 * 1024) is None
     assert file_size_problem("meta", 30 * 1024 * 1024 + 1)
+
+
+# --- limits as each platform counts them ----------------------------------------------------
+
+GOOGLE = {"platforms": "google", "formats": "square; landscape"}
+
+
+def google_copy(**cells) -> list:
+    """Problems check_ad finds in Google copy alone (the copy-fits-the-image check needs a font
+    with the script's glyphs, which is the languages issue's, not the platform's)."""
+    found = []
+    check_ad(("google",), {**AD, **cells}, (), lambda *issue: found.append(issue), lambda *warning: None)
+    return found
+
+
+@pytest.mark.parametrize(
+    "language, wide", [("Japanese", "夏のセール"), ("Chinese", "夏季大促销"), ("Korean", "여름세일중")]
+)
+def test_google_counts_display_width_cjk_at_the_headline_limit(language, wide):
+    at_limit = (wide * 3)[:15]  # 15 double-width characters are 30 wide: Google's headline limit
+    assert display_width(at_limit) == 30
+    assert google_copy(headline=at_limit) == [], language
+    [(column, message, fix, value)] = google_copy(headline=at_limit + "!")
+    assert column == "headline" and value == at_limit + "!"
+    assert "16 characters, 31 as Google Ads counts them (double-width characters count 2)" in message
+    assert "15 double-width characters at most" in fix
+    [(_, message, _, _)] = google_copy(headline=(wide * 4)[:20])  # 20 characters pass a character count
+    assert "20 characters, 40 as Google Ads counts them" in message
+    assert google_copy(business_name=(wide * 3)[:12]) == [] and google_copy(business_name=(wide * 3)[:13])
+
+
+def test_fullwidth_latin_counts_two_combining_marks_nothing():
+    assert display_width("ＳＡＬＥ") == 8 and display_width("Sale") == 4
+    assert display_width("e\u0301") == 1 and display_width("ｶﾀｶﾅ") == 4  # halfwidth katakana counts 1
+
+
+def test_meta_counts_characters_not_width():
+    warned = []
+    check_ad(("meta",), {**AD, "headline": "夏" * 40}, (), None, lambda *warning: warned.append(warning))
+    assert warned == []
+    check_ad(("meta",), {**AD, "headline": "夏" * 41}, (), None, lambda *warning: warned.append(warning))
+    assert "41 characters, over the limit of 40" in warned[0][1]
+
+
+def test_webp_is_refused_for_the_platforms_at_validate(campaign_dir):
+    issue = only(problems(campaign_dir, platforms="meta", output_format="webp"), "output_format")
+    assert "Meta does not take webp images" in issue.message and "png or jpeg" in issue.fix
+    assert problems(campaign_dir, platforms="meta", output_format="jpg") == []
+    assert problems(campaign_dir, output_format="webp") == []  # for no platform: any type
+
+
+# --- campaign and ad set settings (adsettings.py) -------------------------------------------
+
+
+def test_a_meta_row_without_page_budget_or_countries_is_refused_naming_each(campaign_dir):
+    issues = problems(campaign_dir, platforms="meta", page_id="", daily_budget="", countries="")
+    assert sorted(issue.column for issue in issues) == ["countries", "daily_budget", "page_id"]
+    page = next(issue for issue in issues if issue.column == "page_id")
+    assert "Meta ads need the id of the Facebook Page" in page.message and page.row == 2
+    assert "in the page_id column or the brand kit's meta.page_id" in page.fix
+
+
+def test_a_google_row_without_business_name_or_budget_is_refused(campaign_dir):
+    issues = problems(campaign_dir, **GOOGLE, business_name="", daily_budget="")
+    assert sorted(issue.column for issue in issues) == ["business_name", "daily_budget"]
+    assert any("fill in business_name" in issue.fix for issue in issues)
+
+
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("page_id", "my-page", "Page ids are numbers"),
+        ("daily_budget", "lots", "daily budget is not an amount"),
+        ("daily_budget", "0", "daily budget is not an amount"),
+        ("daily_budget", "10.555", "daily budget is not an amount"),
+        ("countries", "USA; gb", "not a country code: USA"),
+        ("age_range", "12-30", "not an age range Meta takes"),
+        ("age_range", "40-20", "not an age range Meta takes"),
+        ("special_ad_categories", "gambling", "unknown special ad category 'gambling'"),
+        ("start_date", "10/12/2026", "start date is not a date"),
+    ],
+)
+def test_meta_settings_are_checked(campaign_dir, column, value, message):
+    issue = only(problems(campaign_dir, platforms="meta", **{column: value}), column)
+    assert message in issue.message and issue.row == 2
+
+
+def test_budgets_and_dates_across_columns(campaign_dir):
+    both = only(problems(campaign_dir, platforms="meta", lifetime_budget="900"), "lifetime_budget")
+    assert "not both" in both.message
+    no_end = only(problems(campaign_dir, platforms="meta", daily_budget="", lifetime_budget="900"), "end_date")
+    assert "an end date for a lifetime budget" in no_end.message
+    order = only(problems(campaign_dir, platforms="meta", start_date="2026-12-20", end_date="2026-12-10"), "end_date")
+    assert "before the start date" in order.message
+    google = only(problems(campaign_dir, **GOOGLE, lifetime_budget="900"), "lifetime_budget")
+    assert "Google Display campaign takes a daily budget" in google.message
+
+
+def settings(folder, brand: str | None = None, **changes) -> dict:
+    if brand is not None:
+        (folder / "brand.yaml").write_text(brand, encoding="utf-8")
+        changes["brand_kit"] = "brand.yaml"
+    row = load_campaign(write_csv(folder, [good_row(**{**AD, **changes})])).rows[0]
+    return json.loads(row.ad_settings)
+
+
+def test_settings_come_from_the_column_else_the_brand_kit_else_defaults(campaign_dir):
+    kit = "meta:\n  page_id: 555555555555\n  daily_budget: 40\n  countries: [de, AT]\n  age_range: 25-54\ngoogle:\n  daily_budget: 15.5\n"
+    chosen = settings(
+        campaign_dir,
+        kit,
+        platforms="meta; google",
+        formats="square; landscape",
+        page_id="",
+        daily_budget="",
+        countries="",
+    )
+    assert chosen["meta"] == {
+        "page_id": "555555555555", "instagram_id": "", "daily_budget": "40.00", "lifetime_budget": "",
+        "start_date": "", "end_date": "", "countries": ["DE", "AT"], "age_min": 25, "age_max": 54,
+        "special_ad_categories": ["None"], "optimization_goal": "LINK_CLICKS", "billing_event": "IMPRESSIONS",
+    }  # fmt: skip
+    assert chosen["google"] == {
+        "daily_budget": "15.50",
+        "start_date": "",
+        "end_date": "",
+        "bid_strategy": "Maximize clicks",
+    }
+    own = settings(
+        campaign_dir,
+        kit,
+        platforms="meta",
+        daily_budget="12",
+        special_ad_categories="credit; housing",
+        objective="sales",
+    )
+    assert own["meta"]["daily_budget"] == "12.00" and own["meta"]["countries"] == ["US"]
+    assert own["meta"]["special_ad_categories"] == ["CREDIT", "HOUSING"]
+    assert own["meta"]["optimization_goal"] == "OFFSITE_CONVERSIONS"
+
+
+def test_a_brand_kits_ad_sections_do_not_change_the_variant_ids(campaign_dir):
+    from pixio_ads.creative.brand import load_brand_kit
+
+    base = "name: Widget Co.\n"
+    path = campaign_dir / "kit.yaml"
+    path.write_text(base + "meta:\n  page_id: 111111111111\n", encoding="utf-8")
+    first = load_brand_kit(path).sha256
+    load_brand_kit.cache_clear()
+    path.write_text(base + "meta:\n  page_id: 222222222222\n  daily_budget: 9\n", encoding="utf-8")
+    assert load_brand_kit(path).sha256 == first  # a new Page or budget renders nothing again
+    load_brand_kit.cache_clear()
+    path.write_text("name: Other Co.\nmeta:\n  page_id: 222222222222\n", encoding="utf-8")
+    assert load_brand_kit(path).sha256 != first
+    load_brand_kit.cache_clear()
+    path.write_text(base + "meta:\n  pageid: 1\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as refused:
+        load_brand_kit(path)
+    assert refused.value.issues[0].key == "meta.pageid"

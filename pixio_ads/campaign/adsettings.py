@@ -104,11 +104,11 @@ class _Source:
 
 def _meta(source: _Source, objective: str) -> dict:
     page_id, instagram_id = _account_id(source, "page_id"), _account_id(source, "instagram_id")
-    if not page_id:
+    if not source.get("page_id"):
         source.missing("page_id", "the id of the Facebook Page that runs them (Link Object ID)", "104123456789012")
     daily, lifetime = _budget(source, "daily_budget"), _budget(source, "lifetime_budget")
     start, end = _date(source, "start_date"), _date(source, "end_date")
-    if not daily and not lifetime:
+    if not source.get("daily_budget") and not source.get("lifetime_budget"):
         source.missing("daily_budget", "an ad set budget (daily_budget or lifetime_budget)", "50")
     elif daily and lifetime:
         message = "an ad set has a daily or a lifetime budget, not both"
@@ -131,7 +131,7 @@ def _meta(source: _Source, objective: str) -> dict:
 
 def _google(source: _Source, objective: str) -> dict:
     daily = _budget(source, "daily_budget")
-    if not daily:
+    if not source.get("daily_budget"):
         source.missing("daily_budget", "a campaign daily budget", "50")
     if source.cells.get("lifetime_budget", "").strip():
         message = "a Google Display campaign takes a daily budget"

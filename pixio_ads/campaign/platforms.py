@@ -162,7 +162,7 @@ def check_ad(
             if target == platform and text_length(platform, text) > limit:
                 message = f"{name} {field} is {_counted(platform, text)}, over the limit of {limit}"
                 if hard:
-                    problem(column, message, _shorten(platform, limit), text)
+                    problem(column, message, _shorten(platform, text, limit), text)
                 else:
                     warn(column, f"{message}; feeds truncate it (shorten it to keep it whole)")
         output_format = cells.get("output_format", "").lower() or "png"
@@ -185,9 +185,9 @@ def _counted(platform: str, text: str) -> str:
     )
 
 
-def _shorten(platform: str, limit: int) -> str:
-    if platform in COUNTS_DISPLAY_WIDTH:
-        return f"shorten it to {limit} or fewer ({limit // 2} double-width characters at most)"
+def _shorten(platform: str, text: str, limit: int) -> str:
+    if text_length(platform, text) != len(text):
+        return f"shorten it to {limit} or fewer as {PLATFORM_NAMES[platform]} counts ({limit // 2} double-width characters at most)"
     return f"shorten it to {limit} characters or fewer"
 
 

@@ -87,8 +87,8 @@ def export_command(
         str,
         typer.Option(
             "--to",
-            help="meta: Ads Manager bulk sheet (XLSX + CSV + images + zip); google: Google Ads Editor CSV of "
-            "responsive display ads + image folders; csv: one row per creative.",
+            help="meta: Ads Manager bulk sheet (XLSX + CSV) + images/ for the media library; google: Google Ads "
+            "Editor CSV of a Display campaign's responsive display ads + their images; csv: one row per creative.",
         ),
     ],
     dest: Annotated[
