@@ -92,9 +92,14 @@ def usable(out_dir: Path, platform: str, row: dict, result: ExportResult) -> boo
     return problem is None
 
 
+def link_parameters(link: str) -> set[str]:
+    """The query parameter names the landing page already sets."""
+    return {key for key, _ in parse_qsl(urlsplit(link).query)}
+
+
 def url_tags(link: str, **tags: str) -> str:
-    """Tracking parameters Meta appends to the link; those the link already sets are left to it."""
-    present = {key for key, _ in parse_qsl(urlsplit(link).query)}
+    """Tracking parameters a platform appends to the link; those the link already sets are left to it."""
+    present = link_parameters(link)
     return urlencode({key: value for key, value in tags.items() if key not in present})
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixio_ads.campaign.adsettings import settings_of
-from pixio_ads.campaign.platforms import CALLS_TO_ACTION
+from pixio_ads.campaign.platforms import CALLS_TO_ACTION, RATIO_TOLERANCE
 from pixio_ads.creative.brand import brand_kit_at
 from pixio_ads.delivery.adsheet import (
     Ad,
@@ -142,7 +142,11 @@ class _Logos:
         stem = safe_name(Path(kit_path).parent.name + "-" + logo.stem)
         landscape = ""
         ratio, min_w, min_h = LANDSCAPE_LOGO
-        if abs(image.width / image.height / ratio - 1) <= 0.01 and image.width >= min_w and image.height >= min_h:
+        if (
+            abs(image.width / image.height / ratio - 1) <= RATIO_TOLERANCE
+            and image.width >= min_w
+            and image.height >= min_h
+        ):
             image.save(self.folder / f"{stem}-4x1.png")
             landscape = f"images/logos/{stem}-4x1.png"
         side = max(image.width, image.height, SQUARE_LOGO_MIN)

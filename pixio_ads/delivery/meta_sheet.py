@@ -25,6 +25,7 @@ from pixio_ads.delivery.adsheet import (
     by_shape,
     copy_creative,
     group_ads,
+    link_parameters,
     url_tags,
     write_table_csv,
     write_xlsx,
@@ -110,6 +111,6 @@ def _tags(row: dict) -> str:
         utm_campaign=row["campaign_id"],
         utm_content=row["variant_id"],
     )
-    present = {part.split("=")[0] for part in row["link"].partition("?")[2].split("&")}
+    present = link_parameters(row["link"])
     dynamic = "&".join(f"{key}={value}" for key, value in DYNAMIC_TAGS if key not in present)  # braces unescaped
     return "&".join(part for part in (tags, dynamic) if part)
