@@ -66,14 +66,18 @@ def resolve(
     brand: Mapping[str, Mapping[str, str]],
     objective: str,
     problem: Problem,
+    images: Mapping[str, str] | None = None,
 ) -> str:
-    """The row's settings for each platform it names, as JSON ("" when it names none)."""
+    """The row's settings for each platform it names, as JSON ("" when it names none);
+    ``images``: the image each platform's ad uses (deliverables.py), kept as its ``image``."""
     if not platforms:
         return ""
     settings: dict[str, dict] = {}
     for platform in platforms:
         source = _Source(platform, cells, brand.get(platform, {}), problem)
         settings[platform] = _meta(source, objective) if platform == "meta" else _google(source, objective)
+        if images and platform in images:
+            settings[platform]["image"] = images[platform]
     return json.dumps(settings, sort_keys=True)
 
 

@@ -276,6 +276,15 @@ COLUMNS: tuple[Column, ...] = (
         "SHOP_NOW",
         parse=parsers.call_to_action,
     ),
+    Column(
+        "deliverables",
+        False,
+        "Images written and exported (deliverables.py): `creative` (copy, button and logo drawn in), `clean` "
+        "(scene, product and AI label only; every platform gets it), `both`, or per platform "
+        "`meta=creative; google=clean`. Default: Meta the creative, Google the clean image (it advises against text "
+        "on responsive display images). Brand kit: `meta.deliverable`, `google.deliverable`.",
+        "both",
+    ),
     # Campaign and ad set settings (adsettings.py): each falls back to the brand kit's meta/google section.
     Column(
         "page_id",

@@ -67,6 +67,7 @@ class CampaignRow:
     brand: BrandKit = DEFAULT_BRAND
     output_format: str = "png"
     quality: int = DEFAULT_QUALITY
+    deliverables: str = "creative"  # files written: "creative" or "creative; clean" (deliverables.py)
     # for the ad platforms (platforms.py); none of these changes the pixels
     platforms: tuple[str, ...] = ()
     link: str = ""

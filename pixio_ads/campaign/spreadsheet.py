@@ -20,6 +20,7 @@ from pixio_ads.campaign.adsettings import resolve as resolve_ad_settings
 from pixio_ads.campaign.assets import image_size
 from pixio_ads.campaign.checks import CampaignCheck, RowCheck
 from pixio_ads.campaign.columns import COLUMN_NAMES, COLUMNS, REQUIRED_COLUMNS
+from pixio_ads.campaign.deliverables import resolve_deliverables
 from pixio_ads.campaign.platforms import (
     CALLS_TO_ACTION,
     PLATFORM_NAMES,
@@ -61,7 +62,7 @@ _TEXT_COLUMNS = (
     "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
     "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
     "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
-    "call_to_action", *SETTING_COLUMNS,
+    "call_to_action", "deliverables", *SETTING_COLUMNS,
 )  # fmt: skip
 
 
@@ -234,10 +235,15 @@ def _check_platforms(values: dict, cells: dict, check: RowCheck) -> str:
 
 
 def _ad_settings(values: dict, cells: dict, check: RowCheck) -> str:
-    """The row's campaign and ad set settings (adsettings.py), their columns taken out of ``values``."""
+    """The row's campaign and ad set settings (adsettings.py), their columns taken out of
+    ``values``; ``values["deliverables"]`` becomes the files the row writes (deliverables.py)
+    and each platform's image goes into its settings."""
     for column in SETTING_COLUMNS:
         values.pop(column)
-    return resolve_ad_settings(values["platforms"], cells, values["brand_kit"].ads, values["objective"], check.problem)
+    platforms, kit = values["platforms"], values["brand_kit"].ads
+    deliverables = resolve_deliverables(values["deliverables"], platforms, kit, check.problem)
+    values["deliverables"] = deliverables.files
+    return resolve_ad_settings(platforms, cells, kit, values["objective"], check.problem, deliverables.per_platform)
 
 
 def _allowed_everywhere(platforms: tuple[str, ...]) -> list[str]:

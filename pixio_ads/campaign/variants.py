@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 
+from pixio_ads.campaign.deliverables import CREATIVE
 from pixio_ads.campaign.prompts import PromptRenderer, TemplateError
 from pixio_ads.campaign.rows import Campaign, CampaignRow
 from pixio_ads.core.errors import Issue, ValidationError
@@ -90,6 +91,7 @@ class Variant:
     brand_kit_sha256: str
     output_format: str  # png, jpeg, webp
     quality: int
+    deliverables: str  # files written: "creative" or "creative; clean" (deliverables.py)
     # What the ad platforms get besides the image (platforms.py, export.py). Not part of the
     # variant id: changing a link does not re-render; the manifest takes them from each plan.
     platforms: str  # "meta; google"
@@ -243,8 +245,12 @@ class _Expansion:
             steps=settings.steps, guidance=settings.guidance, upscaler=self.upscaler, upscaler_steps=self.upscaler_steps,
             headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
-            **ad_columns(row),
+            deliverables=row.deliverables, **ad_columns(row),
         )  # fmt: skip
+        # A clean image is one more file to write: rows that write one get other ids (a rerun
+        # writes it), the others keep theirs.
+        if row.deliverables != CREATIVE:
+            hashed.append(row.deliverables)
         for audience in row.audiences:
             for style in row.styles:
                 seeds = [

@@ -182,7 +182,12 @@ def _images_under(target: Path) -> list[Path]:
 
     if target.is_file():
         return [target]
-    creatives = (p for p in target.rglob("*") if "thumbs" not in p.parts and not p.name.startswith("contact-sheet"))
+    # not the review thumbnails, contact sheets or the brand's logos an export carries
+    creatives = (
+        p
+        for p in target.rglob("*")
+        if not {"thumbs", "logos"} & set(p.parts) and not p.name.startswith("contact-sheet")
+    )
     return sorted(p for p in creatives if p.is_file() and format_of(p))
 
 

@@ -128,12 +128,14 @@ class _MetaAds(_Strict):
     countries: list[str] | str = ""
     age_range: str = ""
     special_ad_categories: str = ""
+    deliverable: Literal["", "creative", "clean"] = ""  # the image Meta ads use (deliverables.py)
 
 
 class _GoogleAds(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     daily_budget: str = ""
     bid_strategy: str = ""
+    deliverable: Literal["", "creative", "clean"] = ""  # the image Google ads use (deliverables.py)
 
 
 AD_SECTIONS = ("meta", "google")  # not part of the kit's hash: they never change the pixels

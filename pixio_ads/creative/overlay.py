@@ -229,3 +229,13 @@ def overlay_copy(
     button = draw_button(canvas, fitted.cta, plan.cta, brand.cta_colour, brand.cta_text_colour, brand.cta_shape)
     label = draw_label(canvas, fitted.label, plan.label, brand.label_opacity) if fitted.label and plan.label else None
     return canvas, OverlayResult(head, button, logo, label)
+
+
+def overlay_label(canvas: Image.Image, plan: Layout, brand: BrandKit) -> Image.Image:
+    """The clean image: only the AI label on a copy of ``canvas``, where and as the creative
+    has it (no headline, button or logo)."""
+    canvas = canvas.convert("RGB")
+    fitted = _fit_label(plan, brand)
+    if fitted and plan.label:
+        draw_label(canvas, fitted, plan.label, brand.label_opacity)
+    return canvas

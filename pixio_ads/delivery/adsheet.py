@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from openpyxl import Workbook
 
+from pixio_ads.campaign.adsettings import settings_of
+from pixio_ads.campaign.deliverables import CLEAN, image_for
 from pixio_ads.campaign.platforms import file_size_problem, image_spec
 from pixio_ads.core.errors import PixioError
 from pixio_ads.core.formats import AdFormat
@@ -83,11 +85,22 @@ def by_shape(out_dir: Path, platform: str, ad: Ad, result: ExportResult) -> dict
     return found
 
 
+def image_path(row: dict, platform: str | None = None) -> str:
+    """The file a platform's ad uses, relative to the output folder: the clean image where
+    the row chose it for that platform (deliverables.py), else the creative."""
+    if platform and row.get("clean_path"):
+        chosen = image_for(settings_of(row["ad_settings"]).get(platform, {}))
+        if chosen == CLEAN:
+            return row["clean_path"]
+    return row["output_path"]
+
+
 def usable(out_dir: Path, platform: str, row: dict, result: ExportResult) -> bool:
     """The platform would take the file (size); a warning names the one it would refuse."""
-    problem = file_size_problem(platform, (out_dir / row["output_path"]).stat().st_size)
+    path = image_path(row, platform)
+    problem = file_size_problem(platform, (out_dir / path).stat().st_size)
     if problem:
-        result.warnings.append(f"{row['output_path']}: left out of the {platform} export: {problem}")
+        result.warnings.append(f"{path}: left out of the {platform} export: {problem}")
         result.left_out += 1
     return problem is None
 
@@ -103,9 +116,10 @@ def url_tags(link: str, **tags: str) -> str:
     return urlencode({key: value for key, value in tags.items() if key not in present})
 
 
-def copy_creative(out_dir: Path, row: dict, folder: Path, name: str = "") -> str:
-    """Copy the creative into ``folder`` (as ``name``, default its own); returns the name."""
-    source = out_dir / row["output_path"]
+def copy_creative(out_dir: Path, row: dict, folder: Path, name: str = "", platform: str | None = None) -> str:
+    """Copy the image ``platform``'s ad uses (image_path) into ``folder`` (as ``name``,
+    default its own); returns the name."""
+    source = out_dir / image_path(row, platform)
     name = name or source.name
     shutil.copyfile(source, folder / name)
     return name

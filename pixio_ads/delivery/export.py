@@ -18,6 +18,7 @@ leaves the previous one whole.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from pixio_ads.core.fileio import replace_folder
@@ -84,7 +85,8 @@ def rendered_creatives(out_dir: Path) -> list[dict]:
     if not manifest.is_file():
         raise ExportError(f"{out_dir}: no manifest.parquet (run `pixio-ads run CAMPAIGN --out {out_dir}` first)")
     rows = [row for row in read_table(manifest).to_pylist() if row["status"] == "rendered"]
-    missing = [row["output_path"] for row in rows if not (out_dir / row["output_path"]).is_file()]
+    files = [path for row in rows for path in (row["output_path"], row["clean_path"]) if path]
+    missing = [path for path in files if not (out_dir / path).is_file()]
     if missing:
         raise ExportError(
             f"{out_dir}: {len(missing)} rendered creative(s) are missing, e.g. {missing[0]} "
@@ -110,15 +112,27 @@ def _write_csv(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     images = folder / "images"
     images.mkdir()
     extra = [name for name in OPTIONAL_CSV_COLUMNS if name in rows[0]]
+    with_clean = any(row["clean_path"] for row in rows)
     table = []
     for row in rows:
         name = copy_creative(out_dir, row, images)
         size = (images / name).stat().st_size
         values = [f"images/{name}", size, *(row[column] for column in CSV_HEADERS[2:])]
+        if with_clean:
+            values.append(_copy_clean(out_dir, row, images))
         table.append(values + [row[column] for column in extra])
+    headers = (*CSV_HEADERS, *(["clean_file"] if with_clean else []), *extra)
     result.ads = len(group_ads(rows))
-    result.files.append(write_table_csv(folder / "creatives.csv", (*CSV_HEADERS, *extra), table))
+    result.files.append(write_table_csv(folder / "creatives.csv", headers, table))
     return result
+
+
+def _copy_clean(out_dir: Path, row: dict, images: Path) -> str:
+    """The row's clean image copied beside its creative ("" when it has none)."""
+    if not row["clean_path"]:
+        return ""
+    shutil.copyfile(out_dir / row["clean_path"], images / Path(row["clean_path"]).name)
+    return f"images/{Path(row['clean_path']).name}"
 
 
 # --- files ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pixio_ads.delivery.adsheet import (
     by_shape,
     copy_creative,
     group_ads,
+    image_path,
     safe_name,
     url_tags,
     write_table_csv,
@@ -60,9 +61,10 @@ def write_google(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
         ad_folder.mkdir()
         paths = {}
         for shape, row in shapes.items():
-            name = copy_creative(
-                out_dir, row, ad_folder, name=f"{shape}-{row['variant_id']}{Path(row['output_path']).suffix}"
-            )
+            source = image_path(row, "google")  # the clean image, unless the row chose the creative
+            clean = "-clean" if source != row["output_path"] else ""
+            name = f"{shape}-{row['variant_id']}{clean}{Path(source).suffix}"
+            copy_creative(out_dir, row, ad_folder, name, platform="google")
             paths[shape] = (ad_folder / name).relative_to(folder).as_posix()
             result.images += 1
         ads.append(_ad_row(ad, shapes["landscape"], paths, logos.of(ad.first["brand_kit"])))

@@ -62,7 +62,7 @@ def write_meta(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
         feed = next((shapes[name] for name in FEED_ORDER if name in shapes), None)
         for placement, row in (("feeds", feed), ("stories", shapes.get("stories"))):
             if row is not None:
-                file_name = copy_creative(out_dir, row, images)
+                file_name = copy_creative(out_dir, row, images, platform="meta")
                 sheet.append(_meta_row(ad, row, placement, file_name))
                 result.images += 1
         unused = [row["format"] for row in ad.creatives if row not in (feed, shapes.get("stories"))]

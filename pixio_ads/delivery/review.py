@@ -200,7 +200,8 @@ def write_approved(out_dir: str | Path) -> ReviewCounts:
     approved = table.filter(pa.compute.equal(table.column("review_status"), "approved"))
 
     def copy_files(folder: Path) -> None:
-        for relative in approved.column("output_path").to_pylist():
+        paths = approved.column("output_path").to_pylist() + approved.column("clean_path").to_pylist()
+        for relative in filter(None, paths):
             target = folder / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(out_dir / relative, target)

@@ -19,9 +19,11 @@ from pixio_ads.core.fileio import atomic_write
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "3"  # 2: ad platform columns (platforms ... call_to_action), scores and review; 3: ad_settings
+# 2: ad platform columns (platforms ... call_to_action), scores and review; 3: ad_settings;
+# 4: deliverables and the clean image's columns
+SCHEMA_VERSION = "4"
 # Plan columns a version added, with the value older files read as (their variant ids are unchanged).
-ADDED_PLAN_COLUMNS = {"3": {"ad_settings": ""}}
+ADDED_PLAN_COLUMNS = {"3": {"ad_settings": ""}, "4": {"deliverables": "creative"}}
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
 
@@ -37,6 +39,8 @@ _RESULT_FIELDS = [
     pa.field("error", pa.string()),
     pa.field("output_path", pa.string()),  # relative to the manifest's folder
     pa.field("output_sha256", pa.string()),
+    pa.field("clean_path", pa.string()),  # the clean image (no copy, button or logo), when written
+    pa.field("clean_sha256", pa.string()),
     pa.field("render_width", pa.int32()),  # what the model was asked for, before resize/crop
     pa.field("render_height", pa.int32()),
     pa.field("render_seconds", pa.float64()),
@@ -85,6 +89,7 @@ _RESULT_FIELDS = [
     pa.field("policy_field", pa.string()),  # prompt, negative_prompt, headline, cta or image
     pa.field("policy_checks", pa.string()),  # fingerprint of the image checks that blocked it
     pa.field("watermark_payload", pa.string()),  # 6 hex digits the invisible watermark carries
+    pa.field("clean_watermark_payload", pa.string()),  # the clean image's own
     pa.field("xmp_written", pa.bool_()),  # IPTC DigitalSourceType etc. embedded
     pa.field("c2pa_written", pa.bool_()),  # a signed C2PA manifest embedded
     pa.field("signer", pa.string()),  # the C2PA signing certificate's subject ("" unsigned)
@@ -146,6 +151,7 @@ COLUMN_DOCS: dict[str, str] = {
     "brand_kit_sha256": "Hash of the kit and its assets.",
     "output_format": "png, jpeg or webp.",
     "quality": "JPEG/WebP quality.",
+    "deliverables": "Files written: `creative`, or `creative; clean` with the clean image (scene, product and AI label only).",
     "platforms": "Ad platforms the row is for (`meta; google`), checked by validate, used by export.",
     "link": "Landing page URL.",
     "primary_text": "Ad body (Meta primary text, Google long headline).",
@@ -160,6 +166,8 @@ COLUMN_DOCS: dict[str, str] = {
     "error": "Why it failed, was blocked or skipped (null when rendered).",
     "output_path": "The creative's file, relative to the manifest's folder.",
     "output_sha256": "Hash of that file; a rerun re-renders when it no longer matches.",
+    "clean_path": "The clean image (no copy, button or logo; AI label, watermark, XMP and C2PA of its own), relative to the manifest's folder; null when not written.",
+    "clean_sha256": "Hash of the clean image; a rerun re-renders when it no longer matches.",
     "render_width": "Width the model was asked for, before resize and crop.",
     "render_height": "Height the model was asked for.",
     "render_seconds": "Render time per image of its batch.",
@@ -205,6 +213,7 @@ COLUMN_DOCS: dict[str, str] = {
     "policy_field": "prompt, negative_prompt, headline, cta, or image (the policy's image checks).",
     "policy_checks": "For an image the policy's image checks blocked: their fingerprint; a rerun under the same checks keeps the block instead of rendering it again.",
     "watermark_payload": "6 hex digits the invisible watermark carries (a hash of the variant id).",
+    "clean_watermark_payload": "The clean image's watermark payload (a hash of the variant id and `clean`).",
     "xmp_written": "IPTC/XMP DigitalSourceType (trainedAlgorithmicMedia) embedded.",
     "c2pa_written": "A signed C2PA manifest embedded.",
     "signer": "Subject of the C2PA signing certificate (empty: unsigned).",
@@ -257,7 +266,7 @@ def read_table(path: Path, schema: pa.Schema = MANIFEST_SCHEMA) -> pa.Table:
     return table.select(schema.names).cast(schema)
 
 
-_READABLE_VERSIONS = ("2",)  # older versions this one upgrades on reading
+_READABLE_VERSIONS = ("2", "3")  # older versions this one upgrades on reading
 
 
 def _upgrade(table: pa.Table, version: str) -> pa.Table:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from pixio_ads.campaign.deliverables import writes_clean
 from pixio_ads.campaign.variants import Variant
 from pixio_ads.core.formats import AdFormat, Box
 from pixio_ads.core.images import open_image
@@ -32,7 +33,7 @@ from pixio_ads.creative.composite import (
     scaled_product,
 )
 from pixio_ads.creative.cutout import cut_out
-from pixio_ads.creative.overlay import layout_for, overlay_copy
+from pixio_ads.creative.overlay import layout_for, overlay_copy, overlay_label
 from pixio_ads.creative.scoring import Elements, score_columns
 
 FILE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -113,6 +114,7 @@ class Creative:
     image: Image.Image
     values: dict  # manifest result columns describing how it was made
     keep: Image.Image | None = None  # pixels later steps (the watermark) must leave exact: white
+    clean: Image.Image | None = None  # scene, product and AI label only, when the variant writes it
 
 
 def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative:
@@ -145,7 +147,8 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         missing_glyphs=overlay.missing_glyphs,
     )
     values.update(_scores(scene, plan, overlay, brand, product, box))
-    return Creative(creative, values, keep)
+    clean = overlay_label(scene, plan, brand) if writes_clean(variant.deliverables) else None
+    return Creative(creative, values, keep, clean)
 
 
 def _scores(scene: Image.Image, plan, overlay, brand: BrandKit, product: Image.Image | None, box: Box | None) -> dict:

@@ -91,14 +91,11 @@ def result_row(variant: Variant, status: str, values: dict) -> dict:
     return row
 
 
-def output_path(variant: Variant) -> Path:
-    """Where a variant's creative lives, relative to the output folder."""
-    return (
-        Path("images")
-        / variant.campaign_id
-        / variant.product_id
-        / f"{variant.format}-{variant.variant_id}{FILE_SUFFIX[variant.output_format]}"
-    )
+def output_path(variant: Variant, kind: str = "creative") -> Path:
+    """Where a variant's creative (or its clean image, ``-clean`` added) lives, relative to
+    the output folder."""
+    stem = f"{variant.format}-{variant.variant_id}" + ("" if kind == "creative" else f"-{kind}")
+    return Path("images") / variant.campaign_id / variant.product_id / f"{stem}{FILE_SUFFIX[variant.output_format]}"
 
 
 def save_creative(variant: Variant, generated: Image.Image, out_dir: Path, signer: C2paSigner | None) -> dict:
@@ -106,27 +103,35 @@ def save_creative(variant: Variant, generated: Image.Image, out_dir: Path, signe
     returns its manifest values, output_path (relative to out_dir) and sha256 included.
     The thumbnail and the hash come from what is in memory, never read back from disk."""
     creative = finish(variant, generated, shared_assets())
-    relative = output_path(variant)
-    disclosed = disclose(
-        creative.image,
-        variant.variant_id,
-        variant.output_format,
-        variant.quality,
-        relative.name,
-        signer,
-        creative.keep,
-    )
-    data = disclosed.data
-    # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
-    atomic_write_bytes(out_dir / relative, data, fsync=False)
+    values = {**creative.values, **_write_disclosed(variant, creative.image, creative.keep, out_dir, signer)}
     atomic_write_bytes(
-        out_dir / report.thumbnail_path(relative.as_posix()), report.thumbnail_bytes(creative.image), fsync=False
+        out_dir / report.thumbnail_path(values["output_path"]), report.thumbnail_bytes(creative.image), fsync=False
     )
+    if creative.clean is not None:
+        clean = _write_disclosed(variant, creative.clean, creative.keep, out_dir, signer, kind="clean")
+        values.update(
+            clean_path=clean["output_path"],
+            clean_sha256=clean["output_sha256"],
+            clean_watermark_payload=clean["watermark_payload"],
+        )
+    return values
+
+
+def _write_disclosed(
+    variant: Variant, image: Image.Image, keep, out_dir: Path, signer: C2paSigner | None, kind: str = "creative"
+) -> dict:
+    """Watermark, XMP and C2PA on one file of the variant, written atomically; its manifest
+    values (watermark, signer, output_path and output_sha256)."""
+    relative = output_path(variant, kind)
+    disclosed = disclose(
+        image, variant.variant_id, variant.output_format, variant.quality, relative.name, signer, keep, kind
+    )
+    # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
+    atomic_write_bytes(out_dir / relative, disclosed.data, fsync=False)
     return {
-        **creative.values,
         **disclosed.values,
         "output_path": relative.as_posix(),
-        "output_sha256": hashlib.sha256(data).hexdigest(),
+        "output_sha256": hashlib.sha256(disclosed.data).hexdigest(),
     }
 
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pixio_ads.campaign.deliverables import writes_clean
 from pixio_ads.campaign.spreadsheet import load_campaign
 from pixio_ads.campaign.variants import Variant, expand
 from pixio_ads.core.fileio import atomic_write_bytes
@@ -134,7 +135,11 @@ def _done_before(row: dict | None, out_dir: Path, image_checks_id: str) -> bool:
         return False
     if kept_block(row, image_checks_id):
         return True
-    return row["status"] == "rendered" and bool(row["output_path"]) and (out_dir / row["output_path"]).is_file()
+    if row["status"] != "rendered" or not row["output_path"] or not (out_dir / row["output_path"]).is_file():
+        return False
+    return not writes_clean(row.get("deliverables") or "") or bool(
+        row.get("clean_path") and (out_dir / row["clean_path"]).is_file()
+    )
 
 
 def _settle_previous_run(out_dir: Path, earlier: dict[str, dict]) -> None:

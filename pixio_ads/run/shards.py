@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pixio_ads.campaign.deliverables import writes_clean
 from pixio_ads.core.fileio import sha256_file
 from pixio_ads.outputs.manifest import (
     read_table_or_empty,
@@ -65,16 +66,23 @@ class ShardRows:
 def is_complete(row: dict, out_dir: Path, image_checks_id: str | None = None) -> bool:
     """A row needs no new render: blocked by the safety checker, blocked by the policy's image
     checks while they are unchanged (``image_checks_id``: the current ones' fingerprint), or
-    rendered with its file on disk matching the recorded sha256 (a missing or corrupt file
-    means render again). A block by the policy's text checks is re-decided by every plan."""
+    rendered with its files on disk (the creative, and the clean image the variant writes)
+    matching the recorded sha256 (a missing or corrupt file means render again). A block by
+    the policy's text checks is re-decided by every plan."""
     if kept_block(row, image_checks_id):
         return True
     if row["status"] == "blocked":
         return not row.get("policy_category")  # the safety checker's: kept; the policy's: decided again
     if row["status"] != "rendered" or not row["output_path"]:
         return False
-    path = Path(out_dir) / row["output_path"]
-    return path.is_file() and sha256_file(path) == row["output_sha256"]
+    files = [(row["output_path"], row["output_sha256"])]
+    if writes_clean(row.get("deliverables") or ""):
+        files.append((row.get("clean_path"), row.get("clean_sha256")))
+    return all(path and _file_matches(Path(out_dir) / path, sha256) for path, sha256 in files)
+
+
+def _file_matches(path: Path, sha256: str | None) -> bool:
+    return path.is_file() and sha256_file(path) == sha256
 
 
 def shard_complete(out_dir: str | Path, variant_ids: list[str]) -> bool:
@@ -103,5 +111,6 @@ def shard_keys(out_dir: str | Path, variant_ids: list[str]) -> list[str]:
     rows_file = shard_path(Path(out_dir), variant_ids)
     keys = [f"{SHARDS_DIR}/{rows_file.name}", f"{SHARDS_DIR}/{rows_file.with_suffix(RESULT_SUFFIX).name}"]
     if rows_file.is_file():
-        keys += [row["output_path"] for row in read_table_or_empty(rows_file).to_pylist() if row["output_path"]]
+        for row in read_table_or_empty(rows_file).to_pylist():
+            keys += [path for path in (row["output_path"], row["clean_path"]) if path]
     return keys

@@ -35,9 +35,11 @@ def _bch_code():
     return bchlib.BCH(t=BCH_T, m=BCH_M)
 
 
-def payload_for(variant_id: str) -> str:
-    """The 24-bit short hash a creative carries, as 6 hex digits."""
-    return hashlib.sha256(variant_id.encode()).digest()[:PAYLOAD_BYTES].hex()
+def payload_for(variant_id: str, image: str = "creative") -> str:
+    """The 24-bit short hash a creative carries, as 6 hex digits. A variant's clean image
+    (deliverables.py) carries its own, so a platform's copy tells which file it was."""
+    key = variant_id if image == "creative" else f"{variant_id}/{image}"
+    return hashlib.sha256(key.encode()).digest()[:PAYLOAD_BYTES].hex()
 
 
 def payload_bits(payload_hex: str) -> list[int]:

@@ -50,7 +50,7 @@ _SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp
 # --- XMP / IPTC --------------------------------------------------------------------------
 
 
-def xmp_packet(variant_id: str, payload: str) -> bytes:
+def xmp_packet(variant_id: str, payload: str, image: str = "creative") -> bytes:
     """IPTC DigitalSourceType plus who made it; what exiftool shows as XMP-iptcExt."""
     return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
@@ -63,6 +63,7 @@ def xmp_packet(variant_id: str, payload: str) -> bytes:
     Iptc4xmpExt:DigitalSourceType="{TRAINED_ALGORITHMIC_MEDIA}"
     xmp:CreatorTool="{GENERATOR} {__version__}"
     pixio:VariantId="{variant_id}"
+    pixio:Image="{image}"
     pixio:WatermarkPayload="{payload}">
    <dc:description><rdf:Alt><rdf:li xml:lang="x-default">AI-generated image ({GENERATOR})</rdf:li></rdf:Alt></dc:description>
   </rdf:Description>
@@ -112,14 +113,16 @@ def disclose(
     title: str,
     signer: C2paSigner | None,
     keep: Image.Image | None = None,
+    kind: str = "creative",
 ) -> Disclosed:
     """Steps 2-4 on an image that already carries its visible label. Pixels white in
-    ``keep`` stay exact (inpaint mode's product); the watermark lives in the rest."""
-    payload = payload_for(variant_id)
+    ``keep`` stay exact (inpaint mode's product); the watermark lives in the rest. ``kind``:
+    the creative or the variant's clean image, each with its own watermark payload."""
+    payload = payload_for(variant_id, kind)
     marked = embed_watermark(image, payload)
     if keep is not None:
         marked = Image.composite(image.convert("RGB"), marked, keep)
-    data = encode_with_xmp(marked, output_format, quality, xmp_packet(variant_id, payload))
+    data = encode_with_xmp(marked, output_format, quality, xmp_packet(variant_id, payload, kind))
     if signer is not None:
         data = sign_c2pa(data, output_format, signer, variant_id, title)
     return Disclosed(
@@ -156,6 +159,18 @@ class Verification:
         return not self.problems
 
 
+def manifest_payloads(manifest_rows: dict[str, dict]) -> dict[str, str]:
+    """Every watermark a manifest's files carry: ``variant id`` for the creative,
+    ``variant id/clean`` for its clean image (deliverables.py)."""
+    payloads = {}
+    for vid, row in manifest_rows.items():
+        if row.get("watermark_payload"):
+            payloads[vid] = row["watermark_payload"]
+        if row.get("clean_watermark_payload"):
+            payloads[f"{vid}/clean"] = row["clean_watermark_payload"]
+    return payloads
+
+
 def verify_file(
     path: Path,
     sizes: list[tuple[int, int]],
@@ -175,9 +190,7 @@ def verify_file(
             reads = read_at_scales(image, sizes)  # shared by the decode and the manifest match
             read = decode_reads(reads)
             if manifest_rows:
-                payloads = {
-                    vid: row["watermark_payload"] for vid, row in manifest_rows.items() if row.get("watermark_payload")
-                }
+                payloads = manifest_payloads(manifest_rows)
                 by_payload = {payload: vid for vid, payload in payloads.items()}
                 if read.payload in by_payload:
                     matched, distance = by_payload[read.payload], read.corrected_bits
@@ -194,7 +207,8 @@ def verify_file(
     if source_type != TRAINED_ALGORITHMIC_MEDIA:
         problems.append("no XMP DigitalSourceType trainedAlgorithmicMedia")
     c2pa_read = read_c2pa(data, output_format, trust_anchors)
-    expects_c2pa = require_c2pa or bool(manifest_rows and matched and manifest_rows[matched].get("c2pa_written"))
+    row = manifest_rows[matched.split("/")[0]] if manifest_rows and matched else {}
+    expects_c2pa = require_c2pa or bool(row.get("c2pa_written"))
     # An untrusted signer is a trust decision (add the CA with --trust-anchors), not tampering.
     broken = [code for code in c2pa_read.failures if code != UNTRUSTED]
     if c2pa_read.present and (c2pa_read.state == "Invalid" or broken):
