@@ -112,10 +112,12 @@ def test_google_editor_csv_attaches_every_image(run_out):
         assert ad["Business name"] == "Spring Co." and ad["Call to action"] == "Shop now"
         for column, shape in (("Marketing images", "landscape"), ("Square marketing images", "square")):
             path = folder / ad[column]
-            row = rows[path.stem.split("-", 1)[1]]
-            assert path.read_bytes() == (run_out / row["output_path"]).read_bytes()
+            row = rows[path.stem.split("-")[1]]
+            # Google gets the clean image by default: no copy, button or logo drawn in
+            assert path.stem.endswith("-clean") and row["deliverables"] == "creative; clean"
+            assert path.read_bytes() == (run_out / row["clean_path"]).read_bytes()
             assert image_spec("google", row_format(row)).name == shape
-        assert ad["Final URL suffix"].endswith(f"utm_content={Path(ad['Marketing images']).stem.split('-', 1)[1]}")
+        assert ad["Final URL suffix"].endswith(f"utm_content={Path(ad['Marketing images']).stem.split('-')[1]}")
         with Image.open(folder / ad["Square logo images"]) as logo:  # the brand kit's 3:1 logo, padded to 1:1
             assert logo.width == logo.height >= 128 and logo.getpixel((0, 0))[3] == 0
         assert ad["Logo images"] == ""  # no 4:1 logo in the kit
@@ -141,11 +143,16 @@ def test_csv_export_has_every_creative(run_out):
         assert path.stat().st_size == creative["bytes"]
         with Image.open(path) as image:
             assert image.size == (creative["width"], creative["height"])
+        row = rows[creative["variant_id"]]
+        if row["clean_path"]:  # the clean image beside the creative
+            assert (folder / creative["clean_file"]).read_bytes() == (run_out / row["clean_path"]).read_bytes()
+        else:
+            assert creative["clean_file"] == ""
 
 
 def test_a_file_over_the_platform_limit_is_left_out_with_its_reason(run_out, monkeypatch, tmp_path):
     google = [r for r in manifest_rows(run_out).values() if "google" in r["platforms"]]
-    sizes = sorted((run_out / r["output_path"]).stat().st_size for r in google)
+    sizes = sorted((run_out / r["clean_path"]).stat().st_size for r in google)  # Google's images: the clean ones
     monkeypatch.setitem(platforms.MAX_FILE_BYTES, "google", sizes[0] - 1)
     result = CliRunner().invoke(app, ["export", str(run_out), "--to", "google", "--out", str(tmp_path / "g")])
     assert result.exit_code == EXIT_INVALID_INPUT  # no ad keeps its images

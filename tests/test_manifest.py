@@ -87,12 +87,15 @@ def test_merge_keeps_plan_order_and_one_row_per_variant(variants):
 
 def test_a_version_2_manifest_is_upgraded_on_reading_with_empty_ad_settings(tmp_path, variants):
     rows = [result_row(v) for v in variants]
-    v2 = manifest.rows_to_table(rows).drop_columns(["ad_settings"])
+    v2 = manifest.rows_to_table(rows).drop_columns(
+        ["ad_settings", "deliverables", "clean_path", "clean_sha256", "clean_watermark_payload"]
+    )
     pq.write_table(v2.replace_schema_metadata({b"pixio_ads.schema_version": b"2"}), tmp_path / "v2.parquet")
     read = manifest.read_table(tmp_path / "v2.parquet")
     assert read.schema.equals(manifest.MANIFEST_SCHEMA)
     assert read.column("ad_settings").to_pylist() == [""] * len(rows)
+    assert read.column("deliverables").to_pylist() == ["creative"] * len(rows)  # no clean image before v4
     assert read.column("variant_id").to_pylist() == [v.variant_id for v in variants]  # nothing renders again
-    plan = manifest.variants_to_table(variants).drop_columns(["ad_settings"])
+    plan = manifest.variants_to_table(variants).drop_columns(["ad_settings", "deliverables"])
     pq.write_table(plan.replace_schema_metadata({b"pixio_ads.schema_version": b"2"}), tmp_path / "plan.parquet")
     assert manifest.read_table(tmp_path / "plan.parquet", manifest.PLAN_SCHEMA).num_rows == len(variants)

@@ -261,12 +261,14 @@ def test_settings_come_from_the_column_else_the_brand_kit_else_defaults(campaign
         "page_id": "555555555555", "instagram_id": "", "daily_budget": "40.00", "lifetime_budget": "",
         "start_date": "", "end_date": "", "countries": ["DE", "AT"], "age_min": 25, "age_max": 54,
         "special_ad_categories": ["None"], "optimization_goal": "LINK_CLICKS", "billing_event": "IMPRESSIONS",
+        "image": "creative",
     }  # fmt: skip
     assert chosen["google"] == {
         "daily_budget": "15.50",
         "start_date": "",
         "end_date": "",
         "bid_strategy": "Maximize clicks",
+        "image": "clean",
     }
     own = settings(
         campaign_dir,

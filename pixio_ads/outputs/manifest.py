@@ -274,7 +274,8 @@ def _upgrade(table: pa.Table, version: str) -> pa.Table:
     for added_in, columns in ADDED_PLAN_COLUMNS.items():
         if int(version) < int(added_in):
             for name, value in columns.items():
-                table = table.append_column(name, pa.array([value] * len(table), _VARIANT_TYPES[name]))
+                if name not in table.column_names:
+                    table = table.append_column(name, pa.array([value] * len(table), _VARIANT_TYPES[name]))
     return table
 
 
