@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pixio_ads.campaign import parsers
+from pixio_ads.campaign.copy import copy_column
 from pixio_ads.campaign.parsers import Parser
 from pixio_ads.campaign.platforms import (
     CALLS_TO_ACTION,
@@ -88,8 +89,26 @@ COLUMNS: tuple[Column, ...] = (
         "square; story",
         parse=parsers.formats,
     ),
-    Column("headline", True, "Headline copy.", "Hydration, upgraded"),
-    Column("cta", True, "Call to action copy.", "Shop now"),
+    Column(
+        "headline",
+        True,
+        "Headline copy (the first language's). Options: `headline_2` ... `headline_5`, each a variant of its own; "
+        "other languages: `headline[fr]`, `headline_2[fr]` (copy.py).",
+        "Hydration, upgraded",
+    ),
+    Column(
+        "cta",
+        True,
+        "Call to action copy; options `cta_2` ... `cta_5` (each headline x CTA option is a variant), `cta[fr]` per language.",
+        "Shop now",
+    ),
+    Column(
+        "languages",
+        False,
+        "Languages of the row's copy, BCP 47 tags separated by `;` (default `en`); each is a variant of its own, with "
+        "its copy in columns tagged with it (`headline[de]`, `cta[de]`) and the AI label in it.",
+        "en; de; ja",
+    ),
     Column(
         "variants",
         False,
@@ -343,4 +362,15 @@ COLUMNS: tuple[Column, ...] = (
     ),
 )
 COLUMN_NAMES = {column.name for column in COLUMNS}
+
+
+class KnownColumns(list):
+    """The column table's names, and every numbered or language-tagged copy column
+    (``headline_2``, ``cta[fr]``): ``in`` knows them all, listing shows the table's."""
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or (isinstance(name, str) and copy_column(name) is not None)
+
+
+KNOWN_COLUMNS = KnownColumns(column.name for column in COLUMNS)
 REQUIRED_COLUMNS = [column.name for column in COLUMNS if column.required]

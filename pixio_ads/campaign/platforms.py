@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from pixio_ads.campaign.copy import copy_column
 from pixio_ads.core.formats import AdFormat
 
 PLATFORMS = ("meta", "google")
@@ -148,23 +149,32 @@ Problem = Callable[[str, str, str, "str | None"], None]  # (column, message, fix
 
 
 def check_ad(
-    platforms: tuple[str, ...], cells: dict[str, str], formats: tuple[AdFormat, ...], problem: Problem, warn
+    platforms: tuple[str, ...],
+    cells: dict[str, str],
+    formats: tuple[AdFormat, ...],
+    problem: Problem,
+    warn,
+    languages: tuple[str, ...] = (),
 ) -> None:
     """The row's copy and formats against each named platform's limits. ``cells`` are the
-    row's text cells (``primary_text`` falls back to the headline as the platforms' exports do)."""
+    row's text cells, every copy option and language included (``primary_text`` falls back to
+    the headline as the platforms' exports do); ``languages`` past the first need their own
+    copy of what a platform requires."""
     for platform in platforms:
         name = PLATFORM_NAMES[platform]
         for column in REQUIRED_COLUMNS[platform]:
-            if not cells.get(column):
-                problem(column, f"{name} ads need a {column.replace('_', ' ')}", f"fill in {column}", None)
+            tagged = [column] + ([f"{column}[{tag}]" for tag in languages[1:]] if copy_column(column) else [])
+            for wanted in tagged:
+                if not cells.get(wanted):
+                    problem(wanted, f"{name} ads need a {column.replace('_', ' ')}", f"fill in {wanted}", None)
         for target, field, column, limit, hard in TEXT_LIMITS:
-            text = cells.get(column) or (cells.get("headline", "") if column == "primary_text" else "")
-            if target == platform and text_length(platform, text) > limit:
-                message = f"{name} {field} is {_counted(platform, text)}, over the limit of {limit}"
-                if hard:
-                    problem(column, message, _shorten(platform, text, limit), text)
-                else:
-                    warn(column, f"{message}; feeds truncate it (shorten it to keep it whole)")
+            for cell, text in _texts(cells, column) if target == platform else ():
+                if text_length(platform, text) > limit:
+                    message = f"{name} {field} is {_counted(platform, text)}, over the limit of {limit}"
+                    if hard:
+                        problem(cell, message, _shorten(platform, text, limit), text)
+                    else:
+                        warn(cell, f"{message}; feeds truncate it (shorten it to keep it whole)")
         output_format = cells.get("output_format", "").lower() or "png"
         if output_format.replace("jpg", "jpeg") not in FILE_TYPES[platform]:
             problem(
@@ -174,6 +184,17 @@ def check_ad(
                 cells.get("output_format"),
             )
         _check_images(platform, formats, problem, warn)
+
+
+def _texts(cells: dict[str, str], column: str) -> list[tuple[str, str]]:
+    """(cell, text) of every option and language of ``column``; the primary text the headline
+    when empty."""
+    if not copy_column(column):
+        return [(column, cells.get(column) or "")]
+    found = [(name, text) for name, text in cells.items() if text and (copy_column(name) or ("",))[0] == column]
+    if column == "primary_text" and not cells.get("primary_text"):
+        found.append(("primary_text", cells.get("headline") or ""))
+    return found
 
 
 def _counted(platform: str, text: str) -> str:

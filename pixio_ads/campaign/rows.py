@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixio_ads.campaign.copy import LanguageCopy
 from pixio_ads.campaign.platforms import (
     DEFAULT_OBJECTIVE,
 )
@@ -47,8 +48,9 @@ class CampaignRow:
     audiences: tuple[str, ...]
     styles: tuple[str, ...]
     formats: tuple[AdFormat, ...]
-    headline: str
+    headline: str  # the first language's first option (templates see it)
     cta: str
+    copy: tuple[LanguageCopy, ...] = ()  # every language's copy options (copy.py)
     variants: int = 1
     base_seed: int | None = None
     negative_prompt: str = ""

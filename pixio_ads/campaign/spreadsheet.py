@@ -11,6 +11,7 @@ it (header = row 1), the column, the bad value and how to fix it.
 from __future__ import annotations
 
 import re
+from itertools import zip_longest
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,8 @@ from pixio_ads.campaign.adsettings import SETTING_COLUMNS
 from pixio_ads.campaign.adsettings import resolve as resolve_ad_settings
 from pixio_ads.campaign.assets import image_size
 from pixio_ads.campaign.checks import CampaignCheck, RowCheck
-from pixio_ads.campaign.columns import COLUMN_NAMES, COLUMNS, REQUIRED_COLUMNS
+from pixio_ads.campaign.columns import COLUMNS, KNOWN_COLUMNS, REQUIRED_COLUMNS
+from pixio_ads.campaign.copy import LanguageCopy, column_name, copy_columns_in, parse_languages, read_copy
 from pixio_ads.campaign.deliverables import resolve_deliverables
 from pixio_ads.campaign.platforms import (
     CALLS_TO_ACTION,
@@ -38,7 +40,8 @@ from pixio_ads.creative.composite import (
     Placement,
 )
 from pixio_ads.creative.emoji import EMOJI_FONT_ENV, is_emoji_candidate
-from pixio_ads.creative.overlay import fit_copy, layout_for
+from pixio_ads.creative.overlay import copy_fonts, fit_copy, layout_for
+from pixio_ads.creative.scripts import is_rtl, package_for, script_of
 from pixio_ads.creative.textfit import TextFitError
 from pixio_ads.creative.typeface import choose_font
 
@@ -47,7 +50,7 @@ def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file (a path, or an fsspec URL: fetched with its folder,
     storage.fetch_input). Raises ValidationError listing every problem."""
     path = fetch_input(path, with_folder=True)
-    sheet = read_sheet(path, [column.name for column in COLUMNS])
+    sheet = read_sheet(path, KNOWN_COLUMNS)
     rows, notes = _validate(path, sheet.frame, sheet.header_row)
     return Campaign(path=path, rows=rows, warnings=sheet.warnings + notes, sheet=sheet.name)
 
@@ -77,7 +80,7 @@ def _validate(path: Path, frame: pd.DataFrame, header_row: int = 1) -> tuple[lis
                 for n in missing
             ]
         )
-    known = [name for name in frame.columns if name in COLUMN_NAMES]
+    known = [name for name in frame.columns if name in KNOWN_COLUMNS]
     rows: list[CampaignRow] = []
     for index, record in enumerate(frame[known].to_dict("records")):
         check = RowCheck(campaign, row=index + header_row + 1)
@@ -101,7 +104,7 @@ def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     if not any(cells.values()):
         return None  # empty rows are skipped
     _reject_control_characters(cells, check)
-    _reject_formulas(record, cells, check)
+    _reject_formulas(record, cells, check, copy_columns_in(cells))
     for name in REQUIRED_COLUMNS:
         if not cells[name] and not any(issue.column == name for issue in check.issues):
             check.problem(name, "required cell is empty", f"fill in {name}")
@@ -111,7 +114,10 @@ def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     refs = {name: values[name] for name in ("source_image", "replace_mask", "product_mask") if values[name]}
     product_image = values["product_image"].path if values["product_image"] else check.campaign.folder
     _check_mode_inputs(values["mode"], cells, refs, product_image, check.problem)
+    values["languages"] = parse_languages(values["languages"], check.problem)
+    values["copy"] = read_copy(cells, values["languages"], check.problem)
     values["call_to_action"] = _check_platforms(values, cells, check)
+    values.pop("languages")  # each language's copy is in values["copy"]
     values["ad_settings"] = _ad_settings(values, cells, check)
     placement = Placement(
         anchor=values.pop("anchor"),
@@ -121,8 +127,9 @@ def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
         harmonize=values.pop("harmonize"),
     )
     if not check.issues:  # copy must fit every format at a legible size; checked before any rendering
-        _check_copy_fits(cells, values["formats"], placement, values["brand_kit"], check)
-        _note_missing_glyphs(cells, values["brand_kit"], check)
+        _note_missing_glyphs(values["copy"], values["brand_kit"], check)
+    if not check.issues:
+        _check_copy_fits(values["copy"], values["formats"], placement, values["brand_kit"], check)
     if check.issues:
         return None
     image, template_path, brand = values.pop("product_image"), values.pop("template"), values.pop("brand_kit")
@@ -157,9 +164,9 @@ def _reject_control_characters(cells: dict[str, str], check: RowCheck) -> None:
             cells[name] = ""
 
 
-def _reject_formulas(record: dict, cells: dict[str, str], check: RowCheck) -> None:
+def _reject_formulas(record: dict, cells: dict[str, str], check: RowCheck, copy_columns: list[str]) -> None:
     """Cells a spreadsheet program would evaluate are reported and treated as empty."""
-    for name in _TEXT_COLUMNS:
+    for name in dict.fromkeys([*_TEXT_COLUMNS, *copy_columns]):
         if _FORMULA_PREFIX.match(str(record.get(name, ""))):
             fix = "remove the leading =, +, - or @ (write the text itself)"
             check.problem(
@@ -169,41 +176,68 @@ def _reject_formulas(record: dict, cells: dict[str, str], check: RowCheck) -> No
 
 
 def _check_copy_fits(
-    cells: dict, formats: tuple[AdFormat, ...], placement: Placement, brand: BrandKit, check: RowCheck
+    copies: tuple[LanguageCopy, ...], formats: tuple[AdFormat, ...], placement: Placement, brand: BrandKit, check
 ) -> None:
-    for fmt in formats:
-        try:
-            fit_copy(cells["headline"], cells["cta"], layout_for(fmt, placement.margin, brand), brand, check_only=True)
-        except TextFitError as exc:
-            for name, message in exc.failures:
-                if name == "ai_label":  # the brand kit's label text
-                    fix = "shorten the brand kit's ai_label text"
-                    check.problem(
-                        "brand_kit",
-                        f"ai_label.text: {message} (format {fmt.name})",
-                        fix,
-                        cells.get("brand_kit") or None,
-                    )
-                else:
-                    fix = f"shorten the {name}, or use a narrower font in the brand kit"
-                    check.problem(name, f"{message} (format {fmt.name})", fix, cells[name])
+    """Every headline and CTA option of every language fits every format (each is fitted
+    alone, so a headline option is checked once, not once per CTA option)."""
+    for index, copy in enumerate(copies):
+        tag = None if index == 0 else copy.language
+        pairs = list(zip_longest(copy.headlines, copy.ctas))
+        for fmt in formats:
+            plan = layout_for(fmt, placement.margin, brand, is_rtl(copy.headlines[0]))
+            for number, (headline, cta) in enumerate(pairs, start=1):
+                try:
+                    fit_copy(headline or copy.headlines[0], cta or copy.ctas[0], plan, brand, True, copy.language)
+                except TextFitError as exc:
+                    _copy_fit_problems(exc, fmt, number, tag, headline, cta, check)
 
 
-def _note_missing_glyphs(cells: dict, brand: BrandKit, check: RowCheck) -> None:
-    """Characters no font of the kit can draw (emoji without a colour emoji font, scripts the
-    fonts lack) are left out of the creative: a warning names them, the row and the column,
-    before anything renders."""
-    for name, fonts in (("headline", brand.headline_fonts), ("cta", brand.cta_fonts)):
-        _, _, missing = choose_font(cells[name], fonts, brand.emoji_path)
-        if missing:
-            listed = " ".join(f"{char} (U+{ord(char):04X})" for char in missing)
-            fix = "add a font that has them to the brand kit"
-            if not brand.emoji_font and any(is_emoji_candidate(char) for char in missing):
-                fix += (
-                    "; for emoji, install a colour emoji font (Debian/Ubuntu: fonts-noto-color-emoji) "
-                    f"or name one as fonts.emoji in the brand kit or in {EMOJI_FONT_ENV}"
-                )
-            check.warn(name, f"no font of the brand kit has {listed}; they are left out of the creative ({fix})")
+def _copy_fit_problems(exc: TextFitError, fmt: AdFormat, number: int, tag, headline, cta, check) -> None:
+    for name, message in exc.failures:
+        if name == "ai_label":  # the brand kit's label text
+            if number == 1:
+                fix = "shorten the brand kit's ai_label text (or its translation)"
+                check.problem("brand_kit", f"ai_label: {message} (format {fmt.name})", fix, None)
+        elif (headline if name == "headline" else cta) is not None:
+            column = column_name(name, number, tag)
+            fix = f"shorten the {name}, or use a narrower font in the brand kit"
+            check.problem(column, f"{message} (format {fmt.name})", fix, headline if name == "headline" else cta)
+
+
+def _note_missing_glyphs(copies: tuple[LanguageCopy, ...], brand: BrandKit, check: RowCheck) -> None:
+    """Characters no font can draw are left out of the creative. Letters of a script with no
+    installed font are an error naming the font package to install; emoji without a colour
+    emoji font a warning (they are left out). Both name the row and the column."""
+    for index, copy in enumerate(copies):
+        tag = None if index == 0 else copy.language
+        for kind, fonts in (("headline", brand.headline_fonts), ("cta", brand.cta_fonts)):
+            for number, text in enumerate(copy.options(kind), start=1):
+                _, _, missing = choose_font(text, copy_fonts(text, fonts, brand, copy.language), brand.emoji_path)
+                if missing:
+                    _missing_glyphs(column_name(kind, number, tag), missing, brand, check)
+
+
+def _missing_glyphs(column: str, missing: str, brand: BrandKit, check: RowCheck) -> None:
+    letters = {char: script for char in missing if (script := script_of(char))}
+    if letters:
+        listed = " ".join(f"{char} (U+{ord(char):04X})" for char in sorted(letters))
+        scripts = sorted(set(letters.values()))
+        packages = " or ".join(sorted({package_for(script) for script in scripts}))
+        fix = (
+            f"install a font for {', '.join(scripts)} (Debian/Ubuntu: apt-get install {packages}; `make install-system` "
+            f"does), or name one in the brand kit's fonts.scripts.{scripts[0]}"
+        )
+        check.problem(column, f"no installed font draws {listed}", fix, None)
+    rest = "".join(char for char in missing if char not in letters)
+    if rest:
+        listed = " ".join(f"{char} (U+{ord(char):04X})" for char in rest)
+        fix = "add a font that has them to the brand kit"
+        if not brand.emoji_font and any(is_emoji_candidate(char) for char in rest):
+            fix += (
+                "; for emoji, install a colour emoji font (Debian/Ubuntu: fonts-noto-color-emoji) "
+                f"or name one as fonts.emoji in the brand kit or in {EMOJI_FONT_ENV}"
+            )
+        check.warn(column, f"no font of the brand kit has {listed}; they are left out of the creative ({fix})")
 
 
 def _check_platforms(values: dict, cells: dict, check: RowCheck) -> str:
@@ -230,7 +264,7 @@ def _check_platforms(values: dict, cells: dict, check: RowCheck) -> str:
                 "use one of: " + ", ".join(allowed_calls_to_action(platform)),
                 cells.get("call_to_action") or cells["cta"],
             )
-    check_ad(platforms, cells, values["formats"], check.problem, check.warn)
+    check_ad(platforms, cells, values["formats"], check.problem, check.warn, values["languages"])
     return key
 
 

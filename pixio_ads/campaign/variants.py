@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 
+from pixio_ads.campaign.copy import DEFAULT_LANGUAGE, LanguageCopy
 from pixio_ads.campaign.deliverables import CREATIVE
 from pixio_ads.campaign.prompts import PromptRenderer, TemplateError
 from pixio_ads.campaign.rows import Campaign, CampaignRow
@@ -70,8 +71,12 @@ class Variant:
     guidance: float
     upscaler: str  # "" when backgrounds are resized with Lanczos
     upscaler_steps: int
-    headline: str
+    headline: str  # the option drawn into the image
     cta: str
+    language: str  # BCP 47 tag of the copy and the AI label (copy.py)
+    headline_option: int  # which of the language's headline options (1-5)
+    cta_option: int
+    copy_options: str  # JSON: the language's headline, primary text and description options, the row's languages
     product_image: str  # absolute path on this machine
     product_image_sha256: str
     mode: str  # compose, inpaint, restyle, replace
@@ -183,17 +188,19 @@ def ad_columns(row: CampaignRow) -> dict[str, str]:
     return values
 
 
-def template_context(row: CampaignRow, audience: str, style: str, fmt) -> dict:
-    """What a prompt template sees: the row's fields plus this combination's values."""
+def template_context(row: CampaignRow, shared: list, fmt) -> dict:
+    """What a prompt template sees: the row's fields plus this combination's values
+    (``shared``: the variant's record, audience, style, language and copy set)."""
     return {
         "campaign_id": row.campaign_id,
         "product_id": row.product_id,
         "product_name": row.product_name,
-        "headline": row.headline,
-        "cta": row.cta,
+        "headline": shared[_SLOT["headline"]],
+        "cta": shared[_SLOT["cta"]],
+        "language": shared[_SLOT["language"]],
         "negative_prompt": row.negative_prompt,
-        "audience": audience,
-        "style": style,
+        "audience": shared[_SLOT["audience"]],
+        "style": shared[_SLOT["style"]],
         "format": fmt.name,
         "width": fmt.width,
         "height": fmt.height,
@@ -259,29 +266,32 @@ class _Expansion:
                     else derive_seed(row.campaign_id, row.product_id, audience, style, index)
                     for index in range(row.variants)
                 ]
-                for fmt in row.formats:
-                    prompt = self._prompt(compiled, row, audience, style, fmt)
-                    if prompt is not None:
-                        prefix = id_prefix(
-                            row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
-                            settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps,
-                            settings.guidance, self.upscaler, self.upscaler_steps, row.headline, row.cta,
-                            row.product_image_sha256, *hashed,
-                        )  # fmt: skip
-                        values = _record(
-                            common,
-                            audience=audience,
-                            style=style,
-                            format=fmt.name,
-                            width=fmt.width,
-                            height=fmt.height,
-                            prompt=prompt,
-                        )
-                        self._add_seeds(row, prefix, seeds, values)
+                for copy in row.copy or _single_copy(row):
+                    texts = _copy_values(row, copy)
+                    for choice in _copy_choices(copy):
+                        shared = _record(common, audience=audience, style=style, **texts, **choice)
+                        self._add_formats(row, compiled, settings, hashed, seeds, shared)
 
-    def _prompt(self, compiled, row: CampaignRow, audience: str, style: str, fmt) -> str | None:
+    def _add_formats(self, row: CampaignRow, compiled, settings: Settings, hashed: list, seeds, shared: list) -> None:
+        """One combination of audience, style, language and copy option, in every format."""
+        language, headline, cta = (shared[_SLOT[name]] for name in ("language", "headline", "cta"))
+        # English ids are those of campaigns from before languages: only other languages add one
+        language_term = [language] if language != DEFAULT_LANGUAGE else []
+        for fmt in row.formats:
+            prompt = self._prompt(compiled, row, shared, fmt)
+            if prompt is not None:
+                prefix = id_prefix(
+                    row.campaign_id, row.product_id, prompt, row.negative_prompt, fmt.width, fmt.height,
+                    settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps,
+                    settings.guidance, self.upscaler, self.upscaler_steps, headline, cta,
+                    row.product_image_sha256, *hashed, *language_term,
+                )  # fmt: skip
+                values = _record(shared, format=fmt.name, width=fmt.width, height=fmt.height, prompt=prompt)
+                self._add_seeds(row, prefix, seeds, values)
+
+    def _prompt(self, compiled, row: CampaignRow, shared: list, fmt) -> str | None:
         try:
-            return self.renderer.render(compiled, template_context(row, audience, style, fmt))
+            return self.renderer.render(compiled, template_context(row, shared, fmt))
         except TemplateError as exc:
             issue = exc.issue
             first_use = Issue(
@@ -305,6 +315,36 @@ class _Expansion:
             self.seen[vid] = row.row
             values[_SLOT["variant_id"]], values[_SLOT["seed_index"]], values[_SLOT["seed"]] = vid, index, seed
             self.variants.append(Variant(*values))
+
+
+def _single_copy(row: CampaignRow) -> tuple[LanguageCopy, ...]:
+    """A row built in code without copy options: its headline and CTA, in English."""
+    texts = (row.primary_text,) if row.primary_text else ()
+    return (LanguageCopy(DEFAULT_LANGUAGE, (row.headline,), (row.cta,), texts, (row.description,)),)
+
+
+def _copy_values(row: CampaignRow, copy: LanguageCopy) -> dict:
+    """The variant columns a language sets: its first primary text and description (for the
+    platforms) and every option as JSON (copy_options)."""
+    options = {
+        "headlines": copy.headlines, "primary_texts": copy.primary_texts, "descriptions": copy.descriptions,
+        "languages": [c.language for c in row.copy] or [copy.language],
+    }  # fmt: skip
+    return {
+        "language": copy.language,
+        "primary_text": (copy.primary_texts or ("",))[0],
+        "description": (copy.descriptions or ("",))[0],
+        "copy_options": json.dumps(options, ensure_ascii=False),
+    }
+
+
+def _copy_choices(copy: LanguageCopy) -> list[dict]:
+    """Each headline x CTA option, numbered from 1."""
+    return [
+        {"headline": headline, "cta": cta, "headline_option": h, "cta_option": c}
+        for h, headline in enumerate(copy.headlines, start=1)
+        for c, cta in enumerate(copy.ctas, start=1)
+    ]
 
 
 def _record(base: list | dict, **named) -> list:

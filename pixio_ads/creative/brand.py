@@ -45,6 +45,7 @@ from pixio_ads.core.errors import Issue, ValidationError
 from pixio_ads.creative.composite import LOGO_POSITIONS
 from pixio_ads.creative.emoji import colour_font_problem, system_emoji_font
 from pixio_ads.creative.scoring import COMPONENTS, DEFAULT_WEIGHTS
+from pixio_ads.creative.scripts import NOTO
 
 FONTS_DIR = Path(str(resources.files("pixio_ads").joinpath("fonts")))  # package data
 DEFAULT_HEADLINE_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
@@ -71,6 +72,8 @@ class _Fonts(_Strict):
     headline: str | None = None
     cta: str | None = None
     emoji: str | None = None
+    # a font per script (scripts.py names them: arabic, thai, han, ...) for copy in that script
+    scripts: dict[Literal[tuple(NOTO)], str] = Field(default_factory=dict)  # type: ignore[valid-type]
 
 
 def _colour_field(value: str) -> str:
@@ -112,6 +115,8 @@ class _Cta(_Strict):
 
 class _AiLabel(_Strict):
     text: str = Field(default="AI-generated", min_length=1, max_length=40)
+    # the label per language (BCP 47 tag: text), over the built-in table (labels.py)
+    translations: dict[str, str] = Field(default_factory=dict)
     position: Literal[("auto", *LOGO_POSITIONS)] = "auto"  # type: ignore[valid-type]
     # Below 0.6 the badge over a white scene would give the white text less than 4.5:1.
     opacity: float = Field(default=0.7, ge=0.6, le=1.0)
@@ -145,6 +150,7 @@ class _BrandFile(_Strict):
     name: str = ""
     logo: str | None = None
     logo_position: Literal[LOGO_POSITIONS] = "top-left"  # type: ignore[valid-type]
+    mirror_rtl: bool = True
     fonts: _Fonts = Field(default_factory=_Fonts)
     colors: _Colours = Field(default_factory=_Colours)
     cta: _Cta = Field(default_factory=_Cta)
@@ -186,6 +192,11 @@ class BrandKit:
     # The kit's colour emoji font, else the system's (not in sha256: a machine's fonts do
     # not change the variant ids; rows whose emoji were left out say so in missing_glyphs).
     emoji_font: Path | None = None
+    # Fonts per script, (script, path) pairs (scripts.fonts_for), and the label's translations.
+    script_fonts: tuple[tuple[str, Path], ...] = ()
+    label_translations: tuple[tuple[str, str], ...] = ()
+    # Right-to-left copy mirrors the logo's and the label's corners (left <-> right).
+    mirror_rtl: bool = True
     # The kit's ``meta`` / ``google`` sections: {platform: {key: value}} (adsettings.py).
     ads: dict = field(default_factory=dict, hash=False, compare=False)
 
@@ -224,6 +235,11 @@ def load_brand_kit(path: Path) -> BrandKit:
     headline_font = assets.resolve("fonts.headline", raw.fonts.headline, _font_problem)
     cta_font = assets.resolve("fonts.cta", raw.fonts.cta, _font_problem)
     emoji_font = assets.resolve("fonts.emoji", raw.fonts.emoji, colour_font_problem)
+    script_fonts = tuple(
+        (script, found)
+        for script, relative in raw.fonts.scripts.items()
+        if (found := assets.resolve(f"fonts.scripts.{script}", relative, _font_problem))
+    )
     label_position = label_corner(raw.ai_label.position, raw.logo_position if logo else None)
     if logo and label_position == raw.logo_position:
         message = f"the AI label and the logo cannot share the {label_position} corner"
@@ -244,6 +260,9 @@ def load_brand_kit(path: Path) -> BrandKit:
         cta_text_colour=parse_colour(raw.cta.text_color),
         cta_shape=raw.cta.shape,
         label_text=raw.ai_label.text,
+        label_translations=tuple(raw.ai_label.translations.items()),
+        script_fonts=script_fonts,
+        mirror_rtl=raw.mirror_rtl,
         label_position=label_position,
         label_opacity=raw.ai_label.opacity,
         path=str(path),

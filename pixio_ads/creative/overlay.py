@@ -29,6 +29,8 @@ from pixio_ads.creative.contrast import (
     contrast_ratio,
     pick_colour_and_scrim,
 )
+from pixio_ads.creative.labels import label_for
+from pixio_ads.creative.scripts import fonts_for
 from pixio_ads.creative.textfit import (
     CTA_PAD,
     LINE_SPACING,
@@ -127,9 +129,20 @@ def paste_logo(canvas: Image.Image, logo_path: Path, box: Box) -> Box:
     return Box(left, top, left + size[0], top + size[1])
 
 
-def layout_for(fmt: AdFormat, margin: float, brand: BrandKit) -> Layout:
-    """The format's layout with the brand's logo and AI-label corners."""
-    return _layout(fmt, margin, brand.logo_position, brand.label_position)
+def layout_for(fmt: AdFormat, margin: float, brand: BrandKit, rtl: bool = False) -> Layout:
+    """The format's layout with the brand's logo and AI-label corners, mirrored left to right
+    for right-to-left copy when the kit allows it (``mirror_rtl``)."""
+    logo, label = brand.logo_position, brand.label_position
+    if rtl and brand.mirror_rtl:
+        logo, label = _mirrored(logo), _mirrored(label)
+    return _layout(fmt, margin, logo, label)
+
+
+def _mirrored(corner: str | None) -> str | None:
+    if corner is None:
+        return None
+    swap = {"left": "right", "right": "left"}
+    return "-".join(swap.get(part, part) for part in corner.split("-"))
 
 
 @lru_cache(maxsize=1024)
@@ -156,11 +169,21 @@ class CopyFit:
     label: FittedText | None
 
 
-def _copy_boxes(headline: str, cta: str, plan: Layout, brand: BrandKit):
+def copy_fonts(text: str, fonts: tuple, brand: BrandKit, language: str) -> tuple[str, ...]:
+    """The brand's fonts for ``text``, with a font for each script it needs (scripts.py)."""
+    return fonts_for(text, fonts, language, kit_scripts=dict(brand.script_fonts))
+
+
+def label_text(brand: BrandKit, language: str) -> str:
+    """The AI label in ``language`` (labels.py; the kit's translations first)."""
+    return label_for(language, brand.label_text, dict(brand.label_translations))
+
+
+def _copy_boxes(headline: str, cta: str, plan: Layout, brand: BrandKit, language: str):
     """(name, text, fonts, width, height, max lines) of the headline and the CTA label."""
     for name, text, fonts, box, lines in (
-        ("headline", headline, brand.headline_fonts, plan.headline, MAX_LINES),
-        ("cta", cta, brand.cta_fonts, plan.cta, 1),
+        ("headline", headline, copy_fonts(headline, brand.headline_fonts, brand, language), plan.headline, MAX_LINES),
+        ("cta", cta, copy_fonts(cta, brand.cta_fonts, brand, language), plan.cta, 1),
     ):
         # A button's label leaves room for its padding (CTA_PAD x the font size, which is
         # below the label's height).
@@ -169,13 +192,15 @@ def _copy_boxes(headline: str, cta: str, plan: Layout, brand: BrandKit):
         yield name, text, fonts, width, height, lines
 
 
-def _fit_label(plan: Layout, brand: BrandKit) -> FittedText | None:
+def _fit_label(plan: Layout, brand: BrandKit, language: str = "en") -> FittedText | None:
     if plan.label is None:
         return None
     pad_share = 1.35  # the badge's padding around the text
     width, height = round(plan.label.width / pad_share), round(plan.label.height / pad_share)
+    text = label_text(brand, language)
+    fonts = copy_fonts(text, brand.cta_fonts, brand, language)
     try:
-        return fit_text(brand.label_text, brand.cta_fonts, width, height, MIN_LABEL_PX, 1, brand.emoji_path)
+        return fit_text(text, fonts, width, height, MIN_LABEL_PX, 1, brand.emoji_path, language)
     except TextFitError as exc:
         try:  # small formats (e.g. 256x256) have room for "AI" only
             return fit_text(SHORT_LABEL, brand.cta_fonts, width, height, MIN_LABEL_PX, 1)
@@ -183,22 +208,24 @@ def _fit_label(plan: Layout, brand: BrandKit) -> FittedText | None:
             raise TextFitError(str(exc)) from None
 
 
-def fit_copy(headline: str, cta: str, plan: Layout, brand: BrandKit, check_only: bool = False) -> CopyFit | None:
+def fit_copy(
+    headline: str, cta: str, plan: Layout, brand: BrandKit, check_only: bool = False, language: str = "en"
+) -> CopyFit | None:
     """Fit both texts (and the AI label) for one format. Raises TextFitError whose
     ``failures`` name each text (headline, cta, ai_label) that does not fit.
     ``check_only`` (validation): texts that surely fit at the minimum size are not laid
     out; the rest are, so the verdict and the message are the same as when rendering."""
     minimum = min_font_size(plan.canvas)
     fitted, failures = {}, []
-    for name, text, fonts, width, height, lines in _copy_boxes(headline, cta, plan, brand):
-        if check_only and surely_fits(text, fonts, width, height, minimum, lines, brand.emoji_path):
+    for name, text, fonts, width, height, lines in _copy_boxes(headline, cta, plan, brand, language):
+        if check_only and surely_fits(text, fonts, width, height, minimum, lines, brand.emoji_path, language):
             continue
         try:
-            fitted[name] = fit_text(text, fonts, width, height, minimum, lines, brand.emoji_path)
+            fitted[name] = fit_text(text, fonts, width, height, minimum, lines, brand.emoji_path, language)
         except TextFitError as exc:
             failures.append((name, str(exc)))
     try:
-        label = _fit_label(plan, brand)
+        label = _fit_label(plan, brand, language)
     except TextFitError as exc:
         failures.append(("ai_label", str(exc)))
     if failures:
@@ -219,11 +246,11 @@ class OverlayResult:
 
 
 def overlay_copy(
-    canvas: Image.Image, headline: str, cta: str, plan: Layout, brand: BrandKit
+    canvas: Image.Image, headline: str, cta: str, plan: Layout, brand: BrandKit, language: str = "en"
 ) -> tuple[Image.Image, OverlayResult]:
-    """Draw logo, headline, button and the AI label onto a copy of ``canvas``."""
+    """Draw logo, headline, button and the AI label (in ``language``) onto a copy of ``canvas``."""
     canvas = canvas.convert("RGB")
-    fitted = fit_copy(headline, cta, plan, brand)
+    fitted = fit_copy(headline, cta, plan, brand, language=language)
     logo = paste_logo(canvas, brand.logo, plan.logo) if brand.logo and plan.logo else None
     head = draw_text(canvas, fitted.headline, plan.headline, brand.text_colour, brand.scrim_colour)
     button = draw_button(canvas, fitted.cta, plan.cta, brand.cta_colour, brand.cta_text_colour, brand.cta_shape)
@@ -231,11 +258,11 @@ def overlay_copy(
     return canvas, OverlayResult(head, button, logo, label)
 
 
-def overlay_label(canvas: Image.Image, plan: Layout, brand: BrandKit) -> Image.Image:
+def overlay_label(canvas: Image.Image, plan: Layout, brand: BrandKit, language: str = "en") -> Image.Image:
     """The clean image: only the AI label on a copy of ``canvas``, where and as the creative
     has it (no headline, button or logo)."""
     canvas = canvas.convert("RGB")
-    fitted = _fit_label(plan, brand)
+    fitted = _fit_label(plan, brand, language)
     if fitted and plan.label:
         draw_label(canvas, fitted, plan.label, brand.label_opacity)
     return canvas

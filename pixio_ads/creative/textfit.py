@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pixio_ads.core.formats import Box
 from pixio_ads.creative.emoji import split_runs
+from pixio_ads.creative.linebreak import HYPHEN, break_units, hyphenation_points
 from pixio_ads.creative.typeface import Face, cached_face, choose_font, font_coverage, truetype_font
 
 MIN_FONT_SHARE = 0.022  # minimum legible size: this share of the canvas' short side...
@@ -16,6 +17,7 @@ MIN_FONT_PX = 12  # ...and never below this
 MIN_LABEL_PX = 9  # the AI label is a small badge; it stays readable down to this
 SHORT_LABEL = "AI"  # the label's text where the configured one does not fit
 SHRINK_BEFORE_WRAP = 0.7  # a single line may shrink to this share of the box-filling size
+HYPHENATE_BELOW = 0.8  # hyphenate when unhyphenated copy would be smaller than this share of the hyphenated
 MAX_LINES = 3
 LINE_SPACING = 1.1
 SCRIM_PAD = 0.25  # scrim padding, as a share of the font size
@@ -56,17 +58,37 @@ def _block_height(font: Face, lines: int) -> int:
     return round((ascent + descent) * (1 + (lines - 1) * LINE_SPACING))
 
 
-def _wrap(font: Face, words: list[str], width: int) -> list[str] | None:
-    """Greedy word wrap; None when a single word is wider than the box."""
+def _wrap(font: Face, units: tuple[str, ...], width: int, language: str | None = None) -> list[str] | None:
+    """Greedy wrap at the break opportunities (``units``, linebreak.break_units); None when
+    a unit is wider than the box. With ``language`` (a hyphenation pass), a unit that does
+    not fit the line in hand is hyphenated at the last point that does."""
     lines: list[str] = []
-    for word in words:
-        if measure(font, word) > width:
-            return None
-        if lines and measure(font, lines[-1] + " " + word) <= width:
-            lines[-1] += " " + word
+    line = ""
+    queue = list(units)
+    while queue:
+        unit = queue.pop(0)
+        if measure(font, (line + unit).rstrip()) <= width:
+            line += unit
+            continue
+        split = _hyphenate(font, line, unit, width, language) if language is not None else None
+        if split:
+            lines.append(line + split[0] + HYPHEN)
+            line, queue = "", [split[1], *queue]
+        elif line:
+            lines.append(line.rstrip())
+            line, queue = "", [unit, *queue]
         else:
-            lines.append(word)
-    return lines
+            return None
+    return lines + [line.rstrip()] if line.strip() else lines
+
+
+def _hyphenate(font: Face, line: str, unit: str, width: int, language: str) -> tuple[str, str] | None:
+    """(head, rest) of ``unit`` split at its last hyphenation point where the line, the head
+    and a hyphen still fit ``width``."""
+    for point in reversed(hyphenation_points(unit, language)):
+        if measure(font, line + unit[:point] + HYPHEN) <= width:
+            return unit[:point], unit[point:]
+    return None
 
 
 def _largest(low: int, high: int, fits) -> int | None:
@@ -89,27 +111,30 @@ def fit_text(
     min_size: int,
     max_lines: int = MAX_LINES,
     emoji: str | None = None,
+    language: str = "",
 ) -> FittedText:
     """The largest size at which ``text`` fits ``width`` x ``height``: one line first,
     shrinking down to SHRINK_BEFORE_WRAP of the box-filling size; then wrapped onto up to
     ``max_lines`` lines down to ``min_size``. ``emoji``: the colour emoji font, if any.
-    Raises TextFitError when nothing fits."""
+    ``language`` (BCP 47): where lines break (linebreak.py) and the hyphenation dictionary;
+    a word is hyphenated only when that keeps the type clearly larger. Raises TextFitError
+    when nothing fits."""
     path, drawable, missing = choose_font(text, fonts, emoji)
-    words = drawable.split()
-    if not words:
+    line = " ".join(drawable.split())
+    if not line:
         raise TextFitError(f"{text!r} has no characters the fonts can draw (missing: {missing!r})")
+    units = break_units(line, language)
     emoji = emoji if emoji and _has_emoji(drawable, path, emoji) else None
     start = max(min_size, round(height / 1.25))  # a line's height (ascent + descent) is ~1.2x the size
 
     def single(size: int) -> FittedText | None:
         font = cached_face(path, size, emoji)
-        line = " ".join(words)
         w, h = measure(font, line), _block_height(font, 1)
         return FittedText((line,), path, size, w, h, missing, emoji) if w <= width and h <= height else None
 
-    def wrapped(size: int) -> FittedText | None:
+    def wrapped(size: int, hyphenate: str | None = None) -> FittedText | None:
         font = cached_face(path, size, emoji)
-        lines = _wrap(font, words, width)
+        lines = _wrap(font, units, width, hyphenate)
         if lines is None or len(lines) > max_lines or _block_height(font, len(lines)) > height:
             return None
         return FittedText(
@@ -131,6 +156,10 @@ def fit_text(
         return wrapped(size) or (single(size) if size < shrink_floor else None)
 
     size = _largest(min_size, start, either)
+    # A long word (a German compound) would shrink the type: hyphenated, it may stay larger.
+    hyphenated = _largest(min_size, start, lambda size: wrapped(size, language)) if language else None
+    if hyphenated is not None and (size is None or size < HYPHENATE_BELOW * hyphenated):
+        return wrapped(hyphenated, language)
     if size is not None:
         return either(size)
     raise TextFitError(
@@ -176,24 +205,25 @@ def surely_fits(
     size: int,
     max_lines: int = MAX_LINES,
     emoji: str | None = None,
+    language: str = "",
 ) -> bool:
     """Whether ``text`` fits at ``size``, on an estimate that errs towards 'no': greedy
     wrapping with upper-bound widths needs at least as many lines as with true widths.
     ~50x faster than laying the text out, for validating thousands of rows. Text with
     emoji is not estimated (False: it is laid out)."""
     path, drawable, _ = choose_font(text, fonts, emoji)
-    words = drawable.split()
-    if not words or (emoji and _has_emoji(drawable, path, emoji)):
+    line_text = " ".join(drawable.split())
+    if not line_text or (emoji and _has_emoji(drawable, path, emoji)):
         return False
     room = (width - _OVERHANG * size) / _ADVANCE_SLACK  # the advance sum a line may reach
-    space = _advance_sum(path, size, " ")
     lines, line = 0, None
-    for word in words:
-        advance = _advance_sum(path, size, word)
+    for unit in break_units(line_text, language):
+        word = unit.rstrip()
+        advance, trailing = _advance_sum(path, size, word), _advance_sum(path, size, unit[len(word) :])
         if advance > room:
             return False
-        if line is not None and line + space + advance <= room:
-            line += space + advance
+        if line is not None and line + advance <= room:
+            line += advance + trailing
         else:
-            lines, line = lines + 1, advance
+            lines, line = lines + 1, advance + trailing
     return lines <= max_lines and _block_height(cached_face(path, size, None), lines) <= height

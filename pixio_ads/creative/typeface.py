@@ -10,11 +10,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pixio_ads.creative.brand import Colour
 from pixio_ads.creative.emoji import IGNORABLE, EmojiFace, split_runs
+from pixio_ads.creative.scripts import split_spec
 
 
 @lru_cache(maxsize=512)
-def truetype_font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
+def truetype_font(spec: str, size: int) -> ImageFont.FreeTypeFont:
+    """A font file (or face ``#N`` of a collection, scripts.font_spec) at a size."""
+    path, face = split_spec(spec)
+    return ImageFont.truetype(path, size, index=face)
 
 
 class Face:
@@ -72,11 +75,12 @@ def cached_face(path: str, size: int, emoji_path: str | None) -> Face:
 
 
 @lru_cache(maxsize=64)
-def font_coverage(path: str) -> frozenset[str]:
-    """The characters the font has glyphs for."""
+def font_coverage(spec: str) -> frozenset[str]:
+    """The characters the font (a file, or face ``#N`` of a collection) has glyphs for."""
     from fontTools.ttLib import TTFont
 
-    with TTFont(path, lazy=True, fontNumber=0) as font:
+    path, face = split_spec(spec)
+    with TTFont(path, lazy=True, fontNumber=face) as font:
         return frozenset(map(chr, font.getBestCmap() or {}))
 
 

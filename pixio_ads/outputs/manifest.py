@@ -20,10 +20,13 @@ from pixio_ads.core.fileio import atomic_write
 logger = logging.getLogger(__name__)
 
 # 2: ad platform columns (platforms ... call_to_action), scores and review; 3: ad_settings;
-# 4: deliverables and the clean image's columns
+# 4: deliverables and the clean image's columns, language and copy options
 SCHEMA_VERSION = "4"
 # Plan columns a version added, with the value older files read as (their variant ids are unchanged).
-ADDED_PLAN_COLUMNS = {"3": {"ad_settings": ""}, "4": {"deliverables": "creative"}}
+ADDED_PLAN_COLUMNS = {
+    "3": {"ad_settings": ""},
+    "4": {"deliverables": "creative", "language": "en", "headline_option": 1, "cta_option": 1, "copy_options": ""},
+}
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
 
@@ -132,6 +135,10 @@ COLUMN_DOCS: dict[str, str] = {
     "upscaler_steps": "Denoising steps of the upscaler.",
     "headline": "Headline copy.",
     "cta": "Call-to-action copy.",
+    "language": "BCP 47 tag of the copy and the AI label (`languages` column; `en` by default).",
+    "headline_option": "Which of the language's headline options (1 = `headline`, 2 = `headline_2`, ...).",
+    "cta_option": "Which of its CTA options.",
+    "copy_options": "JSON: the language's headline, primary text and description options and the row's languages, for the exports.",
     "product_image": "Product shot as written in the spreadsheet.",
     "product_image_sha256": "Hash of the product shot.",
     "mode": "compose, inpaint, restyle or replace.",

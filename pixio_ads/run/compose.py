@@ -35,6 +35,7 @@ from pixio_ads.creative.composite import (
 from pixio_ads.creative.cutout import cut_out
 from pixio_ads.creative.overlay import layout_for, overlay_copy, overlay_label
 from pixio_ads.creative.scoring import Elements, score_columns
+from pixio_ads.creative.scripts import is_rtl
 
 FILE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 
@@ -74,7 +75,9 @@ def placement(variant: Variant) -> Placement:
 
 
 def plan_layout(variant: Variant, brand: BrandKit) -> Layout:
-    return layout_for(AdFormat(variant.format, variant.width, variant.height), variant.margin, brand)
+    """The variant's layout; right-to-left copy mirrors the logo's and label's corners."""
+    fmt = AdFormat(variant.format, variant.width, variant.height)
+    return layout_for(fmt, variant.margin, brand, is_rtl(variant.headline))
 
 
 def _product_box(variant: Variant, assets: Assets) -> tuple[Image.Image, str, Box]:
@@ -137,7 +140,7 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         scene = merge_masked(_source(variant, assets), generated.resize(size, Image.Resampling.LANCZOS), mask)
     brand = assets.brand(variant)
     plan = plan_layout(variant, brand)
-    creative, overlay = overlay_copy(scene, variant.headline, variant.cta, plan, brand)
+    creative, overlay = overlay_copy(scene, variant.headline, variant.cta, plan, brand, variant.language)
     values.update(
         headline_font_size=overlay.headline.font_size,
         headline_lines=overlay.headline.lines,
@@ -147,7 +150,7 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         missing_glyphs=overlay.missing_glyphs,
     )
     values.update(_scores(scene, plan, overlay, brand, product, box))
-    clean = overlay_label(scene, plan, brand) if writes_clean(variant.deliverables) else None
+    clean = overlay_label(scene, plan, brand, variant.language) if writes_clean(variant.deliverables) else None
     return Creative(creative, values, keep, clean)
 
 

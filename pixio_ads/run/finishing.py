@@ -124,8 +124,9 @@ def _write_disclosed(
     values (watermark, signer, output_path and output_sha256)."""
     relative = output_path(variant, kind)
     disclosed = disclose(
-        image, variant.variant_id, variant.output_format, variant.quality, relative.name, signer, keep, kind
-    )
+        image, variant.variant_id, variant.output_format, variant.quality, relative.name, signer, keep, kind,
+        variant.language,
+    )  # fmt: skip
     # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
     atomic_write_bytes(out_dir / relative, disclosed.data, fsync=False)
     return {

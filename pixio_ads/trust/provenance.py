@@ -50,7 +50,7 @@ _SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp
 # --- XMP / IPTC --------------------------------------------------------------------------
 
 
-def xmp_packet(variant_id: str, payload: str, image: str = "creative") -> bytes:
+def xmp_packet(variant_id: str, payload: str, image: str = "creative", language: str = "en") -> bytes:
     """IPTC DigitalSourceType plus who made it; what exiftool shows as XMP-iptcExt."""
     return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
@@ -66,6 +66,7 @@ def xmp_packet(variant_id: str, payload: str, image: str = "creative") -> bytes:
     pixio:Image="{image}"
     pixio:WatermarkPayload="{payload}">
    <dc:description><rdf:Alt><rdf:li xml:lang="x-default">AI-generated image ({GENERATOR})</rdf:li></rdf:Alt></dc:description>
+   <dc:language><rdf:Bag><rdf:li>{language}</rdf:li></rdf:Bag></dc:language>
   </rdf:Description>
  </rdf:RDF>
 </x:xmpmeta>
@@ -114,15 +115,17 @@ def disclose(
     signer: C2paSigner | None,
     keep: Image.Image | None = None,
     kind: str = "creative",
+    language: str = "en",
 ) -> Disclosed:
     """Steps 2-4 on an image that already carries its visible label. Pixels white in
     ``keep`` stay exact (inpaint mode's product); the watermark lives in the rest. ``kind``:
-    the creative or the variant's clean image, each with its own watermark payload."""
+    the creative or the variant's clean image, each with its own watermark payload;
+    ``language``: the copy's and the label's, recorded as dc:language."""
     payload = payload_for(variant_id, kind)
     marked = embed_watermark(image, payload)
     if keep is not None:
         marked = Image.composite(image.convert("RGB"), marked, keep)
-    data = encode_with_xmp(marked, output_format, quality, xmp_packet(variant_id, payload, kind))
+    data = encode_with_xmp(marked, output_format, quality, xmp_packet(variant_id, payload, kind, language))
     if signer is not None:
         data = sign_c2pa(data, output_format, signer, variant_id, title)
     return Disclosed(

@@ -1,0 +1,64 @@
+"""Where a line of copy may break, and how a long word is hyphenated.
+
+Break opportunities follow the Unicode line breaking algorithm (UAX #14): between words, and
+between CJK characters except before closing punctuation or after opening punctuation (so
+"。" and "、" never start a line). Thai, Lao, Khmer and Burmese are written without spaces
+between words; ICU's dictionary-based BreakIterator (PyICU) finds their word boundaries. Without
+PyICU the pure-Python ``uniseg`` implements UAX #14, which breaks those scripts at spaces only.
+Hyphenation points come from ``pyphen``'s (LibreOffice's) dictionaries, per language.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+logger = logging.getLogger(__name__)
+
+try:  # PyICU: built against the system's libicu (make install builds it when libicu-dev is there)
+    import icu
+except ImportError:  # pragma: no cover - depends on the machine
+    icu = None
+
+
+def has_dictionary_breaks() -> bool:
+    """Whether words of Thai, Lao, Khmer and Burmese are found (PyICU installed)."""
+    return icu is not None
+
+
+@lru_cache(maxsize=8192)
+def break_units(text: str, language: str = "") -> tuple[str, ...]:
+    """``text`` cut where a line may break; each unit keeps its trailing spaces, so the units
+    joined are the text again."""
+    if not text:
+        return ()
+    if icu is not None:
+        iterator = icu.BreakIterator.createLineInstance(icu.Locale(language.replace("-", "_") or "root"))
+        iterator.setText(text)
+        # ICU counts in UTF-16 code units; Python strings index code points.
+        boundaries = [0, *(len(text.encode("utf-16-le")[: 2 * b].decode("utf-16-le")) for b in iterator)]
+        return tuple(text[start:end] for start, end in zip(boundaries, boundaries[1:]) if end > start)
+    from uniseg.linebreak import line_break_units
+
+    return tuple(line_break_units(text))
+
+
+@lru_cache(maxsize=64)
+def _hyphenator(language: str):
+    import pyphen
+
+    found = pyphen.language_fallback(language.replace("-", "_")) if language else None
+    return pyphen.Pyphen(lang=found) if found else None
+
+
+def hyphenation_points(word: str, language: str) -> tuple[int, ...]:
+    """Where ``word`` may take a hyphen (character offsets), from the language's dictionary;
+    none for a language without one (or no language)."""
+    hyphenator = _hyphenator(language)
+    if hyphenator is None:
+        return ()
+    stripped = word.rstrip()
+    return tuple(hyphenator.positions(stripped))
+
+
+HYPHEN = "-"
