@@ -17,17 +17,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet 'pyicu>=2.13' || echo "warning: PyICU could not be built (it needs libicu-dev, pkg-config and g++: make install-system); lines of Thai, Lao, Khmer and Burmese then break at spaces only"
 	touch $(STAMP)
 
 # Debian packages the integration tests use: headless Chromium (dashboard check), DejaVu fonts,
 # PostgreSQL (Prefect server on Postgres). Needs root or sudo; skipped when all are present.
-SYSTEM_PACKAGES := chromium fonts-dejavu-core postgresql libgl1 libglib2.0-0 libimage-exiftool-perl  # libGL: opencv (invisible-watermark); exiftool: XMP test
+# Noto: fonts for the scripts DejaVu lacks (CJK, Thai, Indic, ...); libicu-dev, pkg-config, g++: PyICU's build.
+SYSTEM_PACKAGES := chromium fonts-dejavu-core postgresql libgl1 libglib2.0-0 libimage-exiftool-perl \
+	fonts-noto-core fonts-noto-cjk libicu-dev pkg-config g++  # libGL: opencv (invisible-watermark); exiftool: XMP test
 # Optional: Noto Color Emoji draws emoji in the copy in colour (without it they are left out,
 # validate says so, and the tests that draw them skip); a machine without apt goes on.
 EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 install-system:
 	@set -e; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	if command -v chromium >/dev/null && command -v exiftool >/dev/null && ldconfig -p | grep -q libGL.so.1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	if command -v chromium >/dev/null && command -v exiftool >/dev/null && ldconfig -p | grep -q libGL.so.1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
+		&& [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] && [ -f /usr/share/fonts/truetype/noto/NotoSansThai-Bold.ttf ] && command -v pkg-config >/dev/null && pkg-config --exists icu-uc; then \
 		echo "system packages present"; \
 	else \
 		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); } || exit 1; \

@@ -281,7 +281,23 @@ def test_dates_excel_made_of_text_and_headerless_columns_are_named(campaign_dir)
     assert any("column K has values but no header" in w for w in campaign.warnings)
 
 
-def test_characters_no_font_has_are_a_warning_naming_row_and_column(campaign_dir):
-    campaign = load_campaign(write_csv(campaign_dir, [good_row(headline="Summer sale 春 now", formats="square")]))
+def test_symbols_no_font_has_are_a_warning_naming_row_and_column(campaign_dir):
+    campaign = load_campaign(write_csv(campaign_dir, [good_row(headline="Summer sale \ua000 now", formats="square")]))
     (warning,) = [w for w in campaign.warnings if "no font" in w]
-    assert "row 2, column 'headline'" in warning and "U+6625" in warning
+    assert "row 2, column 'headline'" in warning and "U+A000" in warning
+
+
+def test_a_script_without_an_installed_font_is_an_error_naming_the_package(campaign_dir, monkeypatch, tmp_path):
+    from pixio_ads.creative import scripts
+
+    monkeypatch.setattr(scripts, "FONT_DIRS", (tmp_path / "no-fonts",))  # a machine without Noto
+    scripts.system_font.cache_clear()
+    try:
+        with pytest.raises(ValidationError) as refused:
+            load_campaign(write_csv(campaign_dir, [good_row(headline="夏のセール", formats="square")]))
+    finally:
+        scripts.system_font.cache_clear()
+    (issue,) = refused.value.issues
+    assert issue.column == "headline" and "U+590F" in issue.message and "no installed font" in issue.message
+    assert "apt-get install fonts-noto-cjk" in issue.fix and "fonts.scripts.han" in issue.fix
+    assert "shorten" not in str(issue)

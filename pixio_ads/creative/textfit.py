@@ -133,19 +133,7 @@ def fit_text(
         return FittedText((line,), path, size, w, h, missing, emoji) if w <= width and h <= height else None
 
     def wrapped(size: int, hyphenate: str | None = None) -> FittedText | None:
-        font = cached_face(path, size, emoji)
-        lines = _wrap(font, units, width, hyphenate)
-        if lines is None or len(lines) > max_lines or _block_height(font, len(lines)) > height:
-            return None
-        return FittedText(
-            tuple(lines),
-            path,
-            size,
-            max(measure(font, line) for line in lines),
-            _block_height(font, len(lines)),
-            missing,
-            emoji,
-        )
+        return _wrapped(cached_face(path, size, emoji), units, (width, height, max_lines), hyphenate, missing)
 
     shrink_floor = max(min_size, round(start * SHRINK_BEFORE_WRAP))
     size = _largest(shrink_floor, start, single)
@@ -164,6 +152,18 @@ def fit_text(
         return either(size)
     raise TextFitError(
         f"{text!r} does not fit a {width}x{height} px box on {max_lines} line(s) at the minimum legible size of {min_size} px; shorten it"
+    )
+
+
+def _wrapped(font: Face, units: tuple[str, ...], box: tuple[int, int, int], hyphenate, missing) -> FittedText | None:
+    """The units wrapped at the font's size into ``box`` (width, height, max lines), or None."""
+    width, height, max_lines = box
+    lines = _wrap(font, units, width, hyphenate)
+    if lines is None or len(lines) > max_lines or _block_height(font, len(lines)) > height:
+        return None
+    width = max(measure(font, line) for line in lines)
+    return FittedText(
+        tuple(lines), font.path, font.size, width, _block_height(font, len(lines)), missing, font.emoji_path
     )
 
 

@@ -26,6 +26,7 @@ class Face:
     on the text's baseline); a line without emoji is one text run, as before."""
 
     def __init__(self, path: str, size: int, emoji_path: str | None):
+        self.path, self.size, self.emoji_path = path, size, emoji_path
         self.font = truetype_font(path, size)
         self.emoji = EmojiFace(emoji_path, size) if emoji_path else None
         self._text_has = font_coverage(path).__contains__

@@ -6,6 +6,7 @@ An *ad* is one idea (product x audience x style x seed); its creatives are the i
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from collections.abc import Iterable
@@ -39,12 +40,33 @@ class Ad:
 
     @property
     def name(self) -> str:
+        """product | audience | style | v1, then the copy option (h2, c2) and the language
+        where the row has several."""
         row = self.first
-        return " | ".join((row["product_id"], row["audience"], row["style"], f"v{row['seed_index'] + 1}"))
+        parts = [row["product_id"], row["audience"], row["style"], f"v{row['seed_index'] + 1}"]
+        if len(self.key) > _IDEA_FIELDS + 1:  # ads per copy option
+            parts += [f"h{row['headline_option']}"] * (row["headline_option"] > 1)
+            parts += [f"c{row['cta_option']}"] * (row["cta_option"] > 1)
+        return " | ".join(parts + _language_part(row))
 
     @property
     def ad_set(self) -> str:
-        return self.first["ad_set"] or f"{self.first['product_name']} - {self.first['audience']}"
+        """The row's ad_set (or "product name - audience"); one per language where it has several."""
+        name = self.first["ad_set"] or f"{self.first['product_name']} - {self.first['audience']}"
+        return " | ".join([name, *_language_part(self.first)])
+
+
+def _language_part(row: dict) -> list[str]:
+    return [row["language"]] if len(text_options(row, "languages")) > 1 else []
+
+
+def text_options(row: dict, kind: str) -> list[str]:
+    """The row's copy options (copy_options JSON: headlines, primary_texts, descriptions,
+    languages); an older manifest without them: its one headline, primary text, description."""
+    if row.get("copy_options"):
+        return list(json.loads(row["copy_options"]).get(kind, []))
+    single = {"headlines": row["headline"], "primary_texts": row["primary_text"], "descriptions": row["description"]}
+    return [single[kind]] if single.get(kind) else []
 
 
 @dataclass
@@ -58,10 +80,19 @@ class ExportResult:
     left_out: int = 0  # creatives the platform would refuse (file size)
 
 
-def group_ads(rows: Iterable[dict]) -> list[Ad]:
+_IDEA_FIELDS = 5  # campaign, product, audience, style, seed
+
+
+def group_ads(rows: Iterable[dict], by_copy_option=lambda row: True) -> list[Ad]:
+    """Creatives grouped into ads: one per idea and language, and per headline x CTA option
+    where ``by_copy_option(row)`` (else the options' images, alike but for the copy drawn in,
+    share one ad: Google's clean images)."""
     ads: dict[tuple, Ad] = {}
     for row in rows:
         key = (row["campaign_id"], row["product_id"], row["audience"], row["style"], row["seed_index"])
+        key += (row.get("language") or "en",)
+        if by_copy_option(row):
+            key += (row.get("headline_option") or 1, row.get("cta_option") or 1)
         ads.setdefault(key, Ad(key)).creatives.append(row)
     return list(ads.values())
 

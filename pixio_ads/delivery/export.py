@@ -43,6 +43,7 @@ EXPORT_DIR = "export"
 CSV_HEADERS = (
     "file", "bytes", "format", "width", "height", "headline", "cta", "primary_text", "description", "link",
     "call_to_action", "platforms", "campaign_id", "product_id", "audience", "style", "seed", "variant_id",
+    "language", "headline_option", "cta_option",
 )  # fmt: skip
 # Columns other issues add to the manifest (scores, review); exported when present.
 OPTIONAL_CSV_COLUMNS = ("score", "rank", "review_status", "reviewed_by", "reviewed_at")

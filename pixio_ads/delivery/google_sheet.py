@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixio_ads.campaign.adsettings import settings_of
+from pixio_ads.campaign.copy import MAX_OPTIONS
 from pixio_ads.campaign.platforms import CALLS_TO_ACTION, RATIO_TOLERANCE
 from pixio_ads.creative.brand import brand_kit_at
 from pixio_ads.delivery.adsheet import (
@@ -27,6 +28,7 @@ from pixio_ads.delivery.adsheet import (
     group_ads,
     image_path,
     safe_name,
+    text_options,
     url_tags,
     write_table_csv,
 )
@@ -49,7 +51,8 @@ def write_google(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     images.mkdir()
     logos = _Logos(images / "logos")
     ads, sheet, seen = [], [], set()
-    for ad in group_ads(rows):
+    # clean images are alike across headline and CTA options: one ad takes them all as text
+    for ad in group_ads(rows, by_copy_option=lambda row: image_path(row, "google") == row["output_path"]):
         shapes = by_shape(out_dir, "google", ad, result)
         if not {"landscape", "square"} <= shapes.keys():
             have = ", ".join(shapes) or "none"
@@ -91,8 +94,9 @@ def _ad_row(ad: Ad, row: dict, images: dict[str, str], logos: tuple[str, str]) -
             "Campaign": row["campaign_id"], "Campaign type": "Display", "Budget": settings["daily_budget"],
             "Budget type": "Daily", "Bid strategy type": settings["bid_strategy"],
             "Start date": settings["start_date"], "End date": settings["end_date"], "Ad group": ad.ad_set,
-            "Ad type": "Responsive display ad", "Headline 1": row["headline"],
-            "Long headline": row["primary_text"] or row["headline"], "Description 1": row["description"],
+            "Ad type": "Responsive display ad", **_numbered("Headline", _headlines(row)),
+            "Long headline": row["primary_text"] or row["headline"],
+            **_numbered("Description", text_options(row, "descriptions") or [row["description"]]),
             "Business name": row["business_name"], "Final URL": row["link"],
             "Final URL suffix": _suffix(row), "Call to action": CALLS_TO_ACTION[row["call_to_action"]].google,
             "Marketing images": images["landscape"], "Square marketing images": images["square"],
@@ -100,6 +104,16 @@ def _ad_row(ad: Ad, row: dict, images: dict[str, str], logos: tuple[str, str]) -
         }
     )  # fmt: skip
     return list(values.values())
+
+
+def _headlines(row: dict) -> list[str]:
+    """The drawn headline first, then the language's other headline options."""
+    return [row["headline"], *(text for text in text_options(row, "headlines") if text != row["headline"])]
+
+
+def _numbered(column: str, texts: list[str]) -> dict[str, str]:
+    """``Headline 1`` ... ``Headline 5`` (the first five texts)."""
+    return {f"{column} {number}": text for number, text in enumerate(texts[:MAX_OPTIONS], start=1)}
 
 
 def _campaign_row(ad_row: list) -> list:

@@ -6,6 +6,11 @@ bulk upload and the sheet (XLSX and UTF-8 CSV) beside it; docs/export.md gives t
 Headers are spelled as in an Ads Manager export (tests/fixtures/meta_bulk_headers.txt says
 where each comes from). Everything is created PAUSED.
 
+Text options: the language's primary texts and descriptions go to Body / Additional Body 1-4 and
+Link Description / Additional Link Description 1-4 (an Ads Manager export's spelling); each
+headline and CTA option is drawn into its own image, so each is an ad of its own. Languages: an
+ad set per language (``| de``), as Meta's bulk sheet does not create multi-language ads.
+
 Placements: a bulk sheet has no column for placement asset customisation (one ad showing its
 4:5 image in feeds and its 9:16 image in stories), and positions belong to the ad set. So an
 idea becomes a feeds ad in the ``| feeds`` ad set (Facebook feed, Instagram feed) and a stories
@@ -18,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixio_ads.campaign.adsettings import settings_of
+from pixio_ads.campaign.copy import MAX_OPTIONS
 from pixio_ads.campaign.platforms import CALLS_TO_ACTION
 from pixio_ads.delivery.adsheet import (
     Ad,
@@ -26,6 +32,7 @@ from pixio_ads.delivery.adsheet import (
     copy_creative,
     group_ads,
     link_parameters,
+    text_options,
     url_tags,
     write_table_csv,
     write_xlsx,
@@ -36,7 +43,9 @@ META_HEADERS = (
     "Special Ad Category Country", "Ad Set Name", "Ad Set Run Status", "Ad Set Time Start", "Ad Set Time Stop",
     "Ad Set Daily Budget", "Ad Set Lifetime Budget", "Optimization Goal", "Billing Event", "Countries", "Age Min",
     "Age Max", "Publisher Platforms", "Facebook Positions", "Instagram Positions", "Ad Name", "Ad Status",
-    "Creative Type", "Link Object ID", "Instagram Account ID", "Title", "Body", "Link Description", "Display Link",
+    "Creative Type", "Link Object ID", "Instagram Account ID", "Title", "Body",
+    *(f"Additional Body {i}" for i in range(1, MAX_OPTIONS)), "Link Description",
+    *(f"Additional Link Description {i}" for i in range(1, MAX_OPTIONS)), "Display Link",
     "Link", "Call to Action", "Image File Name", "URL Tags",
 )  # fmt: skip
 
@@ -85,9 +94,15 @@ def _meta_row(ad: Ad, row: dict, placement: str, file_name: str) -> list:
         ", ".join(settings["countries"]) if categories != "None" else "",
         f"{ad.ad_set} | {placement}", "PAUSED", *_ad_set_columns(settings, placement),
         f"{ad.name} | {placement}", "PAUSED", "Link Page Post Ad", settings["page_id"], settings["instagram_id"],
-        row["headline"], row["primary_text"] or row["headline"], row["description"], row["display_link"],
+        row["headline"], *_padded(text_options(row, "primary_texts") or [row["headline"]]),
+        *_padded(text_options(row, "descriptions")), row["display_link"],
         row["link"], CALLS_TO_ACTION[row["call_to_action"]].meta, file_name, _tags(row),
     ]  # fmt: skip
+
+
+def _padded(options: list[str]) -> list[str]:
+    """The first option, then Additional 1-4 (empty where there are fewer)."""
+    return (options + [""] * MAX_OPTIONS)[:MAX_OPTIONS]
 
 
 def _ad_set_columns(settings: dict, placement: str) -> list:
