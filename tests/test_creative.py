@@ -14,7 +14,6 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from pixio_ads.campaign.spreadsheet import load_campaign
 from pixio_ads.campaign.variants import expand
 from pixio_ads.core.errors import ValidationError
-from pixio_ads.creative.scripts import system_font
 from pixio_ads.core.formats import NAMED_FORMATS, Box, parse_format, safe_box
 from pixio_ads.creative.brand import DEFAULT_BRAND, DEFAULT_HEADLINE_FONT, load_brand_kit
 from pixio_ads.creative.composite import (
@@ -28,6 +27,7 @@ from pixio_ads.creative.composite import (
 )
 from pixio_ads.creative.cutout import cut_out
 from pixio_ads.creative.overlay import overlay_copy
+from pixio_ads.creative.scripts import system_font
 from pixio_ads.creative.textfit import TextFitError, fit_text, min_font_size
 from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID
 from pixio_ads.run import planning, runner

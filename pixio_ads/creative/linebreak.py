@@ -2,7 +2,7 @@
 
 Break opportunities follow the Unicode line breaking algorithm (UAX #14): between words, and
 between CJK characters except before closing punctuation or after opening punctuation (so
-"。" and "、" never start a line). Thai, Lao, Khmer and Burmese are written without spaces
+"。" and "、" never start a line; Japanese and Chinese with strict rules: nor small kana or "ー"). Thai, Lao, Khmer and Burmese are written without spaces
 between words; ICU's dictionary-based BreakIterator (PyICU) finds their word boundaries. Without
 PyICU the pure-Python ``uniseg`` implements UAX #14, which breaks those scripts at spaces only.
 Hyphenation points come from ``pyphen``'s (LibreOffice's) dictionaries, per language.
@@ -33,7 +33,7 @@ def break_units(text: str, language: str = "") -> tuple[str, ...]:
     if not text:
         return ()
     if icu is not None:
-        iterator = icu.BreakIterator.createLineInstance(icu.Locale(language.replace("-", "_") or "root"))
+        iterator = icu.BreakIterator.createLineInstance(icu.Locale(_icu_locale(language)))
         iterator.setText(text)
         # ICU counts in UTF-16 code units; Python strings index code points.
         boundaries = [0, *(len(text.encode("utf-16-le")[: 2 * b].decode("utf-16-le")) for b in iterator)]
@@ -41,6 +41,13 @@ def break_units(text: str, language: str = "") -> tuple[str, ...]:
     from uniseg.linebreak import line_break_units
 
     return tuple(line_break_units(text))
+
+
+def _icu_locale(language: str) -> str:
+    """The ICU locale of a tag; Chinese and Japanese with strict line breaking (no line starts
+    with a small kana or the prolonged sound mark), as in edited print and ad copy."""
+    locale = language.replace("-", "_") or "root"
+    return locale + "@lb=strict" if language.split("-")[0] in ("ja", "zh") else locale
 
 
 @lru_cache(maxsize=64)
