@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 COPY_KINDS = ("headline", "cta", "primary_text", "description")
 DRAWN_KINDS = ("headline", "cta")  # drawn into the image: variant dimensions
@@ -44,6 +45,7 @@ class LanguageCopy:
         )
 
 
+@lru_cache(maxsize=4096)  # the same header names for every row
 def copy_column(name: str) -> tuple[str, int, str | None] | None:
     """(kind, option number 1-5, language tag or None) of a copy column's name, else None."""
     match = _COLUMN.match(name)
@@ -57,6 +59,7 @@ def column_name(kind: str, option: int, language: str | None) -> str:
     return kind + (f"_{option}" if option > 1 else "") + (f"[{language}]" if language else "")
 
 
+@lru_cache(maxsize=1024)
 def normalise_tag(tag: str) -> str | None:
     """``pt-br`` -> ``pt-BR``, ``zh-hant`` -> ``zh-Hant``; None when it is not a language tag
     of the form language[-Script][-REGION]."""

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from pixio_ads.core.errors import Issue
@@ -64,6 +65,7 @@ class CompiledTemplate:
     path: Path
     sha256: str
     template: jinja2.Template
+    variables: tuple[str, ...] = ()  # the context names the template reads (jinja2.meta)
 
 
 class TemplateError(Exception):
@@ -79,6 +81,9 @@ class PromptRenderer:
         # Whitespace is collapsed after rendering, so block tags need no trimming.
         self.env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
         self._compiled: dict[Path, CompiledTemplate] = {}
+        # Prompts by (template, the values it reads): a template that does not read the copy
+        # renders once for every language and copy option of a combination.
+        self._rendered: dict[tuple, str] = {}
 
     def compile(self, name: str, path: Path) -> CompiledTemplate:
         if path not in self._compiled:
@@ -97,11 +102,20 @@ class PromptRenderer:
                     )
                 ) from None
             sha = hashlib.sha256(source.encode("utf-8")).hexdigest()
-            self._compiled[path] = CompiledTemplate(name, path, sha, template)
+            variables = tuple(sorted(jinja2.meta.find_undeclared_variables(self.env.parse(source))))
+            self._compiled[path] = CompiledTemplate(name, path, sha, template, variables)
         return self._compiled[path]
 
     def render(self, compiled: CompiledTemplate, context: dict) -> str:
         """Render and collapse whitespace, so template layout never changes the prompt."""
+        key = (compiled.path, *(repr(context.get(name)) for name in compiled.variables))
+        if key not in self._rendered:
+            if len(self._rendered) > 100_000:
+                self._rendered.clear()
+            self._rendered[key] = self._render(compiled, context)
+        return self._rendered[key]
+
+    def _render(self, compiled: CompiledTemplate, context: dict) -> str:
         try:
             text = compiled.template.render(context)
         except SecurityError as exc:

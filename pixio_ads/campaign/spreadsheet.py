@@ -14,12 +14,10 @@ import re
 from itertools import zip_longest
 from pathlib import Path
 
-import pandas as pd
-
 from pixio_ads.campaign.adsettings import SETTING_COLUMNS
 from pixio_ads.campaign.adsettings import resolve as resolve_ad_settings
 from pixio_ads.campaign.assets import image_size
-from pixio_ads.campaign.checks import CampaignCheck, RowCheck
+from pixio_ads.campaign.checks import RowCheck
 from pixio_ads.campaign.columns import COLUMNS, KNOWN_COLUMNS, REQUIRED_COLUMNS
 from pixio_ads.campaign.copy import LanguageCopy, column_name, copy_columns_in, parse_languages, read_copy
 from pixio_ads.campaign.deliverables import resolve_deliverables
@@ -30,6 +28,7 @@ from pixio_ads.campaign.platforms import (
     call_to_action_key,
     check_ad,
 )
+from pixio_ads.campaign.rowpool import validate_records
 from pixio_ads.campaign.rows import DEFAULT_STRENGTH, Campaign, CampaignRow
 from pixio_ads.campaign.sheets import read_sheet
 from pixio_ads.core.errors import Issue, ValidationError
@@ -49,10 +48,28 @@ from pixio_ads.creative.typeface import choose_font
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file (a path, or an fsspec URL: fetched with its folder,
     storage.fetch_input). Raises ValidationError listing every problem."""
+    path, sheet, records, first_row = read_records(path)
+    rows, notes = _validate(path, records, first_row)
+    return Campaign(path=path, rows=rows, warnings=sheet.warnings + notes, sheet=sheet.name)
+
+
+def read_records(path: str | Path):
+    """(local path, sheet, the rows' cells by known column, the first row's number as the
+    spreadsheet shows it); a missing required column is a ValidationError naming it."""
     path = fetch_input(path, with_folder=True)
     sheet = read_sheet(path, KNOWN_COLUMNS)
-    rows, notes = _validate(path, sheet.frame, sheet.header_row)
-    return Campaign(path=path, rows=rows, warnings=sheet.warnings + notes, sheet=sheet.name)
+    frame, header_row = sheet.frame, sheet.header_row
+    missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
+    if missing:
+        fix = "add a column named {!r} to the header row (row %d)" % header_row
+        raise ValidationError(
+            [
+                Issue(str(path), f"required column {n!r} is missing", fix.format(n), row=header_row, column=n)
+                for n in missing
+            ]
+        )
+    known = [name for name in frame.columns if name in KNOWN_COLUMNS]
+    return path, sheet, frame[known].to_dict("records"), header_row + 1
 
 
 # --- validation --------------------------------------------------------------------------
@@ -69,35 +86,18 @@ _TEXT_COLUMNS = (
 )  # fmt: skip
 
 
-def _validate(path: Path, frame: pd.DataFrame, header_row: int = 1) -> tuple[list[CampaignRow], list[str]]:
-    campaign = CampaignCheck(path)
-    missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
-    if missing:
-        fix = "add a column named {!r} to the header row (row %d)" % header_row
-        raise ValidationError(
-            [
-                Issue(campaign.file, f"required column {n!r} is missing", fix.format(n), row=header_row, column=n)
-                for n in missing
-            ]
-        )
-    known = [name for name in frame.columns if name in KNOWN_COLUMNS]
-    rows: list[CampaignRow] = []
-    for index, record in enumerate(frame[known].to_dict("records")):
-        check = RowCheck(campaign, row=index + header_row + 1)
-        row = _validate_row(record, check)
-        campaign.issues.extend(check.issues)
-        if row is not None:
-            rows.append(row)
-    if campaign.issues:
-        raise ValidationError(campaign.issues)
+def _validate(path: Path, records: list[dict], first_row: int) -> tuple[list[CampaignRow], list[str]]:
+    rows, issues, image_notes, notes = validate_records(path, records, first_row, validate_row)
+    if issues:
+        raise ValidationError(issues)
     if not rows:
         raise ValidationError(
-            [Issue(campaign.file, "the campaign has no product rows", "add at least one row under the header")]
+            [Issue(str(path), "the campaign has no product rows", "add at least one row under the header")]
         )
-    return rows, campaign.images.notes + campaign.notes
+    return rows, image_notes + notes
 
 
-def _validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
+def validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     """Every column through its parser, then the checks across columns; None when the row
     is empty or has problems (they are in ``check.issues``)."""
     cells = {name: str(value).strip() for name, value in record.items()}
@@ -212,6 +212,8 @@ def _note_missing_glyphs(copies: tuple[LanguageCopy, ...], brand: BrandKit, chec
         tag = None if index == 0 else copy.language
         for kind, fonts in (("headline", brand.headline_fonts), ("cta", brand.cta_fonts)):
             for number, text in enumerate(copy.options(kind), start=1):
+                if text.isascii():  # the bundled font draws all of printable ASCII
+                    continue
                 _, _, missing = choose_font(text, copy_fonts(text, fonts, brand, copy.language), brand.emoji_path)
                 if missing:
                     _missing_glyphs(column_name(kind, number, tag), missing, brand, check)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,36 +23,53 @@ from pixio_ads.core.fileio import atomic_write_bytes
 def validate(campaign: CampaignArg, **settings) -> None:
     """Check a campaign file, its templates and the content policy; print a summary or every problem."""
     models = settings_from(**absolute_paths(settings))
-    loaded, variants = load_or_exit(campaign, models["rendering"])
-    blocked = _screen(variants, models["safeguards"].policy)
-    formats = Counter(v.format for v in variants)
+    _policy_or_exit(models["safeguards"].policy)  # a bad policy file is named before the campaign is read
+    summary = _summary_or_exit(campaign, models["rendering"], models["safeguards"].policy)
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     out.print(
-        f"[green]ok[/] {campaign}: {len(loaded.rows)} product rows -> {len(variants)} variants"
-        + (f" (sheet {loaded.sheet!r})" if loaded.sheet else ""),
+        f"[green]ok[/] {campaign}: {summary.rows} product rows -> {summary.variants} variants"
+        + (f" (sheet {summary.sheet!r})" if summary.sheet else ""),
         highlight=False,
     )
-    out.print("  by format: " + ", ".join(f"{name} {count}" for name, count in formats.items()), highlight=False)
-    if blocked:
-        reasons = Counter(
-            (v.source_row, m.category, m.term, m.field) for v in variants if (m := blocked.get(v.variant_id))
-        )
+    out.print(
+        "  by format: " + ", ".join(f"{name} {count}" for name, count in summary.formats.items()), highlight=False
+    )
+    if summary.blocked:
         err.print(
-            f"[yellow]{len(blocked)} variant(s) will be blocked by the content policy and never rendered:[/]",
+            f"[yellow]{summary.blocked.total()} variant(s) will be blocked by the content policy and never rendered:[/]",
             highlight=False,
         )
-        for (row, category, term, field), count in sorted(reasons.items()):
+        for (row, category, term, field), count in sorted(summary.blocked.items()):
             err.print(
                 f"  - {campaign}, row {row}, column '{field}': {category} term {term!r} ({count} variant(s))",
                 highlight=False,
             )
 
 
-def _screen(variants: list[Variant], policy_path: str | None) -> dict:
-    from pixio_ads.creative.brand import brand_name
-    from pixio_ads.trust.policy import load_policy, screen
+def _summary_or_exit(campaign: Path, overrides, policy: str | None):
+    """The campaign validated, expanded and screened (campaign/summary.py), or exit 2 listing
+    every problem."""
+    from pixio_ads.campaign.summary import summarise
+    from pixio_ads.core.storage import StorageError
 
     try:
-        return screen(load_policy(policy_path), variants, brand_name)
+        return summarise(campaign, overrides, policy)
+    except StorageError as exc:  # an unreachable bucket, a missing key, credentials refused
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    except ValidationError as exc:
+        err.print(f"[bold red]{campaign}: {len(exc.issues)} problem(s), nothing was rendered:[/]", highlight=False)
+        for issue in exc.issues:
+            err.print(f"  - {issue}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+
+
+def _policy_or_exit(policy_path: str | None) -> None:
+    from pixio_ads.trust.policy import load_policy
+
+    try:
+        load_policy(policy_path)
     except ValidationError as exc:
         err.print(f"[bold red]{len(exc.issues)} problem(s) in the policy, nothing was rendered:[/]", highlight=False)
         for issue in exc.issues:

@@ -11,6 +11,7 @@ Hyphenation points come from ``pyphen``'s (LibreOffice's) dictionaries, per lang
 from __future__ import annotations
 
 import logging
+import threading
 from functools import lru_cache
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,9 @@ try:  # PyICU: built against the system's libicu (make install builds it when li
     import icu
 except ImportError:  # pragma: no cover - depends on the machine
     icu = None
+
+
+_local = threading.local()  # an ICU iterator holds its text: one per thread
 
 
 def has_dictionary_breaks() -> bool:
@@ -33,14 +37,24 @@ def break_units(text: str, language: str = "") -> tuple[str, ...]:
     if not text:
         return ()
     if icu is not None:
-        iterator = icu.BreakIterator.createLineInstance(icu.Locale(_icu_locale(language)))
+        iterator = _line_iterator(language)
         iterator.setText(text)
-        # ICU counts in UTF-16 code units; Python strings index code points.
-        boundaries = [0, *(len(text.encode("utf-16-le")[: 2 * b].decode("utf-16-le")) for b in iterator)]
+        boundaries = [0, *iterator]
+        if not text.isascii() and max(text) > "\uffff":  # ICU counts UTF-16 units, Python code points
+            encoded = text.encode("utf-16-le")
+            boundaries = [len(encoded[: 2 * b].decode("utf-16-le")) for b in boundaries]
         return tuple(text[start:end] for start, end in zip(boundaries, boundaries[1:]) if end > start)
     from uniseg.linebreak import line_break_units
 
     return tuple(line_break_units(text))
+
+
+def _line_iterator(language: str):
+    """This thread's ICU line break iterator for the language (made once: ~10 us a text less)."""
+    iterators = _local.__dict__.setdefault("iterators", {})
+    if language not in iterators:
+        iterators[language] = icu.BreakIterator.createLineInstance(icu.Locale(_icu_locale(language)))
+    return iterators[language]
 
 
 def _icu_locale(language: str) -> str:
@@ -56,6 +70,11 @@ def _hyphenator(language: str):
 
     found = pyphen.language_fallback(language.replace("-", "_")) if language else None
     return pyphen.Pyphen(lang=found) if found else None
+
+
+def can_hyphenate(language: str) -> bool:
+    """Whether pyphen has a dictionary for the language."""
+    return bool(language) and _hyphenator(language) is not None
 
 
 def hyphenation_points(word: str, language: str) -> tuple[int, ...]:

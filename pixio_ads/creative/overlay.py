@@ -171,7 +171,9 @@ class CopyFit:
 
 def copy_fonts(text: str, fonts: tuple, brand: BrandKit, language: str) -> tuple[str, ...]:
     """The brand's fonts for ``text``, with a font for each script it needs (scripts.py)."""
-    return fonts_for(text, fonts, language, kit_scripts=dict(brand.script_fonts))
+    if text.isascii():  # the brand's fonts and the bundled one draw it: no script font needed
+        return fonts
+    return fonts_for(text, tuple(fonts), language, kit_scripts=brand.script_fonts)
 
 
 def label_text(brand: BrandKit, language: str) -> str:
@@ -193,6 +195,23 @@ def _copy_boxes(headline: str, cta: str, plan: Layout, brand: BrandKit, language
 
 
 def _fit_label(plan: Layout, brand: BrandKit, language: str = "en") -> FittedText | None:
+    """The AI label fitted into its badge (raises TextFitError); once per layout, kit and language."""
+    fitted, error = _label_fit(plan, brand, language)
+    if error:
+        raise TextFitError(error)
+    return fitted
+
+
+@lru_cache(maxsize=1024)
+def _label_fit(plan: Layout, brand: BrandKit, language: str) -> tuple[FittedText | None, str]:
+    """(fitted label, "") or (None, why it does not fit): the same for every row of a format."""
+    try:
+        return _fit_label_text(plan, brand, language), ""
+    except TextFitError as exc:
+        return None, str(exc)
+
+
+def _fit_label_text(plan: Layout, brand: BrandKit, language: str) -> FittedText | None:
     if plan.label is None:
         return None
     pad_share = 1.35  # the badge's padding around the text

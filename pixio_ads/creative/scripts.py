@@ -77,6 +77,8 @@ def script_of(char: str) -> str | None:
 
 def scripts_in(text: str) -> list[str]:
     """The scripts of ``text``, most characters first."""
+    if text.isascii():
+        return ["latin"] if any(char.isalpha() for char in text) else []
     counts = Counter(script for script in map(script_of, text) if script)
     return [script for script, _ in counts.most_common()]
 
@@ -136,17 +138,21 @@ def package_for(script: str) -> str:
     return NOTO.get(script, ("", "fonts-noto-core"))[1]
 
 
+@lru_cache(maxsize=8192)
 def fonts_for(
-    text: str, fonts: tuple, language: str = "", bold: bool = True, kit_scripts: dict | None = None
+    text: str, fonts: tuple, language: str = "", bold: bool = True, kit_scripts: tuple = ()
 ) -> tuple[str, ...]:
     """The font list for ``text``: the brand's fonts (``fonts``, the bundled one last), with the
-    kit's and the system's fonts for each script the text needs that the bundled font lacks
-    (or, for CJK, when the language picks a regional face) put before the bundled one."""
+    kit's fonts (``kit_scripts``: (script, path) pairs) and the system's for each script the
+    text needs that the bundled font lacks put before the bundled one."""
     *own, bundled = [str(font) for font in fonts]
+    if text.isascii():
+        return (*own, bundled)
+    kit = dict(kit_scripts)
     extra = []
     for script in scripts_in(text):
-        if kit_scripts and script in kit_scripts:
-            extra.append(str(kit_scripts[script]))
+        if script in kit:
+            extra.append(str(kit[script]))
         if script not in BUNDLED_SCRIPTS:
             found = system_font(script, bold, language)
             if found:

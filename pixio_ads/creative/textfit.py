@@ -3,6 +3,7 @@ fast check that it surely fits (validate runs it on every row and format)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from pixio_ads.core.formats import Box
 from pixio_ads.creative.emoji import split_runs
 from pixio_ads.creative.linebreak import HYPHEN, break_units, hyphenation_points
-from pixio_ads.creative.typeface import Face, cached_face, choose_font, font_coverage, truetype_font
+from pixio_ads.creative.typeface import Face, cached_face, chain_of, choose_font, font_coverage, truetype_font
 
 MIN_FONT_SHARE = 0.022  # minimum legible size: this share of the canvas' short side...
 MIN_FONT_PX = 12  # ...and never below this
@@ -145,9 +146,11 @@ def fit_text(
 
     size = _largest(min_size, start, either)
     # A long word (a German compound) would shrink the type: hyphenated, it may stay larger.
-    hyphenated = _largest(min_size, start, lambda size: wrapped(size, language)) if language else None
-    if hyphenated is not None and (size is None or size < HYPHENATE_BELOW * hyphenated):
-        return wrapped(hyphenated, language)
+    # Worth a search only where hyphenation fits clearly larger.
+    floor = min_size if size is None else math.ceil(size / HYPHENATE_BELOW)
+    # (one line has no room for a hyphenated word; a dictionary loads only if a word overflows)
+    if max_lines > 1 and floor <= start and language and wrapped(floor, language):
+        return wrapped(_largest(floor, start, lambda size: wrapped(size, language)), language)
     if size is not None:
         return either(size)
     raise TextFitError(
@@ -169,6 +172,9 @@ def _wrapped(font: Face, units: tuple[str, ...], box: tuple[int, int, int], hyph
 
 def _has_emoji(text: str, path: str, emoji: str) -> bool:
     """Whether any run of ``text`` is drawn from the emoji font."""
+    text_has = font_coverage(path)
+    if "\ufe0f" not in text and all(char in text_has or char.isspace() for char in text):
+        return False  # every character in the text fonts, none asking for its emoji form
     return any(
         is_emoji
         for _, is_emoji in split_runs(text, font_coverage(path).__contains__, font_coverage(emoji).__contains__)
@@ -192,9 +198,15 @@ def _advance_sum(path: str, size: int, text: str) -> float:
     try:
         return sum(map(advances.__getitem__, text))
     except KeyError:
-        font = truetype_font(path, size)
-        advances.update((char, font.getlength(char)) for char in set(text) if char not in advances)
+        advances.update((char, _char_advance(path, size, char)) for char in set(text) if char not in advances)
         return sum(map(advances.__getitem__, text))
+
+
+def _char_advance(spec: str, size: int, char: str) -> float:
+    """A character's advance in the first font of the chain that has it."""
+    members = chain_of(spec)
+    member = next((m for m in members if char in font_coverage(m)), members[0])
+    return truetype_font(member, size).getlength(char)
 
 
 def surely_fits(
@@ -211,15 +223,13 @@ def surely_fits(
     wrapping with upper-bound widths needs at least as many lines as with true widths.
     ~50x faster than laying the text out, for validating thousands of rows. Text with
     emoji is not estimated (False: it is laid out)."""
-    path, drawable, _ = choose_font(text, fonts, emoji)
-    line_text = " ".join(drawable.split())
-    if not line_text or (emoji and _has_emoji(drawable, path, emoji)):
+    estimate = _unit_advances(text, fonts, size, emoji, language)
+    if estimate is None:
         return False
+    path, units = estimate
     room = (width - _OVERHANG * size) / _ADVANCE_SLACK  # the advance sum a line may reach
     lines, line = 0, None
-    for unit in break_units(line_text, language):
-        word = unit.rstrip()
-        advance, trailing = _advance_sum(path, size, word), _advance_sum(path, size, unit[len(word) :])
+    for advance, trailing in units:
         if advance > room:
             return False
         if line is not None and line + advance <= room:
@@ -227,3 +237,19 @@ def surely_fits(
         else:
             lines, line = lines + 1, advance + trailing
     return lines <= max_lines and _block_height(cached_face(path, size, None), lines) <= height
+
+
+@lru_cache(maxsize=8192)
+def _unit_advances(text: str, fonts: tuple, size: int, emoji: str | None, language: str):
+    """(font, [(advance, trailing space advance)] per break unit) at ``size``, or None when the
+    text is not estimated (nothing drawable, or emoji). Shared by a text's formats, which
+    validate checks at the same minimum size."""
+    path, drawable, _ = choose_font(text, fonts, emoji)
+    line_text = " ".join(drawable.split())
+    if not line_text or (emoji and _has_emoji(drawable, path, emoji)):
+        return None
+    units = []
+    for unit in break_units(line_text, language):
+        word = unit.rstrip()
+        units.append((_advance_sum(path, size, word), _advance_sum(path, size, unit[len(word) :])))
+    return path, tuple(units)

@@ -166,6 +166,7 @@ class Policy:
     # while they are unchanged ("" without image checks).
     image_checks_id: str = ""
     _seen: dict = field(default_factory=dict, repr=False)  # (text, field, allowed) -> word-list match
+    _allowed: dict = field(default_factory=dict, repr=False)  # brand -> allowed terms
 
     def _listed(self, text: str, field_name: str, allowed: frozenset[str]) -> Match | None:
         """The word list's verdict, once per distinct text: CTAs, negative prompts and
@@ -178,9 +179,12 @@ class Policy:
         return self._seen[key]
 
     def allowed_for(self, brand: str) -> frozenset[str]:
-        """A brand may always name itself, plus what the policy lists for it."""
-        own = {normalise(brand)} | {normalise(word) for word in brand.split() if len(word) > 2} if brand else set()
-        return frozenset(own) | self.allow.get(brand, frozenset())
+        """A brand may always name itself, plus what the policy lists for it (once per brand:
+        screening asks for every variant)."""
+        if brand not in self._allowed:
+            own = {normalise(brand)} | {normalise(w) for w in brand.split() if len(w) > 2} if brand else set()
+            self._allowed[brand] = frozenset(own) | self.allow.get(brand, frozenset())
+        return self._allowed[brand]
 
     def check(self, texts: dict[str, str], brand: str = "") -> Match | None:
         """The first match over the given fields (``{"prompt": ..., "headline": ...}``)."""
