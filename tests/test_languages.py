@@ -312,3 +312,23 @@ def test_a_run_in_two_languages_with_text_options_exports_them_grouped_by_langua
         "20% off every mug this week. Free returns.",
         "Free returns.",
     )
+
+
+@pytest.mark.parametrize(
+    "text, edge", [("מבצע אביב על כל הספלים עכשיו", "right"), ("Spring sale on every mug now", "left")]
+)
+def test_start_aligned_lines_sit_on_the_start_edge_of_their_direction(text, edge):
+    from pixio_ads.core.formats import Box
+    from pixio_ads.creative.overlay import _draw_lines
+
+    fitted = fit_text(text, DEFAULT_BRAND.headline_fonts, 420, 400, 24, 3, None, "he" if edge == "right" else "en")
+    assert len(fitted.lines) >= 2 and len({len(line) for line in fitted.lines}) > 1
+    canvas = Image.new("RGB", (600, 500), "black")
+    block = _draw_lines(canvas, fitted, Box(50, 50, 550, 450), (255, 255, 255), "start")
+    ink = np.asarray(canvas.convert("L")) > 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    bands = np.split(rows, np.flatnonzero(np.diff(rows) > 3) + 1)  # one band of ink rows per line
+    assert len(bands) == len(fitted.lines)
+    edges = [np.flatnonzero(ink[band].any(axis=0))[-1 if edge == "right" else 0] for band in bands]
+    assert max(edges) - min(edges) <= 4  # every line flush with the same edge
+    assert abs(edges[0] - (block.right if edge == "right" else block.left)) <= 6

@@ -151,6 +151,7 @@ class _BrandFile(_Strict):
     logo: str | None = None
     logo_position: Literal[LOGO_POSITIONS] = "top-left"  # type: ignore[valid-type]
     mirror_rtl: bool = True
+    text_align: Literal["center", "start"] = "center"
     fonts: _Fonts = Field(default_factory=_Fonts)
     colors: _Colours = Field(default_factory=_Colours)
     cta: _Cta = Field(default_factory=_Cta)
@@ -197,6 +198,8 @@ class BrandKit:
     label_translations: tuple[tuple[str, str], ...] = ()
     # Right-to-left copy mirrors the logo's and the label's corners (left <-> right).
     mirror_rtl: bool = True
+    # Headline lines centred, or against the start edge (left, or right for right-to-left copy).
+    text_align: str = "center"
     # The kit's ``meta`` / ``google`` sections: {platform: {key: value}} (adsettings.py).
     ads: dict = field(default_factory=dict, hash=False, compare=False)
 
@@ -263,6 +266,7 @@ def load_brand_kit(path: Path) -> BrandKit:
         label_translations=tuple(raw.ai_label.translations.items()),
         script_fonts=script_fonts,
         mirror_rtl=raw.mirror_rtl,
+        text_align=raw.text_align,
         label_position=label_position,
         label_opacity=raw.ai_label.opacity,
         path=str(path),

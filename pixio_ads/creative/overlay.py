@@ -30,7 +30,7 @@ from pixio_ads.creative.contrast import (
     pick_colour_and_scrim,
 )
 from pixio_ads.creative.labels import label_for
-from pixio_ads.creative.scripts import fonts_for
+from pixio_ads.creative.scripts import fonts_for, is_rtl
 from pixio_ads.creative.textfit import (
     CTA_PAD,
     LINE_SPACING,
@@ -48,15 +48,22 @@ from pixio_ads.creative.textfit import (
 from pixio_ads.creative.typeface import cached_face
 
 
-def _draw_lines(canvas: Image.Image, fitted: FittedText, box: Box, colour: Colour) -> Box:
-    """Draw the lines centred in ``box``; returns the block's box."""
+def _draw_lines(canvas: Image.Image, fitted: FittedText, box: Box, colour: Colour, align: str = "center") -> Box:
+    """Draw the lines in ``box``, the block centred; each line centred, or with ``align``
+    ``start`` against the block's start edge (the right one for right-to-left text).
+    Returns the block's box."""
     font = cached_face(fitted.font_path, fitted.size, fitted.emoji_path)
     top = box.top + (box.height - fitted.height) // 2
+    left = box.left + (box.width - fitted.width) // 2
+    rtl = is_rtl("".join(fitted.lines))
     ascent, descent = font.getmetrics()
     for index, line in enumerate(fitted.lines):
-        x = box.left + (box.width - measure(font, line)) // 2 - font.getbbox(line)[0]
+        width = measure(font, line)
+        if align == "start":
+            x = left + (fitted.width - width if rtl else 0) - font.getbbox(line)[0]
+        else:
+            x = box.left + (box.width - width) // 2 - font.getbbox(line)[0]
         font.draw(canvas, (x, top + index * (ascent + descent) * LINE_SPACING), line, colour)
-    left = box.left + (box.width - fitted.width) // 2
     return Box(left, top, left + fitted.width, top + fitted.height)
 
 
@@ -71,7 +78,9 @@ def _translucent_panel(canvas: Image.Image, box: Box, radius: int, colour: Colou
     canvas.paste(Image.alpha_composite(region, layer).convert("RGB"), (box.left, box.top))
 
 
-def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colour, scrim: Colour) -> TextPlacement:
+def draw_text(
+    canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colour, scrim: Colour, align: str = "center"
+) -> TextPlacement:
     """Draw the fitted text centred in ``box`` in a colour that meets MIN_CONTRAST against
     what is behind it, over a scrim when no colour does on its own."""
     left = box.left + (box.width - fitted.width) // 2
@@ -87,7 +96,7 @@ def draw_text(canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colo
     colour, scrim, opacity, contrast = pick_colour_and_scrim(preferred, scrim, behind)
     if opacity:
         _translucent_panel(canvas, panel, pad, scrim, opacity)
-    drawn = _draw_lines(canvas, fitted, box, colour)
+    drawn = _draw_lines(canvas, fitted, box, colour, align)
     return TextPlacement(drawn, colour, round(contrast, 2), opacity, fitted.size, len(fitted.lines), fitted.missing)
 
 
@@ -271,7 +280,7 @@ def overlay_copy(
     canvas = canvas.convert("RGB")
     fitted = fit_copy(headline, cta, plan, brand, language=language)
     logo = paste_logo(canvas, brand.logo, plan.logo) if brand.logo and plan.logo else None
-    head = draw_text(canvas, fitted.headline, plan.headline, brand.text_colour, brand.scrim_colour)
+    head = draw_text(canvas, fitted.headline, plan.headline, brand.text_colour, brand.scrim_colour, brand.text_align)
     button = draw_button(canvas, fitted.cta, plan.cta, brand.cta_colour, brand.cta_text_colour, brand.cta_shape)
     label = draw_label(canvas, fitted.label, plan.label, brand.label_opacity) if fitted.label and plan.label else None
     return canvas, OverlayResult(head, button, logo, label)

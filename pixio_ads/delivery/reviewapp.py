@@ -4,7 +4,7 @@ folder, to approve or reject creatives, best-scored first.
     pixio-ads review out/demo                 # http://127.0.0.1:8765/
 
 - ``/``: the grid, grouped by product and format, sorted by rank; filters by product,
-  audience, style, format, status and decision; approve / reject / undo by click or key
+  audience, style, format, language, status and decision; approve / reject / undo by click or key
   (a, r, u; arrows move); "approve top K" of every product x format.
 - ``/creative/{variant_id}``: the creative at 1:1 with its prompt, seed, model, scores,
   watermark and C2PA state, and the history of decisions.
@@ -40,7 +40,7 @@ from pixio_ads.outputs.report import thumbnail_path
 
 TOKEN_COOKIE = "pixio_review_token"
 CHANGE_HEADER = "x-pixio-review"  # required on every change (see the module docstring)
-FILTERS = ("product_id", "audience", "style", "format", "status", "decision")
+FILTERS = ("product_id", "audience", "style", "format", "language", "status", "decision")
 SERVED_FOLDERS = ("images", "thumbs")
 WEB = Path(str(resources.files("pixio_ads").joinpath("web")))
 
@@ -200,7 +200,9 @@ def _creatives(rows: list[dict], store: ReviewStore) -> list[dict]:
     """Manifest rows with their current decision (on this very file), best first."""
     decisions = store.latest()
     result = [_creative(row, decisions) for row in rows]
-    return sorted(result, key=lambda c: (c["product_id"], c["format"], c["rank"] or 10**9, c["variant_id"]))
+    return sorted(
+        result, key=lambda c: (c["product_id"], c["format"], c["language"], c["rank"] or 10**9, c["variant_id"])
+    )
 
 
 def _creative(row: dict, decisions: dict) -> dict:
@@ -222,7 +224,8 @@ def _thumb(row: dict) -> str | None:
 def _groups(creatives: list[dict]) -> list[tuple[str, list[dict]]]:
     groups: dict[str, list[dict]] = {}
     for creative in creatives:
-        groups.setdefault(f"{creative['product_name']} - {creative['format']}", []).append(creative)
+        language = f" - {creative['language']}" if creative.get("language", "en") != "en" else ""
+        groups.setdefault(f"{creative['product_name']} - {creative['format']}{language}", []).append(creative)
     return list(groups.items())
 
 
