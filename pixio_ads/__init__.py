@@ -12,6 +12,7 @@ list (tests/test_layout.py checks it, and that no module imports itself back):
     training/   how the embedded backdrop model is trained (not needed at run time)
     outputs/    the manifest schema, contact sheet and reports, the folder lock
     delivery/   review, approved sets, exports to the ad platforms
+    results/    the platforms' reports read back, what wins with its uncertainty, the next round
     run/        planning, the shard loop, finishing, composing a creative, the inbox
     flows/      the Prefect flows and deployments (thin wiring over run/)
     cli/        the ``pixio-ads`` command (thin over all of the above)
@@ -27,6 +28,6 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+local"
 
 # The stages in import order (the list above): tests/test_layout.py and docs/layout.md read it.
-STAGES = ("core", "render", "creative", "trust", "settings", "campaign", "training", "outputs", "delivery", "run", "flows", "cli")  # fmt: skip
+STAGES = ("core", "render", "creative", "trust", "settings", "campaign", "training", "outputs", "delivery", "results", "run", "flows", "cli")  # fmt: skip
 
 _moved.install()  # the flat module paths of the last release, for one release

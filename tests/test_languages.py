@@ -25,7 +25,7 @@ from pixio_ads.creative.linebreak import break_units, has_dictionary_breaks
 from pixio_ads.creative.overlay import copy_fonts, label_text, layout_for, overlay_copy
 from pixio_ads.creative.scripts import is_rtl, scripts_in, system_font
 from pixio_ads.creative.textfit import fit_text
-from pixio_ads.creative.typeface import font_coverage
+from pixio_ads.creative.typeface import choose_font, font_coverage
 from pixio_ads.trust.provenance import disclose
 
 SAMPLES = {
@@ -255,8 +255,8 @@ def test_the_label_is_drawn_in_the_creatives_language(language):
     box = plan.label.as_tuple()
     assert (np.asarray(english.crop(box)) != np.asarray(translated.crop(box))).any()
     text = label_text(DEFAULT_BRAND, language)
-    assert all(c in font_coverage(copy_fonts(text, DEFAULT_BRAND.cta_fonts, DEFAULT_BRAND, language)[0]) or c == " "
-               for c in text) or system_font(scripts_in(text)[0], True, language)  # fmt: skip
+    _, drawable, missing = choose_font(text, copy_fonts(text, DEFAULT_BRAND.cta_fonts, DEFAULT_BRAND, language))
+    assert missing == "" and drawable == text  # every character of the label drawn
 
 
 def test_xmp_names_the_language():

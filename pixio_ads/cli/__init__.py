@@ -1,4 +1,4 @@
-"""Command line: ``pixio-ads validate | expand | run | verify | export | review | serve | deploy | doctor``.
+"""Command line: ``pixio-ads validate | expand | run | verify | export | review | results | next-round | serve | deploy | doctor``.
 
 Exit codes: 0 ok, 1 some variants failed to render, 2 invalid input (every error printed),
 3 the review was not done in time (``run --review``; the flow run is left paused), 130 interrupted.
@@ -11,6 +11,7 @@ from pixio_ads.cli import (  # noqa: F401 (registration)
     campaign_commands,
     fleet_commands,
     output_commands,
+    results_commands,
     run_command,
     serve_command,
 )

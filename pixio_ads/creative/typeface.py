@@ -118,6 +118,7 @@ def font_coverage(spec: str) -> frozenset[str]:
     fonts) has glyphs for."""
     from fontTools.ttLib import TTFont
 
+    spec = str(spec)
     if CHAIN in spec:
         return frozenset().union(*(font_coverage(member) for member in chain_of(spec)))
     path, face = split_spec(spec)

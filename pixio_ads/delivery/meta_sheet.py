@@ -24,10 +24,11 @@ from pathlib import Path
 
 from pixio_ads.campaign.adsettings import settings_of
 from pixio_ads.campaign.copy import MAX_OPTIONS
-from pixio_ads.campaign.platforms import CALLS_TO_ACTION
+from pixio_ads.campaign.platforms import CALLS_TO_ACTION, image_spec
 from pixio_ads.delivery.adsheet import (
     Ad,
     ExportResult,
+    ad_format,
     by_shape,
     copy_creative,
     group_ads,
@@ -129,3 +130,20 @@ def _tags(row: dict) -> str:
     present = link_parameters(row["link"])
     dynamic = "&".join(f"{key}={value}" for key, value in DYNAMIC_TAGS if key not in present)  # braces unescaped
     return "&".join(part for part in (tags, dynamic) if part)
+
+
+def ad_names(rows: list[dict]) -> dict[str, str]:
+    """Each Ad Name the sheet gives the creatives of ``rows`` (manifest rows) -> the variant
+    id of its image: how a Meta report's rows join back to the manifest."""
+    names = {}
+    for ad in group_ads(rows):
+        shapes: dict[str, dict] = {}
+        for row in ad.creatives:
+            spec = image_spec("meta", ad_format(row))
+            if spec:
+                shapes.setdefault(spec.name, row)
+        feed = next((shapes[name] for name in FEED_ORDER if name in shapes), None)
+        for placement, row in (("feeds", feed), ("stories", shapes.get("stories"))):
+            if row is not None:
+                names[f"{ad.name} | {placement}"] = row["variant_id"]
+    return names

@@ -111,6 +111,7 @@ def plan_campaign(
         "usage_db": safeguards.usage_db,
         "groups": reservations["groups"],
         "image_checks": policy.image_checks_id,  # for shards.shard_complete
+        "campaign": str(campaign.path),  # where next-round finds the campaign's rows (results/nextround.py)
     }
     atomic_write_bytes(out_dir / RUN_FILE, json.dumps(run).encode())
     shards = shard_ids([v for v in allowed if v.variant_id not in skipped], shard_size)
