@@ -31,6 +31,14 @@ def run(example_copy, tmp_path):
     return example_copy, campaign, manifest
 
 
+def _review_client(out):
+    from fastapi.testclient import TestClient
+
+    from pixio_ads.delivery.reviewapp import ReviewContext, create_app
+
+    return TestClient(create_app(ReviewContext(out, "alice", None, None)))
+
+
 def invoke(*args: str):
     return CliRunner().invoke(app, [str(arg) for arg in args])
 
@@ -108,6 +116,9 @@ def test_the_command_reports_winners_and_next_round_shifts_variants_toward_them(
     result = invoke("results", out, report, "--learn-weights", "--min-impressions", "500")
     assert result.exit_code == 0, result.output
     assert "style: minimal wins" in result.output and "learned weights" in result.output
+    page = _review_client(out).get("/results")
+    assert page.status_code == 200 and "minimal wins" in page.text and 'src="/files/results/results.png"' in page.text
+    assert _review_client(out).get("/files/results/results.png").headers["content-type"] == "image/png"
     weights = yaml.safe_load((out / "results" / "learned-weights.yaml").read_text())["scoring"]["weights"]
     assert weights and abs(sum(weights.values()) - 1) < 0.01
     nxt = campaign / "next.csv"

@@ -41,7 +41,7 @@ from pixio_ads.outputs.report import thumbnail_path
 TOKEN_COOKIE = "pixio_review_token"
 CHANGE_HEADER = "x-pixio-review"  # required on every change (see the module docstring)
 FILTERS = ("product_id", "audience", "style", "format", "language", "status", "decision")
-SERVED_FOLDERS = ("images", "thumbs")
+SERVED_FOLDERS = ("images", "thumbs", "results")  # results/: the results loop's chart
 WEB = Path(str(resources.files("pixio_ads").joinpath("web")))
 
 
@@ -123,6 +123,13 @@ def _add_pages(app: FastAPI, context: ReviewContext, store: ReviewStore, manifes
             {"groups": _groups(shown), "options": options, "chosen": chosen, "reviewer": context.reviewer,
              "total": len(creatives), "shown": len(shown), "waiting": context.on_done is not None},
         )  # fmt: skip
+
+    @app.get("/results", response_class=HTMLResponse)
+    def results(request: Request):
+        """What wins so far (pixio_ads/results/), from the figures `pixio-ads results` kept."""
+        return templates.TemplateResponse(
+            request, "results.html", {"reviewer": context.reviewer, **_results(context.out_dir)}
+        )
 
     @app.get("/creative/{variant_id}", response_class=HTMLResponse)
     def detail(request: Request, variant_id: str):
@@ -275,3 +282,14 @@ def standalone_done(out_dir: Path, after: Callable[[], object] | None = None) ->
         return f"approved set written: {counts.describe()} (approved/, approved.parquet)"
 
     return done
+
+
+def _results(out_dir: Path) -> dict:
+    """The results page's parts, as `pixio-ads results` wrote them in OUT/results/ (the review
+    page renders no analysis itself): the tables as an HTML fragment, and the chart."""
+    folder = Path(out_dir) / "results"
+    fragment = folder / "results.html"
+    return {
+        "fragment": fragment.read_text(encoding="utf-8") if fragment.is_file() else "",
+        "chart": (folder / "results.png").is_file(),
+    }

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pixio_ads.core.fileio import atomic_write_bytes
-from pixio_ads.results.charts import CHART_FILE, REPORT_FILE, chart, markdown
+from pixio_ads.results.charts import CHART_FILE, FRAGMENT_FILE, REPORT_FILE, chart, html_fragment, markdown
 from pixio_ads.results.performance import PERFORMANCE_FILE, Joined, join_reports, merge_results, performance
 from pixio_ads.results.predict import LearnedWeights, correlations, learn_weights, write_weights
 from pixio_ads.results.reports import ReportError
@@ -56,6 +56,7 @@ def analysed(out_dir: Path, rows: list[dict], min_impressions: int, threshold: f
     learned = learn_weights(rows, min_impressions) if learn else None
     text = markdown(dimensions, found, learned)
     written = [_write_text(folder / REPORT_FILE, text)]
+    written.append(_write_text(folder / FRAGMENT_FILE, html_fragment(dimensions, threshold, min_impressions)))
     if drawn := chart(dimensions, folder / CHART_FILE):
         written.append(drawn)
     if learned:

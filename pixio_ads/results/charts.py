@@ -3,6 +3,7 @@ command's output) and a chart of each dimension's rates with their credible inte
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from pixio_ads.core.fileio import atomic_write
@@ -10,6 +11,7 @@ from pixio_ads.results.predict import Correlation, LearnedWeights
 from pixio_ads.results.winners import DimensionResult
 
 REPORT_FILE = "results.md"
+FRAGMENT_FILE = "results.html"  # the review page's /results shows it
 CHART_FILE = "results.png"
 
 
@@ -80,3 +82,24 @@ def chart(results: list[DimensionResult], path: Path) -> Path | None:
     atomic_write(Path(path), lambda tmp: figure.savefig(tmp, format="png", dpi=110))
     plt.close(figure)
     return Path(path)
+
+
+def html_fragment(results: list[DimensionResult], threshold: float, min_impressions: int) -> str:
+    """The tables for the review page (every value escaped)."""
+    parts = [
+        f'<p class="meta">Rates with their 95% credible intervals (Beta-binomial); a value wins once it is best with '
+        f"probability {threshold} and every value has {min_impressions:,}+ impressions.</p>"
+    ]
+    for result in results:
+        parts.append(f"<h2>{escape(result.dimension)}</h2><p><b>{escape(result.verdict)}</b></p>")
+        parts.append('<table class="scores"><tr><th>value</th><th>impressions</th><th>clicks</th>'
+                     "<th>CTR (95%)</th><th>P(best)</th><th>conv./click (95%)</th></tr>")  # fmt: skip
+        for v in result.values:
+            weight = ' style="font-weight: bold"' if v.value == result.winner else ""
+            parts.append(
+                f"<tr{weight}><td>{escape(v.value)}</td><td>{v.impressions:,}</td><td>{v.clicks:,}</td>"
+                f"<td>{v.ctr:.2%} ({v.ctr_low:.2%}-{v.ctr_high:.2%})</td><td>{v.p_best:.2f}</td>"
+                f"<td>{v.cvr:.2%} ({v.cvr_low:.2%}-{v.cvr_high:.2%})</td></tr>"
+            )
+        parts.append("</table>")
+    return "\n".join(parts) + "\n"
