@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from PIL import Image
@@ -56,3 +60,17 @@ def write_campaign(
                 ]
             )
     return path
+
+
+def time_validate(path: Path, repeats: int) -> tuple[str, list[float], float]:
+    """`pixio-ads validate PATH` in a fresh process ``repeats`` times: (its output, each run's
+    seconds, the median); exits naming the failure when validate fails."""
+    command = [str(Path(sys.executable).parent / "pixio-ads"), "validate", str(path)]
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        runs.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            sys.exit(f"validate failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done.stdout.strip(), runs, statistics.median(runs)

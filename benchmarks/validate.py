@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
@@ -76,19 +73,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    command = [str(Path(sys.executable).parent / "pixio-ads"), "validate"]
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_campaign(Path(tmp), args.rows)
-        runs = []
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            done = subprocess.run([*command, str(path)], capture_output=True, text=True)
-            runs.append(time.perf_counter() - started)
-            if done.returncode != 0:
-                sys.exit(f"validate failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
-    print(done.stdout.strip())
+        output, runs, median = synthetic.time_validate(write_campaign(Path(tmp), args.rows), args.repeats)
+    print(output)
     print(f"runs: {', '.join(f'{seconds:.2f}' for seconds in runs)} s")
-    print(f"validate_{args.rows // 1000}k_distinct_copy_seconds: {statistics.median(runs):.2f}")
+    print(f"validate_{args.rows // 1000}k_distinct_copy_seconds: {median:.2f}")
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic  # noqa: E402
 
 WORDS = {
     "en": "bright fresh bold new summer ready better faster lighter warm coffee morning focus light home".split(),
@@ -69,19 +69,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    command = [str(Path(sys.executable).parent / "pixio-ads"), "validate"]
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_campaign(Path(tmp), args.rows)
-        runs = []
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            done = subprocess.run([*command, str(path)], capture_output=True, text=True)
-            runs.append(time.perf_counter() - started)
-            if done.returncode != 0:
-                sys.exit(f"validate failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    print(done.stdout.strip())
+        output, runs, median = synthetic.time_validate(write_campaign(Path(tmp), args.rows), args.repeats)
+    print(output)
     print(f"runs: {', '.join(f'{seconds:.2f}' for seconds in runs)} s")
-    print(f"validate_{args.rows // 1000}k_rows_5_languages_seconds: {statistics.median(runs):.2f}")
+    print(f"validate_{args.rows // 1000}k_rows_5_languages_seconds: {median:.2f}")
 
 
 if __name__ == "__main__":
