@@ -13,6 +13,7 @@ from pixio_ads.core import images
 from pixio_ads.core.errors import Issue, ValidationError
 from pixio_ads.core.fileio import sha256_file
 from pixio_ads.creative.brand import BRAND_SUFFIXES, BrandKit, load_brand_kit
+from pixio_ads.creative.cutout import cutout_problem
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(www\.)")
 
@@ -22,6 +23,13 @@ def image_size(path: Path) -> tuple[int, int]:
     """Upright size, as the pipeline will see it (EXIF orientation applied); decoded once per
     file, however many rows share the source or the mask."""
     return images.open_image(path).size
+
+
+@lru_cache(maxsize=256)
+def cutout_problem_of(path: Path, sha256: str) -> str | None:
+    """Why the automatic cut-out of this product shot would keep only a fragment of it
+    (cutout.cutout_problem), once per file version; None when it would not."""
+    return cutout_problem(images.open_image(path))
 
 
 @dataclass(frozen=True, slots=True)

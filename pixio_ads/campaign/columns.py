@@ -32,6 +32,7 @@ from pixio_ads.creative.composite import (
     DEFAULT_SHADOW,
     SHADOWS,
 )
+from pixio_ads.creative.cutout import CUTOUT_MODES
 from pixio_ads.render.loading import DTYPES, SCHEDULER_NAMES
 
 
@@ -188,6 +189,14 @@ COLUMNS: tuple[Column, ...] = (
         "Cut-out mask for the product (white = product), instead of its alpha or the automatic plain-background removal.",
         "products/bottle-mask.png",
         parse=parsers.image,
+    ),
+    Column(
+        "cutout",
+        False,
+        "How the product is cut out: `auto` (default: its transparency, else a plain neutral backdrop removed; a "
+        "product that fills its frame is kept whole), `none` (the image pasted as it is) or `mask` (the product_mask).",
+        "none",
+        parse=parsers.choice(CUTOUT_MODES, "auto"),
     ),
     Column(
         "anchor",

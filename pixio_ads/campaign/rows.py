@@ -65,6 +65,7 @@ class CampaignRow:
     source_image: ImageRef | None = None  # restyle/replace; None: the product image
     replace_mask: ImageRef | None = None
     product_mask: ImageRef | None = None
+    cutout: str = "auto"  # auto, none or mask (cutout.py)
     placement: Placement = Placement()
     brand: BrandKit = DEFAULT_BRAND
     output_format: str = "png"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pixio_ads.campaign.adsettings import SETTING_COLUMNS
 from pixio_ads.campaign.adsettings import resolve as resolve_ad_settings
-from pixio_ads.campaign.assets import image_size
+from pixio_ads.campaign.assets import cutout_problem_of, image_size
 from pixio_ads.campaign.checks import RowCheck
 from pixio_ads.campaign.columns import COLUMNS, KNOWN_COLUMNS, REQUIRED_COLUMNS
 from pixio_ads.campaign.copy import LanguageCopy, column_name, copy_columns_in, parse_languages, read_copy
@@ -82,7 +82,7 @@ _TEXT_COLUMNS = (
     "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
     "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
     "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
-    "call_to_action", "deliverables", *SETTING_COLUMNS,
+    "call_to_action", "deliverables", "cutout", *SETTING_COLUMNS,
 )  # fmt: skip
 
 
@@ -114,6 +114,7 @@ def validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     refs = {name: values[name] for name in ("source_image", "replace_mask", "product_mask") if values[name]}
     product_image = values["product_image"].path if values["product_image"] else check.campaign.folder
     _check_mode_inputs(values["mode"], cells, refs, product_image, check.problem)
+    _check_cutout(values, cells, check.problem)
     values["languages"] = parse_languages(values["languages"], check.problem)
     values["copy"] = read_copy(cells, values["languages"], check.problem)
     values["call_to_action"] = _check_platforms(values, cells, check)
@@ -284,6 +285,31 @@ def _ad_settings(values: dict, cells: dict, check: RowCheck) -> str:
 
 def _allowed_everywhere(platforms: tuple[str, ...]) -> list[str]:
     return [key for key in CALLS_TO_ACTION if all(key in allowed_calls_to_action(p) for p in platforms)]
+
+
+def _check_cutout(values: dict, cells: dict, problem) -> None:
+    """The cutout choice against the mask, and a product shot whose automatic cut-out would
+    keep only a fragment of it (a product filling its frame on a neutral border)."""
+    mode, mask, image = values["cutout"], values["product_mask"], values["product_image"]
+    if mode == "mask" and not mask:
+        problem(
+            "cutout",
+            "cutout mask needs a product_mask",
+            "add a product_mask (white = product) or set cutout to auto",
+            cells.get("cutout"),
+        )
+    elif mode == "none" and mask:
+        fix = "clear the product_mask, or set cutout to mask"
+        problem(
+            "product_mask",
+            "cutout none pastes the image as it is and ignores the mask",
+            fix,
+            cells.get("product_mask"),
+        )
+    elif mode == "auto" and not mask and image and values["mode"] in ("compose", "inpaint"):
+        if found := cutout_problem_of(image.path, image.sha256):
+            fix = "give a product_mask or a PNG with transparency, or set cutout to none if the whole image is the product"
+            problem("product_image", f"{image.relative}: {found.split(':')[0]}", fix, cells["product_image"])
 
 
 def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, problem) -> None:

@@ -87,6 +87,7 @@ class Variant:
     replace_mask_sha256: str
     product_mask: str  # "" = the product's alpha or automatic cut-out
     product_mask_sha256: str
+    cutout: str  # auto, none or mask
     anchor: str
     product_scale: float
     margin: float
@@ -258,12 +259,14 @@ class _Expansion:
             steps=settings.steps, guidance=settings.guidance, upscaler=self.upscaler, upscaler_steps=self.upscaler_steps,
             headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
-            deliverables=row.deliverables, **ad_columns(row),
+            deliverables=row.deliverables, cutout=row.cutout, **ad_columns(row),
         )  # fmt: skip
         # A clean image is one more file to write: rows that write one get other ids (a rerun
         # writes it), the others keep theirs.
         if row.deliverables != CREATIVE:
             hashed.append(row.deliverables)
+        if row.cutout != "auto":  # likewise: only a chosen cut-out changes the ids
+            hashed.append(f"cutout={row.cutout}")
         for audience in row.audiences:
             for style in row.styles:
                 seeds = [

@@ -25,7 +25,14 @@ SCHEMA_VERSION = "4"
 # Plan columns a version added, with the value older files read as (their variant ids are unchanged).
 ADDED_PLAN_COLUMNS = {
     "3": {"ad_settings": ""},
-    "4": {"deliverables": "creative", "language": "en", "headline_option": 1, "cta_option": 1, "copy_options": ""},
+    "4": {
+        "deliverables": "creative",
+        "language": "en",
+        "headline_option": 1,
+        "cta_option": 1,
+        "copy_options": "",
+        "cutout": "auto",
+    },
 }
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
@@ -149,6 +156,7 @@ COLUMN_DOCS: dict[str, str] = {
     "replace_mask_sha256": "Its hash.",
     "product_mask": "Cut-out mask of the product.",
     "product_mask_sha256": "Its hash.",
+    "cutout": "How the product was to be cut out: auto, none (pasted as it is) or mask.",
     "anchor": "Product position in its area.",
     "product_scale": "Largest share of the canvas the product may fill.",
     "margin": "Clear margin inside the safe zone (share of the short side).",

@@ -62,8 +62,10 @@ class Assets:
         """(RGBA product, cut-out method)."""
         mask = variant.product_mask or None
         return self._get(
-            ("product", variant.product_image, mask),
-            lambda: cut_out(self.image(variant.product_image), self.image(mask) if mask else None),
+            ("product", variant.product_image, mask, variant.cutout),
+            lambda: cut_out(
+                self.image(variant.product_image), self.image(mask) if mask else None, mode=variant.cutout
+            ),
         )
 
     def brand(self, variant: Variant) -> BrandKit:
