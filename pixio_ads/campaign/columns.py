@@ -234,6 +234,15 @@ COLUMNS: tuple[Column, ...] = (
         parse=parsers.number(float, 0.0, 0.0, 1.0),
     ),
     Column(
+        "min_product_fidelity",
+        False,
+        "Product fidelity (0-1: the product in the result against the source, SSIM x colour) below which a "
+        "creative is recorded failed instead of shipping; 0 (default) records it only. 0.6 catches a changed "
+        "product; compose and inpaint keep the product's pixels (1).",
+        "0.6",
+        parse=parsers.number(float, 0.0, 0.0, 1.0),
+    ),
+    Column(
         "brand_kit",
         False,
         "Brand kit YAML/JSON (logo, fonts, colours, button style), relative to the campaign.",

@@ -66,6 +66,7 @@ class CampaignRow:
     replace_mask: ImageRef | None = None
     product_mask: ImageRef | None = None
     cutout: str = "auto"  # auto, none or mask (cutout.py)
+    min_product_fidelity: float = 0.0  # below it a creative fails (fidelity.py); 0: recorded only
     placement: Placement = Placement()
     brand: BrandKit = DEFAULT_BRAND
     output_format: str = "png"

@@ -88,6 +88,7 @@ class Variant:
     product_mask: str  # "" = the product's alpha or automatic cut-out
     product_mask_sha256: str
     cutout: str  # auto, none or mask
+    min_product_fidelity: float  # not part of the id: what ships, not its pixels
     anchor: str
     product_scale: float
     margin: float
@@ -259,7 +260,8 @@ class _Expansion:
             steps=settings.steps, guidance=settings.guidance, upscaler=self.upscaler, upscaler_steps=self.upscaler_steps,
             headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
-            deliverables=row.deliverables, cutout=row.cutout, **ad_columns(row),
+            deliverables=row.deliverables, cutout=row.cutout, min_product_fidelity=row.min_product_fidelity,
+            **ad_columns(row),
         )  # fmt: skip
         # A clean image is one more file to write: rows that write one get other ids (a rerun
         # writes it), the others keep theirs.

@@ -31,7 +31,7 @@ from pixio_ads.core.formats import Box
 
 COMPONENTS = (
     "legibility", "product_visibility", "safe_zone", "text_coverage", "brand_colour", "image_quality",
-    "prompt_alignment",
+    "prompt_alignment", "product_fidelity",
 )  # fmt: skip
 DEFAULT_WEIGHTS = {
     "legibility": 0.25,
@@ -41,6 +41,7 @@ DEFAULT_WEIGHTS = {
     "brand_colour": 0.1,
     "image_quality": 0.15,
     "prompt_alignment": 0.1,
+    "product_fidelity": 0.1,  # 1 for a pasted product: it weighs where a mode repaints it
 }
 CONTRAST_RANGE = (3.0, 7.0)  # WCAG: 3:1 large-text minimum, 7:1 enhanced
 LEGIBLE_TEXT_SHARE = 0.03  # of the short side: 32 px on a 1080 px square

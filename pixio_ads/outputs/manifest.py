@@ -32,6 +32,7 @@ ADDED_PLAN_COLUMNS = {
         "cta_option": 1,
         "copy_options": "",
         "cutout": "auto",
+        "min_product_fidelity": 0.0,
     },
 }
 VERSION_KEY = b"pixio_ads.schema_version"
@@ -88,6 +89,9 @@ _RESULT_FIELDS = [
     pa.field("image_quality_score", pa.float64()),
     pa.field("clip_score", pa.float64()),
     pa.field("prompt_alignment_score", pa.float64()),
+    pa.field("product_ssim", pa.float64()),  # the product's region, result against source (fidelity.py)
+    pa.field("product_delta_e", pa.float64()),
+    pa.field("product_fidelity_score", pa.float64()),
     pa.field("score", pa.float64()),
     pa.field("rank", pa.int32()),  # 1 = best of its product x format (rendered creatives only)
     # review (review.py): the last decision on this very file (its sha256)
@@ -157,6 +161,7 @@ COLUMN_DOCS: dict[str, str] = {
     "product_mask": "Cut-out mask of the product.",
     "product_mask_sha256": "Its hash.",
     "cutout": "How the product was to be cut out: auto, none (pasted as it is) or mask.",
+    "min_product_fidelity": "The row's product fidelity minimum (0: none): below it the creative is recorded failed.",
     "anchor": "Product position in its area.",
     "product_scale": "Largest share of the canvas the product may fill.",
     "margin": "Clear margin inside the safe zone (share of the short side).",
@@ -218,6 +223,9 @@ COLUMN_DOCS: dict[str, str] = {
     "image_quality_score": "0-1: clipping, flat and noisy areas take their share; a soft scene keeps half.",
     "clip_score": "CLIPScore of prompt and generated scene, 100 x cosine (with --clip-model).",
     "prompt_alignment_score": "0-1: clip_score / 35. Null without a CLIP model.",
+    "product_ssim": "Structural similarity of the product's region in the result and in the source (null: no region known).",
+    "product_delta_e": "Mean CIEDE2000 colour difference in that region.",
+    "product_fidelity_score": "0-1: SSIM x (1 - delta E / 20); 1 where the product's pixels are pasted (compose, inpaint).",
     "score": "0-1: weighted mean of the component scores that apply (weights: brand kit `scoring.weights`).",
     "rank": "1 = highest score among the rendered creatives of the same campaign, product and format.",
     "review_status": "approved, rejected or unreviewed (the last decision on this file; a re-render is unreviewed).",

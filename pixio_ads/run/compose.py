@@ -32,7 +32,8 @@ from pixio_ads.creative.composite import (
     product_box,
     scaled_product,
 )
-from pixio_ads.creative.cutout import cut_out
+from pixio_ads.creative.cutout import CutoutError, cut_out
+from pixio_ads.creative.fidelity import product_fidelity
 from pixio_ads.creative.overlay import layout_for, overlay_copy, overlay_label
 from pixio_ads.creative.scoring import Elements, score_columns
 from pixio_ads.creative.scripts import is_rtl
@@ -152,8 +153,50 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         missing_glyphs=overlay.missing_glyphs,
     )
     values.update(_scores(scene, plan, overlay, brand, product, box))
+    values.update(_fidelity(variant, scene, assets, product, box))
     clean = overlay_label(scene, plan, brand, variant.language) if writes_clean(variant.deliverables) else None
     return Creative(creative, values, keep, clean)
+
+
+class ProductChanged(ValueError):
+    """The product in the result is too unlike the source: the creative fails with this reason."""
+
+
+def _fidelity(variant: Variant, scene: Image.Image, assets: Assets, product, box: Box | None) -> dict:
+    """The product fidelity columns (fidelity.py); raises ProductChanged below the row's minimum."""
+    result = np.asarray(scene.convert("RGB"))
+    if product is not None:  # compose, inpaint: the product as pasted, inside its box
+        placed = np.asarray(scaled_product(product, box))
+        window = (slice(box.top, box.bottom), slice(box.left, box.right))
+        found = product_fidelity(placed[..., :3], result[window], placed[..., 3] == 255)
+    else:  # restyle, replace: the source at the format's size, where its product is
+        source = _source(variant, assets)
+        found = product_fidelity(np.asarray(source), result, _source_product_region(variant, assets, source.size))
+    if found is None:
+        return {}
+    if found.score < variant.min_product_fidelity:
+        raise ProductChanged(
+            f"product fidelity {found.score:.2f} is below the row's min_product_fidelity {variant.min_product_fidelity} "
+            f"(SSIM {found.ssim:.2f}, colour difference {found.delta_e:.1f}): the product changed; lower the strength, "
+            "or keep its pixels with mode compose or inpaint"
+        )
+    return found.columns()
+
+
+def _source_product_region(variant: Variant, assets: Assets, size: tuple[int, int]) -> np.ndarray:
+    """Where the product is in the restyle/replace source: its own cut-out (transparency, a
+    mask, a plain backdrop), else the replace mask's kept part, else the whole image."""
+    image = assets.image(variant.source_image or variant.product_image)
+    mask = assets.image(variant.product_mask) if variant.product_mask else None
+    try:
+        cut, method = cut_out(image, mask, mode=variant.cutout)
+    except CutoutError:
+        cut, method = image.convert("RGBA"), "none"
+    if method != "none":
+        return np.asarray(fit_cover(cut.getchannel("A"), *size)) >= 250
+    if variant.mode == "replace":
+        return np.asarray(fit_cover(assets.image(variant.replace_mask).convert("L"), *size)) < 128
+    return np.ones((size[1], size[0]), bool)
 
 
 def _scores(scene: Image.Image, plan, overlay, brand: BrandKit, product: Image.Image | None, box: Box | None) -> dict:
