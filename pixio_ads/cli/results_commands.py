@@ -12,6 +12,7 @@ import typer
 
 from pixio_ads.cli.common import EXIT_INVALID_INPUT, app, err, out
 from pixio_ads.core.errors import PixioError
+from pixio_ads.core.fileio import atomic_write_bytes
 
 OutArg = Annotated[Path, typer.Argument(help="A run's output folder (with manifest.parquet).", show_default=False)]
 MinImpressions = Annotated[
@@ -106,8 +107,7 @@ def next_round_command(
     except PixioError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
-    text = report(plans)
-    dest.with_suffix(".md").write_text(text, encoding="utf-8")
+    atomic_write_bytes(dest.with_suffix(".md"), report(plans).encode("utf-8"))
     total = sum(sum(plan.allocation.values()) for plan in plans)
     out.print(f"wrote {written} ({total} variant(s) over {len(plans)} row(s); it validates)", highlight=False)
     out.print(f"wrote {dest.with_suffix('.md')} (what changed and why)", highlight=False)

@@ -98,12 +98,16 @@ def _fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return coefficients / scale
 
 
+def _rounded(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def write_weights(learned: LearnedWeights, path: Path) -> Path:
     """The weights as a brand kit's ``scoring`` section (merge it into the kit's YAML)."""
     text = (
         f"# Fitted to {learned.creatives} creatives' click-through rates by pixio-ads results --learn-weights;\n"
-        f"# rank correlation with CTR: {learned.spearman_cross_validated} cross-validated, "
-        f"{learned.spearman_in_sample} in sample.\n"
+        f"# rank correlation with CTR: {_rounded(learned.spearman_cross_validated)} cross-validated, "
+        f"{_rounded(learned.spearman_in_sample)} in sample.\n"
         + yaml.safe_dump({"scoring": {"weights": learned.weights}}, sort_keys=False)
     )
     atomic_write_bytes(Path(path), text.encode())
