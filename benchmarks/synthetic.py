@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,6 +62,21 @@ def write_campaign(
                 ]
             )
     return path
+
+
+def validate_benchmark(description: str, write_campaign, default_rows: int, name: str) -> None:
+    """A validate benchmark's command line: ``--rows`` and ``--repeats``, the campaign that
+    ``write_campaign(folder, rows)`` makes timed by time_validate, and its ``name: value`` line
+    (``validate_<rows/1000>k_<name>_seconds``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rows", type=int, default=default_rows)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        output, runs, median = time_validate(write_campaign(Path(tmp), args.rows), args.repeats)
+    print(output)
+    print(f"runs: {', '.join(f'{seconds:.2f}' for seconds in runs)} s")
+    print(f"validate_{args.rows // 1000}k_{name}_seconds: {median:.2f}")
 
 
 def time_validate(path: Path, repeats: int) -> tuple[str, list[float], float]:

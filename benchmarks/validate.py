@@ -11,11 +11,9 @@ Runs the real command in a fresh process (start-up and imports included), the me
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -69,15 +67,7 @@ def write_campaign(folder: Path, rows: int) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        output, runs, median = synthetic.time_validate(write_campaign(Path(tmp), args.rows), args.repeats)
-    print(output)
-    print(f"runs: {', '.join(f'{seconds:.2f}' for seconds in runs)} s")
-    print(f"validate_{args.rows // 1000}k_distinct_copy_seconds: {median:.2f}")
+    synthetic.validate_benchmark(__doc__.splitlines()[0], write_campaign, 50_000, "distinct_copy")
 
 
 if __name__ == "__main__":

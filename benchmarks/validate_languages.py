@@ -12,11 +12,9 @@ Goal on 2 cores: under 10 s. Ends with ``validate_10k_rows_5_languages_seconds``
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -65,15 +63,7 @@ def write_campaign(folder: Path, rows: int) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        output, runs, median = synthetic.time_validate(write_campaign(Path(tmp), args.rows), args.repeats)
-    print(output)
-    print(f"runs: {', '.join(f'{seconds:.2f}' for seconds in runs)} s")
-    print(f"validate_{args.rows // 1000}k_rows_5_languages_seconds: {median:.2f}")
+    synthetic.validate_benchmark(__doc__.splitlines()[0], write_campaign, 10_000, "rows_5_languages")
 
 
 if __name__ == "__main__":
