@@ -72,11 +72,6 @@ def _hyphenator(language: str):
     return pyphen.Pyphen(lang=found) if found else None
 
 
-def can_hyphenate(language: str) -> bool:
-    """Whether pyphen has a dictionary for the language."""
-    return bool(language) and _hyphenator(language) is not None
-
-
 def hyphenation_points(word: str, language: str) -> tuple[int, ...]:
     """Where ``word`` may take a hyphen (character offsets), from the language's dictionary;
     none for a language without one (or no language)."""

@@ -10,7 +10,14 @@ import pyarrow.parquet as pq
 
 from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.results.charts import CHART_FILE, FRAGMENT_FILE, REPORT_FILE, chart, html_fragment, markdown
-from pixio_ads.results.performance import PERFORMANCE_FILE, Joined, join_reports, merge_results, performance
+from pixio_ads.results.performance import (
+    PERFORMANCE_FILE,
+    RESULTS_FILE,
+    Joined,
+    join_reports,
+    merge_results,
+    performance,
+)
 from pixio_ads.results.predict import LearnedWeights, correlations, learn_weights, write_weights
 from pixio_ads.results.reports import ReportError
 from pixio_ads.results.winners import MIN_IMPRESSIONS, THRESHOLD, DimensionResult, analyse
@@ -42,14 +49,14 @@ def read_results(
     joined = join_reports(out_dir, files)
     results = merge_results(out_dir, joined)
     table = performance(out_dir, results)
-    outcome = analysed(out_dir, table.to_pylist(), min_impressions, threshold, learn)
-    outcome.joined, outcome.results, outcome.performance = joined, results, table
-    outcome.files[:0] = [out_dir / "results.parquet", out_dir / PERFORMANCE_FILE]
-    return outcome
+    dimensions, text, written, learned = analysed(out_dir, table.to_pylist(), min_impressions, threshold, learn)
+    files = [out_dir / RESULTS_FILE, out_dir / PERFORMANCE_FILE, *written]
+    return Outcome(joined, results, table, dimensions, text, files, learned)
 
 
-def analysed(out_dir: Path, rows: list[dict], min_impressions: int, threshold: float, learn: bool) -> Outcome:
-    """What wins over ``rows`` (performance rows), its report, chart and, with ``learn``, weights."""
+def analysed(out_dir: Path, rows: list[dict], min_impressions: int, threshold: float, learn: bool):
+    """What wins over ``rows`` (performance rows): (dimensions, markdown report, the files
+    written: report, review-page fragment, chart and, with ``learn``, weights; the weights)."""
     folder = Path(out_dir) / RESULTS_DIR
     dimensions = analyse(rows, min_impressions=min_impressions, threshold=threshold)
     found = correlations(rows, min_impressions)
@@ -61,7 +68,7 @@ def analysed(out_dir: Path, rows: list[dict], min_impressions: int, threshold: f
         written.append(drawn)
     if learned:
         written.append(write_weights(learned, folder / WEIGHTS_FILE))
-    return Outcome(Joined([], [], []), pa.table({}), pa.table({}), dimensions, text, written, learned)
+    return dimensions, text, written, learned
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -29,7 +29,7 @@ from pixio_ads.campaign.sheets import read_sheet
 from pixio_ads.campaign.spreadsheet import load_campaign
 from pixio_ads.core.errors import PixioError, ValidationError
 from pixio_ads.core.fileio import atomic_write
-from pixio_ads.results.winners import MIN_IMPRESSIONS
+from pixio_ads.results.winners import MIN_IMPRESSIONS, best_in_draws, totals
 
 EXPLORATION = 0.2  # share of each row's slots kept for combinations with little data
 
@@ -76,24 +76,29 @@ def _plan_row(row: int, cells: dict, results: list[dict], rng, exploration: floa
     if not results:
         plan.allocation, plan.note = dict(plan.before), "no results: kept as it was"
         return plan
-    figures = {combo: _figures([r for r in results if (r["audience"], r["style"]) == combo]) for combo in combos}
-    plan.allocation = _thompson(figures, plan.slots, rng, exploration, min_impressions, plan.reasons)
+    groups = [[r for r in results if (r["audience"], r["style"]) == combo] for combo in combos]
+    plan.allocation = _thompson(combos, groups, plan.slots, rng, exploration, min_impressions, plan.reasons)
     plan.headlines_kept = _headlines_kept(results, rng, plan.slots)
     return plan
 
 
-def _figures(rows: list[dict]) -> tuple[float, float]:
-    return float(sum(r["clicks"] or 0 for r in rows)), float(sum(r["impressions"] or 0 for r in rows))
+def _clicks_and_impressions(groups: list[list[dict]]) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.array([totals(rows)[:2] for rows in groups], float)  # (impressions, clicks) per group
+    return counts[:, 1], counts[:, 0]
 
 
-def _thompson(figures: dict, slots: int, rng, exploration: float, min_impressions: int, reasons: dict) -> dict:
-    combos = list(figures)
-    clicks = np.array([figures[c][0] for c in combos])
-    impressions = np.array([figures[c][1] for c in combos])
+def _best_in_draws(clicks: np.ndarray, impressions: np.ndarray, rng, draws: int) -> np.ndarray:
+    """The best group of each draw from the click-through posteriors (winners.py's model)."""
+    return best_in_draws(1 + clicks, 1 + impressions - clicks, rng, draws)
+
+
+def _thompson(
+    combos: list, groups: list, slots: int, rng, exploration: float, min_impressions: int, reasons: dict
+) -> dict:
+    clicks, impressions = _clicks_and_impressions(groups)
     thin = [c for c, n in zip(combos, impressions) if n < min_impressions]
     explore = min(math.ceil(exploration * slots), slots - 1) if thin else 0
-    draws = rng.beta(1 + clicks[:, None], 1 + (impressions - clicks)[:, None], size=(len(combos), slots - explore))
-    counts = np.bincount(draws.argmax(axis=0), minlength=len(combos))
+    counts = np.bincount(_best_in_draws(clicks, impressions, rng, slots - explore), minlength=len(combos))
     allocation = {combo: int(count) for combo, count in zip(combos, counts)}
     for slot in range(explore):  # round-robin over the combinations with little data
         allocation[thin[slot % len(thin)]] += 1
@@ -110,10 +115,9 @@ def _headlines_kept(results: list[dict], rng, slots: int) -> list[int]:
     options = sorted({r["headline_option"] for r in results if r["language"] == first})
     if len(options) < 2:
         return []
-    figures = [_figures([r for r in results if r["language"] == first and r["headline_option"] == o]) for o in options]
-    clicks, impressions = np.array([f[0] for f in figures]), np.array([f[1] for f in figures])
-    draws = rng.beta(1 + clicks[:, None], 1 + (impressions - clicks)[:, None], size=(len(options), max(slots, 20)))
-    picked = set(np.unique(draws.argmax(axis=0)))
+    groups = [[r for r in results if r["language"] == first and r["headline_option"] == o] for o in options]
+    clicks, impressions = _clicks_and_impressions(groups)
+    picked = set(np.unique(_best_in_draws(clicks, impressions, rng, max(slots, 20))))
     return [option for index, option in enumerate(options) if index in picked]
 
 

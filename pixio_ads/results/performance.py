@@ -35,7 +35,6 @@ RESULTS_SCHEMA = pa.schema(
     [pa.field("variant_id", pa.string(), nullable=False), *(pa.field(name, kind) for name, kind in _FIELDS.items())],
     metadata={b"pixio_ads.results_version": RESULTS_SCHEMA_VERSION},
 )
-FIGURES = ("impressions", "clicks", "ctr", "conversions", "cost", "cpa")
 _VARIANT_ID = re.compile(r"\b[0-9a-f]{20}\b")
 
 
@@ -115,7 +114,8 @@ def _no_double_days(rows: list[dict]) -> None:
 
 
 def performance(out_dir: Path, results: pa.Table) -> pa.Table:
-    """The manifest's rendered creatives with their summed figures (FIGURES), written to
+    """The manifest's rendered creatives with their summed figures (impressions, clicks, ctr,
+    conversions, cost, cpa), written to
     performance.parquet: what the analysis and the review page read."""
     totals: dict[str, dict] = defaultdict(lambda: dict.fromkeys(("impressions", "clicks", "conversions", "cost"), 0))
     for row in results.to_pylist():

@@ -71,10 +71,10 @@ def _dimension(rows, key: tuple[str, ...], min_impressions, threshold, rng) -> D
     for row in rows:
         groups.setdefault(" x ".join(str(row[d]) for d in key), []).append(row)
     names = sorted(groups)
-    totals = [_totals(groups[name]) for name in names]
-    clicks = np.array([t[1] for t in totals], float)
-    impressions = np.array([t[0] for t in totals], float)
-    conversions = np.array([min(t[2], t[1]) for t in totals], float)
+    totals_ = [totals(groups[name]) for name in names]
+    clicks = np.array([t[1] for t in totals_], float)
+    impressions = np.array([t[0] for t in totals_], float)
+    conversions = np.array([min(t[2], t[1]) for t in totals_], float)
     p_ctr = probability_best(1 + clicks, 1 + impressions - clicks, rng)
     p_cvr = probability_best(1 + conversions, 1 + clicks - conversions, rng)
     values = [
@@ -96,7 +96,8 @@ def _dimension(rows, key: tuple[str, ...], min_impressions, threshold, rng) -> D
     return result
 
 
-def _totals(rows: list[dict]) -> tuple[int, int, float]:
+def totals(rows: list[dict]) -> tuple[int, int, float]:
+    """(impressions, clicks, conversions) summed over performance rows."""
     return (
         sum(row["impressions"] or 0 for row in rows),
         sum(row["clicks"] or 0 for row in rows),
@@ -113,9 +114,13 @@ def _posterior(successes: float, trials: float) -> tuple[float, float, float]:
 
 def probability_best(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, draws: int = DRAWS) -> np.ndarray:
     """P(each of the Beta(a_i, b_i) rates is the highest), from joint posterior draws."""
-    samples = rng.beta(a[:, None], b[:, None], size=(len(a), draws))
-    wins = np.bincount(samples.argmax(axis=0), minlength=len(a))
-    return wins / draws
+    return np.bincount(best_in_draws(a, b, rng, draws), minlength=len(a)) / draws
+
+
+def best_in_draws(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
+    """For each of ``draws`` joint draws of the Beta(a_i, b_i) rates, the index of the highest:
+    what P(best) counts, and what Thompson sampling gives each slot to (nextround.py)."""
+    return rng.beta(a[:, None], b[:, None], size=(len(a), draws)).argmax(axis=0)
 
 
 def _verdict(result: DimensionResult, min_impressions: int, threshold: float) -> None:
