@@ -91,10 +91,12 @@ def _validate(path: Path, records: list[dict], first_row: int) -> tuple[list[Cam
     if issues:
         raise ValidationError(issues)
     if not rows:
-        raise ValidationError(
-            [Issue(str(path), "the campaign has no product rows", "add at least one row under the header")]
-        )
+        raise ValidationError([no_rows_issue(path)])
     return rows, image_notes + notes
+
+
+def no_rows_issue(path: Path) -> Issue:
+    return Issue(str(path), "the campaign has no product rows", "add at least one row under the header")
 
 
 def validate_row(record: dict, check: RowCheck) -> CampaignRow | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pixio_ads.campaign.rowpool import map_chunks, validate_chunk
 from pixio_ads.campaign.rows import Campaign
-from pixio_ads.campaign.spreadsheet import read_records, validate_row
+from pixio_ads.campaign.spreadsheet import no_rows_issue, read_records, validate_row
 from pixio_ads.campaign.variants import expand
 from pixio_ads.core.errors import Issue, ValidationError
 from pixio_ads.creative.brand import brand_name
@@ -46,9 +46,7 @@ def summarise(path: str | Path, overrides: RenderSettings, policy: str | None) -
     if total.issues:
         raise ValidationError(total.issues)
     if not total.rows:
-        raise ValidationError(
-            [Issue(str(local), "the campaign has no product rows", "add at least one row under the header")]
-        )
+        raise ValidationError([no_rows_issue(local)])
     return total
 
 

@@ -12,7 +12,16 @@ import typer
 from rich.table import Table
 
 from pixio_ads.campaign.variants import Variant
-from pixio_ads.cli.common import EXIT_INVALID_INPUT, CampaignArg, app, err, load_or_exit, out, settings_from
+from pixio_ads.cli.common import (
+    EXIT_INVALID_INPUT,
+    CampaignArg,
+    app,
+    campaign_errors_exit,
+    err,
+    load_or_exit,
+    out,
+    settings_from,
+)
 from pixio_ads.cli.options import RENDERING, absolute_paths, takes_settings
 from pixio_ads.core.errors import ValidationError
 from pixio_ads.core.fileio import atomic_write_bytes
@@ -51,18 +60,9 @@ def _summary_or_exit(campaign: Path, overrides, policy: str | None):
     """The campaign validated, expanded and screened (campaign/summary.py), or exit 2 listing
     every problem."""
     from pixio_ads.campaign.summary import summarise
-    from pixio_ads.core.storage import StorageError
 
-    try:
+    with campaign_errors_exit(campaign):
         return summarise(campaign, overrides, policy)
-    except StorageError as exc:  # an unreachable bucket, a missing key, credentials refused
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(EXIT_INVALID_INPUT) from None
-    except ValidationError as exc:
-        err.print(f"[bold red]{campaign}: {len(exc.issues)} problem(s), nothing was rendered:[/]", highlight=False)
-        for issue in exc.issues:
-            err.print(f"  - {issue}", highlight=False)
-        raise typer.Exit(EXIT_INVALID_INPUT) from None
 
 
 def _policy_or_exit(policy_path: str | None) -> None:

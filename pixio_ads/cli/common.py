@@ -4,6 +4,7 @@ library's errors and the settings' validation into messages (never tracebacks)."
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -79,11 +80,18 @@ def load_or_exit(
     campaign_path: Path, overrides: RenderSettings, limit: int | None = None
 ) -> tuple[Campaign, list[Variant]]:
     """Validate the spreadsheet and its templates, or exit 2 listing every problem."""
-    try:
+    with campaign_errors_exit(campaign_path):
         campaign = load_campaign(campaign_path)
         for warning in campaign.warnings:
             err.print(f"[yellow]warning:[/] {warning}", highlight=False)
         return campaign, expand(campaign, overrides, limit)
+
+
+@contextmanager
+def campaign_errors_exit(campaign_path: Path):
+    """A campaign that cannot be read or does not validate: exit 2, every problem listed."""
+    try:
+        yield
     except StorageError as exc:  # an unreachable bucket, a missing key, credentials refused
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
