@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,17 @@ from pixio_ads.creative.composite import (
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 Parser = Callable[[str, "RowCheck", str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A spreadsheet column: its name, whether it is required, its help text and parser."""
+
+    name: str
+    required: bool
+    meaning: str
+    example: str
+    parse: Parser = field(default=lambda text, check, column: text, repr=False)  # text as is
 
 
 def optional(text: str, check: "RowCheck", column: str) -> str | None:

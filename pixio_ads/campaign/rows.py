@@ -17,8 +17,8 @@ from pixio_ads.creative.composite import (
 
 MULTI_SEPARATOR = ";"
 MAX_VARIANTS_PER_COMBINATION = 1000
-MODES = ("compose", "inpaint", "restyle", "replace")
-DEFAULT_STRENGTH = {"compose": 1.0, "inpaint": 1.0, "restyle": 0.6, "replace": 1.0}
+MODES = ("compose", "inpaint", "restyle", "replace", "expand")
+DEFAULT_STRENGTH = {"compose": 1.0, "inpaint": 1.0, "restyle": 0.6, "replace": 1.0, "expand": 1.0}
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 DEFAULT_QUALITY = 90
 
@@ -62,7 +62,8 @@ class CampaignRow:
     dtype: str | None = None
     mode: str = "compose"
     strength: float = 1.0
-    source_image: ImageRef | None = None  # restyle/replace; None: the product image
+    source_image: ImageRef | None = None  # restyle/replace/expand; None: the product image
+    source_has_copy: str = "no"  # expand: "yes" when the source carries its own copy (only the AI label is added)
     replace_mask: ImageRef | None = None
     product_mask: ImageRef | None = None
     cutout: str = "auto"  # auto, none or mask (cutout.py)

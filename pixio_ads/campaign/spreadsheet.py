@@ -82,7 +82,7 @@ _TEXT_COLUMNS = (
     "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
     "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
     "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
-    "call_to_action", "deliverables", "cutout", *SETTING_COLUMNS,
+    "call_to_action", "deliverables", "cutout", "source_has_copy", *SETTING_COLUMNS,
 )  # fmt: skip
 
 
@@ -327,8 +327,15 @@ def _check_mode_inputs(mode: str, cells: dict, refs: dict, product_image: Path, 
         problem(
             "source_image",
             f"mode {mode!r} composites product_image and ignores source_image",
-            "set mode to restyle or replace, or clear the cell",
+            "set mode to restyle, replace or expand, or clear the cell",
             cells["source_image"],
+        )
+    if mode != "expand" and cells.get("source_has_copy", "").lower() == "yes":
+        problem(
+            "source_has_copy",
+            f"only mode 'expand' draws a source's own copy (this row's mode is {mode!r})",
+            "set mode to expand or clear the cell",
+            cells["source_has_copy"],
         )
     if mode == "replace" and not cells.get("replace_mask"):
         problem(

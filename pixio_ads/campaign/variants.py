@@ -79,10 +79,11 @@ class Variant:
     copy_options: str  # JSON: the language's headline, primary text and description options, the row's languages
     product_image: str  # absolute path on this machine
     product_image_sha256: str
-    mode: str  # compose, inpaint, restyle, replace
+    mode: str  # compose, inpaint, restyle, replace, expand
     strength: float
-    source_image: str  # restyle/replace input; "" = the product image
+    source_image: str  # restyle/replace/expand input; "" = the product image
     source_image_sha256: str
+    source_has_copy: str  # expand: "yes" = the source carries its copy, only the AI label is drawn
     replace_mask: str  # "" unless mode is replace
     replace_mask_sha256: str
     product_mask: str  # "" = the product's alpha or automatic cut-out
@@ -261,7 +262,7 @@ class _Expansion:
             headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
             deliverables=row.deliverables, cutout=row.cutout, min_product_fidelity=row.min_product_fidelity,
-            **ad_columns(row),
+            source_has_copy=row.source_has_copy, **ad_columns(row),
         )  # fmt: skip
         # A clean image is one more file to write: rows that write one get other ids (a rerun
         # writes it), the others keep theirs.
@@ -269,6 +270,8 @@ class _Expansion:
             hashed.append(row.deliverables)
         if row.cutout != "auto":  # likewise: only a chosen cut-out changes the ids
             hashed.append(f"cutout={row.cutout}")
+        if row.source_has_copy == "yes":
+            hashed.append("source_has_copy")
         for audience in row.audiences:
             for style in row.styles:
                 seeds = [

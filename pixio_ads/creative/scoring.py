@@ -208,6 +208,13 @@ def score_columns(
         values.update(product_visible_share=visible, product_canvas_share=share, product_visibility_score=score)
     values["safe_zone_ok"], values["safe_zone_score"] = safe_zone(elements)
     values["text_coverage"], values["text_coverage_score"] = text_coverage(elements)
+    return values | scene_scores(scene, brand_colours)
+
+
+def scene_scores(scene: Image.Image, brand_colours: list[tuple[int, int, int]] | None) -> dict:
+    """The score columns of a picture we drew no copy on (an expanded finished creative):
+    brand colour and image quality; the copy and product scores do not apply."""
+    values: dict = {}
     if brand_colours:
         values["brand_colour_delta_e"], values["brand_colour_score"] = brand_colour(scene, brand_colours)
     quality = image_quality(scene)

@@ -20,8 +20,9 @@ from pixio_ads.core.fileio import atomic_write
 logger = logging.getLogger(__name__)
 
 # 2: ad platform columns (platforms ... call_to_action), scores and review; 3: ad_settings;
-# 4: deliverables and the clean image's columns, language and copy options
-SCHEMA_VERSION = "4"
+# 4: deliverables and the clean image's columns, language and copy options; 5: expand mode's
+# source_has_copy, LoRA adapters and the style reference image (adapters.py)
+SCHEMA_VERSION = "5"
 # Plan columns a version added, with the value older files read as (their variant ids are unchanged).
 ADDED_PLAN_COLUMNS = {
     "3": {"ad_settings": ""},
@@ -34,6 +35,7 @@ ADDED_PLAN_COLUMNS = {
         "cutout": "auto",
         "min_product_fidelity": 0.0,
     },
+    "5": {"source_has_copy": "no"},
 }
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
@@ -152,10 +154,11 @@ COLUMN_DOCS: dict[str, str] = {
     "copy_options": "JSON: the language's headline, primary text and description options and the row's languages, for the exports.",
     "product_image": "Product shot as written in the spreadsheet.",
     "product_image_sha256": "Hash of the product shot.",
-    "mode": "compose, inpaint, restyle or replace.",
+    "mode": "compose, inpaint, restyle, replace or expand.",
     "strength": "How much restyle/replace/inpaint may change (0.05-1).",
-    "source_image": "Image restyle/replace started from (empty: the product image).",
+    "source_image": "Image restyle/replace/expand started from (empty: the product image).",
     "source_image_sha256": "Its hash.",
+    "source_has_copy": "expand: yes when the source carried its own copy (only the AI label was drawn), else no.",
     "replace_mask": "Mask of the replace mode.",
     "replace_mask_sha256": "Its hash.",
     "product_mask": "Cut-out mask of the product.",
@@ -198,7 +201,7 @@ COLUMN_DOCS: dict[str, str] = {
     "safety_checker": "on, off (disabled by the run) or absent (the checkpoint has none).",
     "resize_method": "lanczos, or upscaler:MODEL.",
     "cutout_method": "alpha, mask, flood-fill or none (product used as is).",
-    "product_box": "Where the product landed: left, top, right, bottom.",
+    "product_box": "Where the product (expand: the source image) landed: left, top, right, bottom.",
     "headline_font_size": "Headline size in pixels.",
     "headline_lines": "Lines the headline was wrapped onto.",
     "headline_contrast": "WCAG contrast ratio of the headline against the pixels behind it.",
@@ -289,7 +292,7 @@ def read_table(path: Path, schema: pa.Schema = MANIFEST_SCHEMA) -> pa.Table:
     return table.select(schema.names).cast(schema)
 
 
-_READABLE_VERSIONS = ("2", "3")  # older versions this one upgrades on reading
+_READABLE_VERSIONS = ("2", "3", "4")  # older versions this one upgrades on reading
 
 
 def _upgrade(table: pa.Table, version: str) -> pa.Table:

@@ -4,6 +4,7 @@
 - inpaint: product placed first; the model paints everything else; product pixels put back
 - restyle: the source image through image-to-image, cover-cropped to the format
 - replace: the source image with the mask's white part repainted, the rest kept
+- expand: the source image fitted into the format, the rest painted around it (expand.py)
 
 then logo, headline and button on top, encoded as PNG, JPEG or WebP.
 """
@@ -33,9 +34,10 @@ from pixio_ads.creative.composite import (
     scaled_product,
 )
 from pixio_ads.creative.cutout import CutoutError, cut_out
+from pixio_ads.creative.expand import expand_inputs, expand_scene, placed_source
 from pixio_ads.creative.fidelity import product_fidelity
 from pixio_ads.creative.overlay import layout_for, overlay_copy, overlay_label
-from pixio_ads.creative.scoring import Elements, score_columns
+from pixio_ads.creative.scoring import Elements, scene_scores, score_columns
 from pixio_ads.creative.scripts import is_rtl
 
 FILE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -89,12 +91,17 @@ def _product_box(variant: Variant, assets: Assets) -> tuple[Image.Image, str, Bo
     return product, method, product_box(product.size, plan.canvas, plan.product_area, placement(variant))
 
 
-def _source(variant: Variant, assets: Assets) -> Image.Image:
-    """The restyle/replace input at the format's size, transparency flattened onto white."""
+def _flat_source(variant: Variant, assets: Assets) -> Image.Image:
+    """The restyle/replace/expand input, transparency flattened onto white."""
     image = assets.image(variant.source_image or variant.product_image).convert("RGBA")
     flat = Image.new("RGB", image.size, (255, 255, 255))
     flat.paste(image, (0, 0), image)
-    return fit_cover(flat, variant.width, variant.height)
+    return flat
+
+
+def _source(variant: Variant, assets: Assets) -> Image.Image:
+    """The restyle/replace input at the format's size."""
+    return fit_cover(_flat_source(variant, assets), variant.width, variant.height)
 
 
 def model_inputs(
@@ -109,6 +116,8 @@ def model_inputs(
         canvas, mask = inpaint_inputs((variant.width, variant.height), product, box)
     elif variant.mode == "restyle":
         return _source(variant, assets).resize(size, Image.Resampling.LANCZOS), None
+    elif variant.mode == "expand":
+        return expand_inputs(_flat_source(variant, assets), size, variant.anchor)
     else:  # replace
         canvas = _source(variant, assets)
         mask = fit_cover(assets.image(variant.replace_mask).convert("L"), variant.width, variant.height)
@@ -125,9 +134,35 @@ class Creative:
 
 def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative:
     """The finished creative at the format's exact pixels, with its manifest values."""
+    scene, keep, product, box, values = _scene(variant, generated, assets)
+    brand = assets.brand(variant)
+    plan = plan_layout(variant, brand)
+    if variant.source_has_copy == "yes":  # expand of a finished creative: its copy is already there
+        creative = overlay_label(scene, plan, brand, variant.language)
+        values.update(scene_scores(scene, brand.scoring_colours))
+    else:
+        creative, overlay = overlay_copy(scene, variant.headline, variant.cta, plan, brand, variant.language)
+        values.update(
+            headline_font_size=overlay.headline.font_size,
+            headline_lines=overlay.headline.lines,
+            headline_contrast=overlay.headline.contrast,
+            headline_scrim=overlay.headline.scrim_opacity,
+            cta_contrast=overlay.cta.contrast,
+            missing_glyphs=overlay.missing_glyphs,
+        )
+        values.update(_scores(scene, plan, overlay, brand, product, box))
+    values.update(_fidelity(variant, scene, assets, product, box))
+    clean = overlay_label(scene, plan, brand, variant.language) if writes_clean(variant.deliverables) else None
+    return Creative(creative, values, keep, clean)
+
+
+def _scene(variant: Variant, generated: Image.Image, assets: Assets):
+    """(scene, exact-pixel mask or None, product or None, product/source box or None, values):
+    the model's output made into the format's picture, before copy, per mode."""
     size = (variant.width, variant.height)
     values: dict = {}
     keep, product, box = None, None, None
+    painted = generated.resize(size, Image.Resampling.LANCZOS)
     if variant.mode in ("compose", "inpaint"):
         product, method, box = _product_box(variant, assets)
         values.update(cutout_method=method, product_box=list(box.as_tuple()))
@@ -135,27 +170,18 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
             scene = compose(fit_cover(generated, *size), product, box, placement(variant))
         else:
             # inpaint promises the product's own pixels: the watermark must keep them too
-            scene, keep = paste_product(generated.resize(size, Image.Resampling.LANCZOS), product, box)
+            scene, keep = paste_product(painted, product, box)
     elif variant.mode == "restyle":
         scene = fit_cover(generated, *size)
+    elif variant.mode == "expand":
+        # The source's pixels are the model's to keep, not the watermark's: an expanded image
+        # of the same shape as its source would otherwise carry no watermark at all.
+        scene, box = expand_scene(painted, _flat_source(variant, assets), variant.anchor)
+        values["product_box"] = list(box.as_tuple())
     else:
         mask = fit_cover(assets.image(variant.replace_mask).convert("L"), *size)
-        scene = merge_masked(_source(variant, assets), generated.resize(size, Image.Resampling.LANCZOS), mask)
-    brand = assets.brand(variant)
-    plan = plan_layout(variant, brand)
-    creative, overlay = overlay_copy(scene, variant.headline, variant.cta, plan, brand, variant.language)
-    values.update(
-        headline_font_size=overlay.headline.font_size,
-        headline_lines=overlay.headline.lines,
-        headline_contrast=overlay.headline.contrast,
-        headline_scrim=overlay.headline.scrim_opacity,
-        cta_contrast=overlay.cta.contrast,
-        missing_glyphs=overlay.missing_glyphs,
-    )
-    values.update(_scores(scene, plan, overlay, brand, product, box))
-    values.update(_fidelity(variant, scene, assets, product, box))
-    clean = overlay_label(scene, plan, brand, variant.language) if writes_clean(variant.deliverables) else None
-    return Creative(creative, values, keep, clean)
+        scene = merge_masked(_source(variant, assets), painted, mask)
+    return scene, keep, product, box, values
 
 
 class ProductChanged(ValueError):
@@ -165,7 +191,11 @@ class ProductChanged(ValueError):
 def _fidelity(variant: Variant, scene: Image.Image, assets: Assets, product, box: Box | None) -> dict:
     """The product fidelity columns (fidelity.py); raises ProductChanged below the row's minimum."""
     result = np.asarray(scene.convert("RGB"))
-    if product is not None:  # compose, inpaint: the product as pasted, inside its box
+    if variant.mode == "expand":  # the source kept in its box: 1 by construction, as compose
+        window = (slice(box.top, box.bottom), slice(box.left, box.right))
+        placed = np.asarray(placed_source(_flat_source(variant, assets), box))
+        found = product_fidelity(placed, result[window], np.ones(placed.shape[:2], bool))
+    elif product is not None:  # compose, inpaint: the product as pasted, inside its box
         placed = np.asarray(scaled_product(product, box))
         window = (slice(box.top, box.bottom), slice(box.left, box.right))
         found = product_fidelity(placed[..., :3], result[window], placed[..., 3] == 255)

@@ -271,7 +271,7 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     )
     inputs = [model_inputs(v, context["render_width"], context["render_height"], shared_assets()) for v in batch]
     init_images = None if first.mode == "compose" else [image for image, _ in inputs]
-    masks = [mask for _, mask in inputs] if first.mode in ("inpaint", "replace") else None
+    masks = [mask for _, mask in inputs] if first.mode in ("inpaint", "replace", "expand") else None
     output = render.generate(
         model,
         [v.prompt for v in batch],
