@@ -234,6 +234,36 @@ _CORE_COLUMNS: tuple[Column, ...] = (
         parse=parsers.number(float, 0.0, 0.0, 1.0),
     ),
     Column(
+        "lora",
+        False,
+        "LoRA adapters the row renders with, `file.safetensors:weight` separated by `;` (weight -2 to 2, default 1), "
+        "beside the campaign or `hf:org/name/file.safetensors` from the local Hugging Face cache; added to the brand "
+        "kit's `lora` (naming the kit's file sets its weight); `none` turns the kit's off.",
+        "styles/brand-look.safetensors:0.8; product.safetensors:0.6",
+    ),
+    Column(
+        "style_image",
+        False,
+        "Reference image whose style the scene takes, through the `ip_adapter` (brand kit: `style.image`).",
+        "styles/moodboard.jpg",
+        parse=parsers.image,
+    ),
+    Column(
+        "ip_adapter",
+        False,
+        "IP-Adapter weights (.safetensors, its CLIP image encoder in `image_encoder/` beside it) for style_image "
+        "(brand kit: `style.ip_adapter`).",
+        "adapters/ip-adapter_sd15.safetensors",
+        parse=parsers.optional,
+    ),
+    Column(
+        "style_scale",
+        False,
+        "How strongly the style image steers the scene, 0-1 (default: the kit's `style.scale`, else 0.5).",
+        "0.6",
+        parse=parsers.number(float, None, 0.0, 1.0),
+    ),
+    Column(
         "brand_kit",
         False,
         "Brand kit YAML/JSON (logo, fonts, colours, button style), relative to the campaign.",

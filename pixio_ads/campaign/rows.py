@@ -33,6 +33,30 @@ class ImageRef:
 
 
 @dataclass(frozen=True, slots=True)
+class AdapterFile:
+    """A LoRA or IP-Adapter weights file: as written (a path, or hf:org/name/file), resolved, hash."""
+
+    relative: str
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lora:
+    file: AdapterFile
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class StyleRef:
+    """A reference image for style, applied through an IP-Adapter at ``scale``."""
+
+    image: ImageRef
+    adapter: AdapterFile
+    scale: float
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignRow:
     """One validated product line. ``row`` is the spreadsheet row number (header = 1)."""
 
@@ -68,6 +92,8 @@ class CampaignRow:
     product_mask: ImageRef | None = None
     cutout: str = "auto"  # auto, none or mask (cutout.py)
     min_product_fidelity: float = 0.0  # below it a creative fails (fidelity.py); 0: recorded only
+    loras: tuple[Lora, ...] = ()  # the brand kit's and the row's (campaign/adapters.py)
+    style: StyleRef | None = None
     placement: Placement = Placement()
     brand: BrandKit = DEFAULT_BRAND
     output_format: str = "png"

@@ -14,6 +14,7 @@ import re
 from itertools import zip_longest
 from pathlib import Path
 
+from pixio_ads.campaign.adapters import resolve_adapters
 from pixio_ads.campaign.adsettings import SETTING_COLUMNS
 from pixio_ads.campaign.adsettings import resolve as resolve_ad_settings
 from pixio_ads.campaign.assets import cutout_problem_of, image_size
@@ -82,7 +83,7 @@ _TEXT_COLUMNS = (
     "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
     "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
     "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
-    "call_to_action", "deliverables", "cutout", "source_has_copy", *SETTING_COLUMNS,
+    "call_to_action", "deliverables", "cutout", "source_has_copy", "lora", "ip_adapter", *SETTING_COLUMNS,
 )  # fmt: skip
 
 
@@ -117,6 +118,7 @@ def validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     product_image = values["product_image"].path if values["product_image"] else check.campaign.folder
     _check_mode_inputs(values["mode"], cells, refs, product_image, check.problem)
     _check_cutout(values, cells, check.problem)
+    resolve_adapters(values, cells, check)  # the kit's adapters and the row's, for the row's model
     values["languages"] = parse_languages(values["languages"], check.problem)
     values["copy"] = read_copy(cells, values["languages"], check.problem)
     values["call_to_action"] = _check_platforms(values, cells, check)

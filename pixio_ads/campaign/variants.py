@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 
+from pixio_ads.campaign.adapters import adapter_columns, adapter_hash_terms
 from pixio_ads.campaign.copy import DEFAULT_LANGUAGE, LanguageCopy
 from pixio_ads.campaign.deliverables import CREATIVE
 from pixio_ads.campaign.prompts import PromptRenderer, TemplateError
@@ -90,6 +91,14 @@ class Variant:
     product_mask_sha256: str
     cutout: str  # auto, none or mask
     min_product_fidelity: float  # not part of the id: what ships, not its pixels
+    # Style adapters (campaign/adapters.py): paths on this machine; the id hashes contents and weights.
+    lora: str  # "path:weight; path:weight"
+    lora_sha256: str  # "sha; sha", in the same order
+    style_image: str  # the IP-Adapter's reference image
+    style_image_sha256: str
+    ip_adapter: str
+    ip_adapter_sha256: str
+    style_scale: float  # 0 without a style image
     anchor: str
     product_scale: float
     margin: float
@@ -119,6 +128,8 @@ class Variant:
         return (
             self.model_id, self.revision, self.dtype, self.scheduler, self.width, self.height, self.steps,
             self.guidance, self.upscaler, self.upscaler_steps, self.mode, self.strength,
+            # a batch never mixes adapters: the pipeline runs with one set at a time
+            self.lora, self.style_image, self.ip_adapter, self.style_scale,
         )  # fmt: skip
 
 
@@ -262,7 +273,7 @@ class _Expansion:
             headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
             deliverables=row.deliverables, cutout=row.cutout, min_product_fidelity=row.min_product_fidelity,
-            source_has_copy=row.source_has_copy, **ad_columns(row),
+            source_has_copy=row.source_has_copy, **adapter_columns(row), **ad_columns(row),
         )  # fmt: skip
         # A clean image is one more file to write: rows that write one get other ids (a rerun
         # writes it), the others keep theirs.
@@ -272,6 +283,7 @@ class _Expansion:
             hashed.append(f"cutout={row.cutout}")
         if row.source_has_copy == "yes":
             hashed.append("source_has_copy")
+        hashed.extend(adapter_hash_terms(row))
         for audience in row.audiences:
             for style in row.styles:
                 seeds = [

@@ -24,6 +24,11 @@ Example ``brand.yaml``::
       opacity: 0.7                 # of the dark badge behind the white text, 0.6-1
     scoring:
       weights: {legibility: 0.3, brand_colour: 0.2}   # others keep their defaults (scoring.py)
+    lora: styles/aurora-look.safetensors:0.8          # LoRA adapters every row renders with
+    style:                         # a reference image for style, through an IP-Adapter
+      image: styles/moodboard.jpg
+      ip_adapter: adapters/ip-adapter_sd15.safetensors   # its image_encoder/ folder beside it
+      scale: 0.5
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from pydantic import ValidationError as PydanticError
 from pixio_ads.core.errors import Issue, ValidationError
 from pixio_ads.creative.composite import LOGO_POSITIONS
 from pixio_ads.creative.emoji import colour_font_problem, system_emoji_font
+from pixio_ads.creative.kit_sections import AD_SECTIONS, GoogleAds, MetaAds, StyleReference, kit_adapters
 from pixio_ads.creative.scoring import COMPONENTS, DEFAULT_WEIGHTS
 from pixio_ads.creative.scripts import NOTO
 
@@ -122,30 +128,6 @@ class _AiLabel(_Strict):
     opacity: float = Field(default=0.7, ge=0.6, le=1.0)
 
 
-class _MetaAds(_Strict):
-    """Meta settings every row of the brand shares (a row's own column wins; adsettings.py)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-    page_id: str = ""
-    instagram_id: str = ""
-    daily_budget: str = ""
-    lifetime_budget: str = ""
-    countries: list[str] | str = ""
-    age_range: str = ""
-    special_ad_categories: str = ""
-    deliverable: Literal["", "creative", "clean"] = ""  # the image Meta ads use (deliverables.py)
-
-
-class _GoogleAds(_Strict):
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-    daily_budget: str = ""
-    bid_strategy: str = ""
-    deliverable: Literal["", "creative", "clean"] = ""  # the image Google ads use (deliverables.py)
-
-
-AD_SECTIONS = ("meta", "google")  # not part of the kit's hash: they never change the pixels
-
-
 class _BrandFile(_Strict):
     name: str = ""
     logo: str | None = None
@@ -157,8 +139,10 @@ class _BrandFile(_Strict):
     cta: _Cta = Field(default_factory=_Cta)
     ai_label: _AiLabel = Field(default_factory=_AiLabel)
     scoring: _Scoring = Field(default_factory=_Scoring)
-    meta: _MetaAds = Field(default_factory=_MetaAds)
-    google: _GoogleAds = Field(default_factory=_GoogleAds)
+    meta: MetaAds = Field(default_factory=MetaAds)
+    google: GoogleAds = Field(default_factory=GoogleAds)
+    lora: str = ""  # LoRA files beside the kit, `file.safetensors:0.8; other.safetensors`
+    style: StyleReference = Field(default_factory=StyleReference)
 
 
 def label_corner(position: str, logo_position: str | None) -> str:
@@ -202,6 +186,11 @@ class BrandKit:
     text_align: str = "center"
     # The kit's ``meta`` / ``google`` sections: {platform: {key: value}} (adsettings.py).
     ads: dict = field(default_factory=dict, hash=False, compare=False)
+    # Style adapters every row of the brand renders with (a row's columns add or override).
+    loras: tuple[tuple[Path, float], ...] = ()
+    style_image: Path | None = None
+    ip_adapter: Path | None = None
+    style_scale: float = 0.5
 
     @property
     def emoji_path(self) -> str | None:
@@ -243,6 +232,7 @@ def load_brand_kit(path: Path) -> BrandKit:
         for script, relative in raw.fonts.scripts.items()
         if (found := assets.resolve(f"fonts.scripts.{script}", relative, _font_problem))
     )
+    loras, style_image, ip_adapter = kit_adapters(raw.lora, raw.style, assets, _image_problem)
     label_position = label_corner(raw.ai_label.position, raw.logo_position if logo else None)
     if logo and label_position == raw.logo_position:
         message = f"the AI label and the logo cannot share the {label_position} corner"
@@ -275,6 +265,10 @@ def load_brand_kit(path: Path) -> BrandKit:
         score_weights=tuple({**DEFAULT_WEIGHTS, **raw.scoring.weights}.items()),
         emoji_font=emoji_font or system_emoji_font(),
         ads={name: getattr(raw, name).model_dump(exclude_defaults=True) for name in AD_SECTIONS},
+        loras=loras,
+        style_image=style_image,
+        ip_adapter=ip_adapter,
+        style_scale=raw.style.scale,
     )
 
 
@@ -332,7 +326,13 @@ class _KitAssets:
             fix = f"put the file at {resolved} or correct the path"
             self.issues.append(Issue(self.file, "file not found", fix, key=key, value=relative))
         elif problem := check(resolved):
-            fix = "use a TrueType/OpenType font file" if key.startswith("fonts") else "use a PNG, JPEG or WebP image"
+            fix = (
+                "use a TrueType/OpenType font file"
+                if key.startswith("fonts")
+                else "use a .safetensors adapter file"
+                if key in ("lora", "style.ip_adapter")
+                else "use a PNG, JPEG or WebP image"
+            )
             self.issues.append(Issue(self.file, problem, fix, key=key, value=relative))
         else:
             self._hash.update(resolved.read_bytes())

@@ -35,7 +35,16 @@ ADDED_PLAN_COLUMNS = {
         "cutout": "auto",
         "min_product_fidelity": 0.0,
     },
-    "5": {"source_has_copy": "no"},
+    "5": {
+        "source_has_copy": "no",
+        "lora": "",
+        "lora_sha256": "",
+        "style_image": "",
+        "style_image_sha256": "",
+        "ip_adapter": "",
+        "ip_adapter_sha256": "",
+        "style_scale": 0.0,
+    },
 }
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
@@ -165,6 +174,13 @@ COLUMN_DOCS: dict[str, str] = {
     "product_mask_sha256": "Its hash.",
     "cutout": "How the product was to be cut out: auto, none (pasted as it is) or mask.",
     "min_product_fidelity": "The row's product fidelity minimum (0: none): below it the creative is recorded failed.",
+    "lora": "LoRA adapters it rendered with, `path:weight; ...` (the brand kit's and the row's).",
+    "lora_sha256": "Their hashes, in the same order.",
+    "style_image": "Reference image for style (IP-Adapter); empty: none.",
+    "style_image_sha256": "Its hash.",
+    "ip_adapter": "IP-Adapter weights the style image went through.",
+    "ip_adapter_sha256": "Its hash.",
+    "style_scale": "How strongly the style image steered the scene (0: no style image).",
     "anchor": "Product position in its area.",
     "product_scale": "Largest share of the canvas the product may fill.",
     "margin": "Clear margin inside the safe zone (share of the short side).",

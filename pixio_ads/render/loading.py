@@ -68,7 +68,16 @@ class LoadedModel:
     is_sdxl: bool
     _conditioner: object = None
     _by_scheduler: dict = field(default_factory=dict)
-    _embeddings: dict = field(default_factory=dict)  # (prompt, negative, with negatives) -> embedding kwargs
+    _embeddings: dict = field(default_factory=dict)  # (prompt, negative, with negatives, LoRAs) -> embedding kwargs
+    # adapters.py: the set the last batch ran with, the LoRAs loaded, the IP-Adapter loaded
+    _adapters: tuple | None = None
+    _loras: set = field(default_factory=set)
+    _ip_adapter: tuple | None = None
+
+    @property
+    def lora_key(self) -> tuple:
+        """The LoRAs (and weights) now active: a text encoder LoRA changes prompt embeddings."""
+        return self._adapters[0] if self._adapters else ()
 
     @property
     def model_id(self) -> str:

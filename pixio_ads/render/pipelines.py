@@ -56,7 +56,7 @@ def encode_prompts(
     import torch
 
     negatives = guidance > 1
-    keys = [(prompt, negative, negatives) for prompt, negative in zip(prompts, negative_prompts)]
+    keys = [(prompt, negative, negatives, model.lora_key) for prompt, negative in zip(prompts, negative_prompts)]
     new = [key for key in dict.fromkeys(keys) if key not in model._embeddings]
     plain = [
         key for key in new if not (_needs_compel_encoding(model, key[0]) or _needs_compel_encoding(model, key[1]))
@@ -118,9 +118,11 @@ def generate(
     init_images: list[Image.Image] | None = None,
     masks: list[Image.Image] | None = None,
     strength: float = 1.0,
+    style_image: Image.Image | None = None,
 ) -> RenderOutput:
     """Render a batch; one generator per image. With ``init_images`` this is image-to-image
-    at ``strength``; with ``masks`` too, inpainting of their white part. On CUDA
+    at ``strength``; with ``masks`` too, inpainting of their white part; ``style_image``: the
+    reference of the IP-Adapter the model runs with (adapters.use_adapters). On CUDA
     out-of-memory the batch is halved and retried down to single images; only then does
     the error propagate."""
     # 1. Check inputs
@@ -148,6 +150,8 @@ def generate(
         call.update(width=width, height=height)
     if task != TEXT2IMG:
         call["strength"] = strength
+    if style_image is not None:  # one reference for the whole batch: the pipeline repeats its embedding
+        call["ip_adapter_image"] = style_image
     # 2. Encode prompts one by one
     embeddings = encode_prompts(model, prompts, negative_prompts, guidance)
     # 3. Only equally long embeddings share a forward pass (no padding from neighbours)

@@ -39,6 +39,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixio_ads import __version__
+from pixio_ads.campaign.adapters import adapter_summary
 from pixio_ads.campaign.variants import Variant
 from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.core.lifeline import end_processes, live, watch_parent
@@ -125,7 +126,7 @@ def _write_disclosed(
     relative = output_path(variant, kind)
     disclosed = disclose(
         image, variant.variant_id, variant.output_format, variant.quality, relative.name, signer, keep, kind,
-        variant.language,
+        variant.language, adapter_summary(variant),
     )  # fmt: skip
     # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
     atomic_write_bytes(out_dir / relative, disclosed.data, fsync=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from pixio_ads.campaign.adapters import variant_loras
 from pixio_ads.campaign.variants import Variant
 from pixio_ads.core.errors import ModelLoadError
 from pixio_ads.core.fileio import atomic_write_bytes
@@ -39,6 +40,7 @@ from pixio_ads.outputs.manifest import (
 )
 from pixio_ads.render import clip, loading, upscale
 from pixio_ads.render import pipelines as render
+from pixio_ads.render.adapters import use_adapters
 from pixio_ads.run.compose import model_inputs
 from pixio_ads.run.finishing import Finisher, Rendered, default_workers, result_row, shared_assets
 from pixio_ads.run.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
@@ -260,12 +262,7 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
     first = batch[0]
     started = time.perf_counter()
     context = _context(device, safety_checker)
-    model = loading.load_model(
-        loading.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device
-    )
-    context["torch_dtype"] = model.dtype
-    if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
-        context["safety_checker"] = "absent"
+    model = _model_for(first, device, safety_checker, context)
     context["render_width"], context["render_height"] = render_size(
         AdFormat(first.format, first.width, first.height), model.native_side
     )
@@ -285,6 +282,7 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
         init_images,
         masks,
         first.strength,
+        shared_assets().image(first.style_image) if first.style_image else None,
     )
     upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
     context["render_seconds"] = (time.perf_counter() - started) / len(batch)
@@ -309,6 +307,19 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
             resize_method = upscaler.method
         results.append((variant, image, {**context, "status": "rendered", "resize_method": resize_method}))
     return results
+
+
+def _model_for(first: Variant, device: str, safety_checker: bool, context: dict) -> loading.LoadedModel:
+    """The batch's model (loaded once per process) with the batch's adapters set on it."""
+    model = loading.load_model(
+        loading.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device
+    )
+    context["torch_dtype"] = model.dtype
+    if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
+        context["safety_checker"] = "absent"
+    ip_adapter = (first.ip_adapter, first.ip_adapter_sha256) if first.ip_adapter else None
+    use_adapters(model, variant_loras(first), ip_adapter, first.style_scale)
+    return model
 
 
 def _screen_images(rendered: list[Rendered], policy) -> list[Rendered]:

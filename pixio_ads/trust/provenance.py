@@ -17,6 +17,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from PIL import Image, PngImagePlugin
 
@@ -50,8 +51,12 @@ _SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp
 # --- XMP / IPTC --------------------------------------------------------------------------
 
 
-def xmp_packet(variant_id: str, payload: str, image: str = "creative", language: str = "en") -> bytes:
-    """IPTC DigitalSourceType plus who made it; what exiftool shows as XMP-iptcExt."""
+def xmp_packet(
+    variant_id: str, payload: str, image: str = "creative", language: str = "en", adapters: str = ""
+) -> bytes:
+    """IPTC DigitalSourceType plus who made it; what exiftool shows as XMP-iptcExt.
+    ``adapters``: the LoRAs and style reference it was rendered with (pixio:Adapters)."""
+    adapters_field = f'\n    pixio:Adapters="{escape(adapters, {chr(34): "&quot;"})}"' if adapters else ""
     return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -64,7 +69,7 @@ def xmp_packet(variant_id: str, payload: str, image: str = "creative", language:
     xmp:CreatorTool="{GENERATOR} {__version__}"
     pixio:VariantId="{variant_id}"
     pixio:Image="{image}"
-    pixio:WatermarkPayload="{payload}">
+    pixio:WatermarkPayload="{payload}"{adapters_field}>
    <dc:description><rdf:Alt><rdf:li xml:lang="x-default">AI-generated image ({GENERATOR})</rdf:li></rdf:Alt></dc:description>
    <dc:language><rdf:Bag><rdf:li>{language}</rdf:li></rdf:Bag></dc:language>
   </rdf:Description>
@@ -88,7 +93,9 @@ def encode_with_xmp(image: Image.Image, output_format: str, quality: int, xmp: b
     return buffer.getvalue()
 
 
-_XMP_FIELD = re.compile(rb'(Iptc4xmpExt:DigitalSourceType|pixio:VariantId|xmp:CreatorTool)\s*=\s*"([^"]*)"')
+_XMP_FIELD = re.compile(
+    rb'(Iptc4xmpExt:DigitalSourceType|pixio:VariantId|xmp:CreatorTool|pixio:Adapters)\s*=\s*"([^"]*)"'
+)
 
 
 def read_xmp(data: bytes) -> dict[str, str]:
@@ -116,6 +123,7 @@ def disclose(
     keep: Image.Image | None = None,
     kind: str = "creative",
     language: str = "en",
+    adapters: str = "",
 ) -> Disclosed:
     """Steps 2-4 on an image that already carries its visible label. Pixels white in
     ``keep`` stay exact (inpaint mode's product); the watermark lives in the rest. ``kind``:
@@ -125,7 +133,7 @@ def disclose(
     marked = embed_watermark(image, payload)
     if keep is not None:
         marked = Image.composite(image.convert("RGB"), marked, keep)
-    data = encode_with_xmp(marked, output_format, quality, xmp_packet(variant_id, payload, kind, language))
+    data = encode_with_xmp(marked, output_format, quality, xmp_packet(variant_id, payload, kind, language, adapters))
     if signer is not None:
         data = sign_c2pa(data, output_format, signer, variant_id, title)
     return Disclosed(
