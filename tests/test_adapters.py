@@ -186,6 +186,16 @@ def test_bad_adapters_are_refused_at_validate_naming_row_column_and_file(adapter
     assert result.exit_code == EXIT_INVALID_INPUT and "Traceback" not in result.output
 
 
+def test_a_runs_model_override_checks_the_rows_adapters_again(adapter_campaign):
+    from pixio_ads.settings import RenderSettings
+
+    campaign = load_campaign(write_csv(adapter_campaign, [good_row(lora="adapters/backdrops.safetensors")]))
+    with pytest.raises(ValidationError) as caught:
+        expand(campaign, RenderSettings(model=EMBEDDED_SDXL_ID))
+    (issue,) = caught.value.issues
+    assert issue.row == 2 and issue.column == "lora" and "backdrops.safetensors" in issue.message
+
+
 def test_a_batch_renders_each_variant_with_its_own_lora_recorded_in_manifest_and_xmp(
     adapter_campaign, tmp_path, prefect_harness
 ):

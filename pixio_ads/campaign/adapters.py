@@ -171,3 +171,14 @@ def adapter_summary(variant) -> str:
             f"ip-adapter {Path(variant.ip_adapter).name} sha256:{variant.ip_adapter_sha256} scale {variant.style_scale:g}"
         )
     return "; ".join(parts)
+
+
+def adapter_problems_for(row, model_id: str) -> list[tuple[str, str]]:
+    """(column, message) for each of the row's adapters that does not suit ``model_id``: a
+    run's --model replaces the row's, so its adapters are checked again before rendering."""
+    found = [
+        ("lora", f"{lora.file.relative}: {p}") for lora in row.loras if (p := lora_problem(lora.file.path, model_id))
+    ]
+    if row.style and (problem := ip_adapter_problem(row.style.adapter.path, model_id)):
+        found.append(("ip_adapter", f"{row.style.adapter.relative}: {problem}"))
+    return found
