@@ -20,7 +20,7 @@ from pixio_ads.cli import EXIT_INVALID_INPUT, app
 from pixio_ads.core.errors import ValidationError
 from pixio_ads.core.fileio import sha256_file
 from pixio_ads.render import loading, pipelines
-from pixio_ads.render.adapters import use_adapters
+from pixio_ads.render.adapters import release_adapters, use_adapters
 from pixio_ads.render.tiny_adapters import build_tiny_ip_adapter, build_tiny_lora
 from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID, EMBEDDED_RANDOM_ID, EMBEDDED_SDXL_ID
 from pixio_ads.run.runner import _batches
@@ -40,6 +40,13 @@ def adapters(tmp_path_factory):
         "ip": build_tiny_ip_adapter(EMBEDDED_MODEL_ID, folder / "ip" / "ip-adapter.safetensors"),
     }
     return made
+
+
+@pytest.fixture(autouse=True)
+def clean_pipelines():
+    """The process's pipelines are shared by every test: each leaves them without adapters."""
+    yield
+    release_adapters()
 
 
 def render(model, **extra) -> np.ndarray:
@@ -67,7 +74,8 @@ def test_a_lora_changes_the_image_and_renders_the_same_twice(adapters, model_id,
     assert np.array_equal(render(model), with_lora)  # on again: the same pixels
     use_adapters(model, lora(adapters[name], 0.3))
     assert not np.array_equal(render(model), with_lora)  # the weight counts
-    use_adapters(model, [])
+    release_adapters()
+    assert np.array_equal(render(model), plain) and not model._loras  # unloaded: as loaded
 
 
 def test_a_style_image_changes_the_image_through_the_ip_adapter(adapters):

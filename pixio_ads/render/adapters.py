@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pixio_ads.core.errors import ModelLoadError
-from pixio_ads.render.loading import EMBEDDED_MODELS, LoadedModel, ensure_embedded_model
+from pixio_ads.render.loading import EMBEDDED_MODELS, LoadedModel, ensure_embedded_model, loaded_models
 
 logger = logging.getLogger(__name__)
 
@@ -219,3 +219,19 @@ def _set_ip_adapter(model: LoadedModel, ip_adapter: tuple[str, str] | None) -> N
     # img2img/inpaint pipelines made with from_pipe took the components of before (the
     # image encoder): made again on next use
     model._by_scheduler.clear()
+
+
+def release_adapters() -> None:
+    """Unload every adapter from every pipeline this process holds: their weights are freed
+    and the pipelines are as loaded (a long-lived worker between campaigns; tests)."""
+    for model in loaded_models():
+        if not isinstance(model, LoadedModel) or (not model._loras and model._ip_adapter is None):
+            continue
+        if model._loras:
+            model.pipeline.unload_lora_weights()
+        if model._ip_adapter is not None:
+            model.pipeline.unload_ip_adapter()
+        model._loras.clear()
+        model._ip_adapter = model._adapters = None
+        model._by_scheduler.clear()
+        model._embeddings.clear()

@@ -229,6 +229,12 @@ def cached(key: tuple, build):
         return _PIPELINES[key]
 
 
+def loaded_models() -> list:
+    """The pipelines (LoadedModel and others) this process holds."""
+    with _LOAD_LOCK:
+        return list(_PIPELINES.values())
+
+
 def load_stats() -> tuple[int, float]:
     """(pipelines loaded by this process so far, total seconds spent loading them)."""
     return _LOADS[0], _LOADS[1]
