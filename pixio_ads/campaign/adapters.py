@@ -17,6 +17,7 @@ from pathlib import Path
 from pixio_ads.campaign.assets import ImageProblem, locate
 from pixio_ads.campaign.checks import RowCheck
 from pixio_ads.campaign.rows import AdapterFile, ImageRef, Lora, StyleRef
+from pixio_ads.core.errors import Issue
 from pixio_ads.core.fileio import sha256_file
 from pixio_ads.creative.kit_sections import parse_loras
 from pixio_ads.render.adapters import ip_adapter_problem, lora_problem
@@ -173,12 +174,13 @@ def adapter_summary(variant) -> str:
     return "; ".join(parts)
 
 
-def adapter_problems_for(row, model_id: str) -> list[tuple[str, str]]:
-    """(column, message) for each of the row's adapters that does not suit ``model_id``: a
-    run's --model replaces the row's, so its adapters are checked again before rendering."""
+def adapter_issues(row, model_id: str, file: str) -> list[Issue]:
+    """The row's adapters that do not suit ``model_id``: a run's --model replaces the row's
+    model, so its adapters are checked again before rendering."""
     found = [
         ("lora", f"{lora.file.relative}: {p}") for lora in row.loras if (p := lora_problem(lora.file.path, model_id))
     ]
     if row.style and (problem := ip_adapter_problem(row.style.adapter.path, model_id)):
         found.append(("ip_adapter", f"{row.style.adapter.relative}: {problem}"))
-    return found
+    fix = "run the row's own model, or give adapters made for this one"
+    return [Issue(file, message, fix, row=row.row, column=column) for column, message in found]

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 
-from pixio_ads.campaign.adapters import adapter_columns, adapter_hash_terms, adapter_problems_for
+from pixio_ads.campaign.adapters import adapter_columns, adapter_hash_terms, adapter_issues
 from pixio_ads.campaign.copy import DEFAULT_LANGUAGE, LanguageCopy
 from pixio_ads.campaign.deliverables import CREATIVE
 from pixio_ads.campaign.prompts import PromptRenderer, TemplateError
@@ -261,8 +261,9 @@ class _Expansion:
             self.issues.setdefault((exc.issue.file, exc.issue.line, exc.issue.message), exc.issue)
             return
         settings = resolve_settings(row, self.overrides)
-        if settings.model != (row.model or EMBEDDED_MODEL_ID):
-            self._check_adapters(row, settings.model)
+        if settings.model != (row.model or EMBEDDED_MODEL_ID):  # --model: the row's adapters checked again
+            for issue in adapter_issues(row, settings.model, str(self.campaign.path)):
+                self.issues.setdefault((issue.column, row.row, issue.message), issue)
         creative_fields = creative_columns(row)
         # The hash takes content hashes, not paths: moving the campaign folder keeps the ids.
         hashed = [value for name, value in zip(CREATIVE_FIELDS, creative_fields) if name not in _PATH_FIELDS]
@@ -299,12 +300,6 @@ class _Expansion:
                     for choice in _copy_choices(copy):
                         shared = _record(common, audience=audience, style=style, **texts, **choice)
                         self._add_formats(row, compiled, settings, hashed, seeds, shared)
-
-    def _check_adapters(self, row: CampaignRow, model_id: str) -> None:
-        for column, message in adapter_problems_for(row, model_id):
-            fix = "run the row's own model, or give adapters made for this one"
-            issue = Issue(str(self.campaign.path), message, fix, row=row.row, column=column)
-            self.issues.setdefault((column, row.row, message), issue)
 
     def _add_formats(self, row: CampaignRow, compiled, settings: Settings, hashed: list, seeds, shared: list) -> None:
         """One combination of audience, style, language and copy option, in every format."""

@@ -137,14 +137,7 @@ def generate(
         raise ValueError("masks need init_images")
     task = TEXT2IMG if init_images is None else INPAINT if masks is not None else IMG2IMG
     pipeline = model.with_scheduler(scheduler, task)
-    # Per-image inputs that follow each image through grouping and OOM halving.
-    extras = [{} for _ in prompts]
-    for name, values in (("image", init_images), ("mask_image", masks)):
-        if values is not None:
-            if len(values) != len(prompts):
-                raise ValueError(f"{name}: {len(values)} given for {len(prompts)} prompts")
-            for extra, value in zip(extras, values):
-                extra[name] = value
+    extras = _per_image_inputs(len(prompts), init_images, masks)
     call = {"num_inference_steps": steps, "guidance_scale": guidance}
     if task != IMG2IMG:  # img2img takes its size from the image
         call.update(width=width, height=height)
@@ -169,6 +162,18 @@ def generate(
             images[index] = out.images[position]
             nsfw[index] = out.nsfw[position]
     return RenderOutput(images, nsfw)
+
+
+def _per_image_inputs(count: int, init_images, masks) -> list[dict]:
+    """Per-image pipeline inputs, which follow each image through grouping and OOM halving."""
+    extras: list[dict] = [{} for _ in range(count)]
+    for name, values in (("image", init_images), ("mask_image", masks)):
+        if values is not None:
+            if len(values) != count:
+                raise ValueError(f"{name}: {len(values)} given for {count} prompts")
+            for extra, value in zip(extras, values):
+                extra[name] = value
+    return extras
 
 
 def _forward_with_oom_backoff(pipeline, embeddings, extras, seeds, call) -> RenderOutput:
