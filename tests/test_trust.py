@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,12 +16,13 @@ from helpers import REPO, SIZES, good_row, scene, write_csv
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixio_ads.cli import EXIT_FAILED_VARIANTS, app
+from pixio_ads.cli import EXIT_ALTERED, app
 from pixio_ads.render import pipelines as render
 from pixio_ads.run import planning, runner
 from pixio_ads.settings import RenderSettings, Safeguards
 from pixio_ads.trust import payload as marks
-from pixio_ads.trust import provenance
+from pixio_ads.trust import provenance, verify
+from pixio_ads.trust.credentials import TRAINED_ALGORITHMIC_MEDIA, UNTRUSTED
 from pixio_ads.trust.policy import DEFAULT_POLICY, load_policy, normalise
 from pixio_ads.trust.quota import QuotaConfig, UsageStore
 
@@ -306,21 +309,22 @@ def test_disclosure_round_trip_and_tampering(output_format, credentials, tmp_pat
     }
     path = tmp_path / f"creative{ {'jpeg': '.jpg', 'png': '.png', 'webp': '.webp'}[output_format] }"
     path.write_bytes(done.data)
-    rows = {"variant-123": {"watermark_payload": done.values["watermark_payload"], "c2pa_written": True}}
-    result = provenance.verify_file(path, SIZES, rows)
-    assert result.ok, result.problems
-    assert (
-        result.matched_variant == "variant-123" and result.digital_source_type == provenance.TRAINED_ALGORITHMIC_MEDIA
-    )
-    assert result.c2pa.state == "Valid" and provenance.UNTRUSTED in result.c2pa.failures
-    assert result.c2pa.digital_source_type == provenance.TRAINED_ALGORITHMIC_MEDIA
-    trusted = provenance.verify_file(path, SIZES, rows, (credentials / "ca.pem").read_bytes())
-    assert trusted.c2pa.state == "Trusted" and not trusted.c2pa.failures
+    row = {"variant_id": "variant-123", "watermark_payload": done.values["watermark_payload"], "c2pa_written": True}
+    manifests = verify.Manifests([(tmp_path, [row])])
+    result = verify.verify_file(path, SIZES, manifests)
+    assert result.verdict == verify.PROVEN and result.metadata == "present" and result.c2pa.status == "valid"
+    assert result.watermark.row == "variant-123" and result.watermark.method == marks.WATERMARK_METHOD
+    assert result.xmp["Iptc4xmpExt:DigitalSourceType"] == TRAINED_ALGORITHMIC_MEDIA
+    assert result.c2pa.read.state == "Valid" and UNTRUSTED in result.c2pa.read.failures
+    assert result.c2pa.read.digital_source_type == TRAINED_ALGORITHMIC_MEDIA
+    assert result.c2pa.read.soft_binding == done.values["watermark_payload"]  # the soft binding names the mark
+    trusted = verify.verify_file(path, SIZES, manifests, (credentials / "ca.pem").read_bytes())
+    assert trusted.c2pa.read.state == "Trusted" and not trusted.c2pa.read.failures
     tampered = bytearray(done.data)
     tampered[len(tampered) // 2] ^= 0x01
     path.write_bytes(bytes(tampered))
-    broken = provenance.verify_file(path, SIZES, rows)
-    assert not broken.ok and any("C2PA manifest does not validate" in p for p in broken.problems)
+    broken = verify.verify_file(path, SIZES, manifests)
+    assert broken.verdict == verify.ALTERED and "C2PA manifest does not validate" in broken.reasons[0]
 
 
 def test_watermark_survives_jpeg_and_resize():
@@ -356,13 +360,16 @@ def test_verify_command_on_a_run(campaign_dir, credentials):
     row = pq.read_table(summary.manifest_path).to_pylist()[0]
     assert row["c2pa_written"] and row["xmp_written"] and "CN=Spring Co. signer" in row["signer"]
     cli = CliRunner()
-    result = cli.invoke(app, ["verify", str(out), "--trust-anchors", str(credentials / "ca.pem")])
+    result = cli.invoke(app, ["verify", str(out), "--trust-anchors", str(credentials / "ca.pem"), "--json"])
     assert result.exit_code == 0, result.output
-    assert f"row {row['variant_id']}" in result.output and "C2PA Trusted" in result.output
+    files = json.loads(result.output)["files"]
+    found = next(file for file in files if file["watermark"]["row"] == row["variant_id"])
+    assert found["c2pa"]["state"] == "Trusted" and {file["verdict"] for file in files} == {"ai-origin-proven"}
+    assert (out / "c2pa" / f"{Path(row['output_path']).name}.c2pa").is_file()  # the kept manifest store
     image = out / row["output_path"]
     image.write_bytes(image.read_bytes()[:-2000])  # cut short: the C2PA hash no longer matches
     result = cli.invoke(app, ["verify", str(out)])
-    assert result.exit_code == EXIT_FAILED_VARIANTS and "FAILED" in result.output and "Traceback" not in result.output
+    assert result.exit_code == EXIT_ALTERED and "altered" in result.output and "Traceback" not in result.output
     assert cli.invoke(app, ["verify", str(out), "--informational"]).exit_code == 0
 
 

@@ -14,13 +14,19 @@ from pixio_ads.cli import (  # noqa: F401 (registration)
     results_commands,
     run_command,
     serve_command,
+    verify_command,
 )
 from pixio_ads.cli.common import (
+    EXIT_ALTERED,
     EXIT_FAILED_VARIANTS,
     EXIT_INTERRUPTED,
     EXIT_INVALID_INPUT,
+    EXIT_NOT_RECOGNISED,
     EXIT_REVIEW_PENDING,
     app,
 )
 
-__all__ = ["app", "EXIT_FAILED_VARIANTS", "EXIT_INTERRUPTED", "EXIT_INVALID_INPUT", "EXIT_REVIEW_PENDING"]
+__all__ = [
+    "app", "EXIT_FAILED_VARIANTS", "EXIT_INTERRUPTED", "EXIT_INVALID_INPUT", "EXIT_REVIEW_PENDING", "EXIT_ALTERED",
+    "EXIT_NOT_RECOGNISED",
+]  # fmt: skip

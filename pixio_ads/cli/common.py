@@ -35,6 +35,8 @@ err = Console(stderr=True, soft_wrap=True)
 EXIT_FAILED_VARIANTS = 1
 EXIT_INVALID_INPUT = 2
 EXIT_REVIEW_PENDING = 3  # --review: nobody clicked "Review done" in time; the flow run is left paused
+EXIT_NOT_RECOGNISED = 4  # verify: a file whose AI origin nothing proves (and none altered)
+EXIT_ALTERED = 5  # verify: a file whose C2PA manifest or XMP disagrees with its pixels or row
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 CampaignArg = Annotated[

@@ -1,4 +1,4 @@
-"""`pixio-ads verify`, `export` and `review`: what is done with a run's outputs."""
+"""`pixio-ads export` and `review`: what is done with a run's outputs (verify: verify_command.py)."""
 
 from __future__ import annotations
 
@@ -20,58 +20,6 @@ from pixio_ads.cli.common import (
 )
 from pixio_ads.core import storage
 from pixio_ads.core.errors import PixioError
-
-
-@app.command()
-def verify(
-    target: Annotated[
-        Path, typer.Argument(help="An image, or a folder searched for .png/.jpg/.webp images.", show_default=False)
-    ],
-    manifest: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Manifest to match watermarks against. Default: manifest.parquet in TARGET or a folder above it."
-        ),
-    ] = None,
-    trust_anchors: Annotated[
-        Optional[Path], typer.Option(help="PEM file of CA certificates whose C2PA signatures count as trusted.")
-    ] = None,
-    require_c2pa: Annotated[
-        bool,
-        typer.Option(help="Count a missing C2PA manifest as a problem even where the manifest says none was written."),
-    ] = False,
-    informational: Annotated[
-        bool, typer.Option(help="Report only: exit 0 even when something expected is missing.")
-    ] = False,
-) -> None:
-    """Check images for the AI disclosure: watermark (and its manifest row), XMP, C2PA."""
-    from pixio_ads.core.formats import NAMED_FORMATS
-    from pixio_ads.outputs.manifest import read_table
-    from pixio_ads.trust.provenance import verify_file
-
-    if not target.exists():
-        err.print(f"[bold red]error:[/] {target} does not exist", highlight=False)
-        raise typer.Exit(EXIT_INVALID_INPUT)
-    files = _images_under(target)
-    manifest = manifest or _manifest_above(target)
-    rows = {row["variant_id"]: row for row in read_table(manifest).to_pylist()} if manifest else None
-    sizes = [(f.width, f.height) for f in NAMED_FORMATS.values()]
-    sizes += sorted({(r["width"], r["height"]) for r in (rows or {}).values()})
-    anchors = trust_anchors.read_bytes() if trust_anchors else None
-    matched = f", matched against {manifest}" if manifest else ", no manifest to match against"
-    out.print(f"{len(files)} image(s){matched}", highlight=False)
-    failed = 0
-    for path in files:
-        result = verify_file(path, sizes, rows, anchors, require_c2pa)
-        failed += not result.ok
-        status = "[green]ok[/]    " if result.ok else "[red]FAILED[/]"
-        problems = "" if result.ok else " -- " + "; ".join(result.problems)
-        out.print(
-            f"{status} {path}: " + "; ".join(_verification_parts(result, rows is not None)) + problems, highlight=False
-        )
-    out.print(f"{len(files) - failed} of {len(files)} image(s) carry everything expected", highlight=False)
-    if failed and not informational:
-        raise typer.Exit(EXIT_FAILED_VARIANTS)
 
 
 @app.command("export")
@@ -174,42 +122,3 @@ def review_command(
         uvicorn.run(create_app(context), host=host, port=port, log_level="warning")
     finally:
         workspace.push()
-
-
-def _images_under(target: Path) -> list[Path]:
-    """The image, or the creatives in a folder (not thumbnails or contact sheets)."""
-    from pixio_ads.trust.provenance import format_of
-
-    if target.is_file():
-        return [target]
-    # not the review thumbnails, contact sheets or the brand's logos an export carries
-    creatives = (
-        p
-        for p in target.rglob("*")
-        if not {"thumbs", "logos"} & set(p.parts) and not p.name.startswith("contact-sheet")
-    )
-    return sorted(p for p in creatives if p.is_file() and format_of(p))
-
-
-def _manifest_above(target: Path) -> Path | None:
-    """manifest.parquet in the target's folder or the nearest folder above it."""
-    folders = [target if target.is_dir() else target.parent, *target.resolve().parents]
-    return next((folder / "manifest.parquet" for folder in folders if (folder / "manifest.parquet").is_file()), None)
-
-
-def _verification_parts(result, with_manifest: bool) -> list[str]:
-    parts = [
-        f"watermark {result.watermark} ({result.watermark_bits_corrected} bit(s) corrected)"
-        if result.watermark
-        else "watermark unreadable"
-    ]
-    if with_manifest:
-        row = f"row {result.matched_variant} ({result.match_distance} bit(s) off)"
-        parts.append(row if result.matched_variant else "no manifest row")
-    parts.append("XMP " + (result.digital_source_type.rsplit("/", 1)[-1] or "absent"))
-    c2pa = result.c2pa
-    state = c2pa.state + (f" ({', '.join(c2pa.failures)})" if c2pa.failures else "")
-    parts.append(
-        "C2PA " + (state + (f", signed by {c2pa.signer}" if c2pa.signer else "") if c2pa.present else "absent")
-    )
-    return parts

@@ -47,7 +47,7 @@ from pixio_ads.creative.scoring import overall
 from pixio_ads.outputs import report
 from pixio_ads.outputs.manifest import PLAN_SCHEMA, RESULT_COLUMNS
 from pixio_ads.run.compose import FILE_SUFFIX, Assets, finish
-from pixio_ads.trust.credentials import C2paSigner
+from pixio_ads.trust.credentials import C2paSigner, sidecar_path
 from pixio_ads.trust.provenance import disclose
 
 logger = logging.getLogger(__name__)
@@ -128,6 +128,8 @@ def _write_disclosed(
         image, variant.variant_id, variant.output_format, variant.quality, relative.name, signer, keep, kind,
         variant.language, adapter_summary(variant),
     )  # fmt: skip
+    if disclosed.sidecar is not None:  # first: a signed file on disk always has its kept manifest
+        atomic_write_bytes(out_dir / sidecar_path(relative.as_posix()), disclosed.sidecar, fsync=False)
     # No fsync: a file lost or cut short by a crash fails its sha256 check and is rendered again.
     atomic_write_bytes(out_dir / relative, disclosed.data, fsync=False)
     return {

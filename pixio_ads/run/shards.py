@@ -16,6 +16,7 @@ from pixio_ads.outputs.manifest import (
     write_table,
 )
 from pixio_ads.run.planning import RUN_FILE, SHARDS_DIR, shard_path
+from pixio_ads.trust.credentials import sidecar_path
 from pixio_ads.trust.image_policy import kept_block
 
 RESULT_SUFFIX = ".result.json"  # a shard result beside its rows (runner.save_result)
@@ -106,11 +107,12 @@ def planned_image_checks(out_dir: Path) -> str | None:
 
 def shard_keys(out_dir: str | Path, variant_ids: list[str]) -> list[str]:
     """What a shard has in an output location, relative to it: its rows, its result, and the
-    creatives its rows name (read from the rows in ``out_dir``, a working copy holding them).
+    creatives its rows name (with their kept C2PA manifests when signed) (read from the rows in ``out_dir``, a working copy holding them).
     A fleet worker pulls these before rendering and the campaign's run after the shard ends."""
     rows_file = shard_path(Path(out_dir), variant_ids)
     keys = [f"{SHARDS_DIR}/{rows_file.name}", f"{SHARDS_DIR}/{rows_file.with_suffix(RESULT_SUFFIX).name}"]
     if rows_file.is_file():
         for row in read_table_or_empty(rows_file).to_pylist():
-            keys += [path for path in (row["output_path"], row["clean_path"]) if path]
+            files = [path for path in (row["output_path"], row["clean_path"]) if path]
+            keys += files + ([sidecar_path(path) for path in files] if row.get("c2pa_written") else [])
     return keys

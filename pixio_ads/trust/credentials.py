@@ -57,8 +57,23 @@ def _signer_subject(chain_pem: bytes) -> str:
         raise ProvenanceError(f"C2PA certificate chain is not PEM: {exc}") from None
 
 
-def c2pa_manifest(variant_id: str, title: str) -> dict:
-    return {
+# The soft binding's algorithm name: ours is not in the C2PA soft binding algorithm list
+# (github.com/c2pa-org/softbinding-algorithm-list), so it is named by its vendor, reverse-DNS.
+SOFT_BINDING_ALG = "io.github.pixio-ads.watermark.tile-v2"
+SIDECAR_FOLDER = "c2pa"  # in a run's output: each signed file's manifest store, <file name>.c2pa
+
+
+def sidecar_path(relative: str) -> str:
+    """Where a signed file's manifest store is kept in its run's output (relative to it):
+    found again from the file's watermark when a platform has stripped the embedded one."""
+    return f"{SIDECAR_FOLDER}/{relative.rsplit('/', 1)[-1]}.c2pa"
+
+
+def c2pa_manifest(variant_id: str, title: str, payload: str = "") -> dict:
+    """The manifest definition: created by a trained model (IPTC digital source type), by
+    which variant; with ``payload``, a soft binding naming the watermark that carries it, so
+    a copy stripped of this manifest can be linked back to it."""
+    manifest = {
         "claim_generator_info": [{"name": GENERATOR, "version": __version__}],
         "title": title,
         "assertions": [
@@ -77,19 +92,27 @@ def c2pa_manifest(variant_id: str, title: str) -> dict:
             }
         ],
     }
+    if payload:
+        binding = {"alg": SOFT_BINDING_ALG, "blocks": [{"scope": {}, "value": payload}]}
+        manifest["assertions"].append({"label": "c2pa.soft-binding", "data": binding})
+    return manifest
 
 
-def sign_c2pa(data: bytes, output_format: str, signer: C2paSigner, variant_id: str, title: str) -> bytes:
-    """The file's bytes with a signed C2PA manifest embedded (hard-bound to these bytes)."""
+def sign_c2pa(
+    data: bytes, output_format: str, signer: C2paSigner, variant_id: str, title: str, payload: str = ""
+) -> tuple[bytes, bytes]:
+    """(the file's bytes with a signed C2PA manifest embedded, hard-bound to these bytes; the
+    manifest store alone, kept beside the run's output as its sidecar)."""
     import c2pa
 
     info = c2pa.C2paSignerInfo(
         alg=signer.algorithm, sign_cert=signer.cert_chain, private_key=signer.private_key, ta_url=signer.timestamp_url
     )
     out = io.BytesIO()
-    with c2pa.Signer.from_info(info) as native_signer, c2pa.Builder(c2pa_manifest(variant_id, title)) as builder:
-        builder.sign(native_signer, MIME[output_format], io.BytesIO(data), out)
-    return out.getvalue()
+    manifest = c2pa_manifest(variant_id, title, payload)
+    with c2pa.Signer.from_info(info) as native_signer, c2pa.Builder(manifest) as builder:
+        store = builder.sign(native_signer, MIME[output_format], io.BytesIO(data), out)
+    return out.getvalue(), bytes(store)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +122,24 @@ class C2paRead:
     failures: tuple[str, ...]  # validation failure codes, e.g. assertion.dataHash.mismatch
     signer: str
     digital_source_type: str
+    variant_id: str = ""  # the pixio-ads variant its c2pa.created action names
+    soft_binding: str = ""  # the watermark payload its soft binding names ("" none)
 
 
-def read_c2pa(data: bytes, output_format: str, trust_anchors: bytes | None = None) -> C2paRead:
-    """Validate the embedded manifest: signature, and the hash binding to these bytes.
-    ``trust_anchors`` (PEM) makes certificates from that CA count as trusted."""
+def read_c2pa(
+    data: bytes, output_format: str, trust_anchors: bytes | None = None, sidecar: bytes | None = None
+) -> C2paRead:
+    """Validate the embedded manifest (or the ``sidecar`` manifest store, against these
+    bytes): signature, and the hash binding to these bytes. ``trust_anchors`` (PEM) makes
+    certificates from that CA count as trusted."""
     import c2pa
 
     context = c2pa.Context.from_dict({"trust": {"trust_anchors": trust_anchors.decode()}}) if trust_anchors else None
     try:
-        reader = c2pa.Reader.try_create(MIME[output_format], io.BytesIO(data), context=context)
+        if sidecar is not None:
+            reader = c2pa.Reader(MIME[output_format], io.BytesIO(data), manifest_data=sidecar, context=context)
+        else:
+            reader = c2pa.Reader.try_create(MIME[output_format], io.BytesIO(data), context=context)
     except c2pa.C2paError as exc:
         return C2paRead(True, "Invalid", (f"unreadable: {exc}",), "", "")
     if reader is None:
@@ -121,9 +152,13 @@ def read_c2pa(data: bytes, output_format: str, trust_anchors: bytes | None = Non
     signer = (manifest.get("signature_info") or {}).get("common_name") or (manifest.get("signature_info") or {}).get(
         "issuer", ""
     )
-    source_type = ""
+    source_type, variant_id, binding = "", "", ""
     for assertion in manifest.get("assertions", []):
+        data_ = assertion.get("data", {})
         if assertion.get("label", "").startswith("c2pa.actions"):
-            for action in assertion.get("data", {}).get("actions", []):
+            for action in data_.get("actions", []):
                 source_type = source_type or action.get("digitalSourceType", "")
-    return C2paRead(True, state, failures, signer, source_type)
+                variant_id = variant_id or (action.get("parameters") or {}).get("pixio_ads.variant_id", "")
+        elif assertion.get("label") == "c2pa.soft-binding" and data_.get("alg") == SOFT_BINDING_ALG:
+            binding = next((block.get("value", "") for block in data_.get("blocks", [])), "")
+    return C2paRead(True, state, failures, signer, source_type, variant_id, binding)

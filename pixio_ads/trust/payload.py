@@ -1,6 +1,8 @@
 """The invisible watermark's payload: 24 bits of the variant id's hash with BCH parity (corrects
-7 of 63 bits), read back at the candidate sizes a platform may have resized to, and matched to
-the nearest manifest row under a false-match bound."""
+7 of 63 bits), embedded as the tiled mark (tilemark.py) and read back wherever a platform moved,
+scaled, cropped or turned it, then matched to the nearest manifest row under a false-match
+bound. Files marked before the tiled mark carry version 1 (watermark.py: dwtDctSvd), which is
+still read, at the candidate sizes a platform may have resized to."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from pixio_ads.trust import watermark
+from pixio_ads.trust import tilemark, watermark
 
-WATERMARK_METHOD = "dwtDctSvd"
+WATERMARK_METHOD = "pixio-tile-v2"  # what new files carry (tilemark.py)
+LEGACY_METHOD = "dwtDctSvd"  # version 1 (watermark.py), read for files made before
 PAYLOAD_BYTES = 3  # 24 bits of the variant id's hash
 BCH_T, BCH_M = 7, 6  # BCH over GF(2^6): n = 63 bits, 39 parity bits, corrects 7
 WATERMARK_BITS = 64  # 24 data + 39 parity + 1 padding bit
@@ -69,12 +72,12 @@ def decode_bits(bits: list[int]) -> tuple[str | None, int]:
 
 
 def embed_watermark(image: Image.Image, payload_hex: str) -> Image.Image:
-    """The image with the payload's codeword embedded (see watermark.py: the library's
-    dwtDctSvd in U, the same bits again in V)."""
-    return Image.fromarray(watermark.embed(np.asarray(image.convert("RGB")), payload_bits(payload_hex)))
+    """The image with the payload's codeword embedded as the tiled mark (tilemark.py)."""
+    return Image.fromarray(tilemark.embed(np.asarray(image.convert("RGB")), payload_bits(payload_hex)))
 
 
-def read_watermark_bits(image: Image.Image) -> list[int]:
+def legacy_bits(image: Image.Image) -> list[int]:
+    """Version 1's bits (dwtDctSvd, watermark.py) as the image is."""
     return watermark.read_bits(np.asarray(image.convert("RGB")), WATERMARK_BITS)
 
 
@@ -83,6 +86,30 @@ class WatermarkRead:
     payload: str | None  # decoded and error-corrected; None when unreadable
     corrected_bits: int  # -1 when unreadable
     size: tuple[int, int]  # the size it was read at (after scaling back to a format)
+    method: str = ""  # WATERMARK_METHOD or LEGACY_METHOD: which mark was found ("" none)
+    confidence: float = 0.0  # the tiled mark's sync z-score (tilemark.DETECTED_Z and above: found)
+    scale: float = 1.0  # the file's size against the creative's, as the read found it
+    rotation: float = 0.0  # degrees
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """What an image carries: the bits of each read, and how they were found."""
+
+    reads: "Reads"
+    method: str
+    confidence: float = 0.0
+    scale: float = 1.0
+    rotation: float = 0.0
+
+
+def read_marks(image: Image.Image, sizes: list[tuple[int, int]]) -> Marks:
+    """The tiled mark wherever it is; failing that, version 1's at each candidate size (a
+    file made before the tiled mark). An unmarked image gives reads that match nothing."""
+    found = tilemark.read(np.asarray(image.convert("RGB")))
+    if found.detected:
+        return Marks([(image.size, found.bits)], WATERMARK_METHOD, found.confidence, found.scale, found.rotation)
+    return Marks(read_at_scales(image, sizes), LEGACY_METHOD, found.confidence)
 
 
 def candidate_sizes(size: tuple[int, int], sizes: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -96,11 +123,11 @@ def candidate_sizes(size: tuple[int, int], sizes: list[tuple[int, int]]) -> list
 Reads = list[tuple[tuple[int, int], list[int]]]
 
 
-def read_at_scales(image: Image.Image, sizes: list[tuple[int, int]], read=read_watermark_bits) -> Reads:
-    """The watermark bits read from the image as it is and scaled back to each known ad
-    format size of about its aspect ratio (a platform's resize moves the watermark's
-    blocks; scaling back restores them). Each read costs ~25 ms at 1080 px. ``read``:
-    the bit reader (the benchmark passes the library's to compare)."""
+def read_at_scales(image: Image.Image, sizes: list[tuple[int, int]], read=legacy_bits) -> Reads:
+    """Version 1's bits read from the image as it is and scaled back to each known ad
+    format size of about its aspect ratio (a platform's resize moves its blocks; scaling
+    back restores them). Each read costs ~25 ms at 1080 px. ``read``: the bit reader (the
+    benchmark passes the library's to compare)."""
     reads = []
     for size in candidate_sizes(image.size, sizes):
         scaled = image if size == image.size else image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
@@ -121,7 +148,16 @@ def decode_reads(reads: Reads) -> WatermarkRead:
 
 
 def read_watermark(image: Image.Image, sizes: list[tuple[int, int]]) -> WatermarkRead:
-    return decode_reads(read_at_scales(image, sizes))
+    return read_of(read_marks(image, sizes))
+
+
+def read_of(marks: Marks) -> WatermarkRead:
+    """The decoded payload of ``marks``, with how it was found."""
+    read = decode_reads(marks.reads)
+    method = marks.method if read.payload or marks.method == WATERMARK_METHOD else ""
+    return WatermarkRead(
+        read.payload, read.corrected_bits, read.size, method, marks.confidence, marks.scale, marks.rotation
+    )
 
 
 FALSE_MATCH_RATE = 1e-3  # expected false matches per verified image, over the whole manifest
@@ -158,4 +194,4 @@ def nearest_row(reads: Reads, payloads: dict[str, str]) -> tuple[str | None, int
 def match_watermark(
     image: Image.Image, sizes: list[tuple[int, int]], payloads: dict[str, str]
 ) -> tuple[str | None, int]:
-    return nearest_row(read_at_scales(image, sizes), payloads)
+    return nearest_row(read_marks(image, sizes).reads, payloads)

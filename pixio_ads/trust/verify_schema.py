@@ -1,0 +1,73 @@
+"""The JSON that ``pixio-ads verify --json`` prints: a stable interface for moderation systems
+and other tools (docs/verify.md is generated from it; tests validate real output against it).
+
+Version 1. Within a version fields are only ever added; a removed or changed field is a new
+version (``schema_version``)."""
+
+from __future__ import annotations
+
+from pixio_ads.trust.verify import JSON_VERSION, VERDICTS
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+_FILE = {
+    "type": "object",
+    "required": ["path", "verdict", "reasons", "watermark", "metadata", "c2pa", "notes"],
+    "properties": {
+        "path": {"type": "string", "description": "The file as given or found under the folder."},
+        "verdict": {"enum": list(VERDICTS), "description": "ai-origin-proven, not-recognised or altered."},
+        "reasons": {"type": "array", "items": {"type": "string"}, "description": "Why, in words."},
+        "watermark": {
+            "type": "object",
+            "properties": {
+                "found": {"type": "boolean", "description": "A pixio-ads watermark is in the pixels."},
+                "method": {"enum": ["pixio-tile-v2", "dwtDctSvd", None], "description": "Which mark was read."},
+                "payload": {**_NULLABLE_STRING, "description": "6 hex digits: a hash of the variant id."},
+                "corrected_bits": {"type": ["integer", "null"], "description": "Bits BCH corrected (of 63)."},
+                "confidence": {"type": "number", "description": "Sync z-score of the tiled mark; 7 and above: found."},
+                "scale": {"type": "number", "description": "The file's size against the creative's."},
+                "rotation_degrees": {"type": "number", "description": "Counter-clockwise turn the read undid."},
+                "row": {**_NULLABLE_STRING, "description": "Manifest row: a variant id, or <id>/clean."},
+                "row_distance_bits": {"type": ["integer", "null"], "description": "Bits off that row's codeword."},
+            },
+        },
+        "metadata": {
+            "type": "object",
+            "properties": {
+                "status": {"enum": ["present", "stripped", "altered"]},
+                "xmp_digital_source_type": _NULLABLE_STRING,
+                "xmp_variant_id": _NULLABLE_STRING,
+            },
+        },
+        "c2pa": {
+            "type": "object",
+            "properties": {
+                "status": {"enum": ["valid", "absent", "invalid"]},
+                "state": {**_NULLABLE_STRING, "description": "c2pa's validation state: Valid, Trusted, Invalid."},
+                "failures": {"type": "array", "items": {"type": "string"}, "description": "Validation codes."},
+                "signer": _NULLABLE_STRING,
+                "digital_source_type": _NULLABLE_STRING,
+                "variant_id": _NULLABLE_STRING,
+                "relinked_manifest": {**_NULLABLE_STRING, "description": "Manifest store found from the watermark."},
+                "relinked_signer": _NULLABLE_STRING,
+                "relinked_variant_id": _NULLABLE_STRING,
+            },
+        },
+        "notes": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+JSON_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://github.com/pixio-ads/pixio-ads/docs/verify.schema.json",
+    "title": "pixio-ads verify --json",
+    "type": "object",
+    "required": ["schema_version", "verdict", "counts", "files"],
+    "properties": {
+        "schema_version": {"const": JSON_VERSION},
+        "verdict": {"enum": list(VERDICTS), "description": "The most serious verdict of all files."},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Files per verdict."},
+        "manifests": {"type": "array", "items": {"type": "string"}, "description": "Run manifests matched against."},
+        "files": {"type": "array", "items": _FILE},
+    },
+}
