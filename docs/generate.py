@@ -6,6 +6,7 @@
 - docs/spreadsheet.md the campaign columns (pixio_ads.campaign.columns.COLUMNS)
 - docs/manifest.md    the manifest's columns (pixio_ads.outputs.manifest.MANIFEST_SCHEMA + COLUMN_DOCS)
 - docs/platforms.md   the ad platforms' limits validate checks (pixio_ads.campaign.platforms)
+- docs/verify.md, docs/verify.schema.json   `verify --json`'s schema (pixio_ads.trust.verify_schema)
 
 tests/test_docs.py fails when a page differs from what this script would write.
 """
@@ -188,12 +189,66 @@ def layout_page() -> str:
     return "\n".join(lines)
 
 
+def verify_page() -> str:
+    """`verify --json`'s schema (pixio_ads.trust.verify_schema), field by field."""
+    from pixio_ads.trust.verify_schema import JSON_SCHEMA
+
+    lines = [
+        "# `pixio-ads verify --json`",
+        "",
+        GENERATED,
+        "",
+        "A stable interface for moderation systems and other tools: one JSON object per call, whatever the",
+        f"number of files. Schema version `{JSON_SCHEMA['properties']['schema_version']['const']}`; within a",
+        "version fields are only added. The JSON Schema itself: [verify.schema.json](verify.schema.json). What",
+        "the verdicts mean and how files are read: [trust-and-safety.md](trust-and-safety.md).",
+        "",
+        "Exit codes: 0 every file `ai-origin-proven`; 4 some `not-recognised` (none altered); 5 some",
+        "`altered`; 2 bad input (a missing file or manifest). `--informational` always exits 0.",
+        "",
+        "| field | type | meaning |",
+        "| --- | --- | --- |",
+    ]
+
+    def walk(prefix: str, schema: dict) -> None:
+        for name, field in schema.get("properties", {}).items():
+            path = f"{prefix}{name}"
+            kind = field.get("type") or (
+                "one of " + ", ".join(f"`{v}`" for v in field["enum"]) if "enum" in field else ""
+            )
+            kind = " or ".join(kind) if isinstance(kind, list) else kind
+            if "const" in field:
+                kind = f"`{field['const']}`"
+            lines.append(f"| `{path}` | {kind} | {field.get('description', '')} |")
+            if field.get("type") == "object":
+                walk(path + ".", field)
+            if (
+                field.get("type") == "array"
+                and isinstance(field.get("items"), dict)
+                and "properties" in field["items"]
+            ):
+                walk(path + "[].", field["items"])
+
+    walk("", JSON_SCHEMA)
+    return "\n".join(lines) + "\n"
+
+
+def verify_schema_file() -> str:
+    import json
+
+    from pixio_ads.trust.verify_schema import JSON_SCHEMA
+
+    return json.dumps(JSON_SCHEMA, indent=2) + "\n"
+
+
 PAGES = {
     "cli.md": cli_page,
     "spreadsheet.md": spreadsheet_page,
     "manifest.md": manifest_page,
     "layout.md": layout_page,
     "platforms.md": platforms_page,
+    "verify.md": verify_page,
+    "verify.schema.json": verify_schema_file,
 }
 
 

@@ -109,3 +109,15 @@ def campaign_dir(tmp_path) -> Path:
     image.paste((200, 30, 30, 255), (16, 16, 48, 80))
     image.save(tmp_path / "products" / "widget.png")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def credentials(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("c2pa")
+    from helpers import make_chain
+
+    chain, key, ca = make_chain()
+    (folder / "chain.pem").write_bytes(chain)
+    (folder / "key.pem").write_bytes(key)
+    (folder / "ca.pem").write_bytes(ca)
+    return folder

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import subprocess
@@ -226,75 +225,6 @@ def test_two_processes_at_once_cannot_overspend(tmp_path):
 
 
 # --- provenance ------------------------------------------------------------------------
-
-
-def make_chain() -> tuple[bytes, bytes, bytes]:
-    """A throwaway CA -> ES256 signing certificate, with the extensions C2PA requires."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    usage = dict(
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-    def name(common: str) -> x509.Name:
-        return x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, common),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pixio-ads tests"),
-            ]
-        )
-
-    def builder(subject, issuer, key):
-        return (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        )  # fmt: skip
-
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        builder(name("pixio-ads test CA"), name("pixio-ads test CA"), ca_key)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage), critical=True
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf = (
-        builder(name("Spring Co. signer"), ca.subject, key)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **usage), critical=True
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = lambda cert: cert.public_bytes(serialization.Encoding.PEM)  # noqa: E731
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return pem(leaf) + pem(ca), private, pem(ca)
-
-
-@pytest.fixture(scope="module")
-def credentials(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("c2pa")
-    chain, key, ca = make_chain()
-    (folder / "chain.pem").write_bytes(chain)
-    (folder / "key.pem").write_bytes(key)
-    (folder / "ca.pem").write_bytes(ca)
-    return folder
 
 
 @pytest.mark.parametrize("output_format", ["jpeg", "png", "webp"])

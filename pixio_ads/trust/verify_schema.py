@@ -19,6 +19,7 @@ _FILE = {
         "reasons": {"type": "array", "items": {"type": "string"}, "description": "Why, in words."},
         "watermark": {
             "type": "object",
+            "description": "What the pixels carry.",
             "properties": {
                 "found": {"type": "boolean", "description": "A pixio-ads watermark is in the pixels."},
                 "method": {"enum": ["pixio-tile-v2", "dwtDctSvd", None], "description": "Which mark was read."},
@@ -33,27 +34,36 @@ _FILE = {
         },
         "metadata": {
             "type": "object",
+            "description": "XMP and C2PA together, against the pixels and the row.",
             "properties": {
-                "status": {"enum": ["present", "stripped", "altered"]},
-                "xmp_digital_source_type": _NULLABLE_STRING,
-                "xmp_variant_id": _NULLABLE_STRING,
+                "status": {
+                    "enum": ["present", "stripped", "altered"],
+                    "description": "present: all written is there; stripped: some or all gone, nothing contradicts; "
+                    "altered: it names another variant or watermark, or the AI disclosure was changed.",
+                },
+                "xmp_digital_source_type": {**_NULLABLE_STRING, "description": "IPTC DigitalSourceType in the XMP."},
+                "xmp_variant_id": {**_NULLABLE_STRING, "description": "The variant the XMP names."},
             },
         },
         "c2pa": {
             "type": "object",
+            "description": "The embedded C2PA manifest, or the kept one the watermark leads to.",
             "properties": {
-                "status": {"enum": ["valid", "absent", "invalid"]},
+                "status": {
+                    "enum": ["valid", "absent", "invalid"],
+                    "description": "valid: signature and hash binding hold (an untrusted signer is still valid).",
+                },
                 "state": {**_NULLABLE_STRING, "description": "c2pa's validation state: Valid, Trusted, Invalid."},
                 "failures": {"type": "array", "items": {"type": "string"}, "description": "Validation codes."},
-                "signer": _NULLABLE_STRING,
-                "digital_source_type": _NULLABLE_STRING,
-                "variant_id": _NULLABLE_STRING,
+                "signer": {**_NULLABLE_STRING, "description": "The signing certificate's common name."},
+                "digital_source_type": {**_NULLABLE_STRING, "description": "Its c2pa.created action's source type."},
+                "variant_id": {**_NULLABLE_STRING, "description": "The pixio-ads variant it names."},
                 "relinked_manifest": {**_NULLABLE_STRING, "description": "Manifest store found from the watermark."},
-                "relinked_signer": _NULLABLE_STRING,
-                "relinked_variant_id": _NULLABLE_STRING,
+                "relinked_signer": {**_NULLABLE_STRING, "description": "Who signed the kept manifest."},
+                "relinked_variant_id": {**_NULLABLE_STRING, "description": "The variant the kept manifest names."},
             },
         },
-        "notes": {"type": "array", "items": {"type": "string"}},
+        "notes": {"type": "array", "items": {"type": "string"}, "description": "E.g. unreadable image data."},
     },
 }
 
@@ -64,10 +74,10 @@ JSON_SCHEMA = {
     "type": "object",
     "required": ["schema_version", "verdict", "counts", "files"],
     "properties": {
-        "schema_version": {"const": JSON_VERSION},
+        "schema_version": {"const": JSON_VERSION, "description": "This schema's version."},
         "verdict": {"enum": list(VERDICTS), "description": "The most serious verdict of all files."},
         "counts": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Files per verdict."},
         "manifests": {"type": "array", "items": {"type": "string"}, "description": "Run manifests matched against."},
-        "files": {"type": "array", "items": _FILE},
+        "files": {"type": "array", "items": _FILE, "description": "One entry per image, in path order."},
     },
 }
