@@ -68,7 +68,6 @@ def verify(
 def _load_manifests(paths: list[Path], sidecar_folder: Path | None):
     from pixio_ads.core.errors import PixioError
     from pixio_ads.outputs.manifest import read_table
-    from pixio_ads.trust.credentials import SIDECAR_FOLDER
     from pixio_ads.trust.verify import Manifests
 
     runs = []
@@ -78,8 +77,8 @@ def _load_manifests(paths: list[Path], sidecar_folder: Path | None):
         except (PixioError, OSError, ValueError) as exc:
             err.print(f"[bold red]error:[/] {path}: cannot read it as a run manifest ({exc})", highlight=False)
             raise typer.Exit(EXIT_INVALID_INPUT) from None
-    folders = [sidecar_folder] if sidecar_folder else [path.parent / SIDECAR_FOLDER for path in paths]
-    return Manifests(runs, [folder for folder in folders if folder.is_dir()])
+    # a run's own kept manifests are found by row (c2pa/<file name>.c2pa); a folder given is indexed
+    return Manifests(runs, [sidecar_folder] if sidecar_folder else [])
 
 
 def _json(results, verdict: str, manifests: list[Path | None]) -> dict:

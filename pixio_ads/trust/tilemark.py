@@ -45,6 +45,7 @@ DETECTED_Z = 7.0  # sync z-score from which a read counts as a mark (unmarked im
 SURE_Z = 10.0  # a read this clear ends the search over scales and rotations
 SCALES = (0.4, 2.1)  # the range of resizes searched (a 1080 px creative shown at 432-2268 px)
 MAX_ROTATION = 6.0  # degrees searched either way
+SEARCH_SIDE = 768  # px: the centre square the scale and rotation are searched on
 
 
 def _layout(bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,11 +128,13 @@ def read(rgb: np.ndarray) -> TileRead:
         return TileRead(np.zeros(BITS), 0.0, 1.0, 0.0)
     best = _synchronise(_fold(whitened), 1.0, 0.0)
     if best[0] < SURE_Z and min(whitened.shape) >= 2 * TILE * SCALES[0]:
-        # each guess tried as it is, then the best one refined around (a few warps in all)
-        guesses = [_warped(whitened, scale, rotation) for scale, rotation in _geometry_candidates(whitened)]
-        best = max([best, *guesses], key=lambda found: found[0])
-        if best[0] < SURE_Z and best[1:3] != (1.0, 0.0):
-            best = max(best, _refine(whitened, best[1], best[2]), key=lambda found: found[0])
+        # searched on the centre (enough tiles, a fraction of the cost), then read on the whole
+        centre = _centre(whitened, SEARCH_SIDE)
+        guesses = [_warped(centre, scale, rotation) for scale, rotation in _geometry_candidates(centre)]
+        guess = max(guesses, key=lambda found: found[0])
+        scale, rotation = _refine(centre, guess)
+        found = _warped(whitened, scale, rotation)
+        best = max(best, found, key=lambda found: found[0])
     confidence, scale, rotation, folded = best
     return TileRead(_soft_bits(folded), confidence, scale, rotation)
 
@@ -206,16 +209,23 @@ def _warped(whitened: np.ndarray, scale: float, rotation: float) -> tuple[float,
     return _synchronise(_fold(back), scale, rotation)
 
 
-def _refine(whitened: np.ndarray, scale: float, rotation: float) -> tuple[float, float, float, np.ndarray]:
-    """The best sync in small steps around a (scale, rotation) guess."""
-    best = (-np.inf, scale, rotation, np.zeros((TILE, TILE)))
-    for step in (0.995, 1.005, 0.99, 1.01, 1.0):
-        for turn in (-0.25, 0.25, 0.0):
-            if (step, turn) == (1.0, 0.0):
-                continue  # the guess itself was tried
-            found = _warped(whitened, scale * step, rotation + turn)
-            if found[0] > best[0]:
-                best = found
-            if best[0] >= SURE_Z:
-                return best
-    return best
+def _refine(centre: np.ndarray, guess: tuple) -> tuple[float, float]:
+    """(scale, rotation) around a guess: the scale in 0.2% steps, then the rotation in 0.15
+    degree steps, each kept where the sync peaks. A scale 0.5% off moves the last tile of a
+    1920 px image by 10 px, more than two cells: the guess alone is not enough."""
+    z, scale, rotation, _ = guess
+    for step in (-0.006, -0.004, -0.002, 0.002, 0.004, 0.006):
+        found = _warped(centre, guess[1] * (1 + step), rotation)
+        if found[0] > z:
+            z, scale = found[0], found[1]
+    for turn in (-0.3, -0.15, 0.15, 0.3):
+        found = _warped(centre, scale, guess[2] + turn)
+        if found[0] > z:
+            z, rotation = found[0], found[2]
+    return scale, rotation
+
+
+def _centre(image: np.ndarray, side: int) -> np.ndarray:
+    height, width = image.shape
+    top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
+    return image[top : top + side, left : left + side]

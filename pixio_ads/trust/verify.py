@@ -130,7 +130,8 @@ class Manifests:
                 self.run_of[row["variant_id"]] = folder
         self.payloads = _payloads(self.rows)
         self.by_payload = {payload: key for key, payload in self.payloads.items()}
-        self._sidecars = _index_sidecars(sidecar_folders)
+        self._sidecar_folders = list(sidecar_folders)
+        self._sidecars: dict[str, Path] | None = None  # indexed on first need: reading them all costs
 
     def sidecar_for(self, payload: str, row: str | None) -> Path | None:
         """A stripped file's manifest store: the run's copy of its row's file, else one from
@@ -140,6 +141,8 @@ class Manifests:
             relative = record.get("clean_path") if row.endswith("/clean") else record.get("output_path")
             if relative and (found := self.run_of[row.split("/")[0]] / sidecar_path(relative)).is_file():
                 return found
+        if self._sidecars is None:
+            self._sidecars = _index_sidecars(self._sidecar_folders)
         return self._sidecars.get(payload)
 
 
