@@ -1,7 +1,8 @@
 """Render: diffusers pipelines from a checkpoint to pixels.
 
 Owns model loading (``from_pretrained``, single files, the embedded tiny models), schedulers,
-prompt encoding and generation (pipelines.py), upscaling, CLIP prompt-alignment scores.
+prompt encoding and generation (pipelines.py), LoRA and IP-Adapter adapters (adapters.py: checked
+against a model's layers, loaded once, set per batch), upscaling, CLIP prompt-alignment scores.
 Imports only core. It does not know campaigns, creatives or runs: it renders prompts.
 """
 

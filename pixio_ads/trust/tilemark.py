@@ -11,15 +11,18 @@ sit in the low-middle frequencies that JPEG and WebP keep and a 50% resize does 
 Reading (``read``):
 
 1. whiten: the luminance minus its Gaussian blur (sigma one cell), which leaves the pattern and
-   the picture's fine detail, not its shapes and gradients;
+   the picture's fine detail, not its shapes and gradients; clipped to +-4 levels, so the edges
+   of copy and product count no more than any other pixel;
 2. fold: every tile-sized window added up, so the mark of each tile adds up and the picture
    averages out; a crop only moves where the tile starts;
 3. synchronise: the circular cross-correlation of the folded tile with the sync pattern peaks
    where the tile starts; its height over the other 16,383 offsets (a z-score) says how sure
    the read is (unmarked images: about 4; ``DETECTED_Z`` and above: a mark);
 4. if that fails, the scale and rotation are estimated from the whitened image's
-   autocorrelation, whose peaks sit one tile (times the scale, turned by the rotation) apart,
-   the image is warped back and steps 2-3 are tried again around the estimate;
+   autocorrelation, whose peaks sit one tile (times the scale, turned by the rotation) apart;
+   the best of three guesses is refined on the centre 768 px (scale in 0.2% steps, rotation in
+   0.15 degree steps: a scale 0.5% off smears a tall image's last tiles), and the whole image is
+   warped back and read (steps 2-3);
 5. each bit's soft value: the mean of its cells, signed; BCH and the manifest match follow
    (payload.py).
 
