@@ -235,3 +235,44 @@ def run(folder, rows, out) -> dict[str, dict]:
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--steps", "1", "--batch-size", "4"])
     assert result.exit_code == 0, result.output
     return {row["variant_id"]: row for row in pq.read_table(out / "manifest.parquet").to_pylist()}
+
+
+def test_a_lora_from_the_local_hugging_face_cache(adapter_campaign, monkeypatch, tmp_path):
+    """`hf:org/name/file.safetensors` resolves in the local hub cache (never a download at
+    validate: the variant id needs the file's hash); a file not there names the command."""
+    import huggingface_hub.constants
+
+    snapshot = tmp_path / "hub" / "models--brand--look" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    shutil.copy(adapter_campaign / "adapters" / "backdrops.safetensors", snapshot / "look.safetensors")
+    (tmp_path / "hub" / "models--brand--look" / "refs").mkdir()
+    (tmp_path / "hub" / "models--brand--look" / "refs" / "main").write_text("abc123")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    (variant,) = rows_of(
+        adapter_campaign, [good_row(formats="square", audiences="a", lora="hf:brand/look/look.safetensors:0.5")]
+    )
+    assert variant.lora == f"{snapshot / 'look.safetensors'}:0.5"
+    with pytest.raises(ValidationError) as caught:
+        rows_of(adapter_campaign, [good_row(lora="hf:brand/other/missing.safetensors")])
+    assert "hf download brand/other missing.safetensors" in caught.value.issues[0].message
+
+
+@pytest.mark.parametrize(
+    "cell, named, problem",
+    [
+        ("a.safetensors", [("a.safetensors", 1.0)], None),
+        ("a.safetensors:0.8; b.safetensors:-0.5", [("a.safetensors", 0.8), ("b.safetensors", -0.5)], None),
+        ("hf:org/name/a.safetensors", [("hf:org/name/a.safetensors", 1.0)], None),
+        ("hf:org/name/a.safetensors:0.3", [("hf:org/name/a.safetensors", 0.3)], None),
+        ("a.safetensors:strong", [], "must be a number"),
+        ("a.safetensors:2.5", [], "out of range"),
+        ("a.safetensors:0", [], "out of range"),
+        ("a.safetensors; a.safetensors:0.5", [("a.safetensors", 1.0)], "named twice"),
+    ],
+)
+def test_lora_cells(cell, named, problem):
+    from pixio_ads.creative.kit_sections import parse_loras
+
+    found, problems = parse_loras(cell)
+    assert found == named
+    assert (problem is None and not problems) or (problem and problem in problems[0])

@@ -62,7 +62,7 @@ def parse_loras(text: str) -> tuple[list[tuple[str, float]], list[str]]:
             continue
         name, weight = part, 1.0
         head, _, tail = part.rpartition(":")
-        if head and not tail.strip().startswith(("/", "\\")):
+        if head and head.strip().lower() != "hf":  # "hf:org/name/file" is a name without a weight
             try:
                 name, weight = head.strip(), float(tail)
             except ValueError:
