@@ -196,3 +196,14 @@ def test_verify_names_a_missing_manifest_without_a_traceback(tmp_path):
     scene().save(tmp_path / "a.png")
     result = CliRunner().invoke(app, ["verify", str(tmp_path), "--manifest", str(tmp_path / "none.parquet")])
     assert result.exit_code == 2 and "does not exist" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("size", [(1, 1), (60, 40), (127, 300), (128, 128), (130, 131), (205, 103), (400, 260)])
+def test_any_image_size_reads_without_error(size):
+    image = np.random.default_rng(sum(size)).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    found = tilemark.read(image)
+    assert not found.detected and len(found.bits) == tilemark.BITS
+    if min(size) >= tilemark.TILE:  # one whole tile or more: marked, its payload reads back (BCH)
+        payload = marks.payload_for("small")
+        found = marks.read_watermark(marks.embed_watermark(scene(*size), payload), SIZES)
+        assert found.payload == payload and found.method == marks.WATERMARK_METHOD

@@ -134,10 +134,9 @@ def read(rgb: np.ndarray) -> TileRead:
         # searched on the centre (enough tiles, a fraction of the cost), then read on the whole
         centre = _centre(whitened, SEARCH_SIDE)
         guesses = [_warped(centre, scale, rotation) for scale, rotation in _geometry_candidates(centre)]
-        guess = max(guesses, key=lambda found: found[0])
-        scale, rotation = _refine(centre, guess)
-        found = _warped(whitened, scale, rotation)
-        best = max(best, found, key=lambda found: found[0])
+        if guesses:  # none where the image is too small for a tile's distance at the smallest scale
+            scale, rotation = _refine(centre, max(guesses, key=lambda found: found[0]))
+            best = max(best, _warped(whitened, scale, rotation), key=lambda found: found[0])
     confidence, scale, rotation, folded = best
     return TileRead(_soft_bits(folded), confidence, scale, rotation)
 
