@@ -60,7 +60,7 @@ def verify(
     if as_json:
         print(json.dumps(_json(results, verdict, manifest_files), indent=2))
     else:
-        _print_table(results, [path for path in manifest_files if path])
+        _print_table(results, [path for path in manifest_files if path], target if target.is_dir() else None)
     if not informational:
         raise typer.Exit(_EXIT[verdict])
 
@@ -94,19 +94,22 @@ def _json(results, verdict: str, manifests: list[Path | None]) -> dict:
     }
 
 
-def _print_table(results, manifests: list[Path]) -> None:
+def _print_table(results, manifests: list[Path], folder: Path | None) -> None:
     matched = ", ".join(str(path) for path in manifests) or "no manifest to match against"
-    table = Table(title=f"{len(results)} image(s); manifests: {matched}", title_justify="left", expand=False)
+    where = f" under {folder}" if folder else ""
+    table = Table(title=f"{len(results)} image(s){where}; manifests: {matched}", title_justify="left", expand=False)
     for name in ("file", "verdict", "watermark", "metadata", "C2PA", "why"):
         table.add_column(name, overflow="fold")
     for result in results:
+        # a proven file's proof is in its watermark and C2PA cells: "why" keeps what else was found
+        why = [reason for reason in result.reasons if result.verdict != "ai-origin-proven" or "stripped" in reason]
         table.add_row(
-            result.path,
+            str(Path(result.path).relative_to(folder)) if folder else result.path,
             f"[{_STYLE[result.verdict]}]{result.verdict}[/]",
             _watermark_cell(result.watermark),
             result.metadata,
             _c2pa_cell(result.c2pa),
-            "; ".join([*result.reasons, *result.notes]),
+            "; ".join([*why, *result.notes]),
         )
     out.print(table)
     counts = {name: sum(r.verdict == name for r in results) for name in _EXIT}
