@@ -192,6 +192,18 @@ def test_altered_and_unrecognised_files_get_their_verdicts_and_exit_codes(exampl
     assert CliRunner().invoke(app, ["verify", str(tmp_path), "--informational"]).exit_code == 0
 
 
+def test_a_misnamed_download_is_read_by_its_real_type(tmp_path):
+    """Platforms serve WebP under .jpg names: the file's bytes decide how it is read."""
+    marked = marks.embed_watermark(scene(), marks.payload_for("misnamed"))
+    marked.save(tmp_path / "download.jpg", "WEBP", quality=80)
+    found = verify_file(tmp_path / "download.jpg", SIZES)
+    assert (
+        found.verdict == PROVEN
+        and found.c2pa.status == "absent"
+        and found.watermark.payload == marks.payload_for("misnamed")
+    )
+
+
 def test_verify_names_a_missing_manifest_without_a_traceback(tmp_path):
     scene().save(tmp_path / "a.png")
     result = CliRunner().invoke(app, ["verify", str(tmp_path), "--manifest", str(tmp_path / "none.parquet")])

@@ -182,10 +182,22 @@ def verify_file(
     notes: list[str] = []
     mark = _watermark(data, sizes, manifests, notes)
     xmp = read_xmp(data)
-    c2pa = _credentials(data, format_of(path) or "png", trust_anchors, mark, manifests)
+    c2pa = _credentials(data, _format_in(data) or format_of(path) or "png", trust_anchors, mark, manifests)
     metadata, metadata_reasons = _metadata(xmp, c2pa, mark, manifests)
     verdict, reasons = _verdict(mark, metadata, metadata_reasons, c2pa, xmp)
     return Verification(str(path), verdict, tuple(reasons), mark, metadata, xmp, c2pa, tuple(notes))
+
+
+def _format_in(data: bytes) -> str | None:
+    """The file's real type from its first bytes: platform downloads are often misnamed (a
+    WebP saved as .jpg), and C2PA is read per type."""
+    if data.startswith(b"\x89PNG"):
+        return "png"
+    if data.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
 
 
 def _watermark(data: bytes, sizes, manifests: Manifests, notes: list[str]) -> WatermarkFinding:
