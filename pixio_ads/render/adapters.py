@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pixio_ads.core.errors import ModelLoadError
-from pixio_ads.render.loading import EMBEDDED_MODELS, LoadedModel, ensure_embedded_model, loaded_models
+from pixio_ads.render.loading import LoadedModel, loaded_models, resolve_source
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +59,25 @@ def shapes_of(path: Path) -> dict[str, tuple[int, ...]] | str:
 
 
 @lru_cache(maxsize=32)
-def model_text_width(model_id: str) -> tuple[int, bool] | None:
-    """(cross-attention width, is SDXL) of a diffusers checkpoint folder or an embedded
-    model, from its config files; None where that cannot be known without loading it (a
-    single-file checkpoint, a hub id)."""
+def _checkpoint_configs(model_id: str) -> tuple[dict, dict] | None:
+    """(model_index.json, unet/config.json) of a diffusers checkpoint folder or an embedded
+    model (found as loading.resolve_source finds it); None where they cannot be read without
+    loading it (a single-file checkpoint, a hub id, a bad path)."""
     try:
-        folder = ensure_embedded_model(model_id) if model_id in EMBEDDED_MODELS else Path(model_id).expanduser()
-        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+        folder = Path(resolve_source(model_id))
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, ModelLoadError):
         return None
-    width = unet.get("cross_attention_dim")
-    return (width if isinstance(width, int) else None, "text_encoder_2" in index) if width else None
+    return index, unet
+
+
+def model_text_width(model_id: str) -> tuple[int, bool] | None:
+    """(cross-attention width, is SDXL) from the checkpoint's configs; None where unknown
+    (no configs at hand, or a per-block width list)."""
+    configs = _checkpoint_configs(model_id)
+    width = configs[1].get("cross_attention_dim") if configs else None
+    return (width, "text_encoder_2" in configs[0]) if isinstance(width, int) else None
 
 
 @lru_cache(maxsize=8)
@@ -81,11 +88,10 @@ def unet_layer_sizes(model_id: str) -> dict[str, tuple[int, int]]:
     from accelerate import init_empty_weights
     from diffusers import UNet2DConditionModel
 
-    try:
-        folder = ensure_embedded_model(model_id) if model_id in EMBEDDED_MODELS else Path(model_id).expanduser()
-        config = UNet2DConditionModel.load_config(folder / "unet")
-    except (OSError, ValueError, ModelLoadError):
+    configs = _checkpoint_configs(model_id)
+    if configs is None:
         return {}
+    config = {key: value for key, value in configs[1].items() if not key.startswith("_")}
     with init_empty_weights():
         unet = UNet2DConditionModel.from_config(config)
     sizes = {}
