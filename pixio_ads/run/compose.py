@@ -34,8 +34,8 @@ from pixio_ads.creative.composite import (
     scaled_product,
 )
 from pixio_ads.creative.cutout import CutoutError, cut_out
-from pixio_ads.creative.expand import expand_inputs, expand_scene, placed_source
-from pixio_ads.creative.fidelity import product_fidelity
+from pixio_ads.creative.expand import expand_inputs, expand_scene
+from pixio_ads.creative.fidelity import Fidelity, product_fidelity
 from pixio_ads.creative.overlay import layout_for, overlay_copy, overlay_label
 from pixio_ads.creative.scoring import Elements, scene_scores, score_columns
 from pixio_ads.creative.scripts import is_rtl
@@ -162,7 +162,8 @@ def _scene(variant: Variant, generated: Image.Image, assets: Assets):
     size = (variant.width, variant.height)
     values: dict = {}
     keep, product, box = None, None, None
-    painted = generated.resize(size, Image.Resampling.LANCZOS)
+    if variant.mode in ("inpaint", "replace", "expand"):  # painted at the render size, not cropped
+        painted = generated.resize(size, Image.Resampling.LANCZOS)
     if variant.mode in ("compose", "inpaint"):
         product, method, box = _product_box(variant, assets)
         values.update(cutout_method=method, product_box=list(box.as_tuple()))
@@ -190,12 +191,12 @@ class ProductChanged(ValueError):
 
 def _fidelity(variant: Variant, scene: Image.Image, assets: Assets, product, box: Box | None) -> dict:
     """The product fidelity columns (fidelity.py); raises ProductChanged below the row's minimum."""
+    if variant.mode == "expand":
+        # expand_scene pastes the source's pixels back after painting and nothing changes them
+        # before this: measuring would compare the source with itself
+        return Fidelity(1.0, 1.0, 0.0).columns()
     result = np.asarray(scene.convert("RGB"))
-    if variant.mode == "expand":  # the source kept in its box: 1 by construction, as compose
-        window = (slice(box.top, box.bottom), slice(box.left, box.right))
-        placed = np.asarray(placed_source(_flat_source(variant, assets), box))
-        found = product_fidelity(placed, result[window], np.ones(placed.shape[:2], bool))
-    elif product is not None:  # compose, inpaint: the product as pasted, inside its box
+    if product is not None:  # compose, inpaint: the product as pasted, inside its box
         placed = np.asarray(scaled_product(product, box))
         window = (slice(box.top, box.bottom), slice(box.left, box.right))
         found = product_fidelity(placed[..., :3], result[window], placed[..., 3] == 255)
