@@ -11,9 +11,10 @@ import typer
 from rich.table import Table
 
 from pixio_ads.cli.common import EXIT_ALTERED, EXIT_INVALID_INPUT, EXIT_NOT_RECOGNISED, app, err, out
+from pixio_ads.trust.verify import ALTERED, NOT_RECOGNISED, PROVEN, counts
 
-_EXIT = {"ai-origin-proven": 0, "not-recognised": EXIT_NOT_RECOGNISED, "altered": EXIT_ALTERED}
-_STYLE = {"ai-origin-proven": "green", "not-recognised": "yellow", "altered": "red"}
+_EXIT = {PROVEN: 0, NOT_RECOGNISED: EXIT_NOT_RECOGNISED, ALTERED: EXIT_ALTERED}
+_STYLE = {PROVEN: "green", NOT_RECOGNISED: "yellow", ALTERED: "red"}
 
 
 @app.command()
@@ -82,13 +83,12 @@ def _load_manifests(paths: list[Path], sidecar_folder: Path | None):
 
 
 def _json(results, verdict: str, manifests: list[Path | None]) -> dict:
-    from pixio_ads.trust.verify import JSON_VERSION, VERDICTS
+    from pixio_ads.trust.verify import JSON_VERSION, counts
 
-    counts = {name: sum(result.verdict == name for result in results) for name in VERDICTS}
     return {
         "schema_version": JSON_VERSION,
         "verdict": verdict,
-        "counts": counts,
+        "counts": counts(results),
         "manifests": [str(path) for path in manifests if path],
         "files": [result.as_json() for result in results],
     }
@@ -102,7 +102,7 @@ def _print_table(results, manifests: list[Path], folder: Path | None) -> None:
         table.add_column(name, overflow="fold")
     for result in results:
         # a proven file's proof is in its watermark and C2PA cells: "why" keeps what else was found
-        why = [reason for reason in result.reasons if result.verdict != "ai-origin-proven" or "stripped" in reason]
+        why = [reason for reason in result.reasons if result.verdict != PROVEN or "stripped" in reason]
         table.add_row(
             str(Path(result.path).relative_to(folder)) if folder else result.path,
             f"[{_STYLE[result.verdict]}]{result.verdict}[/]",
@@ -112,8 +112,7 @@ def _print_table(results, manifests: list[Path], folder: Path | None) -> None:
             "; ".join([*why, *result.notes]),
         )
     out.print(table)
-    counts = {name: sum(r.verdict == name for r in results) for name in _EXIT}
-    out.print(", ".join(f"{count} {name}" for name, count in counts.items()), highlight=False)
+    out.print(", ".join(f"{count} {name}" for name, count in counts(results).items()), highlight=False)
 
 
 def _watermark_cell(mark) -> str:

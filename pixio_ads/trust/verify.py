@@ -136,10 +136,11 @@ class Manifests:
     def sidecar_for(self, payload: str, row: str | None) -> Path | None:
         """A stripped file's manifest store: the run's copy of its row's file, else one from
         the folders given whose soft binding names this watermark."""
-        if row and row.split("/")[0] in self.run_of:
-            record = self.rows[row.split("/")[0]]
+        variant = (row or "").split("/")[0]
+        if variant in self.run_of:
+            record = self.rows[variant]
             relative = record.get("clean_path") if row.endswith("/clean") else record.get("output_path")
-            if relative and (found := self.run_of[row.split("/")[0]] / sidecar_path(relative)).is_file():
+            if relative and (found := self.run_of[variant] / sidecar_path(relative)).is_file():
                 return found
         if self._sidecars is None:
             self._sidecars = _index_sidecars(self._sidecar_folders)
@@ -291,6 +292,11 @@ def _verdict(mark: WatermarkFinding, metadata: str, metadata_reasons: list[str],
     if xmp.get("Iptc4xmpExt:DigitalSourceType") == TRAINED_ALGORITHMIC_MEDIA:
         return NOT_RECOGNISED, ["XMP declares AI origin, but no watermark or C2PA manifest proves it"]
     return NOT_RECOGNISED, ["no watermark, C2PA manifest or AI disclosure found"]
+
+
+def counts(results: list[Verification]) -> dict[str, int]:
+    """Files per verdict, in VERDICTS order."""
+    return {name: sum(result.verdict == name for result in results) for name in VERDICTS}
 
 
 def worst(verdicts: list[str]) -> str:
