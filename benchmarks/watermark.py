@@ -30,6 +30,7 @@ from pixio_ads.outputs.manifest import read_table
 from pixio_ads.training.backdrops import draw as draw_backdrop
 from pixio_ads.trust import payload as marks
 from pixio_ads.trust import tilemark, watermark
+from pixio_ads.trust.verify import Manifests, match_row
 
 SIZES = [(f.width, f.height) for f in NAMED_FORMATS.values()]
 FORMATS = {"square": (1080, 1080), "portrait": (1080, 1350), "story": (1080, 1920), "landscape": (1200, 628)}
@@ -124,12 +125,15 @@ def v2_reads(image: Image.Image) -> marks.Reads:
 CODECS = {"v1": (v1_embed, v1_reads), "v2": (marks.embed_watermark, v2_reads)}
 
 
-def match(reads: marks.Reads, manifest: dict[str, str], by_payload: dict[str, str]) -> str | None:
-    """The row `verify` would name: the exact payload BCH decodes, else the nearest codeword."""
-    if not reads:
-        return None
-    decoded = marks.decode_reads(reads).payload
-    return by_payload.get(decoded) or marks.nearest_row(reads, manifest)[0]
+def manifest_of(payloads: dict[str, str]) -> Manifests:
+    """A manifest of these rows (variant id: payload), as `verify` holds one."""
+    return Manifests([(Path("."), [{"variant_id": vid, "watermark_payload": p} for vid, p in payloads.items()])])
+
+
+def match(reads: marks.Reads, manifest: Manifests) -> str | None:
+    """The row `verify` names (verify.match_row): the exact payload BCH decodes, else the
+    nearest codeword within the false-match bound."""
+    return match_row(reads, marks.decode_reads(reads), manifest)[0] if reads else None
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
@@ -139,9 +143,9 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 def robustness(count: int) -> dict:
     """Per codec: matched share per attack, PSNR, embed and read times."""
-    manifest = {f"creative-{i}": marks.payload_for(f"creative-{i}") for i in range(count)}
-    manifest.update({f"decoy-{i}": marks.payload_for(f"decoy-{i}") for i in range(max(0, 1000 - count))})
-    by_payload = {payload: vid for vid, payload in manifest.items()}
+    payloads = {f"creative-{i}": marks.payload_for(f"creative-{i}") for i in range(count)}
+    payloads.update({f"decoy-{i}": marks.payload_for(f"decoy-{i}") for i in range(max(0, 1000 - count))})
+    manifest = manifest_of(payloads)
     stats = {
         codec: {"matched": {name: 0 for name in ATTACKS}, "psnr": [], "embed": [], "read": []} for codec in CODECS
     }
@@ -149,7 +153,7 @@ def robustness(count: int) -> dict:
         original, vid = creative(index), f"creative-{index}"
         for codec, (embed, reads_of) in CODECS.items():
             started = time.perf_counter()
-            marked = embed(original, manifest[vid])
+            marked = embed(original, payloads[vid])
             stats[codec]["embed"].append(time.perf_counter() - started)
             stats[codec]["psnr"].append(psnr(original, marked))
             for name, attack in ATTACKS.items():
@@ -157,15 +161,14 @@ def robustness(count: int) -> dict:
                 started = time.perf_counter()
                 reads = reads_of(attacked)
                 stats[codec]["read"].append(time.perf_counter() - started)
-                stats[codec]["matched"][name] += match(reads, manifest, by_payload) == vid
+                stats[codec]["matched"][name] += match(reads, manifest) == vid
     return stats
 
 
 def false_matches(count: int, manifest_size: int = 1000) -> dict[str, int]:
     """Unmarked images and crops of creatives marked with payloads outside the manifest,
     matched against a manifest of ``manifest_size`` rows: every match is a false one."""
-    manifest = {f"row-{i}": marks.payload_for(f"row-{i}") for i in range(manifest_size)}
-    by_payload = {payload: vid for vid, payload in manifest.items()}
+    manifest = manifest_of({f"row-{i}": marks.payload_for(f"row-{i}") for i in range(manifest_size)})
     found = {codec: 0 for codec in CODECS}
     for index in range(count):
         image = creative(10_000 + index)
@@ -173,24 +176,23 @@ def false_matches(count: int, manifest_size: int = 1000) -> dict[str, int]:
             for codec, (embed, reads_of) in CODECS.items():
                 other = embed(image, marks.payload_for(f"elsewhere-{index}"))
                 crop = ATTACKS[list(ATTACKS)[1 + index % (len(ATTACKS) - 1)]](other)
-                found[codec] += match(reads_of(crop), manifest, by_payload) is not None
+                found[codec] += match(reads_of(crop), manifest) is not None
         else:
             for codec, (_, reads_of) in CODECS.items():
-                found[codec] += match(reads_of(image), manifest, by_payload) is not None
+                found[codec] += match(reads_of(image), manifest) is not None
     return found
 
 
 def run_creatives(out_dir: Path) -> None:
     """A run's creatives, attacked, matched to its own manifest."""
     rows = [row for row in read_table(out_dir / "manifest.parquet").to_pylist() if row["status"] == "rendered"]
-    manifest = {row["variant_id"]: row["watermark_payload"] for row in rows}
-    by_payload = {payload: vid for vid, payload in manifest.items()}
+    manifest = manifest_of({row["variant_id"]: row["watermark_payload"] for row in rows})
     for name, attack in ATTACKS.items():
         matched = 0
         for row in rows:
             with Image.open(out_dir / row["output_path"]) as image:
                 reads = marks.read_marks(attack(image.convert("RGB")), SIZES).reads
-            matched += match(reads, manifest, by_payload) == row["variant_id"]
+            matched += match(reads, manifest) == row["variant_id"]
         print(f"{out_dir.name}_{name}_matched: {matched}/{len(rows)}")
 
 

@@ -38,7 +38,7 @@ from pixio_ads.trust.credentials import (
 )
 from pixio_ads.trust.payload import (
     WATERMARK_METHOD,
-    Marks,
+    Reads,
     WatermarkRead,
     nearest_row,
     payload_for,
@@ -210,7 +210,7 @@ def _watermark(data: bytes, sizes, manifests: Manifests, notes: list[str]) -> Wa
         notes.append(f"image data unreadable ({exc})")
         return WatermarkFinding(False, "", None, -1, 0.0, 1.0, 0.0, None, -1)
     read = read_of(marks)
-    row, distance = _match(marks, read, manifests)
+    row, distance = match_row(marks.reads, read, manifests)
     if marks.method == WATERMARK_METHOD:
         found = True  # the sync pattern alone proves the mark is ours, even if its payload is damaged
     else:
@@ -223,14 +223,15 @@ def _watermark(data: bytes, sizes, manifests: Manifests, notes: list[str]) -> Wa
     )
 
 
-def _match(marks: Marks, read: WatermarkRead, manifests: Manifests) -> tuple[str | None, int]:
-    """The manifest row the read belongs to: its exact payload, else the nearest codeword
-    within the false-match bound (payload.nearest_row)."""
+def match_row(reads: Reads, read: WatermarkRead, manifests: Manifests) -> tuple[str | None, int]:
+    """The manifest row ``reads`` belong to (``read``: their decoded payload): its exact
+    payload, else the nearest codeword within the false-match bound (payload.nearest_row).
+    benchmarks/watermark.py counts matches with it too."""
     if not manifests.payloads:
         return None, -1
     if read.payload in manifests.by_payload:
         return manifests.by_payload[read.payload], read.corrected_bits
-    row, distance = nearest_row(marks.reads, manifests.payloads)
+    row, distance = nearest_row(reads, manifests.payloads)
     return (row, distance) if row else (None, -1)
 
 
