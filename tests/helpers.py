@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,10 @@ def make_chain() -> tuple[bytes, bytes, bytes]:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return pem(leaf) + pem(ca), private, pem(ca)
+
+
+def jpeg(image: Image.Image, quality: int = 85) -> Image.Image:
+    """The image as a JPEG of ``quality`` decodes (a platform's re-encoding)."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import REPO, SIZES, good_row, scene, write_csv
+from helpers import REPO, SIZES, good_row, jpeg, scene, write_csv
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -262,11 +261,6 @@ def test_watermark_survives_jpeg_and_resize():
     7 of 63 bits); both together are matched to their manifest row by bit distance."""
     payload = provenance.payload_for("abc")
     marked = marks.embed_watermark(scene(), payload)
-
-    def jpeg(image: Image.Image) -> Image.Image:
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=85)
-        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
     def shrink(image: Image.Image) -> Image.Image:
         return image.resize((972, 972), Image.Resampling.LANCZOS)

@@ -5,7 +5,6 @@ signed file linked back to its kept C2PA manifest through the soft binding."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 
@@ -13,7 +12,7 @@ import jsonschema
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from helpers import SIZES, good_row, scene, write_csv
+from helpers import SIZES, good_row, jpeg, scene, write_csv
 from PIL import Image, ImageEnhance
 from typer.testing import CliRunner
 
@@ -25,12 +24,6 @@ from pixio_ads.trust import tilemark, watermark
 from pixio_ads.trust.provenance import encode_with_xmp, xmp_packet
 from pixio_ads.trust.verify import ALTERED, NOT_RECOGNISED, PROVEN, Manifests, verify_file
 from pixio_ads.trust.verify_schema import JSON_SCHEMA
-
-
-def jpeg(image: Image.Image, quality: int) -> Image.Image:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
 def flat(width=1200, height=628) -> Image.Image:

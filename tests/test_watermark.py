@@ -7,7 +7,7 @@ import io
 import cv2
 import numpy as np
 import pytest
-from helpers import SIZES, scene
+from helpers import SIZES, jpeg, scene
 from imwatermark import WatermarkDecoder, WatermarkEncoder
 from PIL import Image
 
@@ -15,12 +15,6 @@ from pixio_ads.trust import payload as marks
 from pixio_ads.trust import provenance, watermark
 
 BITS = marks.payload_bits(provenance.payload_for("interop"))
-
-
-def jpeg(image: Image.Image, quality: int = 85) -> Image.Image:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
 def resize_back(image: Image.Image) -> Image.Image:
