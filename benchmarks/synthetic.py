@@ -1,9 +1,13 @@
-"""Synthetic campaigns for the benchmarks: one product image shared by every row."""
+"""Synthetic campaigns for the benchmarks: the example campaign's three product photos (a
+bottle and a lamp on transparent backgrounds, a mug on white, which the cut-out removes), one
+per row in turn, so every creative is finished with a real product pasted (an opaque flat
+rectangle, used before, is removed entirely by the cut-out: nothing was pasted)."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 import statistics
 import subprocess
 import sys
@@ -11,8 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "campaigns" / "spring-sale"
+PRODUCTS = ("bottle.png", "lamp.png", "mug.png")
 HEADER = [
     "campaign_id",
     "product_id",
@@ -37,21 +44,28 @@ def write_campaign(
     styles: str,
     formats: str,
     variants: int,
+    brand: bool = False,
 ) -> Path:
-    """``products`` rows, one per product; returns the CSV's path."""
+    """``products`` rows, one per product, their photos taken in turn from PRODUCTS; returns
+    the CSV's path. ``brand``: every row uses the example's brand kit (logo, colours: the
+    brand-colour score is computed)."""
     (folder / "products").mkdir()
-    Image.new("RGBA", (300, 500), (30, 120, 200, 255)).save(folder / "products" / "p.png")
+    for name in PRODUCTS:
+        shutil.copyfile(EXAMPLE / "products" / name, folder / "products" / name)
+    if brand:
+        for name in ("brand.yaml", "logo.png"):
+            shutil.copyfile(EXAMPLE / name, folder / name)
     path = folder / "campaign.csv"
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(HEADER)
+        writer.writerow(HEADER + ["brand_kit"] * brand)
         for i in range(products):
             writer.writerow(
                 [
                     campaign_id,
                     f"p{i}",
                     f"Product {i}",
-                    "products/p.png",
+                    f"products/{PRODUCTS[i % len(PRODUCTS)]}",
                     template,
                     audiences,
                     styles,
@@ -60,8 +74,32 @@ def write_campaign(
                     f"Headline {i}",
                     "Shop now",
                 ]
+                + ["brand.yaml"] * brand
             )
     return path
+
+
+def scene(seed: int, side: int = 512) -> Image.Image:
+    """A model-output-like scene: colour waves, sensor-like noise and four rounded shapes drawn
+    at 1080 px, then resized to ``side`` and softened as a decoder's output is."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:1080, 0:1080]
+    phase = rng.uniform(0, 6.28, 3)
+    base = np.stack(
+        [
+            120 + 80 * np.sin(x / 90 + phase[0]),
+            110 + 60 * np.cos(y / 70 + phase[1]),
+            140 + 50 * np.sin((x + y) / 120 + phase[2]),
+        ],
+        axis=2,
+    )
+    image = Image.fromarray(np.clip(base + rng.normal(0, rng.uniform(3, 15), base.shape), 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(4):
+        left, top = rng.integers(0, 800, 2)
+        fill = tuple(int(c) for c in rng.integers(0, 255, 3))
+        draw.rounded_rectangle((int(left), int(top), int(left) + 250, int(top) + 250), radius=40, fill=fill)
+    return image.resize((side, side)).filter(ImageFilter.GaussianBlur(1))
 
 
 def validate_benchmark(description: str, write_campaign, default_rows: int, name: str) -> None:

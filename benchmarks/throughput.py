@@ -37,8 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic  # noqa: E402
-from PIL import ImageFilter  # noqa: E402
-from watermark import scene  # noqa: E402
 
 from pixio_ads.campaign.spreadsheet import load_campaign  # noqa: E402
 from pixio_ads.campaign.variants import expand  # noqa: E402
@@ -47,7 +45,7 @@ from pixio_ads.render import pipelines as render  # noqa: E402
 from pixio_ads.run import finishing  # noqa: E402
 
 RATES = (2, 4, 8)
-SCENES = [scene(seed).resize((512, 512)).filter(ImageFilter.GaussianBlur(1)) for seed in range(8)]
+SCENES = [synthetic.scene(seed) for seed in range(8)]
 
 
 class StandInRenderer:

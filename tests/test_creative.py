@@ -24,6 +24,7 @@ from pixio_ads.creative.composite import (
     layout,
     product_box,
     scaled_product,
+    shadow_shade,
 )
 from pixio_ads.creative.cutout import cut_out
 from pixio_ads.creative.overlay import overlay_copy
@@ -124,6 +125,32 @@ def test_shadow_darkens_the_ground_under_the_product_and_alpha_is_respected():
     assert plain.getpixel((155, 105)) == (200, 200, 200)  # transparent corner shows the background
     assert sum(shaded.getpixel((200, 182))) < sum(plain.getpixel((200, 182))) - 30  # contact shadow at the foot
     assert shaded.getpixel((10, 10)) == (200, 200, 200)  # far away: untouched
+    kept = shadow_shade(background.size, scaled_product(product, box), box, "both")  # as compose.Assets keeps it
+    assert compose(background, product, box, Placement(shadow="both"), kept).tobytes() == shaded.tobytes()
+
+
+def test_a_process_keeps_only_the_last_placed_products(campaign_dir):
+    from pixio_ads.run.compose import Assets
+
+    variants = expand(load_campaign(write_csv(campaign_dir, [good_row(formats="square")])))
+    assets = Assets(recent=2)
+    boxes = [Box(0, 0, side, side) for side in (40, 50, 60)]
+    first = assets.placed(variants[0], boxes[0])
+    assert first.size == (40, 40) and assets.placed(variants[0], boxes[0]) is first  # kept
+    for box in boxes[1:]:
+        assets.placed(variants[0], box)
+    assert assets.placed(variants[0], boxes[0]) is not first  # pushed out by two newer ones
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_scrim_luminance_tables_match_blending_each_pixel(seed):
+    from pixio_ads.creative.contrast import _luminance_under_scrim, relative_luminance
+
+    rng = np.random.default_rng(seed)
+    behind = rng.integers(0, 256, (500, 3), dtype=np.uint8)
+    scrim, opacity = tuple(int(c) for c in rng.integers(0, 256, 3)), float(rng.uniform(0, 1))
+    blended = relative_luminance(behind * (1 - opacity) + np.array(scrim) * opacity)
+    np.testing.assert_allclose(_luminance_under_scrim(behind, scrim, opacity), blended, rtol=1e-12)
 
 
 # --- copy: fitting, contrast, scripts --------------------------------------------------

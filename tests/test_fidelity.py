@@ -83,3 +83,14 @@ def test_the_minimum_is_checked_at_validate(campaign_dir):
     with pytest.raises(ValidationError) as refused:
         load_campaign(write_csv(campaign_dir, [good_row(min_product_fidelity="1.5")]))
     assert [issue.column for issue in refused.value.issues] == ["min_product_fidelity"]
+
+
+def test_a_harmonised_product_is_measured_not_assumed(variants):
+    """Harmonising changes the pasted product's colour: its fidelity is measured (below 1),
+    while the same row without it skips the measurement and scores exactly 1."""
+    (variant,) = variants(mode="compose")
+    assets = Assets()
+    plain = finish(variant, generated(), assets).values
+    pulled = finish(dataclasses.replace(variant, harmonize=1.0), generated(), assets).values
+    assert plain["product_fidelity_score"] == 1.0
+    assert pulled["product_delta_e"] > 1 and pulled["product_fidelity_score"] < 1.0

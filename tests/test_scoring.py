@@ -140,3 +140,16 @@ def test_brand_kit_palette_and_weights(tmp_path):
         load_brand_kit(bad)
     keys = {issue.key for issue in caught.value.issues}
     assert any(key and key.startswith("scoring.weights") for key in keys), [str(i) for i in caught.value.issues]
+
+
+def test_image_quality_filters_match_scipys_definition():
+    """The quality score's Gaussian and Laplacian (OpenCV, for speed) give scipy.ndimage's
+    values: the same 4-sigma kernel and reflected edges."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    pixels = ndimage.gaussian_filter(rng.normal(128, 40, (300, 420)), 2).astype(np.float32)
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
+    grey = np.asarray(image, dtype=np.float64)
+    expected = float(ndimage.laplace(ndimage.gaussian_filter(grey, 1.0)).var())
+    assert scoring.image_quality(image.convert("RGB")).sharpness == pytest.approx(expected, rel=1e-3)

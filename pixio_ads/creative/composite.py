@@ -142,7 +142,8 @@ def fit_cover(image: Image.Image, width: int, height: int) -> Image.Image:
 
 
 def scaled_product(product: Image.Image, box: Box) -> Image.Image:
-    """The RGBA product at its box's size: the exact pixels the creative will carry."""
+    """The RGBA product at its box's size: the exact pixels the creative will carry (a copy
+    when it is at that size already)."""
     return product.convert("RGBA").resize((box.width, box.height), Image.Resampling.LANCZOS)
 
 
@@ -161,48 +162,73 @@ def harmonize(product: Image.Image, background: Image.Image, strength: float) ->
     return Image.fromarray(np.concatenate([shifted, alpha], axis=2).round().astype(np.uint8), "RGBA")
 
 
-def draw_shadows(canvas: Image.Image, product: Image.Image, box: Box, shadow: str) -> Image.Image:
+@dataclass(frozen=True, slots=True)
+class Shade:
+    """How much a product's shadows darken the canvas (0-255) over ``region``, the part of
+    the canvas around the product they reach."""
+
+    region: Box
+    mask: Image.Image  # "L", the region's size
+
+
+def shadow_shade(canvas_size: tuple[int, int], placed: Image.Image, box: Box, shadow: str) -> Shade | None:
     """A soft drop shadow (the product's silhouette, offset and blurred) and a contact
-    shadow (a dark flattened ellipse where the product meets the ground). Drawn on the
-    region around the product only: blurring the whole canvas would cost 3x as much."""
+    shadow (a dark flattened ellipse where the product meets the ground), for the product
+    at its box's size (``placed``); None for ``shadow="none"``. It depends on the product,
+    its box and the canvas only, so a process computes it once for all of a product's
+    scenes (compose.Assets). Drawn on the region around the product only: blurring the
+    whole canvas would cost 3x as much."""
     if shadow == "none":
-        return canvas
-    short = min(canvas.size)
+        return None
+    short = min(canvas_size)
     offset, blur = round(short * 0.015), max(1.0, short * 0.012)
     reach = offset + round(blur * 3) + round(box.height * 0.06)
     region = Box(
         max(0, box.left - reach),
         max(0, box.top - reach),
-        min(canvas.width, box.right + reach),
-        min(canvas.height, box.bottom + reach),
+        min(canvas_size[0], box.right + reach),
+        min(canvas_size[1], box.bottom + reach),
     )
     x, y = box.left - region.left, box.top - region.top  # the product's corner within the region
     shade = Image.new("L", (region.width, region.height), 0)
     if shadow in ("both", "drop"):
-        shade.paste(product.getchannel("A").point(lambda a: a * 0.35), (x + offset, y + offset))
+        shade.paste(placed.getchannel("A").point(lambda a: a * 0.35), (x + offset, y + offset))
         shade = shade.filter(ImageFilter.GaussianBlur(blur))
     if shadow in ("both", "contact"):
         contact = Image.new("L", shade.size, 0)
-        bbox = product.getchannel("A").getbbox() or (0, 0, box.width, box.height)
+        bbox = placed.getchannel("A").getbbox() or (0, 0, box.width, box.height)
         foot_w, foot_h = (bbox[2] - bbox[0]) * 0.9, max(2.0, box.height * 0.06)
         centre_x, bottom = x + (bbox[0] + bbox[2]) / 2, y + bbox[3]
         ImageDraw.Draw(contact).ellipse(
             (centre_x - foot_w / 2, bottom - foot_h / 2, centre_x + foot_w / 2, bottom + foot_h / 2), fill=120
         )
         shade = ImageChops.lighter(shade, contact.filter(ImageFilter.GaussianBlur(max(1, foot_h / 2))))
+    return Shade(region, shade)
+
+
+def draw_shadows(canvas: Image.Image, shade: Shade | None) -> Image.Image:
+    """The canvas (a copy) darkened by ``shade``."""
+    if shade is None:
+        return canvas
     canvas = canvas.copy()
-    area = region.as_tuple()
-    canvas.paste(Image.composite(Image.new("RGB", shade.size, (0, 0, 0)), canvas.crop(area), shade), area[:2])
+    area = shade.region.as_tuple()
+    black = Image.new("RGB", shade.mask.size, (0, 0, 0))
+    canvas.paste(Image.composite(black, canvas.crop(area), shade.mask), area[:2])
     return canvas
 
 
-def compose(background: Image.Image, product: Image.Image, box: Box, placement: Placement) -> Image.Image:
-    """Background (already at the canvas size) + shadows + the product pasted with its alpha."""
+def compose(
+    background: Image.Image, product: Image.Image, box: Box, placement: Placement, shade: Shade | None = None
+) -> Image.Image:
+    """Background (already at the canvas size) + shadows + the product pasted with its alpha.
+    ``shade``: the product's shadow_shade when the caller keeps one (else computed here)."""
     canvas = background.convert("RGB")  # a copy: the caller's image is left as it was
     placed = scaled_product(product, box)
+    if shade is None:
+        shade = shadow_shade(canvas.size, placed, box, placement.shadow)
     under = canvas.crop(box.as_tuple())
     placed = harmonize(placed, under, placement.harmonize)
-    canvas = draw_shadows(canvas, placed, box, placement.shadow)
+    canvas = draw_shadows(canvas, shade)
     canvas.paste(placed, (box.left, box.top), placed)
     return canvas
 

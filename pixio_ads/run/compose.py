@@ -12,6 +12,7 @@ then logo, headline and button on top, encoded as PNG, JPEG or WebP.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from pixio_ads.creative.brand import BrandKit, brand_kit_at
 from pixio_ads.creative.composite import (
     Layout,
     Placement,
+    Shade,
     compose,
     fit_cover,
     inpaint_inputs,
@@ -32,6 +34,7 @@ from pixio_ads.creative.composite import (
     paste_product,
     product_box,
     scaled_product,
+    shadow_shade,
 )
 from pixio_ads.creative.cutout import CutoutError, cut_out
 from pixio_ads.creative.expand import expand_inputs, expand_scene
@@ -41,14 +44,17 @@ from pixio_ads.creative.scoring import Elements, scene_scores, score_columns
 from pixio_ads.creative.scripts import is_rtl
 
 FILE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+RECENT_PLACEMENTS = 32  # scaled products and shadows a process keeps (~2 MB each at 1080 px)
 
 
 class Assets:
     """Decoded inputs shared by a process's variants (a few product shots, many variants).
     Used from the render thread and a finishing thread, hence the lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, recent: int = RECENT_PLACEMENTS) -> None:
         self._cache: dict[tuple, object] = {}
+        self._recent: OrderedDict[tuple, object] = OrderedDict()  # placed products, shades: the last few
+        self._recent_size = recent
         self._lock = threading.RLock()  # product() builds through image()
 
     def _get(self, key: tuple, build):
@@ -56,6 +62,18 @@ class Assets:
             if key not in self._cache:
                 self._cache[key] = build()
             return self._cache[key]
+
+    def _get_recent(self, key: tuple, build):
+        """Like _get, keeping only the ``recent`` last used: a campaign of thousands of
+        products and formats would otherwise keep a scaled copy of each."""
+        with self._lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+            else:
+                self._recent[key] = build()
+                while len(self._recent) > self._recent_size:
+                    self._recent.popitem(last=False)
+            return self._recent[key]
 
     def image(self, path: str) -> Image.Image:
         """Upright, sRGB, 8-bit, camera sizes reduced (images.open_image), once per path."""
@@ -74,6 +92,19 @@ class Assets:
     def brand(self, variant: Variant) -> BrandKit:
         return brand_kit_at(variant.brand_kit)
 
+    def placed(self, variant: Variant, box: Box) -> Image.Image:
+        """The RGBA product scaled to ``box``: a campaign has many scenes per product and
+        format, which all carry these pixels (a Lanczos resize each cost ~12 ms a creative)."""
+        key = ("placed", variant.product_image, variant.product_mask or None, variant.cutout, box)
+        return self._get_recent(key, lambda: scaled_product(self.product(variant)[0], box))
+
+    def shade(self, variant: Variant, box: Box) -> Shade | None:
+        """The product's shadows at ``box`` on the format's canvas (composite.shadow_shade),
+        kept as the placed product is (~16 ms a creative to draw)."""
+        size = (variant.width, variant.height)
+        key = ("shade", variant.product_image, variant.product_mask or None, variant.cutout, box, size, variant.shadow)
+        return self._get_recent(key, lambda: shadow_shade(size, self.placed(variant, box), box, variant.shadow))
+
 
 def placement(variant: Variant) -> Placement:
     return Placement(variant.anchor, variant.product_scale, variant.margin, variant.shadow, variant.harmonize)
@@ -86,9 +117,11 @@ def plan_layout(variant: Variant, brand: BrandKit) -> Layout:
 
 
 def _product_box(variant: Variant, assets: Assets) -> tuple[Image.Image, str, Box]:
+    """(the product scaled to its box, cut-out method, box)."""
     product, method = assets.product(variant)
     plan = plan_layout(variant, assets.brand(variant))
-    return product, method, product_box(product.size, plan.canvas, plan.product_area, placement(variant))
+    box = product_box(product.size, plan.canvas, plan.product_area, placement(variant))
+    return assets.placed(variant, box), method, box
 
 
 def _flat_source(variant: Variant, assets: Assets) -> Image.Image:
@@ -168,7 +201,7 @@ def _scene(variant: Variant, generated: Image.Image, assets: Assets):
         product, method, box = _product_box(variant, assets)
         values.update(cutout_method=method, product_box=list(box.as_tuple()))
         if variant.mode == "compose":
-            scene = compose(fit_cover(generated, *size), product, box, placement(variant))
+            scene = compose(fit_cover(generated, *size), product, box, placement(variant), assets.shade(variant, box))
         else:
             # inpaint promises the product's own pixels: the watermark must keep them too
             scene, keep = paste_product(painted, product, box)
@@ -190,14 +223,16 @@ class ProductChanged(ValueError):
 
 
 def _fidelity(variant: Variant, scene: Image.Image, assets: Assets, product, box: Box | None) -> dict:
-    """The product fidelity columns (fidelity.py); raises ProductChanged below the row's minimum."""
-    if variant.mode == "expand":
-        # expand_scene pastes the source's pixels back after painting and nothing changes them
-        # before this: measuring would compare the source with itself
+    """The product fidelity columns (fidelity.py); raises ProductChanged below the row's minimum.
+    ``product``: the product as placed (at its box's size), in compose and inpaint modes."""
+    if variant.mode == "expand" or (variant.mode == "compose" and not variant.harmonize) or variant.mode == "inpaint":
+        # The scene carries the source's own pixels, put there and changed by nothing before
+        # this (expand_scene's paste-back, compose's paste without harmonising, inpaint's
+        # paste_product): measuring would compare them with themselves (~80 ms a creative).
         return Fidelity(1.0, 1.0, 0.0).columns()
     result = np.asarray(scene.convert("RGB"))
-    if product is not None:  # compose, inpaint: the product as pasted, inside its box
-        placed = np.asarray(scaled_product(product, box))
+    if product is not None:  # compose with harmonising: the product as pasted, inside its box
+        placed = np.asarray(product)
         window = (slice(box.top, box.bottom), slice(box.left, box.right))
         found = product_fidelity(placed[..., :3], result[window], placed[..., 3] == 255)
     else:  # restyle, replace: the source at the format's size, where its product is
@@ -231,9 +266,9 @@ def _source_product_region(variant: Variant, assets: Assets, size: tuple[int, in
 
 
 def _scores(scene: Image.Image, plan, overlay, brand: BrandKit, product: Image.Image | None, box: Box | None) -> dict:
-    """Score columns (scoring.py) from what finishing measured and placed (``product`` and
-    its ``box``: None in restyle and replace modes)."""
-    alpha = np.asarray(scaled_product(product, box).getchannel("A")) if product is not None else None
+    """Score columns (scoring.py) from what finishing measured and placed (``product``, at
+    its ``box``'s size, and the box: None in restyle and replace modes)."""
+    alpha = np.asarray(product.getchannel("A")) if product is not None else None
     elements = Elements(
         plan.canvas, plan.safe, overlay.headline.box, overlay.cta.box, overlay.logo, overlay.label, box
     )
