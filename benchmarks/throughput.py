@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,6 +32,7 @@ from types import SimpleNamespace
 # (pixio_ads/run/finishing.py starts those with the same settings)
 os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
 cv2.setNumThreads(1)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -40,6 +42,7 @@ import synthetic  # noqa: E402
 
 from pixio_ads.campaign.spreadsheet import load_campaign  # noqa: E402
 from pixio_ads.campaign.variants import expand  # noqa: E402
+from pixio_ads.core.stepclock import PIPELINE, step  # noqa: E402
 from pixio_ads.render import loading  # noqa: E402
 from pixio_ads.render import pipelines as render  # noqa: E402
 from pixio_ads.run import finishing  # noqa: E402
@@ -62,10 +65,19 @@ class StandInRenderer:
         render.generate = self.generate
 
     def generate(self, model, prompts, negative_prompts, seeds, width, height, *args, **kwargs) -> render.RenderOutput:
-        time.sleep(len(prompts) / self.rate)
-        return render.RenderOutput(
-            [SCENES[seed % len(SCENES)].resize((width, height)) for seed in seeds], [False] * len(prompts)
-        )
+        with step(PIPELINE):
+            time.sleep(len(prompts) / self.rate)
+        return render.RenderOutput([scene_pixels(seed, width, height) for seed in seeds], [False] * len(prompts))
+
+
+@lru_cache(maxsize=64)
+def _scene_pixels(index: int, width: int, height: int) -> np.ndarray:
+    return np.asarray(SCENES[index].resize((width, height)))
+
+
+def scene_pixels(seed: int, width: int, height: int) -> np.ndarray:
+    """A pre-rendered scene at the render size, a fresh copy as a pipeline's output is."""
+    return _scene_pixels(seed % len(SCENES), width, height).copy()
 
 
 def write_campaign(folder: Path, variants: int) -> Path:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
 from pixio_ads.core.storage import fetch_input
+from pixio_ads.render.compiled import COMPILE_MODES, DEFAULT_COMPILE_MODE
 from pixio_ads.render.loading import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
 from pixio_ads.render.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.trust.credentials import C2paSigner
@@ -112,6 +113,26 @@ class Execution(_Settings):
         description="Render each shard as a flow run of this deployment (e.g. render-shard/render-shard, served by "
         "the workers of a gpu work pool: `pixio-ads deploy`) instead of in this run. Default: render here.",
     )
+    compile: bool = Field(
+        False,
+        description="Compile the UNet and VAE decoder with torch.compile: faster on a GPU after a one-off compile per "
+        "render process and batch shape (minutes); images equal to the eager ones within float rounding.",
+    )
+    compile_mode: str = Field(
+        DEFAULT_COMPILE_MODE, description="torch.compile mode with --compile: " + ", ".join(COMPILE_MODES) + "."
+    )
+
+    @field_validator("compile_mode")
+    @classmethod
+    def _known_compile_mode(cls, value: str) -> str:
+        if value not in COMPILE_MODES:
+            raise ValueError(f"unknown compile mode {value!r}; valid: {', '.join(COMPILE_MODES)}")
+        return value
+
+    @property
+    def compile_with(self) -> str | None:
+        """The torch.compile mode the render loop uses, None for eager."""
+        return self.compile_mode if self.compile else None
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

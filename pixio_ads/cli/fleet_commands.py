@@ -18,7 +18,10 @@ from pixio_ads.cli.common import EXIT_INVALID_INPUT, app, err, out, prefect_defa
 from pixio_ads.cli.options import RENDERING, SAFEGUARDS, absolute_paths, takes_settings
 from pixio_ads.settings import Serving
 
-EXECUTION = ("device", "batch_size", "safety_checker", "retries", "retry_delay", "shard_size", "finish_workers")
+EXECUTION = (
+    "device", "batch_size", "safety_checker", "retries", "retry_delay", "shard_size", "finish_workers", "compile",
+    "compile_mode",
+)  # fmt: skip
 
 
 def _api_url_or_exit(command: str) -> str:

@@ -33,6 +33,7 @@ from pixio_ads.delivery import review
 from pixio_ads.flows import fleet, lifecycle
 from pixio_ads.flows.logs import quiet_explained_errors
 from pixio_ads.flows.review_page import REVIEW_PAGE_DEPLOYMENT, ReviewDone
+from pixio_ads.flows.runners import SHARDS_IN_FLIGHT
 from pixio_ads.outputs import outlock, report
 from pixio_ads.outputs.manifest import read_table
 from pixio_ads.render import clip, loading
@@ -50,7 +51,15 @@ class CompleteShard(CachePolicy):
     corrupt image turns caching off for that shard, so it renders again."""
 
     inner: CachePolicy = field(
-        default_factory=lambda: INPUTS - "retries" - "retry_delay" - "finish_workers" - "stall_seconds" + TASK_SOURCE
+        default_factory=lambda: (
+            INPUTS
+            - "retries"
+            - "retry_delay"
+            - "finish_workers"
+            - "stall_seconds"
+            - "compile_mode"  # compiled images equal the eager ones: either's shard is complete
+            + TASK_SOURCE
+        )
     )
 
     def compute_key(
@@ -90,6 +99,7 @@ def render_shard(
     finish_workers: int | None = None,
     clip_model: str | None = None,
     stall_seconds: float = DEFAULT_STALL_SECONDS,
+    compile_mode: str | None = None,
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done; stops at
     the next batch when the flow run is cancelled."""
@@ -109,6 +119,7 @@ def render_shard(
             clip_model=clip_model,
             stall_seconds=stall_seconds,
             should_stop=lifecycle.cancel_requested,
+            compile_mode=compile_mode,
         )
 
 
@@ -158,7 +169,7 @@ def publish_report(
 # persist_result: a run suspended for review starts again from its persisted task results
 @flow(
     name="generate-campaign",
-    task_runner=ThreadPoolTaskRunner(max_workers=1),
+    task_runner=ThreadPoolTaskRunner(max_workers=SHARDS_IN_FLIGHT),
     validate_parameters=True,
     persist_result=True,
 )
@@ -313,7 +324,14 @@ def _render_shards(
     shard_settings = (run.device, run.batch_size, run.safety_checker, run.retries, run.retry_delay, safeguards)
     futures = [
         render_shard.submit(
-            plan.plan_path, ids, out_dir, *shard_settings, run.finish_workers, clip_model, run.stall_seconds
+            plan.plan_path,
+            ids,
+            out_dir,
+            *shard_settings,
+            run.finish_workers,
+            clip_model,
+            run.stall_seconds,
+            run.compile_with,
         )
         for ids in plan.shards
     ]

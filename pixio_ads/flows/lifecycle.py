@@ -34,6 +34,8 @@ _checked: dict[str, tuple[float, bool]] = {}  # flow run id -> (when read, cance
 _bound = False
 _idle = threading.Event()  # no shard is rendering in this process (see rendering())
 _idle.set()
+_rendering = [0]  # shards rendering in this process now
+_rendering_lock = threading.Lock()
 
 
 def bind_to_supervisor() -> None:
@@ -59,12 +61,18 @@ def bind_to_supervisor() -> None:
 def rendering():
     """Mark a shard rendering in this process: when the supervisor ends, the run is reported
     crashed only once the shard has stopped (its rows saved), so that the shard started again
-    elsewhere never races this one for the shard's file."""
-    _idle.clear()
+    elsewhere never races this one for the shard's file. Counted: a process may render two
+    shards at once (generate_campaign's SHARDS_IN_FLIGHT); idle when the last one stops."""
+    with _rendering_lock:
+        _rendering[0] += 1
+        _idle.clear()
     try:
         yield
     finally:
-        _idle.set()
+        with _rendering_lock:
+            _rendering[0] -= 1
+            if not _rendering[0]:
+                _idle.set()
 
 
 def _supervisor_ended() -> None:

@@ -10,18 +10,22 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pixio_ads.run.finishing import CORES_ENV
 
+# Shards a render process works on at once: it renders one batch at a time (runner.RENDER_LOCK),
+# and while one shard waits for its last batches to be finished the other keeps the GPU busy.
+SHARDS_IN_FLIGHT = 2
+
 
 def task_runner(workers: int | None = None, dask_address: str | None = None):
     """``workers``: a LocalCluster of that many worker processes (one model load each, kept
     for all their shards; on a GPU host one worker per GPU, via dask-cuda's LocalCUDACluster
     when installed). ``dask_address``: an existing cluster (``dask scheduler`` / ``dask worker``).
-    Neither: one shard at a time in this process (pipelines are not thread-safe)."""
+    Neither: this process, SHARDS_IN_FLIGHT shards at a time, rendering one batch at a time."""
     if dask_address:
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address=dask_address)
     if not workers:
-        return ThreadPoolTaskRunner(max_workers=1)
+        return ThreadPoolTaskRunner(max_workers=SHARDS_IN_FLIGHT)
     import dask
     import torch
     from prefect_dask import DaskTaskRunner
@@ -32,7 +36,8 @@ def task_runner(workers: int | None = None, dask_address: str | None = None):
     os.environ.setdefault(CORES_ENV, str(max(1, (os.cpu_count() or 1) // workers)))
     if torch.cuda.device_count() > 0 and importlib.util.find_spec("dask_cuda"):
         return DaskTaskRunner(
-            cluster_class="dask_cuda.LocalCUDACluster", cluster_kwargs={"n_workers": workers, "threads_per_worker": 1}
+            cluster_class="dask_cuda.LocalCUDACluster",
+            cluster_kwargs={"n_workers": workers, "threads_per_worker": SHARDS_IN_FLIGHT},
         )
     # CPU workers share the cores: give each its share of torch threads (inherited by the
     # worker processes, which start after this).
@@ -48,5 +53,10 @@ def task_runner(workers: int | None = None, dask_address: str | None = None):
             "distributed.worker.profile.enabled": False,
         }
     )
-    cluster_kwargs = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    cluster_kwargs = {
+        "n_workers": workers,
+        "threads_per_worker": SHARDS_IN_FLIGHT,
+        "processes": True,
+        "dashboard_address": None,
+    }
     return DaskTaskRunner(cluster_kwargs=cluster_kwargs)

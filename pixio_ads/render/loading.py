@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixio_ads.core.errors import ModelLoadError
+from pixio_ads.render.compiled import compile_pipeline
 from pixio_ads.render.tiny_model import (
     BACKDROP_NOTE,
     EMBEDDED_MODEL_ID,
@@ -56,6 +57,7 @@ class ModelSpec:
     revision: str | None = None
     dtype: str = "auto"
     safety_checker: bool = True
+    compile_mode: str | None = None  # torch.compile mode (compiled.py); None: eager
 
 
 @dataclass(slots=True)
@@ -73,6 +75,18 @@ class LoadedModel:
     _adapters: tuple | None = None
     _loras: set = field(default_factory=set)
     _ip_adapter: tuple | None = None
+    _compiled_shapes: set = field(default_factory=set)  # batch shapes compiled so far
+
+    @property
+    def compiled(self) -> bool:
+        return self.spec.compile_mode is not None
+
+    def first_call(self, shape: tuple) -> bool:
+        """A compiled model's first call at ``shape`` (it compiles there); records it."""
+        if not self.compiled or shape in self._compiled_shapes:
+            return False
+        self._compiled_shapes.add(shape)
+        return True
 
     @property
     def lora_key(self) -> tuple:
@@ -286,6 +300,9 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
             native_side,
             ", SDXL" if is_sdxl else "",
         )
+        if spec.compile_mode:
+            compile_pipeline(pipeline, spec.compile_mode)
         return LoadedModel(spec, pipeline, device, dtype_name, native_side, is_sdxl)
 
-    return cached(("text2image", spec.model_id, spec.revision, dtype_name, device, spec.safety_checker), build)
+    key = ("text2image", spec.model_id, spec.revision, dtype_name, device, spec.safety_checker, spec.compile_mode)
+    return cached(key, build)

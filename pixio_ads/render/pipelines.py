@@ -15,8 +15,11 @@ import logging
 import re
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
+from pixio_ads.core.stepclock import PIPELINE, step
+from pixio_ads.render.compiled import padded
 from pixio_ads.render.loading import DEFAULT_SCHEDULER, IMG2IMG, INPAINT, TEXT2IMG, LoadedModel, check_scheduler
 
 logger = logging.getLogger(__name__)
@@ -28,8 +31,13 @@ EMBEDDING_CACHE_SIZE = 64
 
 @dataclass(frozen=True, slots=True)
 class RenderOutput:
-    images: list[Image.Image]
+    pixels: list[np.ndarray]  # per image: (height, width, 3) uint8 RGB
     nsfw: list[bool]  # True where the checkpoint's safety checker flagged the image
+
+    @property
+    def images(self) -> list[Image.Image]:
+        """The pixels as PIL images (a copy each: the render loop hands on ``pixels``)."""
+        return [Image.fromarray(pixels) for pixels in self.pixels]
 
 
 def _needs_compel_encoding(model: LoadedModel, text: str) -> bool:
@@ -119,12 +127,14 @@ def generate(
     masks: list[Image.Image] | None = None,
     strength: float = 1.0,
     style_image: Image.Image | None = None,
+    pad_to: int | None = None,
 ) -> RenderOutput:
     """Render a batch; one generator per image. With ``init_images`` this is image-to-image
     at ``strength``; with ``masks`` too, inpainting of their white part; ``style_image``: the
     reference of the IP-Adapter the model runs with (adapters.use_adapters). On CUDA
     out-of-memory the batch is halved and retried down to single images; only then does
-    the error propagate."""
+    the error propagate. ``pad_to``: a compiled model's batch size; shorter forward passes
+    are padded to it (compiled.py), so it compiles once."""
     # 1. Check inputs
     if not (len(prompts) == len(negative_prompts) == len(seeds)) or not prompts:
         raise ValueError(
@@ -146,22 +156,31 @@ def generate(
     if style_image is not None:  # one reference for the whole batch: the pipeline repeats its embedding
         call["ip_adapter_image"] = style_image
     # 2. Encode prompts one by one
-    embeddings = encode_prompts(model, prompts, negative_prompts, guidance)
+    with step("prompt encoding"):
+        embeddings = encode_prompts(model, prompts, negative_prompts, guidance)
     # 3. Only equally long embeddings share a forward pass (no padding from neighbours)
     groups: dict[tuple, list[int]] = {}
     for index, embeds in enumerate(embeddings):
         length = tuple(tensor.shape[1] for name, tensor in sorted(embeds.items()) if "pooled" not in name)
         groups.setdefault(length, []).append(index)
-    images: list = [None] * len(prompts)
+    pixels: list = [None] * len(prompts)
     nsfw: list = [False] * len(prompts)
     for indices in groups.values():
+        size = max(len(indices), pad_to or 0) if model.compiled else None
+        name = "compile" if model.first_call((size, width, height, task, guidance > 1)) else PIPELINE
         out = _forward_with_oom_backoff(
-            pipeline, [embeddings[i] for i in indices], [extras[i] for i in indices], [seeds[i] for i in indices], call
+            pipeline,
+            [embeddings[i] for i in indices],
+            [extras[i] for i in indices],
+            [seeds[i] for i in indices],
+            call,
+            size,
+            name,
         )
         for position, index in enumerate(indices):
-            images[index] = out.images[position]
+            pixels[index] = out.pixels[position]
             nsfw[index] = out.nsfw[position]
-    return RenderOutput(images, nsfw)
+    return RenderOutput(pixels, nsfw)
 
 
 def _per_image_inputs(count: int, init_images, masks) -> list[dict]:
@@ -176,11 +195,11 @@ def _per_image_inputs(count: int, init_images, masks) -> list[dict]:
     return extras
 
 
-def _forward_with_oom_backoff(pipeline, embeddings, extras, seeds, call) -> RenderOutput:
+def _forward_with_oom_backoff(pipeline, embeddings, extras, seeds, call, pad_to=None, name=PIPELINE) -> RenderOutput:
     import torch
 
     try:
-        return _forward(pipeline, embeddings, extras, seeds, call)
+        return _forward(pipeline, embeddings, extras, seeds, call, pad_to, name)
     except torch.OutOfMemoryError:
         if len(seeds) == 1:
             raise
@@ -190,19 +209,56 @@ def _forward_with_oom_backoff(pipeline, embeddings, extras, seeds, call) -> Rend
         )
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        first = _forward_with_oom_backoff(pipeline, embeddings[:half], extras[:half], seeds[:half], call)
-        second = _forward_with_oom_backoff(pipeline, embeddings[half:], extras[half:], seeds[half:], call)
-        return RenderOutput(first.images + second.images, first.nsfw + second.nsfw)
+        pad_to = pad_to and half  # a compiled model compiles the halved shape once more
+        first = _forward_with_oom_backoff(pipeline, embeddings[:half], extras[:half], seeds[:half], call, pad_to, name)
+        second = _forward_with_oom_backoff(
+            pipeline, embeddings[half:], extras[half:], seeds[half:], call, pad_to, name
+        )
+        return RenderOutput(first.pixels + second.pixels, first.nsfw + second.nsfw)
 
 
-def _forward(pipeline, embeddings, extras, seeds, call) -> RenderOutput:
+def _forward(pipeline, embeddings, extras, seeds, call, pad_to=None, name=PIPELINE) -> RenderOutput:
+    """One pipeline call; ``pad_to``: padded to that many images (the padding dropped from
+    the output); ``name``: the step its time counts as (PIPELINE, or "compile" at a compiled
+    model's first call of a shape)."""
     import torch
 
+    count = len(seeds)
+    embeddings, extras, seeds = padded(embeddings, pad_to), padded(extras, pad_to), padded(seeds, pad_to)
     # Generators on the CPU: the same noise whatever the device.
-    generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
-    stacked = {key: torch.cat([e[key] for e in embeddings]) for key in embeddings[0]}
-    per_image = {key: [extra[key] for extra in extras] for key in extras[0]}
-    with torch.inference_mode():
-        output = pipeline(**stacked, **per_image, **call, generator=generators, output_type="pil")
-    flags = getattr(output, "nsfw_content_detected", None) or [False] * len(seeds)
-    return RenderOutput(list(output.images), [bool(flag) for flag in flags])
+    with step("model inputs"):
+        generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
+        stacked = {key: torch.cat([e[key] for e in embeddings]) for key in embeddings[0]}
+        per_image = {key: [extra[key] for extra in extras] for key in extras[0]}
+    with step(name), torch.inference_mode():
+        # "pt": the decoded batch stays on the device (no per-image PIL conversion in here)
+        output = pipeline(**stacked, **per_image, **call, generator=generators, output_type="pt")
+        images = output.images
+        if images.device.type == "cuda":
+            torch.cuda.current_stream().synchronize()  # the GPU's work ends here, not in the copy below
+    with step("to pixels"):
+        batch = to_uint8(images[:count])
+    flags = getattr(output, "nsfw_content_detected", None) or [False] * count
+    return RenderOutput(list(batch), [bool(flag) for flag in flags[:count]])
+
+
+_pinned: dict[tuple, object] = {}  # page-locked host buffers by batch shape, one per shape
+
+
+def to_uint8(images) -> np.ndarray:
+    """A decoded batch (B, 3, H, W, values 0-1, any float dtype, any device) as (B, H, W, 3)
+    uint8 on the host: rounded as diffusers' PIL output is (float32, x255, round), on the
+    device, so a CUDA batch crosses to the host once, a quarter of its float32 size, by DMA
+    into page-locked memory. The result is a copy the caller owns."""
+    import torch
+
+    pixels = (images.float() * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    if pixels.device.type != "cuda":
+        return pixels.contiguous().numpy().copy()
+    shape = tuple(pixels.shape)
+    if shape not in _pinned:
+        _pinned[shape] = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+    host = _pinned[shape]
+    host.copy_(pixels, non_blocking=True)
+    torch.cuda.current_stream().synchronize()
+    return host.numpy().copy()  # the buffer is the next batch's

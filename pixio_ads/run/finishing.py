@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from pixio_ads import __version__
@@ -43,16 +44,20 @@ from pixio_ads.campaign.adapters import adapter_summary
 from pixio_ads.campaign.variants import Variant
 from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.core.lifeline import end_processes, live, watch_parent
+from pixio_ads.core.stepclock import step
 from pixio_ads.creative.scoring import overall
 from pixio_ads.outputs import report
 from pixio_ads.outputs.manifest import PLAN_SCHEMA, RESULT_COLUMNS
 from pixio_ads.run.compose import FILE_SUFFIX, Assets, finish
+from pixio_ads.run.handoff import Parcel, Ring, unpack
 from pixio_ads.trust.credentials import C2paSigner, sidecar_path
 from pixio_ads.trust.provenance import disclose
 
 logger = logging.getLogger(__name__)
 
-Rendered = tuple[Variant, Image.Image | None, dict]  # (variant, scene or None, row values incl. status)
+# (variant, the model's scene or None, row values incl. status); the scene as the render loop
+# hands it on, (height, width, 3) uint8 pixels, or a PIL image (a test, a library caller)
+Rendered = tuple[Variant, "np.ndarray | Image.Image | None", dict]
 CORES_ENV = "PIXIO_ADS_WORKER_CORES"  # cores one render worker may use (set for Dask workers)
 
 
@@ -99,10 +104,14 @@ def output_path(variant: Variant, kind: str = "creative") -> Path:
     return Path("images") / variant.campaign_id / variant.product_id / f"{stem}{FILE_SUFFIX[variant.output_format]}"
 
 
-def save_creative(variant: Variant, generated: Image.Image, out_dir: Path, signer: C2paSigner | None) -> dict:
+def save_creative(
+    variant: Variant, generated: np.ndarray | Image.Image, out_dir: Path, signer: C2paSigner | None
+) -> dict:
     """Finish the creative and write it (and its contact-sheet thumbnail) atomically;
     returns its manifest values, output_path (relative to out_dir) and sha256 included.
     The thumbnail and the hash come from what is in memory, never read back from disk."""
+    if isinstance(generated, np.ndarray):
+        generated = Image.fromarray(generated)
     creative = finish(variant, generated, shared_assets())
     values = {**creative.values, **_write_disclosed(variant, creative.image, creative.keep, out_dir, signer)}
     atomic_write_bytes(
@@ -196,6 +205,13 @@ class _Pending:
     batch: list[Rendered]
     attempt: int
     executor: Executor  # the pool it went to (a pool that broke is replaced)
+    parcel: Parcel | None = None  # the batch's pixels in shared memory (process pools)
+
+
+def finish_parcel(parcel: Parcel, batch: list[Rendered], out_dir: Path, signer: C2paSigner | None) -> list[dict]:
+    """finish_batch in a finishing process, the pixels taken from shared memory (handoff.py)."""
+    pixels = unpack(parcel)
+    return finish_batch([(v, image, values) for (v, _, values), image in zip(batch, pixels)], out_dir, signer)
 
 
 class Finisher:
@@ -219,10 +235,16 @@ class Finisher:
             process.kill()
 
     def submit(self, batch: list[Rendered]) -> list[dict]:
-        self._pending.append(self._start(batch, attempt=1))
+        """Hand the batch on; the rows of batches finished meanwhile (waiting for the oldest
+        only while more than ``queue`` are in flight)."""
+        with step("hand-off"):
+            self._pending.append(self._start(batch, attempt=1))
         rows: list[dict] = []
-        while self._pending and (self._pending[0].future.done() or len(self._pending) > self.queue):
+        while self._pending and self._pending[0].future.done():
             rows += self._collect(self._pending.popleft())
+        with step("waiting for finishing"):  # finishing lags: rendering is held back here
+            while len(self._pending) > self.queue:
+                rows += self._collect(self._pending.popleft())
         return rows
 
     def close(self) -> list[dict]:
@@ -235,16 +257,30 @@ class Finisher:
         """The finishing processes' ids (none in thread mode)."""
         return list(getattr(self._executor, "_processes", None) or {})
 
-    def _start(self, batch: list[Rendered], attempt: int) -> _Pending:
+    def _start(self, batch: list[Rendered], attempt: int, parcel: Parcel | None = None) -> _Pending:
+        """Submit the batch: a thread gets it as it is; a process pool its pixels in shared
+        memory (``parcel``: already there, for a batch sent again) and the rest pickled."""
+        call: tuple = (finish_batch, batch)
+        if self.workers > 0:
+            if parcel is None:
+                parcel = _ring().pack([_pixels(image) for _, image, _ in batch])
+            call = (finish_parcel, parcel, [(v, None, values) for v, _, values in batch])
         with _single_threaded_children():  # the pool starts its processes on submit
             try:
-                future = self._executor.submit(finish_batch, batch, self.out_dir, self.signer)
+                future = self._executor.submit(*call, self.out_dir, self.signer)
             except BrokenProcessPool:  # a process died since the last batch: a fresh pool takes this one
                 self._executor = _renew(self.workers, self._executor)
-                future = self._executor.submit(finish_batch, batch, self.out_dir, self.signer)
-        return _Pending(future, batch, attempt, self._executor)
+                future = self._executor.submit(*call, self.out_dir, self.signer)
+        return _Pending(future, batch, attempt, self._executor, parcel)
 
     def _collect(self, pending: _Pending) -> list[dict]:
+        try:
+            return self._result(pending)
+        finally:
+            if pending.parcel is not None:
+                _ring().release(pending.parcel)
+
+    def _result(self, pending: _Pending) -> list[dict]:
         try:
             return pending.future.result()
         except (BrokenProcessPool, CancelledError) as exc:
@@ -257,11 +293,19 @@ class Finisher:
                 logger.warning(
                     "a finishing process died; finishing %d variant(s) again in a fresh one", len(pending.batch)
                 )
-                return self._collect(self._start(pending.batch, attempt=2))
+                again = self._start(pending.batch, 2, pending.parcel)
+                pending.parcel = None  # the retry releases it
+                return self._collect(again)
             return _failed(
                 pending.batch,
                 f"finishing process died twice while holding this batch ({exc.__class__.__name__}); rerun to render it again",
             )
+
+
+def _pixels(image: np.ndarray | Image.Image | None) -> np.ndarray | None:
+    if image is None or isinstance(image, np.ndarray):
+        return image
+    return np.asarray(image.convert("RGB"))
 
 
 def _failed(batch: list[Rendered], error: str) -> list[dict]:
@@ -274,6 +318,16 @@ def _failed(batch: list[Rendered], error: str) -> list[dict]:
 
 
 _pools: dict[int, Executor] = {}
+_rings: list[Ring] = []
+_ring_lock = threading.Lock()
+
+
+def _ring() -> Ring:
+    """The process's shared-memory ring, made with its first process pool's first batch."""
+    with _ring_lock:
+        if not _rings:
+            _rings.append(Ring())
+        return _rings[0]
 
 
 def _executor(workers: int) -> Executor:
@@ -314,3 +368,6 @@ def shutdown_pools(grace: float = 2.0) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
     _pools.clear()
     end_processes(processes, grace)
+    for ring in _rings:  # after the processes that read them are gone
+        ring.close()
+    _rings.clear()

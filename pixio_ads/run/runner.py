@@ -11,14 +11,18 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from itertools import groupby
 from pathlib import Path
 
+import numpy as np
 import pyarrow.compute as pc
+from PIL import Image
 
 from pixio_ads.campaign.adapters import variant_loras
 from pixio_ads.campaign.variants import Variant
@@ -26,6 +30,7 @@ from pixio_ads.core.errors import ModelLoadError
 from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.core.formats import AdFormat, render_size
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS, Watchdog
+from pixio_ads.core.stepclock import PIPELINE, StepClock, busy_share, measuring, step
 from pixio_ads.delivery.review import with_rank_and_review
 from pixio_ads.outputs.manifest import (
     PLAN_SCHEMA,
@@ -53,6 +58,10 @@ from pixio_ads.trust.quota import settle_run
 logger = logging.getLogger(__name__)
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# A process renders one batch at a time (pipelines are not thread-safe), but may run two
+# shards at once (the flow's SHARDS_IN_FLIGHT): while one waits for its last batches to be
+# finished, the other renders, so the end of a shard does not leave the GPU idle.
+RENDER_LOCK = threading.Lock()
 
 
 def _context(device: str, safety_checker: bool) -> dict:
@@ -75,6 +84,9 @@ class ShardResult:
     model_loads: int = 0  # pipelines this call had to load (0 when the process had them)
     model_load_seconds: float = 0.0
     stopped: bool = False  # stopped before its end (the run was cancelled); the rest is for a rerun
+    steps: dict[str, float] | None = None  # seconds per step of the render loop (stepclock.py)
+    started_at: float = 0.0  # epoch seconds: the render loop's span
+    ended_at: float = 0.0
 
 
 def save_result(result: ShardResult, run_id: str) -> Path:
@@ -118,6 +130,8 @@ class Summary:
     images_dir: str
     counts: dict[str, int]  # by status, over the whole manifest
     rendered_now: int = 0  # images rendered by this run (the rest were reused)
+    render_steps: dict[str, float] | None = None  # seconds per render-loop step, all shards
+    gpu_busy_share: float | None = None  # pipeline seconds over the render span (worst process)
 
     @property
     def total(self) -> int:
@@ -143,6 +157,7 @@ def render_shard(
     clip_model: str | None = None,
     stall_seconds: float = DEFAULT_STALL_SECONDS,
     should_stop: Callable[[], bool] | None = None,
+    compile_mode: str | None = None,
 ) -> ShardResult:
     """Render, composite and save the given variants; keep their rows in the shard's file.
 
@@ -156,7 +171,9 @@ def render_shard(
     variants are done (reused ones first). ``clip_model``: score prompt alignment (clip.py).
     ``stall_seconds``: a shard without progress for that long is given up (stall.py), its
     unfinished variants recorded failed. ``should_stop()``, asked before each batch: True
-    stops the shard there (a cancelled run), keeping what is finished; the result says so."""
+    stops the shard there (a cancelled run), keeping what is finished; the result says so.
+    ``compile_mode``: render with the compiled UNet and VAE decoder (render/compiled.py),
+    every forward pass padded to the batch size."""
     out_dir = Path(out_dir)
     by_id = _planned_variants(Path(plan_path), variant_ids)
     target = shard_path(out_dir, variant_ids)
@@ -179,13 +196,16 @@ def render_shard(
         safety_checker=safety_checker,
         retries=retries,
         retry_delay=retry_delay,
+        compiled=(compile_mode, batch_size or loading.default_batch_size(device)) if compile_mode else None,
     )
     align = partial(_align, clip_model=clip_model, device=device) if clip_model else None
-    stopped = _render_batches(batches, todo, rows, render_batch, align, policy, finisher, watchdog, should_stop)
+    with measuring(StepClock()) as clock:
+        stopped = _render_batches(batches, todo, rows, render_batch, align, policy, finisher, watchdog, should_stop)
     loads, load_seconds = loading.load_stats()
     rendered_now = rows.rendered(excluding=done)
     load = (loads - loads_before, load_seconds - seconds_before)
-    return ShardResult(str(target), variant_ids, rendered_now, len(done), WORKER, *load, stopped)
+    timing = (clock.seconds, clock.started_at, clock.ended_at)
+    return ShardResult(str(target), variant_ids, rendered_now, len(done), WORKER, *load, stopped, *timing)
 
 
 def _render_batches(batches, todo, rows, render_batch, align, policy, finisher, watchdog, should_stop) -> bool:
@@ -196,12 +216,21 @@ def _render_batches(batches, todo, rows, render_batch, align, policy, finisher, 
         for batch in batches:
             if watchdog.stalled or (stopped := bool(should_stop and should_stop())):
                 break
-            rendered = _screen_images(render_batch(batch), policy)
+            with _gpu_turn():
+                rendered = render_batch(batch)
+                if align:
+                    with step("prompt alignment"):
+                        rendered = align(rendered)
+            with step("image checks"):
+                rendered = _screen_images(rendered, policy)
             watchdog.beat()
-            rows.absorb(finisher.submit(align(rendered) if align else rendered))
+            finished = finisher.submit(rendered)
             watchdog.beat()
-            rows.flush_if_due()
-        rows.absorb(finisher.close())
+            with step("rows"):
+                rows.absorb(finished)
+                rows.flush_if_due()
+        with step("shard end"):
+            rows.absorb(finisher.close())
     finally:  # interrupted too (Ctrl-C, SIGTERM): the rows of finished images are kept for a rerun
         watchdog.stop()
         if watchdog.stalled:
@@ -209,6 +238,17 @@ def _render_batches(batches, todo, rows, render_batch, align, policy, finisher, 
             rows.absorb([result_row(v, "failed", failed) for v in todo if v.variant_id not in rows.rows])
         rows.flush()
     return stopped
+
+
+@contextmanager
+def _gpu_turn():
+    """Hold RENDER_LOCK, timing the wait (the other shard in flight rendering)."""
+    with step("waiting for the other shard"):
+        RENDER_LOCK.acquire()
+    try:
+        yield
+    finally:
+        RENDER_LOCK.release()
 
 
 def _planned_variants(plan_path: Path, variant_ids: list[str]) -> dict[str, Variant]:
@@ -228,12 +268,12 @@ def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]
         yield from (group[i : i + batch_size] for i in range(0, len(group), batch_size))
 
 
-def _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay) -> list[Rendered]:
+def _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay, compiled=None) -> list[Rendered]:
     """Retry transient failures (I/O, a flaky device) with exponential backoff. Errors that
     cannot pass by waiting (a bad model path, invalid settings) fail at once."""
     for attempt in range(retries + 1):
         try:
-            return _render_batch(batch, device, safety_checker)
+            return _render_batch(batch, device, safety_checker, compiled)
         except (ModelLoadError, ValueError) as exc:
             error = exc
             break
@@ -256,17 +296,21 @@ def _render_batch_with_retries(batch, device, safety_checker, retries, retry_del
     return [(v, None, {**context, "status": "failed", "error": f"{error.__class__.__name__}: {error}"}) for v in batch]
 
 
-def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> list[Rendered]:
+def _render_batch(
+    batch: list[Variant], device: str, safety_checker: bool, compiled: tuple[str, int] | None = None
+) -> list[Rendered]:
     """Render one batch (and upscale it when configured); raises on failure (the caller
-    retries). Returns (variant, background or None, row values) per variant."""
+    retries). Returns (variant, background or None, row values) per variant. ``compiled``:
+    (torch.compile mode, the batch size every forward pass is padded to)."""
     first = batch[0]
     started = time.perf_counter()
     context = _context(device, safety_checker)
-    model = _model_for(first, device, safety_checker, context)
+    model = _model_for(first, device, safety_checker, context, compiled[0] if compiled else None)
     context["render_width"], context["render_height"] = render_size(
         AdFormat(first.format, first.width, first.height), model.native_side
     )
-    inputs = [model_inputs(v, context["render_width"], context["render_height"], shared_assets()) for v in batch]
+    with step("model inputs"):
+        inputs = [model_inputs(v, context["render_width"], context["render_height"], shared_assets()) for v in batch]
     init_images = None if first.mode == "compose" else [image for image, _ in inputs]
     masks = [mask for _, mask in inputs] if first.mode in ("inpaint", "replace", "expand") else None
     output = render.generate(
@@ -283,36 +327,39 @@ def _render_batch(batch: list[Variant], device: str, safety_checker: bool) -> li
         masks,
         first.strength,
         shared_assets().image(first.style_image) if first.style_image else None,
+        compiled[1] if compiled else None,
     )
     upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
     context["render_seconds"] = (time.perf_counter() - started) / len(batch)
-    results = []
-    for variant, image, flagged in zip(batch, output.images, output.nsfw):
-        if flagged:
-            results.append(
-                (
-                    variant,
-                    None,
-                    {
-                        **context,
-                        "status": "blocked",
-                        "error": "the checkpoint's safety checker flagged this image; it was not saved",
-                    },
-                )
-            )
-            continue
-        resize_method = upscale.LANCZOS
-        if upscaler is not None and upscale.needs_upscale(image, variant.width, variant.height):
-            image = upscale.upscale(upscaler, image, variant.prompt, variant.seed, variant.upscaler_steps)
-            resize_method = upscaler.method
-        results.append((variant, image, {**context, "status": "rendered", "resize_method": resize_method}))
-    return results
+    return [
+        _result(v, pixels, flagged, context, upscaler) for v, pixels, flagged in zip(batch, output.pixels, output.nsfw)
+    ]
 
 
-def _model_for(first: Variant, device: str, safety_checker: bool, context: dict) -> loading.LoadedModel:
+_FLAGGED = "the checkpoint's safety checker flagged this image; it was not saved"
+
+
+def _result(variant: Variant, pixels, flagged: bool, context: dict, upscaler) -> Rendered:
+    """One variant's (variant, pixels or None, row values): blocked when the safety checker
+    flagged it, else its pixels, enlarged by the upscaler model when one is set and needed."""
+    if flagged:
+        return variant, None, {**context, "status": "blocked", "error": _FLAGGED}
+    resize_method = upscale.LANCZOS
+    if upscaler is not None:
+        image = Image.fromarray(pixels)
+        if upscale.needs_upscale(image, variant.width, variant.height):
+            with step("upscale"):
+                image = upscale.upscale(upscaler, image, variant.prompt, variant.seed, variant.upscaler_steps)
+            pixels, resize_method = np.asarray(image), upscaler.method
+    return variant, pixels, {**context, "status": "rendered", "resize_method": resize_method}
+
+
+def _model_for(
+    first: Variant, device: str, safety_checker: bool, context: dict, compile_mode: str | None = None
+) -> loading.LoadedModel:
     """The batch's model (loaded once per process) with the batch's adapters set on it."""
     model = loading.load_model(
-        loading.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker), device
+        loading.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker, compile_mode), device
     )
     context["torch_dtype"] = model.dtype
     if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
@@ -330,7 +377,8 @@ def _screen_images(rendered: list[Rendered], policy) -> list[Rendered]:
         return rendered
     screened = []
     for variant, image, values in rendered:
-        found = check_image(policy.image_checkers, image, variant) if image is not None else None
+        # user checkers are promised a PIL image (docs/policy): one per image, only here
+        found = check_image(policy.image_checkers, Image.fromarray(image), variant) if image is not None else None
         if found is not None:
             reason = f"content policy: {found.category} {found.term!r} in the image; it was not saved"
             blocked = {
@@ -350,7 +398,7 @@ def _align(rendered: list[Rendered], clip_model: str, device: str) -> list[Rende
     if not kept:
         return rendered
     scores = clip.clip_scores(
-        clip_model, device, [rendered[i][1] for i in kept], [rendered[i][0].prompt for i in kept]
+        clip_model, device, [Image.fromarray(rendered[i][1]) for i in kept], [rendered[i][0].prompt for i in kept]
     )
     aligned = list(rendered)
     for index, score in zip(kept, scores):
@@ -382,5 +430,24 @@ def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: st
         if stale.name.split(".")[0] + ".parquet" not in current:
             stale.unlink(missing_ok=True)
     return Summary(
-        str(manifest_path), str(out_dir / "images"), status_counts(table), sum(shard.rendered for shard in shards)
+        str(manifest_path),
+        str(out_dir / "images"),
+        status_counts(table),
+        sum(shard.rendered for shard in shards),
+        *render_timing(shards),
     )
+
+
+def render_timing(shards: list[ShardResult]) -> tuple[dict[str, float], float | None]:
+    """(seconds per render-loop step over the shards, the lowest GPU busy share of the
+    processes that rendered them: None when none rendered anything)."""
+    steps: dict[str, float] = {}
+    spans: dict[str, list[tuple[float, float, float]]] = {}
+    for shard in shards:
+        if not shard.steps or not shard.rendered:
+            continue
+        for name, seconds in shard.steps.items():
+            steps[name] = steps.get(name, 0.0) + seconds
+        spans.setdefault(shard.worker, []).append((shard.started_at, shard.ended_at, shard.steps.get(PIPELINE, 0.0)))
+    shares = [busy_share(worker_spans) for worker_spans in spans.values()]
+    return steps, (round(min(shares), 4) if shares else None)

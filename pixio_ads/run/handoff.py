@@ -1,0 +1,115 @@
+"""Handing rendered pixels to the finishing processes through shared memory.
+
+A batch's scenes are megabytes of pixels (4 x 1024 x 1024 x 3 bytes for SDXL); pickled
+through the pool's pipe they would be copied three times by the render process alone
+(pickle, pipe write, and PIL's own copy before that). Instead the render process copies each
+batch once into a block of shared memory (a ring of blocks reused batch after batch) and
+sends the finishing process only a :class:`Parcel`: the block's name and where each image
+lies. The block goes back to the ring when the batch's rows come back (finishing.Finisher).
+
+Blocks are made by the render process and unlinked by it (``close``, at exit); if it is
+killed, Python's resource tracker, a separate process, unlinks them when it is gone.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+
+import numpy as np
+
+ATTACHED_BLOCKS = 16  # blocks a finishing process keeps mapped (the ring's, plus a few replaced)
+
+
+@dataclass(frozen=True, slots=True)
+class Parcel:
+    """Where a batch's images lie: the block's name, and per image its (offset, shape), or
+    None for a variant without one (blocked, failed)."""
+
+    block: str
+    images: tuple[tuple[int, tuple[int, ...]] | None, ...]
+
+
+class Ring:
+    """Shared-memory blocks for batches in flight: ``pack`` takes a free block (or makes one,
+    or a larger one in place of one too small) and copies the batch in; ``release`` gives it
+    back. Thread-safe: two shards of a process may hand off at once."""
+
+    def __init__(self) -> None:
+        self._free: list[shared_memory.SharedMemory] = []
+        self._lent: dict[str, shared_memory.SharedMemory] = {}
+        self._lock = threading.Lock()
+
+    def pack(self, images: list[np.ndarray | None]) -> Parcel:
+        sizes = [image.nbytes if image is not None else 0 for image in images]
+        block = self._take(max(1, sum(sizes)))
+        places, offset = [], 0
+        for image, size in zip(images, sizes):
+            if image is None:
+                places.append(None)
+                continue
+            target = np.ndarray(image.shape, np.uint8, buffer=block.buf, offset=offset)
+            target[...] = image
+            places.append((offset, tuple(image.shape)))
+            offset += size
+        return Parcel(block.name, tuple(places))
+
+    def release(self, parcel: Parcel) -> None:
+        with self._lock:
+            block = self._lent.pop(parcel.block, None)
+            if block is not None:
+                self._free.append(block)
+
+    def close(self) -> None:
+        """Unlink every block (a batch still in flight may not be read after this)."""
+        with self._lock:
+            blocks, self._free, self._lent = self._free + list(self._lent.values()), [], {}
+        for block in blocks:
+            block.close()
+            block.unlink()
+
+    def _take(self, size: int) -> shared_memory.SharedMemory:
+        with self._lock:
+            fitting = [block for block in self._free if block.size >= size]
+            if fitting:
+                block = min(fitting, key=lambda b: b.size)
+                self._free.remove(block)
+            else:
+                if self._free:  # too small for this batch: replaced, so the ring does not grow
+                    small = self._free.pop()
+                    small.close()
+                    small.unlink()
+                block = shared_memory.SharedMemory(create=True, size=size)
+            self._lent[block.name] = block
+            return block
+
+
+_attached: OrderedDict[str, shared_memory.SharedMemory] = OrderedDict()
+
+
+def unpack(parcel: Parcel) -> list[np.ndarray | None]:
+    """The parcel's images, copied out of shared memory (in a finishing process)."""
+    block = _attach(parcel.block)
+    return [
+        None if place is None else np.ndarray(place[1], np.uint8, buffer=block.buf, offset=place[0]).copy()
+        for place in parcel.images
+    ]
+
+
+def _attach(name: str) -> shared_memory.SharedMemory:
+    """The named block, mapped once per process; the least recently used mapping is dropped
+    past ATTACHED_BLOCKS (the ring replaces a block now and then)."""
+    if name in _attached:
+        _attached.move_to_end(name)
+        return _attached[name]
+    # Python >= 3.13: not tracked here, the render process owns it. Before, the spawned
+    # process shares the render process's resource tracker, which unlinks once either way.
+    extra = {"track": False} if sys.version_info >= (3, 13) else {}
+    block = shared_memory.SharedMemory(name=name, **extra)
+    _attached[name] = block
+    while len(_attached) > ATTACHED_BLOCKS:
+        _attached.popitem(last=False)[1].close()
+    return block
