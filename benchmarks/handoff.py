@@ -95,7 +95,9 @@ def main() -> None:
     for side in SIDES:
         print(f"handoff_pickled_render_cpu_ms_{side}: {figures['pickled', side]:.2f}")
         print(f"handoff_shared_render_cpu_ms_{side}: {figures['shared', side]:.2f}")
-        print(f"handoff_cpu_ratio_pickled_over_shared_{side}: {figures['pickled', side] / figures['shared', side]:.2f}")
+        print(
+            f"handoff_cpu_ratio_pickled_over_shared_{side}: {figures['pickled', side] / figures['shared', side]:.2f}"
+        )
 
 
 if __name__ == "__main__":

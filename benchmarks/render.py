@@ -8,6 +8,11 @@ length-grouped batches); "bare" calls the pipeline with plain prompt strings. Bo
 on the same loaded weights, alternating, best of ``--repeats``. Ends with
 ``render_over_bare_ratio`` = our throughput / bare throughput at the device's default
 batch size (goal >= 0.95).
+
+``--compile-mode MODE`` (repeatable) also loads the model compiled in that mode
+(render/compiled.py) and times the bare loop on it at batch 4 after a warm-up that compiles
+(its seconds: ``compile_seconds_MODE``); ``compiled_over_eager_ratio_MODE`` = compiled bare
+images/s over eager bare images/s at batch 4 (issue 24's goal on SD-Turbo: >= 1.5).
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
     parser.add_argument(
         "--images", type=int, default=len(PROMPTS), help="prompts per run (at most 16; fewer for slow models)"
     )
+    parser.add_argument("--compile-mode", action="append", default=[], help="also time the compiled bare loop")
     args = parser.parse_args(argv)
     del PROMPTS[args.images :], SEEDS[args.images :]
 
@@ -106,6 +112,24 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
         print(f"images_per_second_ours_batch{batch_size}: {1 / per_image['ours', batch_size]:.2f}")
         print(f"images_per_second_bare_batch{batch_size}: {1 / per_image['bare', batch_size]:.2f}")
     print(f"render_over_bare_ratio: {per_image['bare', default_batch] / per_image['ours', default_batch]:.3f}")
+    for mode in args.compile_mode:
+        compiled_figures(args.model, model.device, mode, size, args, per_image["bare", 4])
+
+
+def compiled_figures(model_id: str, device: str, mode: str, size: int, args, eager_per_image: float) -> None:
+    """The bare loop at batch 4 on the model compiled in ``mode``: compile time (the warm-up,
+    one batch shape) and images/s against the eager bare loop's."""
+    compiled = loading.load_model(loading.ModelSpec(model_id, compile_mode=mode), device)
+    started = time.perf_counter()
+    bare_loop(compiled, 4, size, args.steps, args.guidance)  # compiles at the first call
+    compile_seconds = time.perf_counter() - started
+    runs = [bare_loop(compiled, 4, size, args.steps, args.guidance) for _ in range(args.repeats)]
+    per_image = min(runs) / len(PROMPTS)
+    key = mode.replace("-", "_")
+    print(f"compiled {mode} batch 4 bare: {per_image:.4f} s/image (runs: {', '.join(f'{v:.2f}' for v in runs)})")
+    print(f"compile_seconds_{key}: {compile_seconds:.1f}")
+    print(f"images_per_second_bare_compiled_{key}_batch4: {1 / per_image:.2f}")
+    print(f"compiled_over_eager_ratio_{key}: {eager_per_image / per_image:.3f}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ Also measured, outside the flow on the same scenes:
 - ``finish_ms_per_image``: the whole finishing path (finishing.finish_batch), one process;
 - ``finish_pool_speedup_2_cores``: a pool of 2 finishing processes against a pool of 1.
 
+From each flow run's summary (stepclock.py): ``gpu_busy_share_R*`` (the stand-in's sleep
+over the render span) and ``render_process_ms_per_image``: the render loop's own work per
+image (prompt handling, model inputs, pixels, hand-off, rows), its waits left out.
+
 Medians of --repeats runs; ends with ``name: value`` lines.
 """
 
@@ -45,7 +49,7 @@ from pixio_ads.campaign.variants import expand  # noqa: E402
 from pixio_ads.core.stepclock import PIPELINE, step  # noqa: E402
 from pixio_ads.render import loading  # noqa: E402
 from pixio_ads.render import pipelines as render  # noqa: E402
-from pixio_ads.run import finishing  # noqa: E402
+from pixio_ads.run import cores, finishing  # noqa: E402
 
 RATES = (2, 4, 8)
 SCENES = [synthetic.scene(seed) for seed in range(8)]
@@ -81,13 +85,16 @@ def scene_pixels(seed: int, width: int, height: int) -> np.ndarray:
 
 
 def write_campaign(folder: Path, variants: int) -> Path:
-    """20 products x 2 audiences x 1 style x square x N seeds."""
+    """20 products x 2 audiences x 1 style x square x N seeds, the example's product photos
+    and brand kit (every score computed)."""
     return synthetic.write_campaign(
-        folder, "bench", 20, "lifestyle", "runners; parents", "golden hour", "square", max(1, variants // 40)
+        folder, "bench", 20, "lifestyle", "runners; parents", "golden hour", "square", max(1, variants // 40), True
     )
 
 
-def delivered_rate(campaign: Path, out: Path, rate: float) -> float:
+def delivered_rate(campaign: Path, out: Path, rate: float) -> tuple[float, dict]:
+    """(delivered images/s, the run's render-loop figures: gpu_busy_share and the render
+    process's own work in ms per image, the stand-in's sleep and waits left out)."""
     from pixio_ads.flows.generate_campaign import generate_campaign
     from pixio_ads.settings import from_options
 
@@ -96,7 +103,9 @@ def delivered_rate(campaign: Path, out: Path, rate: float) -> float:
     summary = generate_campaign(str(campaign), str(out), **from_options(safety_checker=False))
     seconds = time.perf_counter() - started
     assert summary.rendered_now == summary.total, summary.describe()
-    return summary.total / seconds
+    waits = (PIPELINE, "waiting for the other shard", "waiting for finishing", "shard end")
+    own = sum(value for name, value in summary.render_steps.items() if name not in waits)
+    return summary.total / seconds, {"busy": summary.gpu_busy_share, "own_ms": 1000 * own / summary.total}
 
 
 def finishing_batches(campaign: Path, count: int) -> list[list[finishing.Rendered]]:
@@ -145,12 +154,15 @@ def main() -> None:
             for i in range(args.repeats)
         ]
         delivered = {rate: [] for rate in RATES}
+        loops = {rate: [] for rate in RATES}
         delivered_rate(campaign, tmp / "warmup", 8)  # server, pool and caches warm
         for repeat in range(args.repeats):
             for rate in RATES:
-                delivered[rate].append(delivered_rate(campaign, tmp / f"flow-{rate}-{repeat}", rate))
+                images_per_second, loop = delivered_rate(campaign, tmp / f"flow-{rate}-{repeat}", rate)
+                delivered[rate].append(images_per_second)
+                loops[rate].append(loop)
     print(
-        f"variants: {args.variants}  format: square 1080x1080 png  batch: 4  finish workers: {finishing.default_workers('cuda')} (default for a GPU worker on {finishing.worker_cores()} cores)"
+        f"variants: {args.variants}  format: square 1080x1080 png  batch: 4  finish workers: {cores.default_workers('cuda')} (default for a GPU worker on {cores.worker_cores()} cores)"
     )
     print(f"first finishing batch (cold): {1000 * finish_batch_warm:.0f} ms/image")
     for rate in RATES:
@@ -161,6 +173,9 @@ def main() -> None:
     for rate in RATES:
         print(f"delivered_images_per_s_R{rate}: {statistics.median(delivered[rate]):.2f}")
         print(f"delivered_over_requested_R{rate}: {statistics.median(delivered[rate]) / rate:.3f}")
+        print(f"gpu_busy_share_R{rate}: {statistics.median(loop['busy'] for loop in loops[rate]):.3f}")
+    own = statistics.median(loop["own_ms"] for rate in RATES for loop in loops[rate])
+    print(f"render_process_ms_per_image: {own:.2f}")
     print(f"finish_ms_per_image: {finish_ms:.1f}")
     print(f"finish_pool_speedup_2_cores: {statistics.median(speedups):.3f}")
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from pixio_ads.campaign.spreadsheet import load_campaign
 from pixio_ads.campaign.variants import expand
-from pixio_ads.run import finishing, planning, runner
+from pixio_ads.run import cores, finishing, planning, runner
 from pixio_ads.settings import RenderSettings
 
 
@@ -120,10 +120,19 @@ def test_a_run_whose_finishing_process_dies_resumes_without_duplicates(campaign_
 
 
 def test_default_workers_leave_the_renderer_its_cores(monkeypatch):
-    monkeypatch.setenv(finishing.CORES_ENV, "16")
-    assert finishing.default_workers("cuda") == 15 and finishing.default_workers("cpu") == 1
-    monkeypatch.setenv(finishing.CORES_ENV, "1")
-    assert finishing.default_workers("cuda") == 1
+    cores.core_split.cache_clear()
+    monkeypatch.setenv(cores.CORES_ENV, "16")  # a Dask share: nothing pinned
+    assert cores.default_workers("cuda") == 15 and cores.default_workers("cpu") == 1
+    monkeypatch.setenv(cores.CORES_ENV, "1")
+    assert cores.default_workers("cuda") == 1
+    monkeypatch.delenv(cores.CORES_ENV)
+    for total, render in ((16, 2), (4, 1)):
+        monkeypatch.setattr(cores, "_initial_affinity", lambda total=total: frozenset(range(total)))
+        cores.core_split.cache_clear()
+        split = cores.core_split("cuda")
+        assert split.render == frozenset(range(render)) and split.finishing == frozenset(range(render, total))
+        assert cores.default_workers("cuda") == total - render and cores.core_split("cpu") is None
+    cores.core_split.cache_clear()
 
 
 def test_the_queue_bounds_batches_in_flight(variants, tmp_path):

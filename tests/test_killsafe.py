@@ -146,7 +146,8 @@ def shard_rows(out: Path) -> list[dict]:
 def test_cancelling_a_run_stops_it_keeps_its_rows_and_a_rerun_completes(api, tmp_path):
     api_url, home = api
     out = tmp_path / "out"
-    args = [EXAMPLE_CAMPAIGN, "--out", out, "--steps", "8"]
+    # 24 steps: slow enough that the cancel lands mid-run (two shards render in turn, no pause between)
+    args = [EXAMPLE_CAMPAIGN, "--out", out, "--steps", "24"]
     run = start_run(args, tmp_path / "run.log", prefect_env(api_url, home))
     wait_until(lambda: len(images(out)) >= 2 and running_flow_run(api_url), 300, "a running flow run")
     flow_run_id = running_flow_run(api_url)

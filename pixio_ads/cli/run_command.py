@@ -119,7 +119,7 @@ def _report_review(local: Path, location: str) -> None:
 
 def _run_with_progress(flow, parameters: dict, total: int):
     """Run the flow under a progress bar (done/total, images/s, ETA); its summary."""
-    from prefect.exceptions import CancelledRun, Pause
+    from prefect.exceptions import CancelledRun, Pause, UnfinishedRun
 
     from pixio_ads.flows.generate_campaign import add_progress_listener
 
@@ -157,7 +157,8 @@ def _run_with_progress(flow, parameters: dict, total: int):
             highlight=False,
         )
         raise typer.Exit(EXIT_REVIEW_PENDING) from None
-    except CancelledRun as exc:  # from the dashboard or `prefect flow-run cancel`
+    except (CancelledRun, UnfinishedRun) as exc:  # from the dashboard or `prefect flow-run cancel`
+        # (UnfinishedRun: the cancel came as the run ended; its state is left "cancelling")
         err.print(
             f"[yellow]the flow run was cancelled ({exc}). Run the same command again to resume: nothing is rendered twice.[/]",
             highlight=False,

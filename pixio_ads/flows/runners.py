@@ -8,7 +8,7 @@ import os
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pixio_ads.run.finishing import CORES_ENV
+from pixio_ads.run.cores import CORES_ENV
 
 # Shards a render process works on at once: it renders one batch at a time (runner.RENDER_LOCK),
 # and while one shard waits for its last batches to be finished the other keeps the GPU busy.

@@ -5,9 +5,10 @@ What it does to a loaded pipeline, once per process:
 - the UNet and the VAE in channels_last memory format (what cuDNN's fastest convolutions
   and Inductor's kernels expect on a GPU);
 - torch.compile of the UNet's forward and of the VAE's ``decode``, in ``mode`` (Inductor's
-  "max-autotune-no-cudagraphs" by default; "reduce-overhead" and "max-autotune" add CUDA
-  graphs, which pay off at small batches where launch overhead dominates: chosen by
-  benchmarks/render.py --compile-mode on the GPU, see RESULTS.md);
+  "default": compiles in about a minute; "max-autotune" tries kernel variants for several
+  minutes more, "reduce-overhead" and "max-autotune" add CUDA graphs, which pay off at small
+  batches where launch overhead dominates: benchmarks/gpu_suite.sh measures each mode named
+  in COMPILE_MODES= beside eager, see RESULTS.md);
 - every forward at one batch shape: the render loop pads a short batch (the last of a group)
   to the batch size with copies of its last image, dropped afterwards. Each image has its own
   generator, so padding changes no other image; without it the last batch of every shard
@@ -25,7 +26,7 @@ import logging
 logger = logging.getLogger(__name__)
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-DEFAULT_COMPILE_MODE = "max-autotune-no-cudagraphs"
+DEFAULT_COMPILE_MODE = "default"
 
 
 def compile_pipeline(pipeline, mode: str = DEFAULT_COMPILE_MODE) -> None:

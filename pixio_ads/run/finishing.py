@@ -49,6 +49,7 @@ from pixio_ads.creative.scoring import overall
 from pixio_ads.outputs import report
 from pixio_ads.outputs.manifest import PLAN_SCHEMA, RESULT_COLUMNS
 from pixio_ads.run.compose import FILE_SUFFIX, Assets, finish
+from pixio_ads.run.cores import CoreSplit, pin_finishing_process, pin_render_process
 from pixio_ads.run.handoff import Parcel, Ring, unpack
 from pixio_ads.trust.credentials import C2paSigner, sidecar_path
 from pixio_ads.trust.provenance import disclose
@@ -58,28 +59,6 @@ logger = logging.getLogger(__name__)
 # (variant, the model's scene or None, row values incl. status); the scene as the render loop
 # hands it on, (height, width, 3) uint8 pixels, or a PIL image (a test, a library caller)
 Rendered = tuple[Variant, "np.ndarray | Image.Image | None", dict]
-CORES_ENV = "PIXIO_ADS_WORKER_CORES"  # cores one render worker may use (set for Dask workers)
-
-
-def worker_cores() -> int:
-    """The CPU cores this render worker has: its Dask share when set, else the process's."""
-    share = os.environ.get(CORES_ENV)
-    return (
-        int(share)
-        if share
-        else len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count() or 1
-    )
-
-
-def default_workers(device: str) -> int:
-    """The cores rendering does not need, at least 1. A GPU renderer's process needs one
-    core to feed the GPU and collect rows; a CPU renderer needs them all (torch uses every
-    core), so one finishing process shares them with it."""
-    return 1 if device == "cpu" else max(1, worker_cores() - 1)
-
-
 # --- one creative, in whichever process finishes it ------------------------------------------
 
 
@@ -187,10 +166,11 @@ def _single_threaded_children():
                     os.environ[name] = value
 
 
-def _init_process(parent: int) -> None:
+def _init_process(parent: int, cores: frozenset[int] | None) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # the watermark's colour conversion: one core per process
+    pin_finishing_process(cores)  # off the render process's cores (cores.py)
     # Ends with the process that started the pool, however it ends (a SIGKILLed run, a Dask
     # worker the nanny kills): else it would block on its queue's pipe for ever.
     watch_parent(parent)
@@ -318,6 +298,18 @@ def _failed(batch: list[Rendered], error: str) -> list[dict]:
 
 
 _pools: dict[int, Executor] = {}
+_pinned: list[CoreSplit] = []  # this process's core split once pinned (pin_for_device)
+
+
+def pin_for_device(device: str) -> None:
+    """On a GPU worker, keep the render process on its own cores and start finishing
+    processes on the others (cores.py); once per process, before its first pool."""
+    if not _pinned and not _pools:
+        split = pin_render_process(device)
+        if split:
+            _pinned.append(split)
+
+
 _rings: list[Ring] = []
 _ring_lock = threading.Lock()
 
@@ -345,8 +337,12 @@ def _executor(workers: int) -> Executor:
         else:
             # spawn, not fork: the render process has torch's thread pools, which fork breaks
             context = multiprocessing.get_context("spawn")
+            split = _pinned[0] if _pinned else None
             _pools[workers] = ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_init_process, initargs=(os.getpid(),)
+                max_workers=workers,
+                mp_context=context,
+                initializer=_init_process,
+                initargs=(os.getpid(), split.finishing if split else None),
             )
     return _pools[workers]
 

@@ -47,7 +47,8 @@ from pixio_ads.render import clip, loading, upscale
 from pixio_ads.render import pipelines as render
 from pixio_ads.render.adapters import use_adapters
 from pixio_ads.run.compose import model_inputs
-from pixio_ads.run.finishing import Finisher, Rendered, default_workers, result_row, shared_assets
+from pixio_ads.run.cores import default_workers
+from pixio_ads.run.finishing import Finisher, Rendered, pin_for_device, result_row, shared_assets
 from pixio_ads.run.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
 from pixio_ads.run.shards import RESULT_SUFFIX, ShardRows, complete_rows
 from pixio_ads.settings import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, Safeguards
@@ -167,7 +168,7 @@ def render_shard(
     with exponential backoff, then its variants are recorded ``failed``; the others go on.
     An image the checkpoint's safety checker flags is not saved; its row is ``blocked``.
     ``finish_workers``: finishing processes (0: a thread here; None: the cores rendering
-    does not need, see finishing.default_workers). ``progress(n)`` is called as n more
+    does not need, see cores.default_workers). ``progress(n)`` is called as n more
     variants are done (reused ones first). ``clip_model``: score prompt alignment (clip.py).
     ``stall_seconds``: a shard without progress for that long is given up (stall.py), its
     unfinished variants recorded failed. ``should_stop()``, asked before each batch: True
@@ -186,9 +187,10 @@ def render_shard(
     loads_before, seconds_before = loading.load_stats()
     # Finishing (composite, copy, watermark, encode, write) runs in other processes while
     # the next batch renders; a bounded queue holds rendering back only when they lag.
-    finisher = Finisher(
-        out_dir, safeguards.signer(), default_workers(device) if finish_workers is None else finish_workers
-    )
+    workers = default_workers(device) if finish_workers is None else finish_workers
+    if workers:
+        pin_for_device(device)
+    finisher = Finisher(out_dir, safeguards.signer(), workers)
     watchdog = Watchdog(stall_seconds, f"shard {target.stem} ({len(variant_ids)} variants)", finisher.abandon)
     render_batch = partial(
         _render_batch_with_retries,
