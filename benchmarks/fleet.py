@@ -46,16 +46,16 @@ DEPLOYMENT = "sleepy-render-shard/sleepy"
 
 def _sleepy_batches() -> None:
     """Each batch sleeps SLEEP seconds before the real render (in the worker's flow process)."""
-    from pixio_ads.run import runner
+    from pixio_ads.run import rendering
 
-    real = runner._render_batch_with_retries
+    real = rendering.render_batch_with_retries
 
     @wraps(real)
     def sleepy(*args, **kwargs):
         time.sleep(SLEEP)
         return real(*args, **kwargs)
 
-    runner._render_batch_with_retries = sleepy
+    rendering.render_batch_with_retries = sleepy
 
 
 @flow(name="sleepy-render-shard")

@@ -15,7 +15,7 @@ import pytest
 from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
-from pixio_ads.run import runner, shards
+from pixio_ads.run import rendering, shards
 
 # score columns measured from the finished pixels
 MEASURED_COLUMNS = (
@@ -64,7 +64,7 @@ def test_two_workers_give_the_same_manifest_and_images(prefect_harness, tmp_path
         share = (np.abs(a - b) > 1).mean()
         assert share <= (0.005 if row["output_format"] == "png" else 0.05), (row["output_path"], share)
     workers = {row["worker"] for row in pq.read_table(double.manifest_path).to_pylist()}
-    assert len(workers) == 2 and runner.WORKER not in workers  # rendered in two other processes
+    assert len(workers) == 2 and rendering.WORKER not in workers  # rendered in two other processes
 
 
 def test_a_killed_worker_leaves_only_missing_variants_for_the_rerun(prefect_harness, tmp_path):

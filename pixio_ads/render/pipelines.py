@@ -159,28 +159,25 @@ def generate(
     with step("prompt encoding"):
         embeddings = encode_prompts(model, prompts, negative_prompts, guidance)
     # 3. Only equally long embeddings share a forward pass (no padding from neighbours)
+    pixels: list = [None] * len(prompts)
+    nsfw: list = [False] * len(prompts)
+    for indices in _length_groups(embeddings):
+        size = max(len(indices), pad_to or 0) if model.compiled else None
+        name = "compile" if model.first_call((size, width, height, task, guidance > 1)) else PIPELINE
+        picked = ([embeddings[i] for i in indices], [extras[i] for i in indices], [seeds[i] for i in indices])
+        out = _forward_with_oom_backoff(pipeline, *picked, call, size, name)
+        for position, index in enumerate(indices):
+            pixels[index], nsfw[index] = out.pixels[position], out.nsfw[position]
+    return RenderOutput(pixels, nsfw)
+
+
+def _length_groups(embeddings: list[dict]) -> list[list[int]]:
+    """Indices of the embeddings of equal token lengths, in order of first appearance."""
     groups: dict[tuple, list[int]] = {}
     for index, embeds in enumerate(embeddings):
         length = tuple(tensor.shape[1] for name, tensor in sorted(embeds.items()) if "pooled" not in name)
         groups.setdefault(length, []).append(index)
-    pixels: list = [None] * len(prompts)
-    nsfw: list = [False] * len(prompts)
-    for indices in groups.values():
-        size = max(len(indices), pad_to or 0) if model.compiled else None
-        name = "compile" if model.first_call((size, width, height, task, guidance > 1)) else PIPELINE
-        out = _forward_with_oom_backoff(
-            pipeline,
-            [embeddings[i] for i in indices],
-            [extras[i] for i in indices],
-            [seeds[i] for i in indices],
-            call,
-            size,
-            name,
-        )
-        for position, index in enumerate(indices):
-            pixels[index] = out.pixels[position]
-            nsfw[index] = out.nsfw[position]
-    return RenderOutput(pixels, nsfw)
+    return list(groups.values())
 
 
 def _per_image_inputs(count: int, init_images, masks) -> list[dict]:

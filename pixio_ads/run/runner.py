@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -20,15 +17,10 @@ from functools import partial
 from itertools import groupby
 from pathlib import Path
 
-import numpy as np
 import pyarrow.compute as pc
-from PIL import Image
 
-from pixio_ads.campaign.adapters import variant_loras
 from pixio_ads.campaign.variants import Variant
-from pixio_ads.core.errors import ModelLoadError
 from pixio_ads.core.fileio import atomic_write_bytes
-from pixio_ads.core.formats import AdFormat, render_size
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS, Watchdog
 from pixio_ads.core.stepclock import PIPELINE, StepClock, busy_share, measuring, step
 from pixio_ads.delivery.review import with_rank_and_review
@@ -43,36 +35,22 @@ from pixio_ads.outputs.manifest import (
     with_plan_values,
     write_table,
 )
-from pixio_ads.render import clip, loading, upscale
-from pixio_ads.render import pipelines as render
-from pixio_ads.render.adapters import use_adapters
-from pixio_ads.run.compose import model_inputs
+from pixio_ads.render import loading
+from pixio_ads.run import rendering
 from pixio_ads.run.cores import default_workers
-from pixio_ads.run.finishing import Finisher, Rendered, pin_for_device, result_row, shared_assets
+from pixio_ads.run.finishing import Finisher, pin_for_device, result_row
 from pixio_ads.run.planning import MANIFEST_FILE, RUN_FILE, SCREENED_FILE, SHARDS_DIR, shard_path
 from pixio_ads.run.shards import RESULT_SUFFIX, ShardRows, complete_rows
 from pixio_ads.settings import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, Safeguards
-from pixio_ads.trust.image_policy import check_image
 from pixio_ads.trust.policy import load_policy
 from pixio_ads.trust.quota import settle_run
 
 logger = logging.getLogger(__name__)
 
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
 # A process renders one batch at a time (pipelines are not thread-safe), but may run two
 # shards at once (the flow's SHARDS_IN_FLIGHT): while one waits for its last batches to be
 # finished, the other renders, so the end of a shard does not leave the GPU idle.
 RENDER_LOCK = threading.Lock()
-
-
-def _context(device: str, safety_checker: bool) -> dict:
-    """The row values every variant of a batch shares: where and how it was rendered."""
-    return {
-        "device": device,
-        "worker": WORKER,
-        "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "safety_checker": "on" if safety_checker else "off",
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,31 +161,36 @@ def render_shard(
     rows = ShardRows(target, variant_ids, done, progress)
     todo = [by_id[vid] for vid in variant_ids if vid not in done]
     device = loading.select_device(device)
-    batches = _batches(todo, batch_size or loading.default_batch_size(device))
+    batch_size = batch_size or loading.default_batch_size(device)
+    batches = _batches(todo, batch_size)
     loads_before, seconds_before = loading.load_stats()
-    # Finishing (composite, copy, watermark, encode, write) runs in other processes while
-    # the next batch renders; a bounded queue holds rendering back only when they lag.
-    workers = default_workers(device) if finish_workers is None else finish_workers
-    if workers:
-        pin_for_device(device)
-    finisher = Finisher(out_dir, safeguards.signer(), workers)
+    finisher = _finisher(out_dir, safeguards, device, finish_workers)
     watchdog = Watchdog(stall_seconds, f"shard {target.stem} ({len(variant_ids)} variants)", finisher.abandon)
     render_batch = partial(
-        _render_batch_with_retries,
+        rendering.render_batch_with_retries,
         device=device,
         safety_checker=safety_checker,
         retries=retries,
         retry_delay=retry_delay,
-        compiled=(compile_mode, batch_size or loading.default_batch_size(device)) if compile_mode else None,
+        compiled=(compile_mode, batch_size) if compile_mode else None,
     )
-    align = partial(_align, clip_model=clip_model, device=device) if clip_model else None
+    align = partial(rendering.align, clip_model=clip_model, device=device) if clip_model else None
     with measuring(StepClock()) as clock:
         stopped = _render_batches(batches, todo, rows, render_batch, align, policy, finisher, watchdog, should_stop)
     loads, load_seconds = loading.load_stats()
-    rendered_now = rows.rendered(excluding=done)
     load = (loads - loads_before, load_seconds - seconds_before)
-    timing = (clock.seconds, clock.started_at, clock.ended_at)
-    return ShardResult(str(target), variant_ids, rendered_now, len(done), WORKER, *load, stopped, *timing)
+    rendered, timing = rows.rendered(excluding=done), (clock.seconds, clock.started_at, clock.ended_at)
+    return ShardResult(str(target), variant_ids, rendered, len(done), rendering.WORKER, *load, stopped, *timing)
+
+
+def _finisher(out_dir: Path, safeguards: Safeguards, device: str, workers: int | None) -> Finisher:
+    """Finishing (composite, copy, watermark, encode, write) runs in other processes while
+    the next batch renders; a bounded queue holds rendering back only when they lag. On a GPU
+    worker the render process keeps cores of its own (cores.py)."""
+    workers = default_workers(device) if workers is None else workers
+    if workers:
+        pin_for_device(device)
+    return Finisher(out_dir, safeguards.signer(), workers)
 
 
 def _render_batches(batches, todo, rows, render_batch, align, policy, finisher, watchdog, should_stop) -> bool:
@@ -224,7 +207,7 @@ def _render_batches(batches, todo, rows, render_batch, align, policy, finisher, 
                     with step("prompt alignment"):
                         rendered = align(rendered)
             with step("image checks"):
-                rendered = _screen_images(rendered, policy)
+                rendered = rendering.screen_images(rendered, policy)
             watchdog.beat()
             finished = finisher.submit(rendered)
             watchdog.beat()
@@ -268,145 +251,6 @@ def _batches(variants: list[Variant], batch_size: int) -> Iterator[list[Variant]
     for _, group in groupby(variants, key=lambda v: v.batch_key):
         group = list(group)
         yield from (group[i : i + batch_size] for i in range(0, len(group), batch_size))
-
-
-def _render_batch_with_retries(batch, device, safety_checker, retries, retry_delay, compiled=None) -> list[Rendered]:
-    """Retry transient failures (I/O, a flaky device) with exponential backoff. Errors that
-    cannot pass by waiting (a bad model path, invalid settings) fail at once."""
-    for attempt in range(retries + 1):
-        try:
-            return _render_batch(batch, device, safety_checker, compiled)
-        except (ModelLoadError, ValueError) as exc:
-            error = exc
-            break
-        except Exception as exc:
-            error = exc
-            if attempt < retries:
-                delay = retry_delay * 2**attempt
-                logger.warning(
-                    "batch of %d variant(s) failed (%s: %s); retry %d/%d in %.1fs",
-                    len(batch),
-                    exc.__class__.__name__,
-                    exc,
-                    attempt + 1,
-                    retries,
-                    delay,
-                )
-                time.sleep(delay)
-    logger.error("batch of %d variant(s) failed: %s: %s", len(batch), error.__class__.__name__, error)
-    context = _context(device, safety_checker)
-    return [(v, None, {**context, "status": "failed", "error": f"{error.__class__.__name__}: {error}"}) for v in batch]
-
-
-def _render_batch(
-    batch: list[Variant], device: str, safety_checker: bool, compiled: tuple[str, int] | None = None
-) -> list[Rendered]:
-    """Render one batch (and upscale it when configured); raises on failure (the caller
-    retries). Returns (variant, background or None, row values) per variant. ``compiled``:
-    (torch.compile mode, the batch size every forward pass is padded to)."""
-    first = batch[0]
-    started = time.perf_counter()
-    context = _context(device, safety_checker)
-    model = _model_for(first, device, safety_checker, context, compiled[0] if compiled else None)
-    context["render_width"], context["render_height"] = render_size(
-        AdFormat(first.format, first.width, first.height), model.native_side
-    )
-    with step("model inputs"):
-        inputs = [model_inputs(v, context["render_width"], context["render_height"], shared_assets()) for v in batch]
-    init_images = None if first.mode == "compose" else [image for image, _ in inputs]
-    masks = [mask for _, mask in inputs] if first.mode in ("inpaint", "replace", "expand") else None
-    output = render.generate(
-        model,
-        [v.prompt for v in batch],
-        [v.negative_prompt for v in batch],
-        [v.seed for v in batch],
-        context["render_width"],
-        context["render_height"],
-        first.steps,
-        first.guidance,
-        first.scheduler,
-        init_images,
-        masks,
-        first.strength,
-        shared_assets().image(first.style_image) if first.style_image else None,
-        compiled[1] if compiled else None,
-    )
-    upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
-    context["render_seconds"] = (time.perf_counter() - started) / len(batch)
-    return [
-        _result(v, pixels, flagged, context, upscaler) for v, pixels, flagged in zip(batch, output.pixels, output.nsfw)
-    ]
-
-
-_FLAGGED = "the checkpoint's safety checker flagged this image; it was not saved"
-
-
-def _result(variant: Variant, pixels, flagged: bool, context: dict, upscaler) -> Rendered:
-    """One variant's (variant, pixels or None, row values): blocked when the safety checker
-    flagged it, else its pixels, enlarged by the upscaler model when one is set and needed."""
-    if flagged:
-        return variant, None, {**context, "status": "blocked", "error": _FLAGGED}
-    resize_method = upscale.LANCZOS
-    if upscaler is not None:
-        image = Image.fromarray(pixels)
-        if upscale.needs_upscale(image, variant.width, variant.height):
-            with step("upscale"):
-                image = upscale.upscale(upscaler, image, variant.prompt, variant.seed, variant.upscaler_steps)
-            pixels, resize_method = np.asarray(image), upscaler.method
-    return variant, pixels, {**context, "status": "rendered", "resize_method": resize_method}
-
-
-def _model_for(
-    first: Variant, device: str, safety_checker: bool, context: dict, compile_mode: str | None = None
-) -> loading.LoadedModel:
-    """The batch's model (loaded once per process) with the batch's adapters set on it."""
-    model = loading.load_model(
-        loading.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker, compile_mode), device
-    )
-    context["torch_dtype"] = model.dtype
-    if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
-        context["safety_checker"] = "absent"
-    ip_adapter = (first.ip_adapter, first.ip_adapter_sha256) if first.ip_adapter else None
-    use_adapters(model, variant_loras(first), ip_adapter, first.style_scale)
-    return model
-
-
-def _screen_images(rendered: list[Rendered], policy) -> list[Rendered]:
-    """The content policy's image checks (image_policy.py) on each rendered image: a match
-    is ``blocked`` (with the checks' fingerprint, so a rerun keeps it) and its image dropped
-    here, before anything is written."""
-    if not policy.image_checkers:
-        return rendered
-    screened = []
-    for variant, image, values in rendered:
-        # user checkers are promised a PIL image (docs/policy): one per image, only here
-        found = check_image(policy.image_checkers, Image.fromarray(image), variant) if image is not None else None
-        if found is not None:
-            reason = f"content policy: {found.category} {found.term!r} in the image; it was not saved"
-            blocked = {
-                **found.columns(),
-                "policy_checks": policy.image_checks_id,
-                "status": "blocked",
-                "error": reason,
-            }
-            values, image = {**values, **blocked}, None
-        screened.append((variant, image, values))
-    return screened
-
-
-def _align(rendered: list[Rendered], clip_model: str, device: str) -> list[Rendered]:
-    """Prompt-alignment scores of the batch's generated scenes, in one CLIP pass."""
-    kept = [index for index, (_, image, _) in enumerate(rendered) if image is not None]
-    if not kept:
-        return rendered
-    scores = clip.clip_scores(
-        clip_model, device, [Image.fromarray(rendered[i][1]) for i in kept], [rendered[i][0].prompt for i in kept]
-    )
-    aligned = list(rendered)
-    for index, score in zip(kept, scores):
-        variant, image, values = rendered[index]
-        aligned[index] = (variant, image, {**values, **clip.alignment_columns(score)})
-    return aligned
 
 
 def write_manifest(plan_path: str | Path, shards: list[ShardResult], out_dir: str | Path) -> Summary:

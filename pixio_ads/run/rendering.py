@@ -1,0 +1,180 @@
+"""Rendering one batch: the model (loaded once per process, with the batch's adapters), its
+inputs, the pipeline call with retries, the safety checker's and the content policy's
+blocks, the upscaler, prompt alignment. Each variant comes out as (variant, pixels or None,
+row values); the shard loop (runner.py) hands them to finishing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+
+import numpy as np
+from PIL import Image
+
+from pixio_ads.campaign.adapters import variant_loras
+from pixio_ads.campaign.variants import Variant
+from pixio_ads.core.errors import ModelLoadError
+from pixio_ads.core.formats import AdFormat, render_size
+from pixio_ads.core.stepclock import step
+from pixio_ads.render import clip, loading, upscale
+from pixio_ads.render import pipelines as render
+from pixio_ads.render.adapters import use_adapters
+from pixio_ads.run.compose import model_inputs
+from pixio_ads.run.finishing import Rendered, shared_assets
+from pixio_ads.trust.image_policy import check_image
+
+logger = logging.getLogger(__name__)
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def context_values(device: str, safety_checker: bool) -> dict:
+    """The row values every variant of a batch shares: where and how it was rendered."""
+    return {
+        "device": device,
+        "worker": WORKER,
+        "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "safety_checker": "on" if safety_checker else "off",
+    }
+
+
+def render_batch_with_retries(batch, device, safety_checker, retries, retry_delay, compiled=None) -> list[Rendered]:
+    """Retry transient failures (I/O, a flaky device) with exponential backoff. Errors that
+    cannot pass by waiting (a bad model path, invalid settings) fail at once."""
+    for attempt in range(retries + 1):
+        try:
+            return _render_batch(batch, device, safety_checker, compiled)
+        except (ModelLoadError, ValueError) as exc:
+            error = exc
+            break
+        except Exception as exc:
+            error = exc
+            if attempt < retries:
+                delay = retry_delay * 2**attempt
+                logger.warning(
+                    "batch of %d variant(s) failed (%s: %s); retry %d/%d in %.1fs",
+                    len(batch),
+                    exc.__class__.__name__,
+                    exc,
+                    attempt + 1,
+                    retries,
+                    delay,
+                )
+                time.sleep(delay)
+    logger.error("batch of %d variant(s) failed: %s: %s", len(batch), error.__class__.__name__, error)
+    context = context_values(device, safety_checker)
+    return [(v, None, {**context, "status": "failed", "error": f"{error.__class__.__name__}: {error}"}) for v in batch]
+
+
+def _render_batch(
+    batch: list[Variant], device: str, safety_checker: bool, compiled: tuple[str, int] | None = None
+) -> list[Rendered]:
+    """Render one batch (and upscale it when configured); raises on failure (the caller
+    retries). Returns (variant, background or None, row values) per variant. ``compiled``:
+    (torch.compile mode, the batch size every forward pass is padded to)."""
+    first = batch[0]
+    started = time.perf_counter()
+    context = context_values(device, safety_checker)
+    model = _model_for(first, device, safety_checker, context, compiled[0] if compiled else None)
+    context["render_width"], context["render_height"] = render_size(
+        AdFormat(first.format, first.width, first.height), model.native_side
+    )
+    with step("model inputs"):
+        inputs = [model_inputs(v, context["render_width"], context["render_height"], shared_assets()) for v in batch]
+    init_images = None if first.mode == "compose" else [image for image, _ in inputs]
+    masks = [mask for _, mask in inputs] if first.mode in ("inpaint", "replace", "expand") else None
+    output = render.generate(
+        model,
+        [v.prompt for v in batch],
+        [v.negative_prompt for v in batch],
+        [v.seed for v in batch],
+        context["render_width"],
+        context["render_height"],
+        first.steps,
+        first.guidance,
+        first.scheduler,
+        init_images,
+        masks,
+        first.strength,
+        shared_assets().image(first.style_image) if first.style_image else None,
+        compiled[1] if compiled else None,
+    )
+    upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
+    context["render_seconds"] = (time.perf_counter() - started) / len(batch)
+    return [
+        _result(v, pixels, flagged, context, upscaler) for v, pixels, flagged in zip(batch, output.pixels, output.nsfw)
+    ]
+
+
+_FLAGGED = "the checkpoint's safety checker flagged this image; it was not saved"
+
+
+def _result(variant: Variant, pixels, flagged: bool, context: dict, upscaler) -> Rendered:
+    """One variant's (variant, pixels or None, row values): blocked when the safety checker
+    flagged it, else its pixels, enlarged by the upscaler model when one is set and needed."""
+    if flagged:
+        return variant, None, {**context, "status": "blocked", "error": _FLAGGED}
+    resize_method = upscale.LANCZOS
+    if upscaler is not None:
+        image = Image.fromarray(pixels)
+        if upscale.needs_upscale(image, variant.width, variant.height):
+            with step("upscale"):
+                image = upscale.upscale(upscaler, image, variant.prompt, variant.seed, variant.upscaler_steps)
+            pixels, resize_method = np.asarray(image), upscaler.method
+    return variant, pixels, {**context, "status": "rendered", "resize_method": resize_method}
+
+
+def _model_for(
+    first: Variant, device: str, safety_checker: bool, context: dict, compile_mode: str | None = None
+) -> loading.LoadedModel:
+    """The batch's model (loaded once per process) with the batch's adapters set on it."""
+    model = loading.load_model(
+        loading.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker, compile_mode), device
+    )
+    context["torch_dtype"] = model.dtype
+    if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
+        context["safety_checker"] = "absent"
+    ip_adapter = (first.ip_adapter, first.ip_adapter_sha256) if first.ip_adapter else None
+    use_adapters(model, variant_loras(first), ip_adapter, first.style_scale)
+    return model
+
+
+def screen_images(rendered: list[Rendered], policy) -> list[Rendered]:
+    """The content policy's image checks (image_policy.py) on each rendered image: a match
+    is ``blocked`` (with the checks' fingerprint, so a rerun keeps it) and its image dropped
+    here, before anything is written."""
+    if not policy.image_checkers:
+        return rendered
+    screened = []
+    for variant, image, values in rendered:
+        # user checkers are promised a PIL image (docs/policy): one per image, only here
+        found = check_image(policy.image_checkers, Image.fromarray(image), variant) if image is not None else None
+        if found is not None:
+            reason = f"content policy: {found.category} {found.term!r} in the image; it was not saved"
+            blocked = {
+                **found.columns(),
+                "policy_checks": policy.image_checks_id,
+                "status": "blocked",
+                "error": reason,
+            }
+            values, image = {**values, **blocked}, None
+        screened.append((variant, image, values))
+    return screened
+
+
+def align(rendered: list[Rendered], clip_model: str, device: str) -> list[Rendered]:
+    """Prompt-alignment scores of the batch's generated scenes, in one CLIP pass."""
+    kept = [index for index, (_, image, _) in enumerate(rendered) if image is not None]
+    if not kept:
+        return rendered
+    scores = clip.clip_scores(
+        clip_model, device, [Image.fromarray(rendered[i][1]) for i in kept], [rendered[i][0].prompt for i in kept]
+    )
+    aligned = list(rendered)
+    for index, score in zip(kept, scores):
+        variant, image, values = rendered[index]
+        aligned[index] = (variant, image, {**values, **clip.alignment_columns(score)})
+    return aligned
