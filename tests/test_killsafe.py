@@ -204,7 +204,8 @@ def start_deployment(api_url: str, out: Path) -> str:
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    parameters = {"campaign_path": str(EXAMPLE_CAMPAIGN), "out_dir": str(out), "rendering": {"steps": 8}}
+    # 24 steps: slow enough that a cancel or a kill lands mid-run (two shards render in turn)
+    parameters = {"campaign_path": str(EXAMPLE_CAMPAIGN), "out_dir": str(out), "rendering": {"steps": 24}}
     with temporary_settings({PREFECT_API_URL: api_url}):
         return str(run_deployment("generate-campaign/generate-campaign", parameters=parameters, timeout=0).id)
 
