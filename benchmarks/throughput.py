@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/throughput.py [--repeats 3] [--variants 200]
 
-The stand-in replaces only ``loading.load_model``/``render.generate``/``loading.select_device``:
+The stand-in replaces only ``loading.load_model``/``render.generate``/``loading.select_device``
+(and setting adapters, which it has none of):
 it returns pre-rendered 512 px scenes at a fixed rate of R images/s, sleeping (no CPU) as a
 GPU would, on a "cuda" device, so everything else is what a GPU run does: the Prefect flow
 (generate-campaign, in-process server), shards, batches of 4, the finishing pool at its
@@ -49,7 +50,7 @@ from pixio_ads.campaign.variants import expand  # noqa: E402
 from pixio_ads.core.stepclock import PIPELINE, step  # noqa: E402
 from pixio_ads.render import loading  # noqa: E402
 from pixio_ads.render import pipelines as render  # noqa: E402
-from pixio_ads.run import cores, finishing  # noqa: E402
+from pixio_ads.run import cores, finishing, rendering  # noqa: E402
 
 RATES = (2, 4, 8)
 SCENES = [synthetic.scene(seed) for seed in range(8)]
@@ -67,6 +68,7 @@ class StandInRenderer:
             dtype="fp16", native_side=512, pipeline=SimpleNamespace(safety_checker=None)
         )
         render.generate = self.generate
+        rendering.use_adapters = lambda *args, **kwargs: None  # the stand-in has no adapters
 
     def generate(self, model, prompts, negative_prompts, seeds, width, height, *args, **kwargs) -> render.RenderOutput:
         with step(PIPELINE):
