@@ -7,15 +7,17 @@
 #    4), and the bare loop compiled in each of $COMPILE_MODES (benchmarks/render.py);
 #    4 steps for sd21 (guidance 0, as SD-Turbo samples), 30 for sd15 and sdxl;
 # 3. per model, the whole flow (benchmarks/gpu_flow.py: 1080 px PNG creatives with product,
-#    brand kit, watermark and XMP), eager, and compiled for the models in $COMPILE_ARCHS;
-#    $VARIANTS_sd21 (1,024), $VARIANTS_sd15 (256), $VARIANTS_sdxl (64) variants, sized so the
-#    suite fits one device session; the render loop's step breakdown, gpu_busy_share, and
-#    a torch.profiler trace of sd21 under $OUT/trace;
+#    brand kit, watermark and XMP), eager, and compiled for the models in $COMPILE_ARCHS (sd21
+#    unless set); $VARIANTS_sd21 (1,024), $VARIANTS_sd15 (128), $VARIANTS_sdxl (32) variants,
+#    sized for a 15-minute device budget; the render loop's step breakdown, gpu_busy_share,
+#    and a torch.profiler trace of sd21 under $OUT/trace;
 # 4. finishing's cost per creative on this host's CPU (benchmarks/finish_costs.py);
 # 5. summary.txt: every figure as `name: value`, the ratios of issue 24 and the cores one
 #    GPU needs to be finished at the compiled SD-Turbo flow's rate.
-# ARCHS= and COMPILE_ARCHS= pick models (e.g. two calls: ARCHS=sd21, then ARCHS="sd15 sdxl";
-# the summary reads whatever $OUT holds). On an image with torch/transformers/accelerate but
+# ARCHS= and COMPILE_ARCHS= pick models. Not yet timed on a GPU as a whole; estimated from the
+# 2026-11-26 H100 figures, sd21 with compiling ~6 min, sd15 + sdxl ~5 min: run it as two calls
+# of the device tool, `ARCHS=sd21` then `ARCHS="sd15 sdxl"`, same $OUT (the summary reads
+# whatever $OUT holds). A smoke run (SMOKE=1, CPU, embedded models) took 5.2 min. On an image with torch/transformers/accelerate but
 # without this project's other dependencies, put their cp312 wheels on PYTHONPATH first;
 # prefect's server needs greenlet (sqlalchemy asyncio).
 # SMOKE=1 runs the same steps with the embedded tiny models on the CPU (checks the wiring).
@@ -30,7 +32,7 @@ mkdir -p "$OUT" "$MODELS"
 log() { echo "[$(date +%T)] $*"; }
 declare -A STEPS=([sd21]=4 [sd15]=30 [sdxl]=30) GUIDANCE=([sd21]=0 [sd15]=7.5 [sdxl]=5)
 declare -A IMAGES=([sd21]=16 [sd15]=8 [sdxl]=4)
-declare -A VARIANTS=([sd21]=${VARIANTS_sd21:-1024} [sd15]=${VARIANTS_sd15:-256} [sdxl]=${VARIANTS_sdxl:-64})
+declare -A VARIANTS=([sd21]=${VARIANTS_sd21:-1024} [sd15]=${VARIANTS_sd15:-128} [sdxl]=${VARIANTS_sdxl:-32})
 
 if [[ "${SMOKE:-}" == 1 ]]; then
   DEVICE=cpu; REPEATS=1; ARCHS=${ARCHS:-sd21 sdxl}; COMPILE_ARCHS=${COMPILE_ARCHS:-sd21}
@@ -38,7 +40,7 @@ if [[ "${SMOKE:-}" == 1 ]]; then
   declare -A MODEL=([sd21]=embedded:tiny-sd [sd15]=embedded:tiny-sd [sdxl]=embedded:tiny-sdxl)
   echo "gpu: none (SMOKE=1: embedded tiny models on the CPU)" | tee "$OUT/gpu.txt"
 else
-  DEVICE=cuda; REPEATS=2; ARCHS=${ARCHS:-sd21 sd15 sdxl}; COMPILE_ARCHS=${COMPILE_ARCHS:-sd21 sd15 sdxl}
+  DEVICE=cuda; REPEATS=2; ARCHS=${ARCHS:-sd21 sd15 sdxl}; COMPILE_ARCHS=${COMPILE_ARCHS:-sd21}
   declare -A MODEL=([sd21]=$MODELS/sd21 [sd15]=$MODELS/sd15 [sdxl]=$MODELS/sdxl)
   echo "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)" | tee "$OUT/gpu.txt"
   echo "cpu: $(nproc) cores" | tee -a "$OUT/gpu.txt"
