@@ -78,7 +78,8 @@ def _render_batch(
     first = batch[0]
     started = time.perf_counter()
     context = context_values(device, safety_checker)
-    model = _model_for(first, device, safety_checker, context, compiled[0] if compiled else None)
+    with step("model and adapters"):  # loaded (and compiled) once per process, adapters when they change
+        model = _model_for(first, device, safety_checker, context, compiled[0] if compiled else None)
     context["render_width"], context["render_height"] = render_size(
         AdFormat(first.format, first.width, first.height), model.native_side
     )
