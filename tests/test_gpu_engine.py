@@ -57,6 +57,34 @@ def test_a_parcel_carries_a_batch_through_shared_memory_and_its_block_is_reused(
         handoff.shared_memory.SharedMemory(name=parcel.block)
 
 
+def test_without_room_in_shared_memory_a_batch_is_pickled_instead(plan, tmp_path, monkeypatch):
+    """A container's small /dev/shm: pack declines, the batch is finished all the same."""
+    plan_path, variants = plan
+    monkeypatch.setattr(handoff, "has_room", lambda size, folder="/dev/shm": False)
+    monkeypatch.setattr(finishing, "_rings", [])  # a fresh ring, no block to reuse
+    sent = spy_on_parcels(monkeypatch)
+    rng = np.random.default_rng(4)
+    batch = [(v, rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8), {"status": "rendered"}) for v in variants[:2]]
+    finisher = finishing.Finisher(tmp_path / "out", None, workers=1)
+    rows = finisher.submit(batch) + finisher.close()
+    assert [row["status"] for row in rows] == ["rendered", "rendered"] and sent == [None]
+    monkeypatch.undo()
+    assert handoff.has_room(1) and not handoff.has_room(1 << 62)
+
+
+def spy_on_parcels(monkeypatch) -> list:
+    """The parcel (or None) of every batch a Finisher sends from now on."""
+    sent, real_start = [], finishing.Finisher._start
+
+    def spy(self, batch, attempt, parcel=None):
+        pending = real_start(self, batch, attempt, parcel)
+        sent.append(pending.parcel)
+        return pending
+
+    monkeypatch.setattr(finishing.Finisher, "_start", spy)
+    return sent
+
+
 def test_the_step_clock_sums_steps_and_the_busy_share_spans_overlapping_shards():
     clock = StepClock()
     with measuring(clock):
@@ -100,15 +128,7 @@ def test_a_shard_reports_its_steps_and_the_summary_its_gpu_busy_share(plan, tmp_
 def test_finishing_processes_get_the_pixels_through_shared_memory(plan, tmp_path, monkeypatch):
     """Process pools: the batch crosses as a parcel, never as pickled pixels."""
     plan_path, variants = plan
-    sent = []
-    real_start = finishing.Finisher._start
-
-    def spy(self, batch, attempt, parcel=None):
-        pending = real_start(self, batch, attempt, parcel)
-        sent.append(pending.parcel)
-        return pending
-
-    monkeypatch.setattr(finishing.Finisher, "_start", spy)
+    sent = spy_on_parcels(monkeypatch)
     rng = np.random.default_rng(2)
     batch = [(v, rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8), {"status": "rendered"}) for v in variants[:2]]
     finisher = finishing.Finisher(tmp_path / "out", None, workers=1)

@@ -244,7 +244,8 @@ class Finisher:
         if self.workers > 0:
             if parcel is None:
                 parcel = _ring().pack([_pixels(image) for _, image, _ in batch])
-            call = (finish_parcel, parcel, [(v, None, values) for v, _, values in batch])
+            if parcel is not None:  # else shared memory is short: the pixels go pickled
+                call = (finish_parcel, parcel, [(v, None, values) for v, _, values in batch])
         with _single_threaded_children():  # the pool starts its processes on submit
             try:
                 future = self._executor.submit(*call, self.out_dir, self.signer)

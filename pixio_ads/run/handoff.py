@@ -8,11 +8,14 @@ sends the finishing process only a :class:`Parcel`: the block's name and where e
 lies. The block goes back to the ring when the batch's rows come back (finishing.Finisher).
 
 Blocks are made by the render process and unlinked by it (``close``, at exit); if it is
-killed, Python's resource tracker, a separate process, unlinks them when it is gone.
+killed, Python's resource tracker, a separate process, unlinks them when it is gone. Where
+shared memory is short (a container's /dev/shm is 64 MB unless raised with --shm-size; a
+process writing past it is killed by SIGBUS), ``pack`` declines and the batch is pickled.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -43,9 +46,12 @@ class Ring:
         self._lent: dict[str, shared_memory.SharedMemory] = {}
         self._lock = threading.Lock()
 
-    def pack(self, images: list[np.ndarray | None]) -> Parcel:
+    def pack(self, images: list[np.ndarray | None]) -> Parcel | None:
+        """The images copied into a block, or None when shared memory has no room for them."""
         sizes = [image.nbytes if image is not None else 0 for image in images]
         block = self._take(max(1, sum(sizes)))
+        if block is None:
+            return None
         places, offset = [], 0
         for image, size in zip(images, sizes):
             if image is None:
@@ -71,12 +77,14 @@ class Ring:
             block.close()
             block.unlink()
 
-    def _take(self, size: int) -> shared_memory.SharedMemory:
+    def _take(self, size: int) -> shared_memory.SharedMemory | None:
         with self._lock:
             fitting = [block for block in self._free if block.size >= size]
             if fitting:
                 block = min(fitting, key=lambda b: b.size)
                 self._free.remove(block)
+            elif not has_room(size):
+                return None
             else:
                 if self._free:  # too small for this batch: replaced, so the ring does not grow
                     small = self._free.pop()
@@ -85,6 +93,16 @@ class Ring:
                 block = shared_memory.SharedMemory(create=True, size=size)
             self._lent[block.name] = block
             return block
+
+
+def has_room(size: int, folder: str = "/dev/shm") -> bool:
+    """Whether shared memory has twice ``size`` bytes free (a margin for the other blocks in
+    flight); True where there is no such folder to ask (the system sizes it itself)."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return True
+    return stats.f_bavail * stats.f_frsize >= 2 * size
 
 
 _attached: OrderedDict[str, shared_memory.SharedMemory] = OrderedDict()
