@@ -16,7 +16,7 @@ from pixio_ads.creative.composite import fit_cover
 from pixio_ads.render import loading
 from pixio_ads.render import pipelines as render
 from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID, embedded_model_path
-from pixio_ads.run import planning, runner
+from pixio_ads.run import planning, rendering, runner
 from pixio_ads.settings import RenderSettings
 
 PROMPTS = ["a red bottle", "a blue mug", "golden hour beach", "minimal studio backdrop"]
@@ -154,7 +154,7 @@ def test_transient_failures_are_retried_with_backoff(tmp_path, monkeypatch, capl
 
     monkeypatch.setattr(render, "generate", fails_twice)
     sleeps = []
-    monkeypatch.setattr(runner.time, "sleep", sleeps.append)
+    monkeypatch.setattr(rendering.time, "sleep", sleeps.append)
     result = runner.render_shard(plan.plan_path, plan.shards[0], tmp_path, "cpu", retries=2, retry_delay=1.5)
     assert result.rendered == 1 and len(calls) == 3
     assert sleeps == [1.5, 3.0]  # exponential backoff
@@ -163,7 +163,7 @@ def test_transient_failures_are_retried_with_backoff(tmp_path, monkeypatch, capl
 
 def test_bad_settings_fail_without_retrying(tmp_path, monkeypatch):
     plan = planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(steps=1), limit=1)
-    monkeypatch.setattr(runner.time, "sleep", lambda seconds: pytest.fail("should not wait"))
+    monkeypatch.setattr(rendering.time, "sleep", lambda seconds: pytest.fail("should not wait"))
 
     def invalid(*args, **kwargs):
         raise ValueError("`height` and `width` have to be divisible by 8")
