@@ -83,7 +83,7 @@ class Assets:
         """(RGBA product, cut-out method)."""
         mask = variant.product_mask or None
         return self._get(
-            ("product", variant.product_image, mask, variant.cutout),
+            ("product", *_product_key(variant)),
             lambda: cut_out(
                 self.image(variant.product_image), self.image(mask) if mask else None, mode=variant.cutout
             ),
@@ -95,15 +95,21 @@ class Assets:
     def placed(self, variant: Variant, box: Box) -> Image.Image:
         """The RGBA product scaled to ``box``: a campaign has many scenes per product and
         format, which all carry these pixels (a Lanczos resize each cost ~12 ms a creative)."""
-        key = ("placed", variant.product_image, variant.product_mask or None, variant.cutout, box)
-        return self._get_recent(key, lambda: scaled_product(self.product(variant)[0], box))
+        return self._get_recent(
+            ("placed", *_product_key(variant), box), lambda: scaled_product(self.product(variant)[0], box)
+        )
 
     def shade(self, variant: Variant, box: Box) -> Shade | None:
         """The product's shadows at ``box`` on the format's canvas (composite.shadow_shade),
         kept as the placed product is (~16 ms a creative to draw)."""
         size = (variant.width, variant.height)
-        key = ("shade", variant.product_image, variant.product_mask or None, variant.cutout, box, size, variant.shadow)
+        key = ("shade", *_product_key(variant), box, size, variant.shadow)
         return self._get_recent(key, lambda: shadow_shade(size, self.placed(variant, box), box, variant.shadow))
+
+
+def _product_key(variant: Variant) -> tuple:
+    """What selects a variant's cut-out product: its image, mask and cut-out mode."""
+    return variant.product_image, variant.product_mask or None, variant.cutout
 
 
 def placement(variant: Variant) -> Placement:
