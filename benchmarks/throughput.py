@@ -47,7 +47,7 @@ import synthetic  # noqa: E402
 
 from pixio_ads.campaign.spreadsheet import load_campaign  # noqa: E402
 from pixio_ads.campaign.variants import expand  # noqa: E402
-from pixio_ads.core.stepclock import PIPELINE, step  # noqa: E402
+from pixio_ads.core.stepclock import PIPELINE, WAITS, step  # noqa: E402
 from pixio_ads.render import loading  # noqa: E402
 from pixio_ads.render import pipelines as render  # noqa: E402
 from pixio_ads.run import cores, finishing, rendering  # noqa: E402
@@ -105,8 +105,7 @@ def delivered_rate(campaign: Path, out: Path, rate: float) -> tuple[float, dict]
     summary = generate_campaign(str(campaign), str(out), **from_options(safety_checker=False))
     seconds = time.perf_counter() - started
     assert summary.rendered_now == summary.total, summary.describe()
-    waits = (PIPELINE, "waiting for the other shard", "waiting for finishing", "shard end")
-    own = sum(value for name, value in summary.render_steps.items() if name not in waits)
+    own = sum(value for name, value in summary.render_steps.items() if name not in (PIPELINE, *WAITS))
     return summary.total / seconds, {"busy": summary.gpu_busy_share, "own_ms": 1000 * own / summary.total}
 
 

@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 PIPELINE = "pipeline"  # the diffusers call itself: the GPU's work
+# Steps where the render process waits rather than works (its own work leaves them out)
+WAIT_OTHER_SHARD, WAIT_FINISHING, SHARD_END = "waiting for the other shard", "waiting for finishing", "shard end"
+WAITS = (WAIT_OTHER_SHARD, WAIT_FINISHING, SHARD_END)
 _current: ContextVar[StepClock | None] = ContextVar("pixio_ads_step_clock", default=None)
 
 

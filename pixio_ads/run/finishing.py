@@ -44,7 +44,7 @@ from pixio_ads.campaign.adapters import adapter_summary
 from pixio_ads.campaign.variants import Variant
 from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.core.lifeline import end_processes, live, watch_parent
-from pixio_ads.core.stepclock import step
+from pixio_ads.core.stepclock import WAIT_FINISHING, step
 from pixio_ads.creative.scoring import overall
 from pixio_ads.outputs import report
 from pixio_ads.outputs.manifest import PLAN_SCHEMA, RESULT_COLUMNS
@@ -222,7 +222,7 @@ class Finisher:
         rows: list[dict] = []
         while self._pending and self._pending[0].future.done():
             rows += self._collect(self._pending.popleft())
-        with step("waiting for finishing"):  # finishing lags: rendering is held back here
+        with step(WAIT_FINISHING):  # finishing lags: rendering is held back here
             while len(self._pending) > self.queue:
                 rows += self._collect(self._pending.popleft())
         return rows

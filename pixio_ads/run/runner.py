@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from pixio_ads.campaign.variants import Variant
 from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS, Watchdog
-from pixio_ads.core.stepclock import PIPELINE, StepClock, busy_share, measuring, step
+from pixio_ads.core.stepclock import PIPELINE, SHARD_END, WAIT_OTHER_SHARD, StepClock, busy_share, measuring, step
 from pixio_ads.delivery.review import with_rank_and_review
 from pixio_ads.outputs.manifest import (
     PLAN_SCHEMA,
@@ -214,7 +214,7 @@ def _render_batches(batches, todo, rows, render_batch, align, policy, finisher, 
             with step("rows"):
                 rows.absorb(finished)
                 rows.flush_if_due()
-        with step("shard end"):
+        with step(SHARD_END):
             rows.absorb(finisher.close())
     finally:  # interrupted too (Ctrl-C, SIGTERM): the rows of finished images are kept for a rerun
         watchdog.stop()
@@ -228,7 +228,7 @@ def _render_batches(batches, todo, rows, render_batch, align, policy, finisher, 
 @contextmanager
 def _gpu_turn():
     """Hold RENDER_LOCK, timing the wait (the other shard in flight rendering)."""
-    with step("waiting for the other shard"):
+    with step(WAIT_OTHER_SHARD):
         RENDER_LOCK.acquire()
     try:
         yield
