@@ -98,3 +98,38 @@ def test_an_image_past_the_pixel_limit_is_a_validation_error_with_the_limit(camp
     (issue,) = caught.value.issues
     assert (issue.row, issue.column) == (2, "product_image")
     assert "3000x2000" in issue.message and "5 MP limit" in issue.message and "megapixels" in issue.fix
+
+
+# --- writing PNG (core/pngfile.py) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "LA"])
+def test_png_round_trips_pixels_and_its_text_chunks(mode):
+    """Pixels come back unchanged (converted only where PNG-through-OpenCV cannot keep the
+    mode), the iTXt chunk is read by Pillow, and every chunk's CRC checks out."""
+    from pixio_ads.core.pngfile import encode_png
+
+    rng = np.random.default_rng(3)
+    source = Image.fromarray(rng.integers(0, 256, (37, 53, 4), dtype=np.uint8), "RGBA").convert(mode)
+    text = '<x:xmpmeta xmlns:x="adobe:ns:meta/">ünïcode ✓</x:xmpmeta>'
+    data = encode_png(source, {"XML:com.adobe.xmp": text, "Comment": "two"})
+    Image.open(io.BytesIO(data)).verify()  # checks every chunk's CRC
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.text == {"XML:com.adobe.xmp": text, "Comment": "two"}
+    expected = {"P": "RGB", "LA": "RGBA"}.get(mode, mode)
+    assert decoded.mode == expected
+    assert np.array_equal(np.asarray(decoded), np.asarray(source.convert(expected)))
+
+
+def test_png_text_chunks_come_before_the_image_data():
+    from pixio_ads.core.pngfile import encode_png
+
+    data = encode_png(Image.new("RGB", (8, 8), "red"), {"XML:com.adobe.xmp": "x"})
+    assert data.index(b"IHDR") < data.index(b"iTXt") < data.index(b"IDAT")
+
+
+def test_a_file_that_is_not_png_gets_no_chunks():
+    from pixio_ads.core.pngfile import insert_chunks
+
+    with pytest.raises(ValueError, match="not a PNG"):
+        insert_chunks(b"GIF89a....", [])

@@ -17,14 +17,14 @@ from __future__ import annotations
 import io
 import logging
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from pixio_ads import __version__
+from pixio_ads.core.pngfile import encode_png
 from pixio_ads.trust.credentials import (
     GENERATOR,
     TRAINED_ALGORITHMIC_MEDIA,
@@ -38,11 +38,6 @@ from pixio_ads.trust.payload import (
 
 logger = logging.getLogger(__name__)
 
-# zlib's run-length strategy: after PNG's row filters a creative's pixels have few long
-# repeats for the default strategy's match search to find. On 15 creative-like images, files
-# 5% smaller than the default strategy's level 9 at 65% of its level 4's time (the level
-# barely matters to it); never larger on one (benchmarks/png_level.py, RESULTS.md).
-PNG_COMPRESS_LEVEL, PNG_STRATEGY = 4, zlib.Z_RLE
 _SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 
 
@@ -79,12 +74,10 @@ def xmp_packet(
 def encode_with_xmp(image: Image.Image, output_format: str, quality: int, xmp: bytes) -> bytes:
     """The file's bytes with the XMP packet embedded where readers look for it (JPEG APP1,
     PNG iTXt 'XML:com.adobe.xmp', WebP XMP chunk)."""
+    if output_format == "png":  # libpng's fast filters, zlib's run-length strategy (pngfile.py)
+        return encode_png(image, {"XML:com.adobe.xmp": xmp.decode("utf-8")})
     buffer = io.BytesIO()
-    if output_format == "png":
-        info = PngImagePlugin.PngInfo()
-        info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"), zip=False)
-        image.save(buffer, format="PNG", pnginfo=info, compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_STRATEGY)
-    elif output_format == "jpeg":
+    if output_format == "jpeg":
         image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True, progressive=True, xmp=xmp)
     else:
         image.save(buffer, format="WEBP", quality=quality, method=4, xmp=xmp)
