@@ -14,6 +14,7 @@ import pyarrow as pa
 from PIL import Image, ImageDraw, ImageFont
 
 from pixio_ads.core.fileio import atomic_write_bytes
+from pixio_ads.core.pngfile import encode_png
 from pixio_ads.creative.brand import DEFAULT_BODY_FONT
 from pixio_ads.outputs.manifest import STATUSES
 
@@ -97,9 +98,7 @@ def contact_sheet(table: pa.Table, out_dir: Path) -> tuple[Path, Path]:
         caption = f"{row['product_id']} · {row['format']}\n{row['audience']} · {row['style']} · #{row['seed_index']}"
         caption += f"\n{_standing(row)}"
         draw.multiline_text((x + 6, y + THUMB + 2), caption, fill="black", font=font, spacing=2)
-    buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG")
-    atomic_write_bytes(png_path, buffer.getvalue())
+    atomic_write_bytes(png_path, encode_png(sheet))  # Pillow's encoder took 3.3 s at 200 images
     atomic_write_bytes(html_path, (_html(rows) + "\n" + marker + "\n").encode("utf-8"))
     return png_path, html_path
 
