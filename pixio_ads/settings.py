@@ -44,6 +44,12 @@ class RenderSettings(_Settings):
     scheduler: str | None = Field(None, description="Sampler: " + ", ".join(SCHEDULER_NAMES) + ".")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) of the model.")
     dtype: str | None = Field(None, description="Weights precision: " + ", ".join(DTYPES) + ".")
+    vae: str | None = Field(
+        None,
+        description="VAE to decode with instead of the checkpoint's own: a diffusers AutoencoderKL folder, "
+        "a .safetensors file or a hub id. An fp16-safe SDXL VAE (madebyollin/sdxl-vae-fp16-fix) lets SDXL "
+        "decode in fp16 instead of float32.",
+    )
     upscaler: str | None = Field(
         None, description="Diffusers upscaler checkpoint for backgrounds smaller than their format. Default: Lanczos."
     )

@@ -121,3 +121,33 @@ def jpeg(image: Image.Image, quality: int = 85) -> Image.Image:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, "JPEG", quality=quality)
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def tiny_safety_checker(always_flag: bool | None):
+    """A real StableDiffusionSafetyChecker with tiny random weights and its image processor;
+    its concept thresholds are set so that every image is (or no image is) flagged; None:
+    left as built (tests set them)."""
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        text_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        ),
+        projection_dim=16,
+    )
+    checker = StableDiffusionSafetyChecker(config).eval()
+    if always_flag is not None:
+        threshold = -10.0 if always_flag else 10.0
+        checker.concept_embeds_weights.data.fill_(threshold)
+        checker.special_care_embeds_weights.data.fill_(threshold)
+    extractor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return checker, extractor

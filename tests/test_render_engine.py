@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from helpers import EXAMPLE_CAMPAIGN, good_row, write_csv
+from helpers import EXAMPLE_CAMPAIGN, good_row, tiny_safety_checker, write_csv
 
 from pixio_ads.campaign.spreadsheet import load_campaign
 from pixio_ads.campaign.variants import expand
@@ -137,39 +137,12 @@ def test_out_of_memory_at_batch_one_fails_the_variant(sd):
         render.generate(limited, ["a", "b"], ["", ""], [1, 2], SIZE, SIZE, 1, 7.5)
 
 
-def _tiny_safety_checker(always_flag: bool):
-    """A real StableDiffusionSafetyChecker with tiny random weights; its concept thresholds
-    are set so that every image is (or no image is) flagged."""
-    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
-    from transformers import CLIPConfig, CLIPImageProcessor
-
-    torch.manual_seed(0)
-    config = CLIPConfig(
-        text_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=4),
-        vision_config=dict(
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            image_size=32,
-            patch_size=8,
-        ),
-        projection_dim=16,
-    )
-    checker = StableDiffusionSafetyChecker(config).eval()
-    threshold = -10.0 if always_flag else 10.0
-    checker.concept_embeds_weights.data.fill_(threshold)
-    checker.special_care_embeds_weights.data.fill_(threshold)
-    extractor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    return checker, extractor
-
-
 @pytest.fixture(scope="module")
 def flagging_checkpoint(tmp_path_factory, sd):
     """The embedded model saved again with a safety checker that flags every image."""
     from diffusers import StableDiffusionPipeline
 
-    checker, extractor = _tiny_safety_checker(always_flag=True)
+    checker, extractor = tiny_safety_checker(always_flag=True)
     components = {
         name: getattr(sd.pipeline, name) for name in ("vae", "text_encoder", "tokenizer", "unet", "scheduler")
     }

@@ -132,6 +132,14 @@ _CORE_COLUMNS: tuple[Column, ...] = (
     ),
     Column("revision", False, "Hub revision (branch, tag or commit) of the model.", "main", parse=parsers.optional),
     Column(
+        "vae",
+        False,
+        "VAE override: a diffusers AutoencoderKL folder, .safetensors file or hub id (the CLI's --vae wins); "
+        "an fp16-safe SDXL VAE decodes SDXL in fp16.",
+        "madebyollin/sdxl-vae-fp16-fix",
+        parse=parsers.optional,
+    ),
+    Column(
         "dtype",
         False,
         "Weights precision: " + ", ".join(DTYPES) + " (auto = fp16 on CUDA, fp32 otherwise).",

@@ -83,6 +83,7 @@ class CampaignRow:
     guidance: float | None = None
     scheduler: str | None = None
     revision: str | None = None
+    vae: str | None = None
     dtype: str | None = None
     mode: str = "compose"
     strength: float = 1.0

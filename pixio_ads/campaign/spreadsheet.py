@@ -80,7 +80,7 @@ def read_records(path: str | Path):
 _FORMULA_PREFIX = re.compile(r"^[=+\-@\t\r]")
 _TEXT_COLUMNS = (
     "campaign_id", "product_id", "product_name", "product_image", "template", "audiences",
-    "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "dtype",
+    "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "vae", "dtype",
     "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
     "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
     "call_to_action", "deliverables", "cutout", "source_has_copy", "lora", "ip_adapter", *SETTING_COLUMNS,

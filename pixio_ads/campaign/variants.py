@@ -42,6 +42,7 @@ class Settings:
     scheduler: str
     steps: int
     guidance: float
+    vae: str = ""  # "" for the checkpoint's own
 
 
 # Not frozen: a frozen dataclass sets each of these fields through object.__setattr__, which
@@ -67,6 +68,7 @@ class Variant:
     model_id: str
     revision: str  # "" for the default branch / a local checkpoint
     dtype: str
+    vae: str  # "" for the checkpoint's own VAE
     scheduler: str
     steps: int
     guidance: float
@@ -126,7 +128,7 @@ class Variant:
     def batch_key(self) -> tuple:
         """Variants with equal keys can share one forward pass."""
         return (
-            self.model_id, self.revision, self.dtype, self.scheduler, self.width, self.height, self.steps,
+            self.model_id, self.revision, self.dtype, self.vae, self.scheduler, self.width, self.height, self.steps,
             self.guidance, self.upscaler, self.upscaler_steps, self.mode, self.strength,
             # a batch never mixes adapters: the pipeline runs with one set at a time
             self.lora, self.style_image, self.ip_adapter, self.style_scale,
@@ -171,6 +173,7 @@ def resolve_settings(row: CampaignRow, overrides: RenderSettings) -> Settings:
         scheduler=overrides.scheduler or row.scheduler or DEFAULT_SCHEDULER,
         steps=overrides.steps or row.steps or default_steps,
         guidance=default_guidance if guidance is None else float(guidance),
+        vae=overrides.vae or row.vae or "",
     )
 
 
@@ -271,8 +274,8 @@ class _Expansion:
             {},
             campaign_id=row.campaign_id, product_id=row.product_id, product_name=row.product_name, source_row=row.row,
             negative_prompt=row.negative_prompt, template_name=row.template, template_sha256=compiled.sha256,
-            model_id=settings.model, revision=settings.revision, dtype=settings.dtype, scheduler=settings.scheduler,
-            steps=settings.steps, guidance=settings.guidance, upscaler=self.upscaler, upscaler_steps=self.upscaler_steps,
+            model_id=settings.model, revision=settings.revision, dtype=settings.dtype, vae=settings.vae,
+            scheduler=settings.scheduler, steps=settings.steps, guidance=settings.guidance, upscaler=self.upscaler, upscaler_steps=self.upscaler_steps,
             headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
             deliverables=row.deliverables, cutout=row.cutout, min_product_fidelity=row.min_product_fidelity,
@@ -306,9 +309,10 @@ class _Expansion:
         language, headline, cta = (shared[_SLOT[name]] for name in ("language", "headline", "cta"))
         # English ids are those of campaigns from before languages: only other languages add one
         language_term = [language] if language != DEFAULT_LANGUAGE else []
+        # a VAE only where one is set: the ids of campaigns without one are kept
         render = _json_items(
             settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps, settings.guidance,
-            self.upscaler, self.upscaler_steps,
+            self.upscaler, self.upscaler_steps, *([f"vae={settings.vae}"] if settings.vae else []),
         )  # fmt: skip
         copy = _json_items(headline, cta, row.product_image_sha256, *hashed, *language_term)
         for fmt in row.formats:

@@ -21,8 +21,8 @@ logger = logging.getLogger(__name__)
 
 # 2: ad platform columns (platforms ... call_to_action), scores and review; 3: ad_settings;
 # 4: deliverables and the clean image's columns, language and copy options; 5: expand mode's
-# source_has_copy, LoRA adapters and the style reference image (adapters.py)
-SCHEMA_VERSION = "5"
+# source_has_copy, LoRA adapters and the style reference image (adapters.py); 6: vae
+SCHEMA_VERSION = "6"
 # Plan columns a version added, with the value older files read as (their variant ids are unchanged).
 ADDED_PLAN_COLUMNS = {
     "3": {"ad_settings": ""},
@@ -45,6 +45,7 @@ ADDED_PLAN_COLUMNS = {
         "ip_adapter_sha256": "",
         "style_scale": 0.0,
     },
+    "6": {"vae": ""},
 }
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
@@ -150,6 +151,7 @@ COLUMN_DOCS: dict[str, str] = {
     "model_id": "Checkpoint folder, file, hub id or embedded model.",
     "revision": "Hub revision (empty for local models).",
     "dtype": "Weights precision as requested (auto, fp16, bf16, fp32).",
+    "vae": "VAE the images were decoded with instead of the checkpoint's (empty: the checkpoint's own).",
     "scheduler": "Sampler (default = the checkpoint's own).",
     "steps": "Denoising steps.",
     "guidance": "Classifier-free guidance scale.",
@@ -308,7 +310,7 @@ def read_table(path: Path, schema: pa.Schema = MANIFEST_SCHEMA) -> pa.Table:
     return table.select(schema.names).cast(schema)
 
 
-_READABLE_VERSIONS = ("2", "3", "4")  # older versions this one upgrades on reading
+_READABLE_VERSIONS = ("2", "3", "4", "5")  # older versions this one upgrades on reading
 
 
 def _upgrade(table: pa.Table, version: str) -> pa.Table:

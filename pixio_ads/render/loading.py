@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pixio_ads.core.errors import ModelLoadError
 from pixio_ads.render.compiled import compile_pipeline
+from pixio_ads.render.streamline import streamline
 from pixio_ads.render.tiny_model import (
     BACKDROP_NOTE,
     EMBEDDED_MODEL_ID,
@@ -58,6 +59,7 @@ class ModelSpec:
     dtype: str = "auto"
     safety_checker: bool = True
     compile_mode: str | None = None  # torch.compile mode (compiled.py); None: eager
+    vae: str | None = None  # a VAE to decode with instead of the checkpoint's (load_vae)
 
 
 @dataclass(slots=True)
@@ -127,6 +129,7 @@ class LoadedModel:
             }[task]
             pipeline = auto.from_pipe(self.pipeline, **kwargs)
             pipeline.set_progress_bar_config(disable=True)
+            streamline(pipeline)
             self._by_scheduler[name, task] = pipeline
         return self._by_scheduler[name, task]
 
@@ -220,12 +223,39 @@ def _pipeline_from_source(source: str, spec: ModelSpec, torch_dtype):
         kwargs["revision"] = spec.revision
     if not spec.safety_checker:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
+    if spec.vae:
+        kwargs["vae"] = load_vae(spec.vae, torch_dtype)
     path = Path(source)
     if path.is_file():
         # Single-file checkpoints: diffusers maps them to a known architecture's config.
         pipeline_class = StableDiffusionXLPipeline if _is_sdxl_file(path) else StableDiffusionPipeline
         return pipeline_class.from_single_file(source, **kwargs)
     return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
+
+
+def load_vae(reference: str, torch_dtype):
+    """The AutoencoderKL to decode with instead of the checkpoint's own: a diffusers folder
+    (its config.json, or a checkpoint folder's vae/), a single .safetensors file, or a hub id
+    in the local cache. SDXL's own VAE overflows in fp16, so diffusers decodes it in float32
+    (``force_upcast``); an fp16-safe one (madebyollin/sdxl-vae-fp16-fix) decodes in fp16."""
+    from diffusers import AutoencoderKL
+
+    path = Path(reference).expanduser()
+    if not path.exists() and not _HUB_ID.match(reference):
+        raise ModelLoadError(f"VAE path {reference!r} does not exist (and it is not a hub id like 'org/name')")
+    try:
+        if path.is_file():
+            return AutoencoderKL.from_single_file(str(path), dtype=torch_dtype)
+        subfolder = "vae" if (path / "vae" / "config.json").is_file() else None
+        return AutoencoderKL.from_pretrained(
+            str(path) if path.exists() else reference, subfolder=subfolder, dtype=torch_dtype
+        )
+    except Exception as exc:  # OSError, ValueError, hub errors...
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        raise ModelLoadError(
+            f"cannot load VAE {reference!r}: {exc.__class__.__name__}: {first_line}. Pass a diffusers AutoencoderKL "
+            "folder (config.json and weights), a .safetensors file, or a hub id already in the local Hugging Face cache"
+        ) from None
 
 
 _LOADS = [0, 0.0]  # pipelines loaded by this process, and the seconds it took
@@ -269,6 +299,8 @@ def load_pipeline(model_id: str, loader, device: str):
     transformers_logging.disable_progress_bar()
     try:
         pipeline = loader(source)
+    except ModelLoadError:
+        raise
     except Exception as exc:  # OSError, ValueError, hub errors...
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         raise ModelLoadError(
@@ -300,9 +332,23 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
             native_side,
             ", SDXL" if is_sdxl else "",
         )
+        if dtype_name == "fp16" and getattr(pipeline.vae.config, "force_upcast", False):
+            logger.info(
+                "%s's VAE decodes in float32 (it overflows in fp16); an fp16-safe --vae decodes in fp16", spec.model_id
+            )
+        streamline(pipeline)
         if spec.compile_mode:
             compile_pipeline(pipeline, spec.compile_mode)
         return LoadedModel(spec, pipeline, device, dtype_name, native_side, is_sdxl)
 
-    key = ("text2image", spec.model_id, spec.revision, dtype_name, device, spec.safety_checker, spec.compile_mode)
+    key = (
+        "text2image",
+        spec.model_id,
+        spec.revision,
+        dtype_name,
+        device,
+        spec.safety_checker,
+        spec.compile_mode,
+        spec.vae,
+    )
     return cached(key, build)

@@ -133,7 +133,10 @@ def _model_for(
 ) -> loading.LoadedModel:
     """The batch's model (loaded once per process) with the batch's adapters set on it."""
     model = loading.load_model(
-        loading.ModelSpec(first.model_id, first.revision or None, first.dtype, safety_checker, compile_mode), device
+        loading.ModelSpec(
+            first.model_id, first.revision or None, first.dtype, safety_checker, compile_mode, first.vae or None
+        ),
+        device,
     )
     context["torch_dtype"] = model.dtype
     if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
