@@ -12,9 +12,13 @@ through the same ``from_pretrained`` path as a downloaded checkpoint:
 - sd21: Stable Diffusion 2.1 at 512 px, the SD-Turbo architecture. Heads of 64 channels,
   linear projections, cross-attention 1024 (~866M), OpenCLIP ViT-H text encoder (23 layers,
   ~340M), the SD VAE.
+  With SD 1.5's safety checker (a CLIP ViT-L/14 image encoder, ~304M, and its 224 px image
+  processor), as the released checkpoint ships it; its random concept thresholds flag nothing.
 - sdxl: SDXL base. UNet 320/640/1280 with transformer depths 1/2/10, cross-attention 2048,
   pooled text + size/crop time ids (~2.57B), CLIP ViT-L and OpenCLIP ViT-bigG (~695M) text
-  encoders, the SDXL VAE; 1024 px.
+  encoders, the SDXL VAE (force_upcast: decoded in float32); 1024 px. Also saved beside it,
+  as OUT/vae-fp16-safe: the same VAE marked fp16-safe (force_upcast off, as
+  madebyollin/sdxl-vae-fp16-fix is), for ``--vae`` (what decoding in fp16 costs).
 
 The tokenizer is the embedded model's offline CLIP BPE (no hub); the text encoders keep the
 real 49,408-token embedding tables. Weights are drawn on ``--device`` (a GPU builds SDXL in
@@ -39,7 +43,8 @@ VOCAB = 49408  # CLIP's BPE vocabulary: the size of the real embedding tables
 
 # Published parameter counts (diffusers/transformers models of the released checkpoints).
 PUBLISHED = {
-    "sd15": {"unet": 859_520_964, "vae": 83_653_863, "text_encoder": 123_060_480},
+    # the safety checker: ~304M, its released safety_checker/model.safetensors is 1.22 GB in fp32
+    "sd15": {"unet": 859_520_964, "vae": 83_653_863, "text_encoder": 123_060_480, "safety_checker": 304_000_000},
     "sd21": {"unet": 865_910_724, "vae": 83_653_863, "text_encoder": 340_387_840},
     "sdxl": {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480, "text_encoder_2": 694_659_840},
 }
@@ -142,13 +147,34 @@ def components(arch: str, tokenizer, device: str = "cpu") -> dict:
         parts["text_encoder"] = _text_encoder(encoders[0], tokenizer, with_projection=False)
         if len(encoders) == 2:
             parts["text_encoder_2"] = _text_encoder(encoders[1], tokenizer, with_projection=True)
+        if arch == "sd15":
+            parts["safety_checker"] = _safety_checker()
     parts["scheduler"] = _scheduler(arch)
     parts["tokenizer"] = tokenizer
     if arch == "sdxl":
         parts["tokenizer_2"] = tokenizer
+    elif arch == "sd15":
+        parts["feature_extractor"] = _image_processor()
     else:
         parts.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     return parts
+
+
+def _safety_checker():
+    """SD 1.5's safety checker: CLIP ViT-L/14 at 224 px, projection 768 (its config)."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig
+
+    vision = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16)
+    return StableDiffusionSafetyChecker(
+        CLIPConfig(vision_config=dict(**vision, image_size=224, patch_size=14), projection_dim=768)
+    ).eval()
+
+
+def _image_processor():
+    from transformers import CLIPImageProcessor
+
+    return CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
 
 
 def load_tokenizer(folder: Path):
@@ -181,6 +207,9 @@ def build(arch: str, out: Path, dtype: str = "fp16", device: str = "cpu") -> Pat
             part.to(torch_dtype)
     pipeline = (StableDiffusionXLPipeline if arch == "sdxl" else StableDiffusionPipeline)(**parts)
     pipeline.save_pretrained(out, safe_serialization=True)
+    if arch == "sdxl":
+        pipeline.vae.register_to_config(force_upcast=False)
+        pipeline.vae.save_pretrained(out / "vae-fp16-safe", safe_serialization=True)
     return out
 
 

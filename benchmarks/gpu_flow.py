@@ -2,7 +2,7 @@
 the render process's time goes.
 
     python benchmarks/gpu_flow.py --model FOLDER [--steps 4] [--variants 1024] [--device cuda]
-        [--compile] [--compile-mode MODE] [--trace DIR]
+        [--compile] [--compile-mode MODE] [--trace DIR] [--safety-checker] [--vae VAE]
 
 Square 1080x1080 PNG creatives (the example's product photos pasted, brand kit, copy, AI
 label, watermark, XMP) from the model's native-size scenes, through the Prefect flow
@@ -13,7 +13,9 @@ over its shards: what the render process did besides the pipeline call) and
 ``gpu_busy_share`` (pipeline-call seconds over the render span, stepclock.py), and ends with
 ``flow_images_per_second``; benchmarks/gpu_suite.sh divides it by render.py's figures.
 ``--trace DIR``: afterwards a 32-variant run under torch.profiler, its Chrome trace saved
-in DIR (open in https://ui.perfetto.dev).
+in DIR (open in https://ui.perfetto.dev). ``--safety-checker``: keep the checkpoint's safety
+checker on (off by default: SD-Turbo and SDXL ship none; SD 1.5 does); ``--vae``: decode with
+that VAE (an fp16-safe SDXL VAE, benchmarks/fullsize.py saves one beside SDXL).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--compile-mode", default=DEFAULT_COMPILE_MODE)
     parser.add_argument("--trace", type=Path)
+    parser.add_argument("--safety-checker", action="store_true")
+    parser.add_argument("--vae", default=None)
     args = parser.parse_args()
     from prefect.testing.utilities import prefect_test_harness
 
@@ -76,7 +80,10 @@ def main() -> None:
     from pixio_ads.settings import from_options
 
     device = loading.select_device(args.device)
-    options = dict(model=args.model, steps=args.steps, guidance=args.guidance, device=device, safety_checker=False)
+    options = dict(
+        model=args.model, steps=args.steps, guidance=args.guidance, device=device,
+        safety_checker=args.safety_checker, vae=args.vae,
+    )  # fmt: skip
     if args.compile:
         options.update(compile=True, compile_mode=args.compile_mode)
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
@@ -96,7 +103,8 @@ def main() -> None:
     assert summary.rendered_now == summary.total, summary.describe()
     print(
         f"model={args.model} device={device} steps={args.steps} variants={summary.total} "
-        f"finish_workers={cores.default_workers(device)} compile={args.compile_mode if args.compile else 'no'}"
+        f"finish_workers={cores.default_workers(device)} compile={args.compile_mode if args.compile else 'no'} "
+        f"safety_checker={'on' if args.safety_checker else 'off'} vae={args.vae or 'the checkpoint s'}"
     )
     print(f"warm-up (load{', compile' if args.compile else ''}, 8 variants): {warmup:.1f} s")
     print_steps(summary, summary.total)

@@ -8,14 +8,16 @@
 #    4 steps for sd21 (guidance 0, as SD-Turbo samples), 30 for sd15 and sdxl;
 # 3. per model, the whole flow (benchmarks/gpu_flow.py: 1080 px PNG creatives with product,
 #    brand kit, watermark and XMP), eager, and compiled for the models in $COMPILE_ARCHS (sd21
-#    unless set); $VARIANTS_sd21 (1,024), $VARIANTS_sd15 (128), $VARIANTS_sdxl (32) variants,
+#    unless set); sd15 with its safety checker on (as SD 1.5 ships), sdxl also with the
+#    fp16-safe VAE saved beside it (--vae, flow-sdxl-fp16vae.txt);
+#    $VARIANTS_sd21 (1,024), $VARIANTS_sd15 (128), $VARIANTS_sdxl (32) variants,
 #    sized for a 15-minute device budget; the render loop's step breakdown, gpu_busy_share,
 #    and a torch.profiler trace of sd21 under $OUT/trace;
 # 4. finishing's cost per creative on this host's CPU (benchmarks/finish_costs.py);
 # 5. summary.txt: every figure as `name: value`, the ratios of issue 24 and the cores one
 #    GPU needs to be finished at the compiled SD-Turbo flow's rate.
 # ARCHS= and COMPILE_ARCHS= pick models. Not yet timed on a GPU as a whole; estimated from the
-# 2026-11-26 H100 figures, sd21 with compiling ~6 min, sd15 + sdxl ~5 min: run it as two calls
+# 2026-11-26 H100 figures, sd21 with compiling ~6 min, sd15 + sdxl ~6 min: run it as two calls
 # of the device tool, `ARCHS=sd21` then `ARCHS="sd15 sdxl"`, same $OUT (the summary reads
 # whatever $OUT holds). A smoke run (SMOKE=1, CPU, embedded models) took 5.2 min. On an image with torch/transformers/accelerate but
 # without this project's other dependencies, put their cp312 wheels on PYTHONPATH first;
@@ -38,10 +40,14 @@ if [[ "${SMOKE:-}" == 1 ]]; then
   DEVICE=cpu; REPEATS=1; ARCHS=${ARCHS:-sd21 sdxl}; COMPILE_ARCHS=${COMPILE_ARCHS:-sd21}
   STEPS=([sd21]=1 [sd15]=1 [sdxl]=1); IMAGES=([sd21]=4 [sd15]=4 [sdxl]=2); VARIANTS=([sd21]=8 [sd15]=8 [sdxl]=8)
   declare -A MODEL=([sd21]=embedded:tiny-sd [sd15]=embedded:tiny-sd [sdxl]=embedded:tiny-sdxl)
+  FP16_VAE=$MODELS/tiny-sdxl-vae-fp16-safe  # the embedded SDXL's VAE marked fp16-safe, as fullsize.py does
+  "$PY" -c "from pixio_ads.render import loading; vae = loading.load_model('embedded:tiny-sdxl', 'cpu').pipeline.vae
+vae.register_to_config(force_upcast=False); vae.save_pretrained('$FP16_VAE')"
   echo "gpu: none (SMOKE=1: embedded tiny models on the CPU)" | tee "$OUT/gpu.txt"
 else
   DEVICE=cuda; REPEATS=2; ARCHS=${ARCHS:-sd21 sd15 sdxl}; COMPILE_ARCHS=${COMPILE_ARCHS:-sd21}
   declare -A MODEL=([sd21]=$MODELS/sd21 [sd15]=$MODELS/sd15 [sdxl]=$MODELS/sdxl)
+  FP16_VAE=$MODELS/sdxl/vae-fp16-safe
   echo "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)" | tee "$OUT/gpu.txt"
   echo "cpu: $(nproc) cores" | tee -a "$OUT/gpu.txt"
   for arch in $ARCHS; do
@@ -63,9 +69,14 @@ done
 for arch in $ARCHS; do
   flow=("$PY" benchmarks/gpu_flow.py --model "${MODEL[$arch]}" --device "$DEVICE" --steps "${STEPS[$arch]}"
         --guidance "${GUIDANCE[$arch]}" --variants "${VARIANTS[$arch]}")
+  [[ $arch == sd15 ]] && flow+=(--safety-checker)
   trace=(); [[ $arch == sd21 ]] && trace=(--trace "$OUT/trace")
   log "flow on $arch, eager: ${VARIANTS[$arch]} variants"
   "${flow[@]}" "${trace[@]}" 2>&1 | quiet | tee "$OUT/flow-$arch.txt"
+  if [[ $arch == sdxl ]]; then
+    log "flow on sdxl, eager, fp16-safe VAE"
+    "${flow[@]}" --vae "$FP16_VAE" 2>&1 | quiet | tee "$OUT/flow-sdxl-fp16vae.txt"
+  fi
   if compiles "$arch"; then
     mode=${COMPILE_MODES%% *}
     log "flow on $arch, compiled ($mode)"

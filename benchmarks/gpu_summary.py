@@ -3,10 +3,11 @@
 
     python benchmarks/gpu_summary.py OUT
 
-Reads render-ARCH.txt (benchmarks/render.py), flow-ARCH.txt and flow-ARCH-compiled.txt
-(benchmarks/gpu_flow.py) and finish.txt (benchmarks/finish_costs.py) for whichever models
-the folder has. ``gpu_flow_over_bare_ratio_ARCH``: the flow's images/s (compiled when it was
-run compiled) over the bare eager loop's at batch 4; ``finishing_cores_per_gpu``: the CPU
+Reads render-ARCH.txt (benchmarks/render.py), flow-ARCH.txt, flow-ARCH-compiled.txt and
+flow-ARCH-fp16vae.txt (benchmarks/gpu_flow.py) and finish.txt (benchmarks/finish_costs.py)
+for whichever models the folder has. ``gpu_flow_over_bare_ratio_ARCH``: the fastest of the
+model's flows (eager, compiled, fp16-safe VAE) over the bare eager loop's images/s at batch 4;
+``gpu_flow_images_per_second_sdxl``: the fastest SDXL flow; ``finishing_cores_per_gpu``: the CPU
 cores that finish creatives as fast as the fastest SD-Turbo flow renders, plus one for the
 render process.
 """
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 ARCHS = ("sd21", "sd15", "sdxl")
+FLOWS = {"eager": "", "compiled": "-compiled", "fp16vae": "-fp16vae"}  # gpu_flow.py runs: label, file suffix
 
 
 def values(path: Path) -> dict[str, float]:
@@ -28,22 +30,22 @@ def values(path: Path) -> dict[str, float]:
 
 
 def arch_figures(out: Path, arch: str) -> dict[str, float]:
-    render, flow, compiled = (
-        values(out / f"{name}.txt") for name in (f"render-{arch}", f"flow-{arch}", f"flow-{arch}-compiled")
-    )
+    render = values(out / f"render-{arch}.txt")
+    flows = {label: values(out / f"flow-{arch}{suffix}.txt") for label, suffix in FLOWS.items()}
     figures = {
         f"{arch}_{key}": value for key, value in render.items() if key.startswith(("images_per_second", "compile"))
     }
     figures[f"{arch}_render_over_bare_ratio"] = render.get("render_over_bare_ratio", math.nan)
     bare = render.get("images_per_second_bare_batch4", math.nan)
-    for label, run in (("eager", flow), ("compiled", compiled)):
+    for label, run in flows.items():
         if run:
             figures[f"{arch}_flow_{label}_images_per_second"] = run["flow_images_per_second"]
             figures[f"{arch}_flow_{label}_gpu_busy_share"] = run["gpu_busy_share"]
             figures[f"{arch}_flow_{label}_render_loop_ms_besides_pipeline"] = run[
                 "render_loop_ms_per_image_besides_pipeline"
             ]
-    best = (compiled or flow).get("flow_images_per_second", math.nan)
+    best = max((run["flow_images_per_second"] for run in flows.values() if run), default=math.nan)
+    figures[f"gpu_flow_images_per_second_{arch}"] = best
     figures[f"gpu_flow_over_bare_ratio_{arch}"] = best / bare
     return figures
 
@@ -59,9 +61,7 @@ def main() -> None:
     modes = [key.removeprefix("compiled_over_eager_ratio_") for key in sd21 if key.startswith("compiled_over_eager")]
     if modes:
         figures["gpu_compiled_over_eager_ratio"] = max(sd21[f"compiled_over_eager_ratio_{mode}"] for mode in modes)
-    sdturbo = max(
-        figures.get("sd21_flow_compiled_images_per_second", 0), figures.get("sd21_flow_eager_images_per_second", 0)
-    )
+    sdturbo = figures.get("gpu_flow_images_per_second_sd21", 0)
     figures["gpu_flow_images_per_second_sdturbo"] = sdturbo
     shares = [value for key, value in figures.items() if key.endswith("gpu_busy_share")]
     figures["gpu_busy_share"] = min(shares) if shares else math.nan
@@ -71,7 +71,7 @@ def main() -> None:
     finish_ms = values(out / "finish.txt").get("finish_ms_per_image", math.nan)
     figures["finish_ms_per_image_host"] = finish_ms
     figures["finishing_cores_per_gpu"] = (
-        math.ceil(sdturbo * finish_ms / 1000) + 1 if sdturbo and finish_ms == finish_ms else math.nan
+        math.ceil(sdturbo * finish_ms / 1000) + 1 if not math.isnan(sdturbo * finish_ms) and sdturbo else math.nan
     )
     for name, value in figures.items():
         print(f"{name}: {value:.3f}")

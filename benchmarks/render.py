@@ -4,7 +4,9 @@
     .venv/bin/python benchmarks/render.py --model /models/sd15 --device cuda
 
 "Ours" is ``pixio_ads.render.pipelines.generate`` (compel encoding, one generator per image,
-length-grouped batches); "bare" calls the pipeline with plain prompt strings. Both run
+length-grouped batches); "bare" calls diffusers' pipeline as it comes (plain prompt strings,
+PIL output, its own safety-checker input and timestep search: streamline.as_diffusers_does),
+sharing the same modules. Both run
 on the same loaded weights, alternating, best of ``--repeats``. Ends with
 ``render_over_bare_ratio`` = our throughput / bare throughput at the device's default
 batch size (goal >= 0.95).
@@ -26,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pixio_ads.render import loading  # noqa: E402
 from pixio_ads.render import pipelines as render  # noqa: E402
+from pixio_ads.render.streamline import as_diffusers_does  # noqa: E402
 from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
 
 PROMPTS = [
@@ -39,12 +42,13 @@ SEEDS = list(range(1000, 1016))
 def bare_loop(model: loading.LoadedModel, batch_size: int, size: int, steps: int, guidance: float) -> float:
     import torch
 
+    pipeline = as_diffusers_does(model.pipeline)  # not streamline.py's changes: diffusers as it comes
     started = time.perf_counter()
     for start in range(0, len(PROMPTS), batch_size):
         prompts, seeds = PROMPTS[start : start + batch_size], SEEDS[start : start + batch_size]
         generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
         with torch.inference_mode():
-            model.pipeline(
+            pipeline(
                 prompt=prompts,
                 width=size,
                 height=size,

@@ -22,11 +22,13 @@ Applied to every pipeline a process creates (loading.py), eager or compiled:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import types
 
 _RESAMPLE_BICUBIC = 3  # PIL.Image.Resampling.BICUBIC, what CLIP's processor resizes with
+_HOOKED = "_pixio_begins_at_zero"
 
 
 def streamline(pipeline) -> None:
@@ -41,7 +43,7 @@ def streamline(pipeline) -> None:
 
 def begin_at_first_timestep(scheduler) -> None:
     """After each ``set_timesteps``, the begin index 0 (see the module's docstring)."""
-    if not hasattr(scheduler, "set_begin_index") or getattr(scheduler, "_pixio_begins_at_zero", False):
+    if not hasattr(scheduler, "set_begin_index") or getattr(scheduler, _HOOKED, False):
         return
     original = scheduler.set_timesteps
 
@@ -52,7 +54,19 @@ def begin_at_first_timestep(scheduler) -> None:
         return result
 
     scheduler.set_timesteps = set_timesteps
-    scheduler._pixio_begins_at_zero = True
+    setattr(scheduler, _HOOKED, True)
+
+
+def as_diffusers_does(pipeline):
+    """A pipeline sharing ``pipeline``'s modules that behaves as diffusers' own (the PIL
+    round trip, the timestep search): the benchmarks' bare loop and the tests' reference.
+    Its scheduler is a copy (``from_config`` would lose what the pipeline set in its config)."""
+    scheduler = copy.deepcopy(pipeline.scheduler)
+    for hooked in ("set_timesteps", _HOOKED):
+        scheduler.__dict__.pop(hooked, None)
+    plain = type(pipeline).from_pipe(pipeline, scheduler=scheduler)
+    plain.set_progress_bar_config(disable=True)
+    return plain
 
 
 def processor_supported(processor) -> bool:
