@@ -251,11 +251,14 @@ def load_vae(reference: str, torch_dtype):
             str(path) if path.exists() else reference, subfolder=subfolder, dtype=torch_dtype
         )
     except Exception as exc:  # OSError, ValueError, hub errors...
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
-        raise ModelLoadError(
-            f"cannot load VAE {reference!r}: {exc.__class__.__name__}: {first_line}. Pass a diffusers AutoencoderKL "
-            "folder (config.json and weights), a .safetensors file, or a hub id already in the local Hugging Face cache"
-        ) from None
+        fix = "Pass a diffusers AutoencoderKL folder (config.json and weights), a .safetensors file, or a hub id"
+        raise _load_failure(f"VAE {reference!r}", exc, fix + " already in the local Hugging Face cache") from None
+
+
+def _load_failure(what: str, exc: Exception, fix: str) -> ModelLoadError:
+    """A loader's exception as an error naming what could not be loaded, why (its first line) and the fix."""
+    first_line = str(exc).splitlines()[0] if str(exc) else ""
+    return ModelLoadError(f"cannot load {what}: {exc.__class__.__name__}: {first_line}. {fix}")
 
 
 _LOADS = [0, 0.0]  # pipelines loaded by this process, and the seconds it took
@@ -302,11 +305,8 @@ def load_pipeline(model_id: str, loader, device: str):
     except ModelLoadError:
         raise
     except Exception as exc:  # OSError, ValueError, hub errors...
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
-        raise ModelLoadError(
-            f"cannot load model {model_id!r}: {exc.__class__.__name__}: {first_line}. "
-            "Pass a local diffusers checkpoint folder, a .safetensors file, or a hub id already in the local Hugging Face cache"
-        ) from None
+        fix = "Pass a local diffusers checkpoint folder, a .safetensors file, or a hub id"
+        raise _load_failure(f"model {model_id!r}", exc, fix + " already in the local Hugging Face cache") from None
     pipeline = pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline
