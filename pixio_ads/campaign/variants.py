@@ -308,9 +308,9 @@ class _Expansion:
     def _add_formats(self, row: CampaignRow, compiled, settings: Settings, hashed: list, seeds, shared: list) -> None:
         """One combination of audience, style, language and copy option, in every format."""
         language, headline, cta = (shared[_SLOT[name]] for name in ("language", "headline", "cta"))
-        # English ids are those of campaigns from before languages: only other languages add one
+        # ids stay those of campaigns from before languages and VAEs: only a language other than
+        # English and a VAE that is set add a term
         language_term = [language] if language != DEFAULT_LANGUAGE else []
-        # a VAE only where one is set: the ids of campaigns without one are kept
         render = _json_items(
             settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps, settings.guidance,
             self.upscaler, self.upscaler_steps, *([f"vae={settings.vae}"] if settings.vae else []),
