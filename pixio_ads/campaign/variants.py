@@ -308,8 +308,7 @@ class _Expansion:
     def _add_formats(self, row: CampaignRow, compiled, settings: Settings, hashed: list, seeds, shared: list) -> None:
         """One combination of audience, style, language and copy option, in every format."""
         language, headline, cta = (shared[_SLOT[name]] for name in ("language", "headline", "cta"))
-        # ids stay those of campaigns from before languages and VAEs: only a language other than
-        # English and a VAE that is set add a term
+        # ids kept from before languages and VAEs: only a non-English language and a set VAE add a term
         language_term = [language] if language != DEFAULT_LANGUAGE else []
         render = _json_items(
             settings.model, settings.revision, settings.dtype, settings.scheduler, settings.steps, settings.guidance,
