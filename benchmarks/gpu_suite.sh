@@ -51,7 +51,7 @@ else
   echo "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)" | tee "$OUT/gpu.txt"
   echo "cpu: $(nproc) cores" | tee -a "$OUT/gpu.txt"
   for arch in $ARCHS; do
-    [[ -f "${MODEL[$arch]}/model_index.json" ]] && continue
+    [[ -f "${MODEL[$arch]}/model_index.json" && ( $arch != sdxl || -f "$FP16_VAE/config.json" ) ]] && continue
     log "building $arch"
     "$PY" benchmarks/fullsize.py --arch "$arch" "${MODEL[$arch]}" --dtype fp16 --device cuda | tee "$OUT/build-$arch.txt"
   done
