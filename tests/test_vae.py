@@ -53,9 +53,16 @@ def test_a_checkpoint_folders_vae_subfolder_is_found(other_vae, tmp_path):
     assert vae.config.force_upcast is False
 
 
-def test_a_missing_or_broken_vae_is_named(tmp_path):
+def test_a_missing_or_broken_vae_is_named(tmp_path, campaign_dir):
     with pytest.raises(ModelLoadError, match=r"VAE path '/nowhere/vae' does not exist"):
         loading.load_model(loading.ModelSpec(EMBEDDED_MODEL_ID, vae="/nowhere/vae"), "cpu")
+    with pytest.raises(ModelLoadError, match=r"VAE path '/nowhere/vae' does not exist"):  # before any rendering
+        planning.plan_campaign(write_csv(campaign_dir, [good_row(vae="/nowhere/vae")]), tmp_path / "out")
+    with pytest.raises(ModelLoadError, match=r"VAE folder .* has no config.json"):
+        loading.resolve_vae(str(tmp_path))
+    (tmp_path / "vae.bin").write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match=r"VAE file .*vae.bin' is not a .safetensors or .ckpt file"):
+        loading.resolve_vae(str(tmp_path / "vae.bin"))
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not safetensors")
     with pytest.raises(ModelLoadError, match=r"cannot load VAE .*broken.safetensors"):

@@ -180,7 +180,7 @@ def resolve_source(model_id: str) -> str:
     checkpoint folder or single file, or a hub id. Raises ModelLoadError naming a bad path."""
     if model_id in EMBEDDED_MODELS:
         return str(ensure_embedded_model(model_id))
-    path = Path(model_id).expanduser()
+    path = _local_or_hub_id(model_id, "model")
     if path.exists():
         if path.is_dir() and not (path / "model_index.json").is_file():
             raise ModelLoadError(
@@ -189,9 +189,27 @@ def resolve_source(model_id: str) -> str:
         if path.is_file() and path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
             raise ModelLoadError(f"model file {model_id!r} is not a {' or '.join(SINGLE_FILE_SUFFIXES)} checkpoint")
         return str(path)
-    if not _HUB_ID.match(model_id):
-        raise ModelLoadError(f"model path {model_id!r} does not exist (and it is not a hub id like 'org/name')")
     return model_id
+
+
+def resolve_vae(reference: str) -> str:
+    """What AutoencoderKL loads for ``--vae``: a folder with config.json (or a checkpoint folder
+    with vae/), a single .safetensors/.ckpt file, or a hub id. Raises ModelLoadError naming a
+    bad path (planning calls it, so a bad VAE fails before any rendering)."""
+    path = _local_or_hub_id(reference, "VAE")
+    if path.is_dir() and not any((path / sub / "config.json").is_file() for sub in ("", "vae")):
+        raise ModelLoadError(f"VAE folder {reference!r} has no config.json: point --vae at an AutoencoderKL folder")
+    if path.is_file() and path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
+        raise ModelLoadError(f"VAE file {reference!r} is not a {' or '.join(SINGLE_FILE_SUFFIXES)} file")
+    return str(path) if path.exists() else reference
+
+
+def _local_or_hub_id(reference: str, what: str) -> Path:
+    """``reference`` as a local path; one that does not exist must look like a hub id."""
+    path = Path(reference).expanduser()
+    if not path.exists() and not _HUB_ID.match(reference):
+        raise ModelLoadError(f"{what} path {reference!r} does not exist (and it is not a hub id like 'org/name')")
+    return path
 
 
 def torch_dtype_for(dtype: str, device: str):
@@ -240,25 +258,27 @@ def load_vae(reference: str, torch_dtype):
     (``force_upcast``); an fp16-safe one (madebyollin/sdxl-vae-fp16-fix) decodes in fp16."""
     from diffusers import AutoencoderKL
 
-    path = Path(reference).expanduser()
-    if not path.exists() and not _HUB_ID.match(reference):
-        raise ModelLoadError(f"VAE path {reference!r} does not exist (and it is not a hub id like 'org/name')")
+    source = resolve_vae(reference)
+    path = Path(source)
     try:
         if path.is_file():
-            return AutoencoderKL.from_single_file(str(path), dtype=torch_dtype)
+            return AutoencoderKL.from_single_file(source, dtype=torch_dtype)
         subfolder = "vae" if (path / "vae" / "config.json").is_file() else None
-        return AutoencoderKL.from_pretrained(
-            str(path) if path.exists() else reference, subfolder=subfolder, dtype=torch_dtype
-        )
+        return AutoencoderKL.from_pretrained(source, subfolder=subfolder, dtype=torch_dtype)
     except Exception as exc:  # OSError, ValueError, hub errors...
-        fix = "Pass a diffusers AutoencoderKL folder (config.json and weights), a .safetensors file, or a hub id"
-        raise _load_failure(f"VAE {reference!r}", exc, fix + " already in the local Hugging Face cache") from None
+        raise _load_failure(
+            f"VAE {reference!r}", exc, "a diffusers AutoencoderKL folder, a .safetensors file"
+        ) from None
 
 
-def _load_failure(what: str, exc: Exception, fix: str) -> ModelLoadError:
-    """A loader's exception as an error naming what could not be loaded, why (its first line) and the fix."""
+def _load_failure(what: str, exc: Exception, accepted: str) -> ModelLoadError:
+    """A loader's exception as an error naming what could not be loaded, why (its first line)
+    and what to pass instead (``accepted``, or a hub id in the local cache)."""
     first_line = str(exc).splitlines()[0] if str(exc) else ""
-    return ModelLoadError(f"cannot load {what}: {exc.__class__.__name__}: {first_line}. {fix}")
+    return ModelLoadError(
+        f"cannot load {what}: {exc.__class__.__name__}: {first_line}. "
+        f"Pass {accepted}, or a hub id already in the local Hugging Face cache"
+    )
 
 
 _LOADS = [0, 0.0]  # pipelines loaded by this process, and the seconds it took
@@ -305,8 +325,9 @@ def load_pipeline(model_id: str, loader, device: str):
     except ModelLoadError:
         raise
     except Exception as exc:  # OSError, ValueError, hub errors...
-        fix = "Pass a local diffusers checkpoint folder, a .safetensors file, or a hub id"
-        raise _load_failure(f"model {model_id!r}", exc, fix + " already in the local Hugging Face cache") from None
+        raise _load_failure(
+            f"model {model_id!r}", exc, "a local diffusers checkpoint folder, a .safetensors file"
+        ) from None
     pipeline = pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline

@@ -192,9 +192,11 @@ def _seed_shards(out_dir: Path, shards: list[list[str]], earlier: dict[str, dict
 
 
 def check_models(variants: list[Variant]) -> None:
-    """Fail before any rendering when a variant's model or upscaler path does not exist."""
+    """Fail before any rendering when a variant's model, upscaler or VAE path does not exist."""
     for model_id in sorted({v.model_id for v in variants} | {v.upscaler for v in variants if v.upscaler}):
         loading.resolve_source(model_id)
+    for vae in sorted({v.vae for v in variants if v.vae}):
+        loading.resolve_vae(vae)
 
 
 def default_shard_size(device: str) -> int:
