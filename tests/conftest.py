@@ -13,6 +13,16 @@ from PIL import Image
 SESSION_MARK = "PIXIO_ADS_TEST_SESSION"
 
 
+def pytest_runtest_setup(item):
+    """Optional system packages a test needs (``@pytest.mark.needs("noto")``): skipped with the
+    command that installs them where missing, a failure under CI (tests/optional.py)."""
+    from optional import require
+
+    for mark in item.iter_markers("needs"):
+        for name in mark.args:
+            require(name)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_process_left_behind():
     """Fail the suite when a test leaves a process running. Every process the tests start

@@ -22,8 +22,7 @@ from pixio_ads.creative.overlay import overlay_copy
 from pixio_ads.creative.textfit import fit_text
 
 EMOJI_FONT = system_emoji_font()
-# `make install-system` installs fonts-noto-color-emoji (CI runs it); elsewhere these skip.
-needs_font = pytest.mark.skipif(EMOJI_FONT is None, reason="no colour emoji font: apt install fonts-noto-color-emoji")
+needs_font = pytest.mark.needs("emoji-font")
 
 
 def runs(text: str) -> list[tuple[str, bool]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -21,6 +20,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO
+from optional import CHROMIUM
 from servers import BIN, api_post, prefect_server, s3_server, stop, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -206,10 +206,7 @@ def flow_runs(api: str, flow: str) -> list[dict]:
     return api_post(api, "/flow_runs/filter", body)
 
 
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make install-system)")
+@pytest.mark.needs("chromium")
 def test_a_run_suspended_for_review_frees_its_worker_and_review_done_in_a_browser_resumes_it(fleet, tmp_path):
     from playwright.sync_api import sync_playwright
     from servers import free_port

@@ -57,6 +57,17 @@ def test_a_parcel_carries_a_batch_through_shared_memory_and_its_block_is_reused(
         handoff.shared_memory.SharedMemory(name=parcel.block)
 
 
+def test_a_block_unlinked_by_another_process_does_not_break_closing_the_ring():
+    """Before Python 3.13 a process that attached a block with its own resource tracker unlinks
+    it when it exits; the render process's close at exit must still end cleanly."""
+    ring = handoff.Ring()
+    parcel = ring.pack([np.zeros((4, 4, 3), np.uint8)])
+    elsewhere = handoff.shared_memory.SharedMemory(name=parcel.block)
+    elsewhere.close()
+    elsewhere.unlink()
+    ring.close()
+
+
 def test_without_room_in_shared_memory_a_batch_is_pickled_instead(plan, tmp_path, monkeypatch):
     """A container's small /dev/shm: pack declines, the batch is finished all the same."""
     plan_path, variants = plan

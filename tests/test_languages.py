@@ -21,9 +21,9 @@ from pixio_ads.core.errors import ValidationError
 from pixio_ads.core.formats import NAMED_FORMATS
 from pixio_ads.creative.brand import DEFAULT_BRAND, load_brand_kit
 from pixio_ads.creative.labels import LABELS, label_for
-from pixio_ads.creative.linebreak import break_units, has_dictionary_breaks
+from pixio_ads.creative.linebreak import break_units
 from pixio_ads.creative.overlay import copy_fonts, label_text, layout_for, overlay_copy
-from pixio_ads.creative.scripts import is_rtl, scripts_in, system_font
+from pixio_ads.creative.scripts import is_rtl, scripts_in
 from pixio_ads.creative.textfit import fit_text
 from pixio_ads.creative.typeface import choose_font, font_coverage
 from pixio_ads.trust.provenance import disclose
@@ -40,10 +40,7 @@ SAMPLES = {
     "el": "Το πρωινό σας, πιο αργά και πιο ζεστό",
     "de": "Donaudampfschifffahrtsgesellschaftskapitänsmützenkaffeebecher",
 }
-needs_noto = pytest.mark.skipif(
-    not (system_font("han", True, "ja") and system_font("thai", True) and system_font("devanagari", True)),
-    reason="Noto fonts not installed (make install-system installs fonts-noto-core and fonts-noto-cjk)",
-)
+needs_noto = pytest.mark.needs("noto")
 
 
 def variants_of(folder, **cells):
@@ -179,7 +176,7 @@ def test_cjk_lines_break_between_characters_but_never_before_closing_punctuation
     assert copy_fonts("春", DEFAULT_BRAND.headline_fonts, DEFAULT_BRAND, "zh-Hant")[-2].endswith("#3")
 
 
-@pytest.mark.skipif(not has_dictionary_breaks(), reason="PyICU not built (make install-system, then make install)")
+@pytest.mark.needs("pyicu")
 @needs_noto
 def test_thai_breaks_between_words():
     text = SAMPLES["th"]

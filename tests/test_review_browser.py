@@ -7,7 +7,6 @@ Screenshots under test-artifacts/."""
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -16,15 +15,15 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO
+from optional import CHROMIUM
 
 from pixio_ads.outputs import report
 from pixio_ads.settings import from_options
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = REPO / "test-artifacts"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make install-system)"),
+    pytest.mark.needs("chromium"),
 ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
+from optional import CHROMIUM, require
 from servers import BIN, api_post, free_port, prefect_server, stop, wait_until
 
 pytestmark = pytest.mark.slow
@@ -99,12 +100,7 @@ def test_deployment_run_through_the_real_server(served, tmp_path):
 
 def dashboard_shows_the_run(api: str, run) -> None:
     """Open the flow run's page in headless Chromium: the rendered page names the run."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        message = "chromium is not installed: run `make install-system`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require("chromium")  # the checks above stand where it is missing
     url = api.removesuffix("/api") + f"/runs/flow-run/{run.id}"
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -115,10 +111,10 @@ def dashboard_shows_the_run(api: str, run) -> None:
     screenshot = ARTIFACTS / "dashboard-flow-run.png"
     with_profile = lambda: [f"--user-data-dir={Path(ARTIFACTS / '.chromium-profile').resolve()}-{time.time_ns()}"]  # noqa: E731
     dom = subprocess.run(
-        [chromium, *flags, *with_profile(), "--dump-dom", url], capture_output=True, text=True, timeout=120
+        [CHROMIUM, *flags, *with_profile(), "--dump-dom", url], capture_output=True, text=True, timeout=120
     ).stdout
     subprocess.run(
-        [chromium, *flags, *with_profile(), f"--screenshot={screenshot}", url], capture_output=True, timeout=120
+        [CHROMIUM, *flags, *with_profile(), f"--screenshot={screenshot}", url], capture_output=True, timeout=120
     )
     for profile in ARTIFACTS.glob(".chromium-profile-*"):
         shutil.rmtree(profile, ignore_errors=True)
@@ -172,11 +168,7 @@ def test_growing_file_is_not_picked_up(served):
 @contextmanager
 def postgres_cluster(folder: Path):
     """A throwaway PostgreSQL cluster on a free port (run as the postgres user when root)."""
-    initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or (
-        [shutil.which("initdb")] if shutil.which("initdb") else []
-    )
-    if not initdb:
-        pytest.skip("PostgreSQL is not installed on this machine (apt-get install postgresql)")
+    initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")]
     bin_dir = Path(initdb[-1]).parent
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     data = folder / "pgdata"
@@ -207,6 +199,7 @@ def postgres_cluster(folder: Path):
         )
 
 
+@pytest.mark.needs("postgresql")
 def test_server_on_postgresql(tmp_path):
     pg_root = Path("/tmp") / f"pixio-pg-{os.getpid()}"  # short path: the socket name must fit
     pg_root.mkdir()

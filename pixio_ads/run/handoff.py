@@ -74,8 +74,7 @@ class Ring:
         with self._lock:
             blocks, self._free, self._lent = self._free + list(self._lent.values()), [], {}
         for block in blocks:
-            block.close()
-            block.unlink()
+            _discard(block)
 
     def _take(self, size: int) -> shared_memory.SharedMemory | None:
         with self._lock:
@@ -87,12 +86,20 @@ class Ring:
                 return None
             else:
                 if self._free:  # too small for this batch: replaced, so the ring does not grow
-                    small = self._free.pop()
-                    small.close()
-                    small.unlink()
+                    _discard(self._free.pop())
                 block = shared_memory.SharedMemory(create=True, size=size)
             self._lent[block.name] = block
             return block
+
+
+def _discard(block: shared_memory.SharedMemory) -> None:
+    """Unmap and unlink a block this process made. Before Python 3.13 a process that attached
+    it and had a resource tracker of its own may have unlinked it already when it exited."""
+    block.close()
+    try:
+        block.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def has_room(size: int, folder: str = "/dev/shm") -> bool:
