@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 CAMPAIGN ?= campaigns/spring-sale/campaign.csv
 
-.PHONY: install install-system demo test test-fast lint format docs bench wheel-check backdrop-model clean
+.PHONY: install install-system demo test test-soak test-fast coverage lint format docs bench wheel-check backdrop-model clean
 
 install: $(STAMP)
 
@@ -44,8 +44,20 @@ demo: install
 	$(BIN)/pixio-ads export $(OUT) --to meta
 	$(BIN)/pixio-ads export $(OUT) --to google
 
+# The whole suite but the soaks, in TEST_WORKERS processes (pytest-xdist; each test module stays
+# in one process, the slowest modules start first: tests/conftest.py). docs/development.md has timings.
+TEST_WORKERS ?= 3
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+# The long kill and soak loops (marked `soak`); .ci/run runs them after `make test`.
+test-soak: install
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m soak
+
+# Line coverage of pixio_ads/ over `make test` (the test processes; subprocesses they start are not counted).
+coverage: install
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --cov=pixio_ads --cov-report=term --cov-report=json:coverage.json
 
 # Retrain the embedded backdrop model shipped in the package (~25 min on 2 CPU cores; same seed, same weights).
 backdrop-model: install
@@ -65,7 +77,7 @@ docs: install
 	$(BIN)/python docs/generate.py
 
 test-fast: install
-	$(BIN)/python -m pytest -m 'not slow'
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m 'not slow and not soak'
 
 # Build a wheel, install it into a fresh venv, validate and render 2 variants from it.
 wheel-check:

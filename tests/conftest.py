@@ -11,6 +11,17 @@ import pytest
 from PIL import Image
 
 SESSION_MARK = "PIXIO_ADS_TEST_SESSION"
+# The slowest modules (docs/development.md), started first so that under `make test`'s two
+# processes (one module per process at a time) the longest ones never end up last, in one process.
+SLOWEST_MODULES = ("test_killsafe.py", "test_fleet.py", "test_server.py", "test_gpu_engine.py", "test_storage.py")
+# Seconds between a Prefect worker's (or a served runner's) polls for runs to start or cancel:
+# 10 by default, so every hand-over in a fleet or served test waited up to 10 s doing nothing.
+QUICK_POLLS = {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+
+
+def pytest_collection_modifyitems(items):
+    first = {name: rank for rank, name in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest keep their order
 
 
 def pytest_runtest_setup(item):
@@ -65,6 +76,19 @@ def _marked_processes(mark: str) -> list:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def quick_polls():
+    """Workers and served runners started by the tests poll every second (inherited)."""
+    saved = {name: os.environ.get(name) for name in QUICK_POLLS}
+    os.environ.update(QUICK_POLLS)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
     """Build the embedded model in a per-session cache, never in the user's home."""
     cache = tmp_path_factory.mktemp("pixio-cache")
@@ -87,17 +111,25 @@ def prefect_harness():
 
 
 @pytest.fixture(scope="session")
-def example_out(tmp_path_factory, prefect_harness) -> Path:
-    """The example campaign rendered once per session (1 step) through the real CLI and flow.
-    Tests that change the folder work on a copy (``example_copy``)."""
+def example_out(tmp_path_factory, request) -> Path:
+    """The example campaign rendered once per test run (1 step) through the real CLI and flow;
+    under pytest-xdist the first process to need it renders it, the others wait for it and read
+    it. Tests that change the folder work on a copy (``example_copy``)."""
+    from filelock import FileLock
     from typer.testing import CliRunner
 
     from pixio_ads.cli import app
 
-    campaign = Path(__file__).resolve().parent.parent / "campaigns" / "spring-sale" / "campaign.csv"
-    out = tmp_path_factory.mktemp("example") / "out"
-    result = CliRunner().invoke(app, ["run", str(campaign), "--out", str(out), "--steps", "1"])
-    assert result.exit_code == 0, result.output
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, not the worker's
+    out, done = shared / "example" / "out", shared / "example" / "rendered"
+    with FileLock(shared / "example.lock"):
+        if not done.exists():
+            request.getfixturevalue("prefect_harness")
+            campaign = Path(__file__).resolve().parent.parent / "campaigns" / "spring-sale" / "campaign.csv"
+            result = CliRunner().invoke(app, ["run", str(campaign), "--out", str(out), "--steps", "1"])
+            assert result.exit_code == 0, result.output
+            done.touch()
     return out
 
 

@@ -117,16 +117,11 @@ def assert_each_variant_once(out: Path) -> list[dict]:
     return rows
 
 
-def test_shards_spread_over_two_workers_one_at_a_time_each_on_its_device(fleet, tmp_path):
-    env, home = fleet
-    api = env["PREFECT_API_URL"]
-    with worker(env, home, "0") as first, worker(env, home, "1") as second:
-        wait_until(lambda: online(api, first, second), 90, "two workers online")
-        out, log = tmp_path / "out", tmp_path / "run.log"
-        finished(start_campaign(env, out, log), log)
-    rows = assert_each_variant_once(out)
-    assert {r["visible_devices"] for r in rows} == {"0", "1"}  # both workers rendered
-    runs = [r for r in shard_runs(api) if r["state_type"] == "COMPLETED"]
+def assert_spread_one_at_a_time_each_on_its_device(api: str, rows: list[dict], before: set[str]) -> None:
+    """Both workers rendered; the campaign's 4 shards each completed once; no worker (one GPU,
+    --limit 1) ran two shards at once."""
+    assert {r["visible_devices"] for r in rows} == {"0", "1"}
+    runs = [r for r in shard_runs(api) if r["id"] not in before and r["state_type"] == "COMPLETED"]
     assert len(runs) == 4
     device_of_pid = {r["worker"].rsplit(":", 1)[1]: r["visible_devices"] for r in rows}
     by_device: dict[str, list[tuple[str, str]]] = {}
@@ -168,7 +163,9 @@ def test_a_worker_killed_mid_run_its_shard_is_rendered_by_the_other_and_nothing_
     assert sum(r["state_type"] == "COMPLETED" for r in runs) == 4  # each shard completed once
 
 
-def test_campaign_and_creatives_on_object_storage_over_the_fleet(fleet, tmp_path):
+def test_campaign_and_creatives_on_object_storage_over_the_fleet_one_shard_at_a_time_per_worker(fleet, tmp_path):
+    """Two workers, one GPU each, render a campaign read from and written to S3: the shards
+    spread over both, one at a time on each, every creative on the bucket with its sha256."""
     import hashlib
 
     import fsspec
@@ -185,13 +182,15 @@ def test_campaign_and_creatives_on_object_storage_over_the_fleet(fleet, tmp_path
         caches = {device: {"PIXIO_ADS_CACHE": str(tmp_path / f"cache-{device}")} for device in "01"}
         with worker(env, home, "0", **caches["0"]) as first, worker(env, home, "1", **caches["1"]) as second:
             wait_until(lambda: online(api, first, second), 90, "two workers online")
+            before = {r["id"] for r in shard_runs(api)}
             log = tmp_path / "run.log"
             run = start_campaign(env, "s3://ads/runs/fleet", log, campaign="s3://ads/spring-sale/campaign.csv")
             finished(run, log)
         fs.invalidate_cache()
         rows = pq.read_table("ads/runs/fleet/manifest.parquet", filesystem=fs).to_pylist()
-        assert len(rows) == 8 and all(r["status"] == "rendered" for r in rows), [r["error"] for r in rows]
-        assert {r["visible_devices"] for r in rows} == {"0", "1"}
+        assert len(rows) == len({r["variant_id"] for r in rows}) == 8
+        assert all(r["status"] == "rendered" for r in rows), [r["error"] for r in rows]
+        assert_spread_one_at_a_time_each_on_its_device(api, rows, before)
         for row in rows:
             data = fs.cat_file(f"ads/runs/fleet/{row['output_path']}")
             assert hashlib.sha256(data).hexdigest() == row["output_sha256"]
