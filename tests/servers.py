@@ -3,6 +3,7 @@ small waits and calls the tests make against it."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import socket
 import subprocess
@@ -76,6 +77,35 @@ def prefect_server(home: Path, **extra_env: str):
     finally:
         stop(server)
         log.close()
+
+
+@contextmanager
+def prefect_api(api: str):
+    """This process's Prefect client pointed at ``api``, a server the test started. On leaving,
+    the logs and events it queued are sent while that server still runs, as Prefect's own test
+    harness does: left queued, they were retried against the stopped server when the test
+    process ended, several seconds each."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain():  # as prefect_test_harness drains
+        try:
+            logs = APILogWorker.instance().drain()
+            if inspect.isawaitable(logs):
+                await logs
+        except RuntimeError:  # no log worker was started
+            pass
+        events = EventsWorker.drain_all()
+        if inspect.isawaitable(events):
+            await events
+
+    with temporary_settings({PREFECT_API_URL: api}):
+        try:
+            yield
+        finally:
+            run_coro_as_sync(drain())
 
 
 def api_post(api: str, path: str, body: dict) -> list[dict]:

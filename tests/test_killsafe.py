@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 from PIL import Image
-from servers import BIN, api_post, prefect_server, stop, wait_until
+from servers import BIN, api_post, prefect_api, prefect_server, stop, wait_until
 
 from pixio_ads.core import lifeline
 
@@ -202,11 +202,10 @@ def serving(api_url: str, home: Path, work: Path):
 
 def start_deployment(api_url: str, out: Path) -> str:
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     # 24 steps: slow enough that a cancel or a kill lands mid-run (two shards render in turn)
     parameters = {"campaign_path": str(EXAMPLE_CAMPAIGN), "out_dir": str(out), "rendering": {"steps": 24}}
-    with temporary_settings({PREFECT_API_URL: api_url}):
+    with prefect_api(api_url):
         return str(run_deployment("generate-campaign/generate-campaign", parameters=parameters, timeout=0).id)
 
 
@@ -359,7 +358,6 @@ def test_killed_at_random_moments_ends_as_an_uninterrupted_run(api, tmp_path, ki
 def test_a_disk_full_once_in_the_middle_ends_as_an_uninterrupted_run(api, tmp_path, monkeypatch):
     """A creative's write hits ENOSPC once: that variant fails with the message, the others are
     kept, and the rerun ends with the same manifest and pixels as an uninterrupted run."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
     from typer.testing import CliRunner
 
     from pixio_ads.cli import app
@@ -389,7 +387,7 @@ def test_a_disk_full_once_in_the_middle_ends_as_an_uninterrupted_run(api, tmp_pa
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real_write(path, data, fsync)
 
-    with temporary_settings({PREFECT_API_URL: api[0]}):
+    with prefect_api(api[0]):
         assert CliRunner().invoke(app, args(tmp_path / "reference")).exit_code == 0
         monkeypatch.setattr(finishing, "atomic_write_bytes", full_once)
         first = CliRunner().invoke(app, args(tmp_path / "out"))

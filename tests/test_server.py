@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 from optional import CHROMIUM, require
-from servers import BIN, api_post, free_port, prefect_server, stop, wait_until
+from servers import BIN, api_post, free_port, prefect_api, prefect_server, stop, wait_until
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "test-artifacts"
@@ -24,9 +24,8 @@ def run_deployment_on(
     api: str, name: str, parameters: dict | None = None, timeout: float = 600, idempotency_key: str | None = None
 ):
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: api}):
+    with prefect_api(api):
         return run_deployment(
             name, parameters=parameters or {}, timeout=timeout, poll_interval=1, idempotency_key=idempotency_key
         )
@@ -208,12 +207,10 @@ def test_server_on_postgresql(tmp_path):
             home = tmp_path / "home"
             home.mkdir()
             with prefect_server(home, PREFECT_SERVER_DATABASE_CONNECTION_URL=url) as api:
-                from prefect.settings import PREFECT_API_URL, temporary_settings
-
                 from pixio_ads.flows.generate_campaign import generate_campaign
                 from pixio_ads.settings import from_options
 
-                with temporary_settings({PREFECT_API_URL: api}):
+                with prefect_api(api):
                     settings = from_options(limit=1, steps=1)
                     state = generate_campaign(
                         str(EXAMPLE_CAMPAIGN), str(tmp_path / "out"), return_state=True, **settings
