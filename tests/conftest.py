@@ -101,9 +101,11 @@ def isolated_cache(tmp_path_factory):
         os.environ["PIXIO_ADS_CACHE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def prefect_harness():
-    """A temporary Prefect server and database for the session's flow tests."""
+    """A temporary Prefect server and database for the session's flow tests, started with the
+    session (each pytest-xdist process has its own): a flow run in the test process never
+    falls back to Prefect's temporary server, which outlives the session's process check."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
