@@ -13,7 +13,10 @@ from PIL import Image
 SESSION_MARK = "PIXIO_ADS_TEST_SESSION"
 # The slowest modules (docs/development.md), started first so that under `make test`'s two
 # processes (one module per process at a time) the longest ones never end up last, in one process.
-SLOWEST_MODULES = ("test_killsafe.py", "test_fleet.py", "test_server.py", "test_gpu_engine.py", "test_storage.py")
+SLOWEST_MODULES = (
+    "test_killsafe.py", "test_fleet.py", "test_gpu_engine.py", "test_server.py", "test_storage.py", "test_outlock.py",
+    "test_scale.py",
+)  # fmt: skip
 # Seconds between a Prefect worker's (or a served runner's) polls for runs to start or cancel:
 # 10 by default, so every hand-over in a fleet or served test waited up to 10 s doing nothing.
 QUICK_POLLS = {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1"}

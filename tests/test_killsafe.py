@@ -404,20 +404,21 @@ def test_a_disk_full_once_in_the_middle_ends_as_an_uninterrupted_run(api, tmp_pa
 
 # --- no hang ----------------------------------------------------------------------------------
 
-# `make test` runs it once; the soak 10 times in a row (make test-soak; PIXIO_ADS_SOAK_RUNS sets it).
+# A soak only (make test-soak; PIXIO_ADS_SOAK_RUNS sets the count): its busy loops take both cores
+# from every other test running beside it. `make test`'s two-worker runs are test_scale's.
 SOAK_RUNS = int(os.environ.get("PIXIO_ADS_SOAK_RUNS", "10"))
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(60 + SOAK_RUNS * 300)
-@pytest.mark.parametrize("runs", [1, pytest.param(SOAK_RUNS, marks=pytest.mark.soak)])
-def test_two_worker_runs_beside_a_cpu_hog_finish_in_bounded_time(api, tmp_path, runs):
-    """The 2-worker example, ``runs`` times in a row while two busy loops take the cores:
+def test_two_worker_runs_beside_a_cpu_hog_finish_in_bounded_time(api, tmp_path):
+    """The 2-worker example, SOAK_RUNS times in a row while two busy loops take the cores:
     each run ends (rendered, exit 0) within its bound, and leaves no process."""
     api_url, home = api
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     run = None
     try:
-        for attempt in range(runs):
+        for attempt in range(SOAK_RUNS):
             out, log = tmp_path / f"out-{attempt}", tmp_path / f"run-{attempt}.log"
             args = [EXAMPLE_CAMPAIGN, "--out", out, "--steps", "1", "--limit", "4", "--workers", "2"]
             run = start_run(args, log, prefect_env(api_url, home))
