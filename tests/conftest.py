@@ -108,10 +108,14 @@ def isolated_cache(tmp_path_factory):
 def prefect_harness():
     """A temporary Prefect server and database for the session's flow tests, started with the
     session (each pytest-xdist process has its own): a flow run in the test process never
-    falls back to Prefect's temporary server, which outlives the session's process check."""
+    falls back to Prefect's temporary server, which outlives the session's process check.
+    Prefect's logging is configured here too: left to a process's first flow run, it replaced
+    the root logger's handlers mid-test, pytest's caplog among them."""
+    from prefect.logging.configuration import setup_logging
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
+        setup_logging()
         yield
 
 
