@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 SESSION_MARK = "PIXIO_ADS_TEST_SESSION"
-# The slowest modules (docs/development.md), started first so that under `make test`'s two
+# The slowest modules (docs/development.md), started first so that under `make test`'s
 # processes (one module per process at a time) the longest ones never end up last, in one process.
 SLOWEST_MODULES = (
     "test_killsafe.py", "test_fleet.py", "test_gpu_engine.py", "test_server.py", "test_storage.py", "test_outlock.py",
@@ -120,7 +120,7 @@ def prefect_harness():
 
 
 @pytest.fixture(scope="session")
-def example_out(tmp_path_factory, request) -> Path:
+def example_out(tmp_path_factory) -> Path:
     """The example campaign rendered once per test run (1 step) through the real CLI and flow;
     under pytest-xdist the first process to need it renders it, the others wait for it and read
     it. Tests that change the folder work on a copy (``example_copy``)."""
@@ -134,7 +134,6 @@ def example_out(tmp_path_factory, request) -> Path:
     out, done = shared / "example" / "out", shared / "example" / "rendered"
     with FileLock(shared / "example.lock"):
         if not done.exists():
-            request.getfixturevalue("prefect_harness")
             campaign = Path(__file__).resolve().parent.parent / "campaigns" / "spring-sale" / "campaign.csv"
             result = CliRunner().invoke(app, ["run", str(campaign), "--out", str(out), "--steps", "1"])
             assert result.exit_code == 0, result.output
