@@ -81,14 +81,10 @@ def _marked_processes(mark: str) -> list:
 @pytest.fixture(scope="session", autouse=True)
 def quick_polls():
     """Workers and served runners started by the tests poll every second (inherited)."""
-    saved = {name: os.environ.get(name) for name in QUICK_POLLS}
-    os.environ.update(QUICK_POLLS)
-    yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in QUICK_POLLS.items():
+            patch.setenv(name, value)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -16,6 +16,8 @@ from typing import Callable
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's; never `playwright install`
+# PostgreSQL's initdb: Debian keeps it outside PATH, under the server's version.
+INITDB = (sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb")])[-1]
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,6 @@ def _pyicu() -> bool:
     return has_dictionary_breaks()
 
 
-def _postgresql() -> bool:
-    return bool(glob.glob("/usr/lib/postgresql/*/bin/initdb") or shutil.which("initdb"))
-
-
 PACKAGES = {
     "noto": Package(
         "Noto fonts for CJK, Hangul, Thai and Devanagari", "apt-get install fonts-noto-core fonts-noto-cjk", _noto
@@ -65,7 +63,7 @@ PACKAGES = {
     ),
     "chromium": Package("Chromium", "apt-get install chromium", lambda: CHROMIUM is not None),
     "exiftool": Package("exiftool", "apt-get install libimage-exiftool-perl", lambda: bool(shutil.which("exiftool"))),
-    "postgresql": Package("PostgreSQL", "apt-get install postgresql", _postgresql),
+    "postgresql": Package("PostgreSQL", "apt-get install postgresql", lambda: INITDB is not None),
 }
 
 
