@@ -1,4 +1,5 @@
-"""The compiled render path (``--compile``): torch.compile of the UNet and the VAE decoder.
+"""The compiled render path (``--compile``): torch.compile of the denoiser (the UNet, or the
+transformer of a DiT family: families.py) and the VAE decoder.
 
 What it does to a loaded pipeline, once per process:
 
@@ -29,19 +30,22 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 DEFAULT_COMPILE_MODE = "default"
 
 
-def compile_pipeline(pipeline, mode: str = DEFAULT_COMPILE_MODE) -> None:
-    """Compile the pipeline's UNet and VAE decoder in place (see the module's docstring)."""
+def compile_pipeline(pipeline, mode: str = DEFAULT_COMPILE_MODE, denoiser: str = "unet") -> None:
+    """Compile the pipeline's ``denoiser`` ("unet" or "transformer") and VAE decoder in place
+    (see the module's docstring)."""
     import torch
 
     if mode not in COMPILE_MODES:
         raise ValueError(f"unknown compile mode {mode!r}; valid: {', '.join(COMPILE_MODES)}")
-    pipeline.unet.to(memory_format=torch.channels_last)
+    module = getattr(pipeline, denoiser)
+    if denoiser == "unet":  # convolutions: channels_last; a transformer's linear layers gain nothing
+        module.to(memory_format=torch.channels_last)
     pipeline.vae.to(memory_format=torch.channels_last)
     # fullgraph off: a LoRA's or IP-Adapter's layers may break the graph; they then run eager
     # between compiled parts instead of failing the batch.
-    pipeline.unet = torch.compile(pipeline.unet, mode=mode, fullgraph=False, dynamic=False)
+    setattr(pipeline, denoiser, torch.compile(module, mode=mode, fullgraph=False, dynamic=False))
     pipeline.vae.decode = torch.compile(pipeline.vae.decode, mode=mode, fullgraph=False, dynamic=False)
-    logger.info("compiling the UNet and VAE decoder (%s) at each batch shape's first call", mode)
+    logger.info("compiling the %s and VAE decoder (%s) at each batch shape's first call", denoiser, mode)
 
 
 def padded(items: list, size: int | None) -> list:

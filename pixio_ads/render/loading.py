@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixio_ads.core.errors import ModelLoadError
+from pixio_ads.render import families
 from pixio_ads.render.compiled import compile_pipeline
+from pixio_ads.render.families import EDIT, IMG2IMG, INPAINT, TEXT2IMG, Family
 from pixio_ads.render.streamline import streamline
 from pixio_ads.render.tiny_model import (
     BACKDROP_NOTE,
@@ -39,8 +41,8 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
 }
 DEFAULT_SCHEDULER = "default"  # the checkpoint's own scheduler
 SCHEDULER_NAMES = (DEFAULT_SCHEDULER, *SCHEDULERS)
-TEXT2IMG, IMG2IMG, INPAINT = "text2img", "img2img", "inpaint"
-DTYPES = ("auto", "fp16", "bf16", "fp32")  # auto: fp16 on CUDA, fp32 elsewhere
+__all__ = ["EDIT", "IMG2IMG", "INPAINT", "TEXT2IMG"]  # the tasks, as families.py names them
+DTYPES = ("auto", "fp16", "bf16", "fp32")  # auto: on CUDA fp16 for UNet families, bf16 for the DiT ones; fp32 elsewhere
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 
 logger = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ class LoadedModel:
     device: str
     dtype: str  # resolved: fp16, bf16 or fp32
     native_side: int  # the side length (px) the model was trained at
-    is_sdxl: bool
+    family: Family
     _conditioner: object = None
     _by_scheduler: dict = field(default_factory=dict)
     _embeddings: dict = field(default_factory=dict)  # (prompt, negative, with negatives, LoRAs) -> embedding kwargs
@@ -99,19 +101,25 @@ class LoadedModel:
     def model_id(self) -> str:
         return self.spec.model_id
 
-    def conditioner(self):
-        """compel for this pipeline's text encoder(s), created on first use."""
-        if self._conditioner is None:
-            from compel import CompelForSD, CompelForSDXL
+    @property
+    def is_sdxl(self) -> bool:
+        return self.family.name == "sdxl"
 
-            wrapper = CompelForSDXL if self.is_sdxl else CompelForSD
-            self._conditioner = wrapper(self.pipeline, device=self.device)
+    def conditioner(self):
+        """compel for this pipeline's text encoder(s) (the family's wrapper), created on first use."""
+        if self._conditioner is None:
+            import compel
+
+            self._conditioner = getattr(compel, self.family.compel)(self.pipeline, device=self.device)
         return self._conditioner
 
     def with_scheduler(self, name: str, task: str = TEXT2IMG):
-        """The pipeline for ``task`` (text2img, img2img, inpaint) with scheduler ``name``,
-        sharing every module (weights included) with the loaded one."""
-        if name == DEFAULT_SCHEDULER and task == TEXT2IMG:
+        """The family's pipeline for ``task`` (text2img, img2img, inpaint, edit) with scheduler
+        ``name``, sharing every module (weights included) with the loaded one."""
+        if task not in self.family.pipelines:
+            raise ValueError(f"{self.model_id} ({self.family.title}) has no {task} pipeline")
+        pipeline_class = self.family.pipeline_class(task)
+        if name == DEFAULT_SCHEDULER and isinstance(self.pipeline, pipeline_class):
             return self.pipeline
         if (name, task) not in self._by_scheduler:
             import diffusers
@@ -122,12 +130,7 @@ class LoadedModel:
                 kwargs["scheduler"] = getattr(diffusers, class_name).from_config(
                     self.pipeline.scheduler.config, **overrides
                 )
-            auto = {
-                TEXT2IMG: diffusers.AutoPipelineForText2Image,
-                IMG2IMG: diffusers.AutoPipelineForImage2Image,
-                INPAINT: diffusers.AutoPipelineForInpainting,
-            }[task]
-            pipeline = auto.from_pipe(self.pipeline, **kwargs)
+            pipeline = pipeline_class.from_pipe(self.pipeline, **kwargs)
             pipeline.set_progress_bar_config(disable=True)
             streamline(pipeline)
             self._by_scheduler[name, task] = pipeline
@@ -212,43 +215,54 @@ def _local_or_hub_id(reference: str, what: str) -> Path:
     return path
 
 
-def torch_dtype_for(dtype: str, device: str):
+def torch_dtype_for(dtype: str, device: str, family: Family | None = None):
     import torch
 
-    """('fp16', torch.float16) etc.; 'auto' is fp16 on CUDA and fp32 elsewhere."""
+    """('fp16', torch.float16) etc.; 'auto' is fp32 off CUDA and on CUDA fp16 for the UNet
+    families, bf16 for the DiT ones (FLUX, SD3, Qwen-Image are trained and released in bf16;
+    their activations overflow fp16)."""
     if dtype not in DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     if dtype == "auto":
-        dtype = "fp16" if device.startswith("cuda") else "fp32"
+        unet = family is None or family.denoiser == "unet"
+        dtype = ("fp16" if unet else "bf16") if device.startswith("cuda") else "fp32"
     return dtype, {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[dtype]
 
 
-def _is_sdxl_file(path: Path) -> bool:
-    """SDXL checkpoints carry a second text encoder under conditioner.embedders.1."""
-    from safetensors import safe_open
-
-    if path.suffix.lower() != ".safetensors":
-        return False
-    with safe_open(str(path), framework="pt") as handle:
-        return any(key.startswith("conditioner.embedders.1.") for key in handle.keys())
-
-
-def _pipeline_from_source(source: str, spec: ModelSpec, torch_dtype):
-    from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline, StableDiffusionXLPipeline
+def _pipeline_from_source(source: str, spec: ModelSpec, family: Family | None, torch_dtype):
+    """The text-to-image pipeline of the checkpoint's family (diffusers' auto pipeline where
+    the family could not be read before loading: a hub id not yet in the local cache)."""
+    from diffusers import AutoPipelineForText2Image
 
     kwargs: dict = {"dtype": torch_dtype}
     if spec.revision:
         kwargs["revision"] = spec.revision
-    if not spec.safety_checker:
+    if not spec.safety_checker and (family is None or family.safety_checker):
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     if spec.vae:
         kwargs["vae"] = load_vae(spec.vae, torch_dtype)
-    path = Path(source)
-    if path.is_file():
-        # Single-file checkpoints: diffusers maps them to a known architecture's config.
-        pipeline_class = StableDiffusionXLPipeline if _is_sdxl_file(path) else StableDiffusionPipeline
-        return pipeline_class.from_single_file(source, **kwargs)
-    return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
+    if Path(source).is_file():  # single file: diffusers maps it to the family's configuration
+        return family.pipeline_class(TEXT2IMG).from_single_file(source, **kwargs)
+    if family is None:
+        return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
+    return family.pipeline_class(TEXT2IMG).from_pretrained(source, **kwargs)
+
+
+def family_of_pipeline(pipeline, model_id: str) -> Family:
+    """A loaded pipeline's family (for a checkpoint whose family was not read before loading)."""
+    transformer = getattr(pipeline, "transformer", None)
+    config = dict(transformer.config) if transformer is not None else None
+    family = families.family_of_class(type(pipeline).__name__, config)
+    if family is None:
+        raise families.unsupported(model_id, type(pipeline).__name__)
+    return family
+
+
+def native_side(pipeline, family: Family) -> int:
+    """The side (px) of the square the model was trained at: the UNet's sample size, or the
+    DiT pipeline's default sample size, in pixels."""
+    latent = pipeline.unet.config.sample_size if family.denoiser == "unet" else pipeline.default_sample_size
+    return int(latent) * int(pipeline.vae_scale_factor)
 
 
 def load_vae(reference: str, torch_dtype):
@@ -337,21 +351,17 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
     """Load (or reuse) a text-to-image pipeline."""
     spec = ModelSpec(spec) if isinstance(spec, str) else spec
     device = select_device(device)
-    dtype_name, torch_dtype = torch_dtype_for(spec.dtype, device)
+    family = families.detect(spec.model_id)
+    dtype_name, torch_dtype = torch_dtype_for(spec.dtype, device, family)
 
     def build() -> LoadedModel:
         pipeline = load_pipeline(
-            spec.model_id, lambda source: _pipeline_from_source(source, spec, torch_dtype), device
+            spec.model_id, lambda source: _pipeline_from_source(source, spec, family, torch_dtype), device
         )
-        native_side = int(pipeline.unet.config.sample_size) * int(pipeline.vae_scale_factor)
-        is_sdxl = getattr(pipeline, "text_encoder_2", None) is not None
+        found = family or family_of_pipeline(pipeline, spec.model_id)
+        side = native_side(pipeline, found)
         logger.info(
-            "loaded model %s on %s (%s, native %d px%s)",
-            spec.model_id,
-            device,
-            dtype_name,
-            native_side,
-            ", SDXL" if is_sdxl else "",
+            "loaded model %s on %s (%s, %s, native %d px)", spec.model_id, device, dtype_name, found.title, side
         )
         if dtype_name == "fp16" and getattr(pipeline.vae.config, "force_upcast", False):
             logger.info(
@@ -359,8 +369,8 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
             )
         streamline(pipeline)
         if spec.compile_mode:
-            compile_pipeline(pipeline, spec.compile_mode)
-        return LoadedModel(spec, pipeline, device, dtype_name, native_side, is_sdxl)
+            compile_pipeline(pipeline, spec.compile_mode, found.denoiser)
+        return LoadedModel(spec, pipeline, device, dtype_name, side, found)
 
     key = (
         "text2image",

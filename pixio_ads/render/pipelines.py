@@ -1,9 +1,9 @@
 """Rendering backgrounds with Hugging Face diffusers.
 
 A checkpoint is loaded once per process (keyed by model, revision, dtype, device and
-safety-checker setting) and reused; scheduler variants share its modules (``from_pipe``).
-Prompts are encoded with compel (weighting such as ``(red dress)1.3`` or ``word++``, and
-prompts longer than CLIP's 77 tokens). Every image gets its own CPU ``torch.Generator``
+safety-checker setting) and reused; its family (families.py) gives the pipeline of each task,
+sharing its modules (``from_pipe``). Prompts are encoded per image (encoding.py). Every image
+gets its own CPU ``torch.Generator``
 seeded from its variant, and only prompts whose embeddings have the same length share a
 forward pass, so a variant's pixels do not depend on its batch neighbours, batch size or
 order beyond float rounding.
@@ -11,22 +11,29 @@ order beyond float rounding.
 
 from __future__ import annotations
 
+import inspect
 import logging
-import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
 
 from pixio_ads.core.stepclock import PIPELINE, step
 from pixio_ads.render.compiled import padded
-from pixio_ads.render.loading import DEFAULT_SCHEDULER, IMG2IMG, INPAINT, TEXT2IMG, LoadedModel, check_scheduler
+from pixio_ads.render.encoding import encode_prompts, guidance_arguments
+from pixio_ads.render.loading import (
+    DEFAULT_SCHEDULER,
+    EDIT,
+    IMG2IMG,
+    INPAINT,
+    TEXT2IMG,
+    LoadedModel,
+    check_scheduler,
+)
 
 logger = logging.getLogger(__name__)
-
-# compel's weighting and conjunction syntax: (word)1.3, word++, [word], .and(), .blend(), .swap()
-_COMPEL_SYNTAX = re.compile(r"[()\[\]+\-]|\.(and|blend|swap)\(")
-EMBEDDING_CACHE_SIZE = 64
+__all__ = ["RenderOutput", "encode_prompts", "generate", "to_uint8"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,79 +45,6 @@ class RenderOutput:
     def images(self) -> list[Image.Image]:
         """The pixels as PIL images (a copy each: the render loop hands on ``pixels``)."""
         return [Image.fromarray(pixels) for pixels in self.pixels]
-
-
-def _needs_compel_encoding(model: LoadedModel, text: str) -> bool:
-    """Weighting syntax, or longer than the tokenizer's window (77 tokens for CLIP)."""
-    if _COMPEL_SYNTAX.search(text):
-        return True
-    tokenizer = model.pipeline.tokenizer
-    return len(tokenizer(text).input_ids) > tokenizer.model_max_length
-
-
-def encode_prompts(
-    model: LoadedModel, prompts: list[str], negative_prompts: list[str], guidance: float = 7.5
-) -> list[dict]:
-    """Per-image prompt embeddings, never depending on the other prompts of a batch. Returns
-    the pipeline's embedding keyword arguments; the negative ones only when ``guidance``
-    makes the pipeline use them (above 1: classifier-free guidance).
-
-    Plain prompts that fit the tokenizer go through the pipeline's own ``encode_prompt``
-    (what a bare diffusers call does; compel's parser costs ~60 ms a prompt on a CPU), the
-    batch's new ones in one text-encoder pass: the pipeline pads each to the tokenizer's full
-    window, so a neighbour changes nothing (a pass per prompt cost a fast GPU ~9% of its
-    throughput at 4 steps). Weighted or long prompts go through compel, one at a time (it
-    pads to the longest of a call). Results are cached per process."""
-    import torch
-
-    negatives = guidance > 1
-    keys = [(prompt, negative, negatives, model.lora_key) for prompt, negative in zip(prompts, negative_prompts)]
-    new = [key for key in dict.fromkeys(keys) if key not in model._embeddings]
-    plain = [
-        key for key in new if not (_needs_compel_encoding(model, key[0]) or _needs_compel_encoding(model, key[1]))
-    ]
-    with torch.inference_mode():
-        computed = dict(zip(plain, _encode_with_pipeline(model, plain, negatives))) if plain else {}
-        for key in new:
-            if key not in computed:
-                both = _encode_with_compel(model, key[0], key[1])
-                computed[key] = {name: value for name, value in both.items() if negatives or "negative" not in name}
-    for key, embeddings in computed.items():
-        if len(model._embeddings) >= EMBEDDING_CACHE_SIZE:
-            model._embeddings.pop(next(iter(model._embeddings)))  # oldest first
-        model._embeddings[key] = embeddings
-    return [computed.get(key) or model._embeddings[key] for key in keys]
-
-
-def _encode_with_pipeline(model: LoadedModel, keys: list[tuple[str, str, bool]], negatives: bool) -> list[dict]:
-    """The pipeline's ``encode_prompt`` over several (prompt, negative) pairs at once, split
-    back into one embedding dict per pair."""
-    names = ["prompt_embeds", "negative_prompt_embeds"]
-    if model.is_sdxl:
-        names += ["pooled_prompt_embeds", "negative_pooled_prompt_embeds"]
-    tensors = model.pipeline.encode_prompt(
-        prompt=[key[0] for key in keys],
-        device=model.device,
-        num_images_per_prompt=1,
-        do_classifier_free_guidance=negatives,
-        negative_prompt=[key[1] for key in keys] if negatives else None,
-    )
-    batch = {name: tensor for name, tensor in zip(names, tensors) if tensor is not None}
-    return [{name: tensor[index : index + 1] for name, tensor in batch.items()} for index in range(len(keys))]
-
-
-def _encode_with_compel(model: LoadedModel, prompt: str, negative: str) -> dict:
-    conditioner = model.conditioner()
-    if model.is_sdxl:
-        out = conditioner(main_prompt=prompt, negative_prompt=negative)
-        return {
-            "prompt_embeds": out.embeds,
-            "negative_prompt_embeds": out.negative_embeds,
-            "pooled_prompt_embeds": out.pooled_embeds,
-            "negative_pooled_prompt_embeds": out.negative_pooled_embeds,
-        }
-    out = conditioner(prompt, negative_prompt=negative)
-    return {"prompt_embeds": out.embeds, "negative_prompt_embeds": out.negative_embeds}
 
 
 def generate(
@@ -128,9 +62,12 @@ def generate(
     strength: float = 1.0,
     style_image: Image.Image | None = None,
     pad_to: int | None = None,
+    edit: bool = False,
 ) -> RenderOutput:
     """Render a batch; one generator per image. With ``init_images`` this is image-to-image
-    at ``strength``; with ``masks`` too, inpainting of their white part; ``style_image``: the
+    at ``strength``; with ``masks`` too, inpainting of their white part; with ``edit``, the
+    family's edit pipeline, the prompts instructions and ``init_images`` the references, the
+    result made at ``width`` x ``height``; ``style_image``: the
     reference of the IP-Adapter the model runs with (adapters.use_adapters). On CUDA
     out-of-memory the batch is halved and retried down to single images; only then does
     the error propagate. ``pad_to``: a compiled model's batch size; shorter forward passes
@@ -143,15 +80,13 @@ def generate(
     if width % 8 or height % 8:
         raise ValueError(f"`height` and `width` have to be divisible by 8 but are {height} and {width}.")
     check_scheduler(scheduler)
-    if masks is not None and init_images is None:
-        raise ValueError("masks need init_images")
-    task = TEXT2IMG if init_images is None else INPAINT if masks is not None else IMG2IMG
+    if (masks is not None or edit) and init_images is None:
+        raise ValueError("masks and edits need init_images")
+    task = _task(init_images, masks, edit)
     pipeline = model.with_scheduler(scheduler, task)
     extras = _per_image_inputs(len(prompts), init_images, masks)
-    call = {"num_inference_steps": steps, "guidance_scale": guidance}
-    if task != IMG2IMG:  # img2img takes its size from the image
-        call.update(width=width, height=height)
-    if task != TEXT2IMG:
+    call = {"num_inference_steps": steps, **guidance_arguments(model.family, guidance), **_size(pipeline, width, height)}
+    if task in (IMG2IMG, INPAINT):
         call["strength"] = strength
     if style_image is not None:  # one reference for the whole batch: the pipeline repeats its embedding
         call["ip_adapter_image"] = style_image
@@ -169,6 +104,27 @@ def generate(
         for position, index in enumerate(indices):
             pixels[index], nsfw[index] = out.pixels[position], out.nsfw[position]
     return RenderOutput(pixels, nsfw)
+
+
+@lru_cache(maxsize=32)
+def _call_parameters(pipeline_class) -> frozenset[str]:
+    return frozenset(inspect.signature(pipeline_class.__call__).parameters)
+
+
+def _size(pipeline, width: int, height: int) -> dict:
+    """The output size as the pipeline takes it: SD's img2img has none (the image's size);
+    FLUX Kontext also caps its pixel count (``max_area``, else 1024² and the size scaled up to it)."""
+    parameters = _call_parameters(type(pipeline))
+    size = {"width": width, "height": height} if "width" in parameters else {}
+    if "max_area" in parameters:
+        size["max_area"] = width * height
+    return size
+
+
+def _task(init_images, masks, edit: bool) -> str:
+    if edit:
+        return EDIT
+    return TEXT2IMG if init_images is None else INPAINT if masks is not None else IMG2IMG
 
 
 def _length_groups(embeddings: list[dict]) -> list[list[int]]:

@@ -33,6 +33,12 @@ EMBEDDED_MODELS = {
     EMBEDDED_RANDOM_ID: "sd",
     EMBEDDED_SDXL_ID: "sdxl",
     EMBEDDED_UPSCALER_ID: "upscaler",
+    # one of each DiT family (tiny_families.py): their code paths on a CPU
+    "embedded:tiny-sd3": "sd3",
+    "embedded:tiny-flux": "flux-schnell",
+    "embedded:tiny-flux-dev": "flux-dev",
+    "embedded:tiny-flux-kontext": "flux-kontext",
+    "embedded:tiny-qwen-image": "qwen-image",
 }
 BACKDROP_WEIGHTS = Path(str(resources.files("pixio_ads").joinpath("weights", "tiny-sd-backdrops")))
 # Bump when the architecture or build recipe changes so caches are rebuilt.
@@ -280,9 +286,12 @@ def _upscaler_components(vocab_size: int, tokenizer) -> dict:
 
 
 def build_tiny_pipeline(kind: str, target: Path) -> Path:
-    """Build a tiny pipeline of ``kind`` ('sd', 'sdxl' or 'upscaler') into ``target`` atomically."""
+    """Build a tiny pipeline of ``kind`` (a value of EMBEDDED_MODELS but 'backdrops') into
+    ``target`` atomically."""
     from diffusers import StableDiffusionPipeline, StableDiffusionUpscalePipeline, StableDiffusionXLPipeline
     from transformers import CLIPTokenizer
+
+    from pixio_ads.render.tiny_families import BUILDERS, build_family_pipeline
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -290,12 +299,15 @@ def build_tiny_pipeline(kind: str, target: Path) -> Path:
     try:
         vocab_size = write_tokenizer(staging / "tokenizer")
         tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
-        if kind == "upscaler":
+        if kind in BUILDERS:
+            pipeline = build_family_pipeline(kind, staging / ".scratch")
+        elif kind == "upscaler":
             pipeline = StableDiffusionUpscalePipeline(**_upscaler_components(vocab_size, tokenizer))
         else:
             pipeline_class = StableDiffusionXLPipeline if kind == "sdxl" else StableDiffusionPipeline
             pipeline = pipeline_class(**_components(kind, vocab_size, tokenizer))
         pipeline.save_pretrained(staging, safe_serialization=True)
+        shutil.rmtree(staging / ".scratch", ignore_errors=True)
         (staging / "PIXIO_ADS_EMBEDDED.txt").write_text(NOISE_WARNING + "\n", encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
