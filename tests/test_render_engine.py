@@ -115,7 +115,7 @@ def test_cuda_out_of_memory_halves_the_batch(sd, caplog):
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
             return real_pipeline(**kwargs)
 
-    limited = loading.LoadedModel(sd.spec, OutOfMemoryAboveOne(), sd.device, sd.dtype, sd.native_side, False)
+    limited = loading.LoadedModel(sd.spec, OutOfMemoryAboveOne(), sd.device, sd.dtype, sd.native_side, sd.family)
     with caplog.at_level(logging.WARNING, logger="pixio_ads.render.pipelines"):
         out = render.generate(limited, ["a", "b", "c", "d"], [""] * 4, [1, 2, 3, 4], SIZE, SIZE, 1, 7.5)
     assert calls == [4, 2, 1, 1, 2, 1, 1] and len(out.images) == 4
@@ -132,7 +132,7 @@ def test_out_of_memory_at_batch_one_fails_the_variant(sd):
         def __call__(self, **kwargs):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    limited = loading.LoadedModel(sd.spec, AlwaysOutOfMemory(), sd.device, sd.dtype, sd.native_side, False)
+    limited = loading.LoadedModel(sd.spec, AlwaysOutOfMemory(), sd.device, sd.dtype, sd.native_side, sd.family)
     with pytest.raises(torch.cuda.OutOfMemoryError):
         render.generate(limited, ["a", "b"], ["", ""], [1, 2], SIZE, SIZE, 1, 7.5)
 

@@ -25,6 +25,7 @@ from pixio_ads.creative.composite import (
     DEFAULT_SHADOW,
     SHADOWS,
 )
+from pixio_ads.campaign.models import EDIT_KEEP_PRODUCT
 from pixio_ads.creative.cutout import CUTOUT_MODES
 from pixio_ads.render.loading import DTYPES, SCHEDULER_NAMES
 
@@ -149,7 +150,7 @@ _CORE_COLUMNS: tuple[Column, ...] = (
     Column(
         "mode",
         False,
-        "`compose` (default: generated scene + product cut-out), `inpaint` (scene painted around the placed product), `restyle` (image-to-image on source_image), `replace` (repaint the white part of replace_mask) or `expand` (source_image, a photo or a finished creative, carried to each format by painting around it; its pixels are kept).",
+        "`compose` (default: generated scene + product cut-out), `inpaint` (scene painted around the placed product), `restyle` (image-to-image on source_image), `replace` (repaint the white part of replace_mask), `expand` (source_image, a photo or a finished creative, carried to each format by painting around it; its pixels are kept) or `edit` (an edit model such as FLUX.1 Kontext places source_image, default the product shot, as the prompt instructs; its product fidelity measured, see edit_keep_product). The row's model must be able to do the mode (docs/models.md).",
         "inpaint",
         parse=parsers.choice(MODES, "compose"),
     ),
@@ -240,6 +241,15 @@ _CORE_COLUMNS: tuple[Column, ...] = (
         "product; compose and inpaint keep the product's pixels (1).",
         "0.6",
         parse=parsers.number(float, 0.0, 0.0, 1.0),
+    ),
+    Column(
+        "edit_keep_product",
+        False,
+        "edit mode, when the product's fidelity is below min_product_fidelity: `paste` (default: the product's own "
+        "pixels put back where the edit placed it, with its shadow), `fail` (recorded failed) or `off` (shipped as "
+        "edited, the score recorded).",
+        "fail",
+        parse=parsers.choice(EDIT_KEEP_PRODUCT, "paste"),
     ),
     Column(
         "lora",

@@ -17,8 +17,8 @@ from pixio_ads.creative.composite import (
 
 MULTI_SEPARATOR = ";"
 MAX_VARIANTS_PER_COMBINATION = 1000
-MODES = ("compose", "inpaint", "restyle", "replace", "expand")
-DEFAULT_STRENGTH = {"compose": 1.0, "inpaint": 1.0, "restyle": 0.6, "replace": 1.0, "expand": 1.0}
+MODES = ("compose", "inpaint", "restyle", "replace", "expand", "edit")
+DEFAULT_STRENGTH = {"compose": 1.0, "inpaint": 1.0, "restyle": 0.6, "replace": 1.0, "expand": 1.0, "edit": 1.0}
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 DEFAULT_QUALITY = 90
 
@@ -93,6 +93,7 @@ class CampaignRow:
     product_mask: ImageRef | None = None
     cutout: str = "auto"  # auto, none or mask (cutout.py)
     min_product_fidelity: float = 0.0  # below it a creative fails (fidelity.py); 0: recorded only
+    edit_keep_product: str = "paste"  # edit mode below min_product_fidelity: paste, fail or off (run/compose.py)
     loras: tuple[Lora, ...] = ()  # the brand kit's and the row's (campaign/adapters.py)
     style: StyleRef | None = None
     placement: Placement = Placement()

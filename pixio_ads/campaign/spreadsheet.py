@@ -83,7 +83,8 @@ _TEXT_COLUMNS = (
     "styles", "formats", "headline", "cta", "negative_prompt", "model", "scheduler", "revision", "vae", "dtype",
     "mode", "source_image", "replace_mask", "product_mask", "anchor", "shadow", "brand_kit", "output_format",
     "platforms", "link", "primary_text", "description", "display_link", "business_name", "ad_set", "objective",
-    "call_to_action", "deliverables", "cutout", "source_has_copy", "lora", "ip_adapter", *SETTING_COLUMNS,
+    "call_to_action", "deliverables", "cutout", "source_has_copy", "lora", "ip_adapter", "edit_keep_product",
+    *SETTING_COLUMNS,
 )  # fmt: skip
 
 

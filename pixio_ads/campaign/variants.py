@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pixio_ads.campaign.adapters import adapter_columns, adapter_hash_terms, adapter_issues
 from pixio_ads.campaign.copy import DEFAULT_LANGUAGE, LanguageCopy
 from pixio_ads.campaign.deliverables import CREATIVE
+from pixio_ads.campaign.models import default_steps_and_guidance, model_issues
 from pixio_ads.campaign.prompts import PromptRenderer, TemplateError
 from pixio_ads.campaign.rows import Campaign, CampaignRow
 from pixio_ads.core.errors import Issue, ValidationError
@@ -82,7 +83,7 @@ class Variant:
     copy_options: str  # JSON: the language's headline, primary text and description options, the row's languages
     product_image: str  # absolute path on this machine
     product_image_sha256: str
-    mode: str  # compose, inpaint, restyle, replace, expand
+    mode: str  # compose, inpaint, restyle, replace, expand, edit
     strength: float
     source_image: str  # restyle/replace/expand input; "" = the product image
     source_image_sha256: str
@@ -93,6 +94,7 @@ class Variant:
     product_mask_sha256: str
     cutout: str  # auto, none or mask
     min_product_fidelity: float  # not part of the id: what ships, not its pixels
+    edit_keep_product: str  # edit mode below min_product_fidelity: paste, fail or off (not part of the id)
     # Style adapters (campaign/adapters.py): paths on this machine; the id hashes contents and weights.
     lora: str  # "path:weight; path:weight"
     lora_sha256: str  # "sha; sha", in the same order
@@ -163,9 +165,13 @@ def variant_id(prefix: "hashlib._Hash", seed: int) -> str:
 def resolve_settings(row: CampaignRow, overrides: RenderSettings) -> Settings:
     """CLI overrides win over the row's columns, which win over the defaults."""
     model = overrides.model or row.model or EMBEDDED_MODEL_ID
-    default_steps = EMBEDDED_DEFAULT_STEPS if model in EMBEDDED_MODELS else DEFAULT_REAL_MODEL_STEPS
+    # the model family's defaults (SD and SDXL's are 30 and 7.5, as before families)
+    default_steps, default_guidance = default_steps_and_guidance(model) or (DEFAULT_REAL_MODEL_STEPS, DEFAULT_GUIDANCE)
+    if model in EMBEDDED_MODELS:
+        default_steps = EMBEDDED_DEFAULT_STEPS
+    if model == EMBEDDED_MODEL_ID:
+        default_guidance = EMBEDDED_BACKDROP_GUIDANCE
     guidance = overrides.guidance if overrides.guidance is not None else row.guidance
-    default_guidance = EMBEDDED_BACKDROP_GUIDANCE if model == EMBEDDED_MODEL_ID else DEFAULT_GUIDANCE
     return Settings(
         model=model,
         revision=overrides.revision or row.revision or "",
@@ -264,9 +270,11 @@ class _Expansion:
             self.issues.setdefault((exc.issue.file, exc.issue.line, exc.issue.message), exc.issue)
             return
         settings = resolve_settings(row, self.overrides)
-        if settings.model != (row.model or EMBEDDED_MODEL_ID):  # --model: the row's adapters checked again
-            for issue in adapter_issues(row, settings.model, str(self.campaign.path)):
-                self.issues.setdefault((issue.column, row.row, issue.message), issue)
+        file = str(self.campaign.path)
+        overridden = settings.model != (row.model or EMBEDDED_MODEL_ID)  # --model: the row's adapters checked again
+        found = model_issues(row, settings.model, settings.scheduler, file, overridden)
+        for issue in found + (adapter_issues(row, settings.model, file) if overridden else []):
+            self.issues.setdefault((issue.column, row.row, issue.message), issue)
         creative_fields = creative_columns(row)
         # The hash takes content hashes, not paths: moving the campaign folder keeps the ids.
         hashed = [value for name, value in zip(CREATIVE_FIELDS, creative_fields) if name not in _PATH_FIELDS]
@@ -280,6 +288,7 @@ class _Expansion:
             headline=row.headline, cta=row.cta, product_image=str(row.product_image_path),
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
             deliverables=row.deliverables, cutout=row.cutout, min_product_fidelity=row.min_product_fidelity,
+            edit_keep_product=row.edit_keep_product,
             source_has_copy=row.source_has_copy, **adapter_columns(row), **ad_columns(row),
         )  # fmt: skip
         # A clean image is one more file to write: rows that write one get other ids (a rerun

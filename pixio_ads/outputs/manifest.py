@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 
 # 2: ad platform columns (platforms ... call_to_action), scores and review; 3: ad_settings;
 # 4: deliverables and the clean image's columns, language and copy options; 5: expand mode's
-# source_has_copy, LoRA adapters and the style reference image (adapters.py); 6: vae
-SCHEMA_VERSION = "6"
+# source_has_copy, LoRA adapters and the style reference image (adapters.py); 6: vae; 7: model
+# families (model_family) and edit mode (edit_keep_product, product_kept)
+SCHEMA_VERSION = "7"
 # Plan columns a version added, with the value older files read as (their variant ids are unchanged).
 ADDED_PLAN_COLUMNS = {
     "3": {"ad_settings": ""},
@@ -46,6 +47,7 @@ ADDED_PLAN_COLUMNS = {
         "style_scale": 0.0,
     },
     "6": {"vae": ""},
+    "7": {"edit_keep_product": "paste"},
 }
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
@@ -71,7 +73,9 @@ _RESULT_FIELDS = [
     pa.field("worker", pa.string()),  # host:pid of the process that rendered it
     pa.field("visible_devices", pa.string()),  # its CUDA_VISIBLE_DEVICES (null: unset)
     pa.field("torch_dtype", pa.string()),  # what the weights ran in
-    pa.field("safety_checker", pa.string()),  # on, off (disabled by the run) or absent (checkpoint has none)
+    pa.field("model_family", pa.string()),  # render/families.py: sd, sdxl, sd3, flux-dev, ...
+    # on, off (disabled by the run), absent (the checkpoint has none) or none (its family has none)
+    pa.field("safety_checker", pa.string()),
     pa.field("resize_method", pa.string()),  # lanczos, or upscaler:<model id>
     pa.field("cutout_method", pa.string()),  # alpha, mask, flood-fill or none (product used as is)
     # left, top, right, bottom in the creative; "element": how Parquet names list items
@@ -104,6 +108,7 @@ _RESULT_FIELDS = [
     pa.field("product_ssim", pa.float64()),  # the product's region, result against source (fidelity.py)
     pa.field("product_delta_e", pa.float64()),
     pa.field("product_fidelity_score", pa.float64()),
+    pa.field("product_kept", pa.string()),  # edit mode: "edit" (as the model made it) or "pasted" (its own pixels)
     pa.field("score", pa.float64()),
     pa.field("rank", pa.int32()),  # 1 = best of its product x format (rendered creatives only)
     # review (review.py): the last decision on this very file (its sha256)
@@ -175,7 +180,10 @@ COLUMN_DOCS: dict[str, str] = {
     "product_mask": "Cut-out mask of the product.",
     "product_mask_sha256": "Its hash.",
     "cutout": "How the product was to be cut out: auto, none (pasted as it is) or mask.",
-    "min_product_fidelity": "The row's product fidelity minimum (0: none): below it the creative is recorded failed.",
+    "min_product_fidelity": "The row's product fidelity minimum (0: none): below it the creative is recorded failed "
+    "(edit mode: as edit_keep_product says).",
+    "edit_keep_product": "edit mode, below min_product_fidelity: paste (the product's own pixels put back where the "
+    "edit placed it), fail, or off (recorded only).",
     "lora": "LoRA adapters it rendered with, `path:weight; ...` (the brand kit's and the row's).",
     "lora_sha256": "Their hashes, in the same order.",
     "style_image": "Reference image for style (IP-Adapter); empty: none.",
@@ -216,7 +224,9 @@ COLUMN_DOCS: dict[str, str] = {
     "worker": "host:pid of the process that rendered it.",
     "visible_devices": "CUDA_VISIBLE_DEVICES of that process (which GPU a fleet worker had); null when unset.",
     "torch_dtype": "Precision the weights ran in.",
-    "safety_checker": "on, off (disabled by the run) or absent (the checkpoint has none).",
+    "model_family": "The model's family (docs/models.md): sd, sdxl, sd3, flux-dev, flux-schnell, flux-kontext, qwen-image.",
+    "safety_checker": "on, off (disabled by the run), absent (the checkpoint has none) or none (its family has no "
+    "safety checker: only the content policy's image checks screened it).",
     "resize_method": "lanczos, or upscaler:MODEL.",
     "cutout_method": "alpha, mask, flood-fill or none (product used as is).",
     "product_box": "Where the product (expand: the source image) landed: left, top, right, bottom.",
@@ -246,7 +256,9 @@ COLUMN_DOCS: dict[str, str] = {
     "prompt_alignment_score": "0-1: clip_score / 35. Null without a CLIP model.",
     "product_ssim": "Structural similarity of the product's region in the result and in the source (null: no region known).",
     "product_delta_e": "Mean CIEDE2000 colour difference in that region.",
-    "product_fidelity_score": "0-1: SSIM x (1 - delta E / 20); 1 where the product's pixels are pasted (compose, inpaint).",
+    "product_fidelity_score": "0-1: SSIM x (1 - delta E / 20); 1 where the product's pixels are pasted (compose, inpaint); "
+    "in edit mode measured where the edit placed the product, before any paste.",
+    "product_kept": "edit mode: edit (the product as the model made it) or pasted (its own pixels put back).",
     "score": "0-1: weighted mean of the component scores that apply (weights: brand kit `scoring.weights`).",
     "rank": "1 = highest score among the rendered creatives of the same campaign, product and format.",
     "review_status": "approved, rejected or unreviewed (the last decision on this file; a re-render is unreviewed).",
@@ -310,7 +322,7 @@ def read_table(path: Path, schema: pa.Schema = MANIFEST_SCHEMA) -> pa.Table:
     return table.select(schema.names).cast(schema)
 
 
-_READABLE_VERSIONS = ("2", "3", "4", "5")  # older versions this one upgrades on reading
+_READABLE_VERSIONS = ("2", "3", "4", "5", "6")  # older versions this one upgrades on reading
 
 
 def _upgrade(table: pa.Table, version: str) -> pa.Table:

@@ -34,9 +34,9 @@ MODE_TASKS = {
 }
 # Guidance: what a row's `guidance` number drives in each family.
 CFG = "cfg"  # classifier-free guidance: two passes a step above 1, negative prompts used
-DISTILLED = "distilled"  # FLUX.1 [dev]: the guidance the model was distilled with, one pass, no negatives
+DISTILLED = "distilled"  # FLUX.1 dev: the guidance the model was distilled with, one pass, no negatives
 TRUE_CFG = "true_cfg"  # Qwen-Image: `true_cfg_scale`, two passes above 1 with the negative prompt
-NO_GUIDANCE = "none"  # FLUX.1 [schnell]: timestep-distilled, the number is ignored
+NO_GUIDANCE = "none"  # FLUX.1 schnell: timestep-distilled, the number is ignored
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +97,19 @@ FAMILIES: tuple[Family, ...] = (
         recommended="1024 px, 28 steps, guidance 4.5 (3.5 Medium) to 7 (3 Medium); bf16, ~18 GB (3.5 Medium with T5)",
     ),
     Family(
-        "flux-dev", "FLUX.1 [dev]", _FLUX_PIPELINES, guidance=DISTILLED, default_steps=28,
+        "flux-dev", "FLUX.1 dev", _FLUX_PIPELINES, guidance=DISTILLED, default_steps=28,
         default_guidance=3.5, compel="CompelForFlux", encoder="flux",
         file_keys=("guidance_in.in_layer.weight", "model.diffusion_model.guidance_in.in_layer.weight"),
         recommended="1024 px, 28 steps, guidance 3.5; bf16, ~33 GB (offload or a quantised transformer below that)",
     ),
     Family(
-        "flux-schnell", "FLUX.1 [schnell]", _FLUX_PIPELINES, guidance=NO_GUIDANCE, default_steps=4,
+        "flux-schnell", "FLUX.1 schnell", _FLUX_PIPELINES, guidance=NO_GUIDANCE, default_steps=4,
         default_guidance=0.0, compel="CompelForFlux", encoder="flux",
         file_keys=("double_blocks.0.img_attn.qkv.weight", "model.diffusion_model.double_blocks.0.img_attn.qkv.weight"),
         recommended="1024 px, 4 steps, no guidance; bf16, ~33 GB (offload or a quantised transformer below that)",
     ),
     Family(
-        "flux-kontext", "FLUX.1 Kontext [dev]",
+        "flux-kontext", "FLUX.1 Kontext dev",
         {TEXT2IMG: "FluxKontextPipeline", EDIT: "FluxKontextPipeline"},
         guidance=DISTILLED, default_steps=28, default_guidance=2.5, compel="CompelForFlux", encoder="flux",
         recommended="1024 px, 28 steps, guidance 2.5; bf16, ~33 GB; the source image as the reference",
@@ -127,7 +127,7 @@ SUPPORTED = ", ".join(family.title for family in FAMILIES)
 _KINDS = (
     (("Video", "Wan", "I2V", "T2V", "LTX", "Mochi", "Allegro", "Latte", "Animate", "CogVideo", "SkyReels"), "a video model"),
     (("Audio", "Music", "Speech", "Dance"), "an audio model"),
-    (("Upscale", "SuperRes", "LDMSuperResolution"), "an upscaler (give it as --upscaler)"),
+    (("Upscale", "SuperRes", "LDMSuperResolution"), "an upscaler, which --upscaler takes"),
     (("3D", "Shap", "Zero123", "Marigold"), "a 3D or depth model"),
 )
 
@@ -155,7 +155,7 @@ def describe_class(class_name: str) -> str:
 def unsupported(model_id: str, class_name: str) -> ModelLoadError:
     return ModelLoadError(
         f"model {model_id!r} is a {class_name} ({describe_class(class_name)}): pixio-ads renders still images with "
-        f"{SUPPORTED}. Fix: give a checkpoint of one of these families as --model or the row's `model`"
+        f"{SUPPORTED}"
     )
 
 
@@ -180,7 +180,7 @@ def _detect_folder(index_path: str, model_id: str) -> Family:
     try:
         index = json.loads(Path(index_path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {index_path}: {exc}. Fix: give a complete diffusers checkpoint") from None
+        raise ModelLoadError(f"cannot read {index_path}: {exc}; give a complete diffusers checkpoint") from None
     class_name = str(index.get("_class_name", ""))
     transformer = _read_json(folder / "transformer" / "config.json")
     family = family_of_class(class_name, transformer)
@@ -190,7 +190,7 @@ def _detect_folder(index_path: str, model_id: str) -> Family:
     if missing and folder.is_dir() and not _is_hub_snapshot(folder):
         raise ModelLoadError(
             f"model {model_id!r} ({family.title}) lacks its component folder(s) {', '.join(missing)} named in "
-            f"{index_path}. Fix: copy the whole checkpoint (every folder model_index.json names)"
+            f"{index_path}; copy the whole checkpoint (every folder model_index.json names)"
         )
     return family
 
@@ -240,8 +240,8 @@ def _detect_file(path: str, model_id: str) -> Family:
         if any(key.startswith(marker) or key == marker for marker in family.file_keys for key in keys):
             return family
     raise ModelLoadError(
-        f"model file {model_id!r} is no single-file checkpoint of {SUPPORTED} (none of their tensor names are in it). "
-        "Fix: give a diffusers checkpoint folder"
+        f"model file {model_id!r} is no single-file checkpoint of {SUPPORTED} (none of their tensor names are in it); "
+        "give a diffusers checkpoint folder"
     )
 
 

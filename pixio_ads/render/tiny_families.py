@@ -101,7 +101,7 @@ def _clip_and_t5(scratch: Path, t5_width: int) -> dict:
 
 def flux_components(scratch: Path, guidance: bool = False) -> dict:
     """FLUX.1: CLIP + T5 text encoders, a one-double-block one-single-block transformer
-    (guidance embedded for [dev] and Kontext, not for [schnell])."""
+    (guidance embedded for dev and Kontext, not for schnell)."""
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
 

@@ -291,8 +291,13 @@ def build_tiny_pipeline(kind: str, target: Path) -> Path:
     from diffusers import StableDiffusionPipeline, StableDiffusionUpscalePipeline, StableDiffusionXLPipeline
     from transformers import CLIPTokenizer
 
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
     from pixio_ads.render.tiny_families import BUILDERS, build_family_pipeline
 
+    diffusers_logging.disable_progress_bar()  # "Writing model shards" bars for a build of a second
+    transformers_logging.disable_progress_bar()
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))

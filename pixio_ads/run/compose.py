@@ -39,6 +39,7 @@ from pixio_ads.creative.composite import (
 from pixio_ads.creative.cutout import CutoutError, cut_out
 from pixio_ads.creative.expand import expand_inputs, expand_scene
 from pixio_ads.creative.fidelity import Fidelity, product_fidelity
+from pixio_ads.creative.locate import find_product
 from pixio_ads.creative.overlay import layout_for, overlay_copy, overlay_label
 from pixio_ads.creative.scoring import Elements, scene_scores, score_columns
 from pixio_ads.creative.scripts import is_rtl
@@ -157,6 +158,8 @@ def model_inputs(
         return _source(variant, assets).resize(size, Image.Resampling.LANCZOS), None
     elif variant.mode == "expand":
         return expand_inputs(_flat_source(variant, assets), size, variant.anchor)
+    elif variant.mode == "edit":  # the reference, whole: the edit model sizes it itself
+        return _flat_source(variant, assets), None
     else:  # replace
         canvas = _source(variant, assets)
         mask = fit_cover(assets.image(variant.replace_mask).convert("L"), variant.width, variant.height)
@@ -213,6 +216,9 @@ def _scene(variant: Variant, generated: Image.Image, assets: Assets):
             scene, keep = paste_product(painted, product, box)
     elif variant.mode == "restyle":
         scene = fit_cover(generated, *size)
+    elif variant.mode == "edit":
+        scene, keep, product, box, found = edit_scene(variant, fit_cover(generated, *size), assets)
+        values.update(found)
     elif variant.mode == "expand":
         # The source's pixels are the model's to keep, not the watermark's: an expanded image
         # of the same shape as its source would otherwise carry no watermark at all.
@@ -231,6 +237,8 @@ class ProductChanged(ValueError):
 def _fidelity(variant: Variant, scene: Image.Image, assets: Assets, product, box: Box | None) -> dict:
     """The product fidelity columns (fidelity.py); raises ProductChanged below the row's minimum.
     ``product``: the product as placed (at its box's size), in compose and inpaint modes."""
+    if variant.mode == "edit":
+        return {}  # measured where the edit placed the product (edit_scene)
     if variant.mode == "expand" or (variant.mode == "compose" and not variant.harmonize) or variant.mode == "inpaint":
         # The scene carries the source's own pixels, put there and changed by nothing before
         # this (expand_scene's paste-back, compose's paste without harmonising, inpaint's
@@ -253,6 +261,35 @@ def _fidelity(variant: Variant, scene: Image.Image, assets: Assets, product, box
             "or keep its pixels with mode compose or inpaint"
         )
     return found.columns()
+
+
+def edit_scene(variant: Variant, edited: Image.Image, assets: Assets):
+    """edit mode: (scene, exact-pixel mask or None, product as placed, its box, values). The
+    product is found where the edit put it (locate.py) and its fidelity measured there; below
+    the row's min_product_fidelity ``edit_keep_product`` decides: ``paste`` its own pixels back
+    at that place with its shadow (at the layout's place where it is not found), ``fail``, or
+    ``off`` (recorded only)."""
+    product, method = assets.product(variant)
+    found = find_product(edited, product)
+    box = found.box if found else _product_box(variant, assets)[2]
+    placed = assets.placed(variant, box)
+    region = np.asarray(placed.getchannel("A")) == 255
+    window = np.asarray(edited.convert("RGB").crop(box.as_tuple()))
+    fidelity = product_fidelity(np.asarray(placed.convert("RGB")), window, region) if found else None
+    values = {"cutout_method": method, "product_box": list(box.as_tuple()), "product_kept": "edit"}
+    values.update(fidelity.columns() if fidelity else {"product_fidelity_score": 0.0})
+    score = fidelity.score if fidelity else 0.0
+    if score >= variant.min_product_fidelity or variant.edit_keep_product == "off":
+        return edited, None, placed, box, values
+    if variant.edit_keep_product == "fail":
+        where = f"{score:.2f}" if found else "0 (the product was not found in the edit)"
+        raise ProductChanged(
+            f"product fidelity {where} is below the row's min_product_fidelity {variant.min_product_fidelity}: the "
+            "edit changed the product; set edit_keep_product to paste to put its own pixels back"
+        )
+    shaded = compose(edited, placed, box, placement(variant), assets.shade(variant, box))
+    _, keep = paste_product(shaded, placed, box)
+    return shaded, keep, placed, box, {**values, "product_kept": "pasted"}
 
 
 def _source_product_region(variant: Variant, assets: Assets, size: tuple[int, int]) -> np.ndarray:

@@ -81,7 +81,7 @@ def _render_batch(
     with step("model and adapters"):  # loaded (and compiled) once per process, adapters when they change
         model = _model_for(first, device, safety_checker, context, compiled[0] if compiled else None)
     context["render_width"], context["render_height"] = render_size(
-        AdFormat(first.format, first.width, first.height), model.native_side
+        AdFormat(first.format, first.width, first.height), model.native_side, model.family.size_multiple
     )
     with step("model inputs"):
         inputs = [model_inputs(v, context["render_width"], context["render_height"], shared_assets()) for v in batch]
@@ -102,6 +102,7 @@ def _render_batch(
         first.strength,
         shared_assets().image(first.style_image) if first.style_image else None,
         compiled[1] if compiled else None,
+        edit=first.mode == "edit",
     )
     upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
     context["render_seconds"] = (time.perf_counter() - started) / len(batch)
@@ -139,7 +140,10 @@ def _model_for(
         device,
     )
     context["torch_dtype"] = model.dtype
-    if safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
+    context["model_family"] = model.family.name
+    if not model.family.safety_checker:
+        context["safety_checker"] = "none"  # the family has none: only the content policy's image checks screen it
+    elif safety_checker and getattr(model.pipeline, "safety_checker", None) is None:
         context["safety_checker"] = "absent"
     ip_adapter = (first.ip_adapter, first.ip_adapter_sha256) if first.ip_adapter else None
     use_adapters(model, variant_loras(first), ip_adapter, first.style_scale)

@@ -1,0 +1,62 @@
+"""A row's model, checked at validate before any GPU time: a checkpoint of a supported family
+(render/families.py) with all its components, that can render the row's mode with its
+scheduler; and the family's defaults for the steps and guidance the row leaves empty.
+
+Checked per row with the model it renders with (variants.py): the row's own, the embedded
+model, or a run's ``--model``, which replaces every row's.
+"""
+
+from __future__ import annotations
+
+from pixio_ads.core.errors import Issue, ModelLoadError
+from pixio_ads.render import families
+from pixio_ads.render.families import Family
+from pixio_ads.render.loading import DEFAULT_SCHEDULER
+
+EDIT_KEEP_PRODUCT = ("paste", "fail", "off")  # edit mode, below min_product_fidelity (run/compose.py)
+
+
+def family_or_problem(model_id: str) -> Family | str | None:
+    """The model's family; what is wrong with the checkpoint; or None where its files are not
+    at hand before loading (a hub id not in the local cache)."""
+    try:
+        return families.detect(model_id)
+    except ModelLoadError as exc:
+        return str(exc)
+
+
+def model_problems(model_id: str, mode: str, scheduler: str | None) -> list[tuple[str, str, str]]:
+    """(column, message, fix) for each problem of rendering ``mode`` with ``model_id``."""
+    found = family_or_problem(model_id)
+    if isinstance(found, str):
+        return [("model", found, "give a checkpoint of a supported family (docs/models.md)")]
+    if found is None:
+        return []
+    problems = []
+    if reason := families.mode_problem(found, mode):
+        problems.append(("mode", reason, f"choose one of {', '.join(found.modes)}, or a model that can {mode}"))
+    if scheduler and scheduler != DEFAULT_SCHEDULER and found.denoiser != "unet":
+        problems.append(
+            (
+                "scheduler",
+                f"{found.title} samples with its own flow-matching scheduler; {scheduler} is for SD and SDXL",
+                f"leave scheduler empty or `{DEFAULT_SCHEDULER}`",
+            )
+        )
+    return problems
+
+
+def model_issues(row, model_id: str, scheduler: str | None, file: str, overridden: bool) -> list[Issue]:
+    """The row's model, mode and scheduler checked against the model it renders with
+    (``overridden``: a run's ``--model``, named in the message)."""
+    told = f" (--model {model_id})" if overridden else ""
+    return [
+        Issue(file, message + told, fix, row=row.row, column=column)
+        for column, message, fix in model_problems(model_id, row.mode, scheduler)
+    ]
+
+
+def default_steps_and_guidance(model_id: str) -> tuple[int, float] | None:
+    """The family's steps and guidance, or None where the family is not known before loading."""
+    found = family_or_problem(model_id)
+    return (found.default_steps, found.default_guidance) if isinstance(found, Family) else None
