@@ -10,7 +10,7 @@ import pytest
 from helpers import EXAMPLE_CAMPAIGN
 from PIL import Image
 
-from pixio_ads.core.errors import ModelLoadError
+from pixio_ads.core.errors import ModelLoadError, ValidationError
 from pixio_ads.core.formats import NAMED_FORMATS, AdFormat, parse_format, render_size
 from pixio_ads.creative.composite import fit_cover
 from pixio_ads.render import loading
@@ -131,8 +131,10 @@ def test_a_failing_batch_is_isolated(tmp_path, monkeypatch):
 
 
 def test_plan_fails_fast_on_a_bad_model_path(tmp_path):
-    with pytest.raises(ModelLoadError, match="missing-model"):
+    with pytest.raises(ValidationError) as caught:  # at validate, once for the run (not once per row)
         planning.plan_campaign(EXAMPLE_CAMPAIGN, tmp_path, RenderSettings(model="./missing-model"))
+    (issue,) = caught.value.issues
+    assert "missing-model" in issue.message and (issue.row, issue.column) == (None, "model")
 
 
 def test_custom_format_roundtrip():

@@ -181,7 +181,9 @@ def test_settings_reach_the_manifest(tmp_path):
     assert (row["model_id"], row["scheduler"], row["dtype"], row["torch_dtype"], row["steps"], row["guidance"]) == (
         EMBEDDED_SDXL_ID, "euler_a", "fp32", "fp32", 1, 3.0,
     )  # fmt: skip
-    assert (row["safety_checker"], row["resize_method"], row["device"]) == ("absent", "lanczos", "cpu")
+    # SDXL ships no safety checker: its family says so (families.py), the manifest records "none"
+    assert (row["safety_checker"], row["resize_method"], row["device"]) == ("none", "lanczos", "cpu")
+    assert row["model_family"] == "sdxl"
 
 
 def test_scheduler_is_part_of_the_variant_id():

@@ -48,10 +48,11 @@ def model_problems(model_id: str, mode: str, scheduler: str | None) -> list[tupl
 
 def model_issues(row, model_id: str, scheduler: str | None, file: str, overridden: bool) -> list[Issue]:
     """The row's model, mode and scheduler checked against the model it renders with
-    (``overridden``: a run's ``--model``, named in the message)."""
+    (``overridden``: a run's ``--model``, named in the message; a problem of that model
+    itself is the run's, reported once, not the row's)."""
     told = f" (--model {model_id})" if overridden else ""
     return [
-        Issue(file, message + told, fix, row=row.row, column=column)
+        Issue(file, message + told, fix, row=None if overridden and column == "model" else row.row, column=column)
         for column, message, fix in model_problems(model_id, row.mode, scheduler)
     ]
 

@@ -274,7 +274,7 @@ class _Expansion:
         overridden = settings.model != (row.model or EMBEDDED_MODEL_ID)  # --model: the row's adapters checked again
         found = model_issues(row, settings.model, settings.scheduler, file, overridden)
         for issue in found + (adapter_issues(row, settings.model, file) if overridden else []):
-            self.issues.setdefault((issue.column, row.row, issue.message), issue)
+            self.issues.setdefault((issue.column, issue.row, issue.message), issue)
         creative_fields = creative_columns(row)
         # The hash takes content hashes, not paths: moving the campaign folder keeps the ids.
         hashed = [value for name, value in zip(CREATIVE_FIELDS, creative_fields) if name not in _PATH_FIELDS]

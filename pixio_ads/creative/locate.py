@@ -19,7 +19,8 @@ from PIL import Image
 from pixio_ads.core.formats import Box
 
 SEARCH_SIDE = 256  # the long side the coarse search runs at (~20 ms a scale at this size)
-SCALES = np.linspace(0.2, 0.95, 16)  # the product's height (or width) as a share of the image's
+SCALES = np.linspace(0.15, 0.95, 17)  # the product's height (or width) as a share of the image's
+REFINE = np.linspace(0.9, 1.1, 11)  # then around the best share, in 2% steps
 MIN_SIDE = 8  # px: smaller matches at the search size are noise
 
 
@@ -32,34 +33,37 @@ class Found:
 def find_product(image: Image.Image, product: Image.Image) -> Found | None:
     """Where the RGBA ``product`` (a cut-out) best matches in ``image``; None when it has no
     opaque pixels or cannot fit at any scale."""
-    import cv2
-
     alpha = np.asarray(product.getchannel("A"))
     if not (alpha >= 128).any():
         return None
     shrink = min(1.0, SEARCH_SIDE / max(image.size))
     small = _array(image, shrink)
-    best: tuple[float, Box] | None = None
-    for share in SCALES:
-        fit = share * min(small.shape[1] / product.width, small.shape[0] / product.height)
-        width, height = round(product.width * fit), round(product.height * fit)
-        if min(width, height) < MIN_SIDE:
-            continue
-        template = np.asarray(product.convert("RGB").resize((width, height), Image.Resampling.BILINEAR), np.float32)
-        mask = np.asarray(product.getchannel("A").resize((width, height), Image.Resampling.BILINEAR), np.float32)
-        scores = cv2.matchTemplate(small, template, cv2.TM_CCORR_NORMED, mask=mask / 255)
-        scores = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
-        _, score, _, (left, top) = cv2.minMaxLoc(scores)
-        if best is None or score > best[0]:
-            best = (float(score), Box(left, top, left + width, top + height))
-    if best is None:
+    matches = [match for share in SCALES if (match := _match_at(small, product, share))]
+    if not matches:
         return None
-    score, box = best
+    best = max(matches, key=lambda match: match[0])
+    refined = [match for factor in REFINE if (match := _match_at(small, product, best[2] * factor))]
+    score, box, _ = max([best, *refined], key=lambda match: match[0])
     width, height = min(image.width, round(box.width / shrink)), min(image.height, round(box.height / shrink))
     # rounding may carry the box a pixel or two past the edge: moved in, never cut (same aspect)
     left = min(max(0, round(box.left / shrink)), image.width - width)
     top = min(max(0, round(box.top / shrink)), image.height - height)
     return Found(Box(left, top, left + width, top + height), score)
+
+
+def _match_at(small: np.ndarray, product: Image.Image, share: float) -> tuple[float, Box, float] | None:
+    """(correlation, box, share) of the product's best place at ``share`` of the image's size."""
+    import cv2
+
+    fit = share * min(small.shape[1] / product.width, small.shape[0] / product.height)
+    width, height = round(product.width * fit), round(product.height * fit)
+    if min(width, height) < MIN_SIDE or width > small.shape[1] or height > small.shape[0]:
+        return None
+    template = np.asarray(product.convert("RGB").resize((width, height), Image.Resampling.BILINEAR), np.float32)
+    mask = np.asarray(product.getchannel("A").resize((width, height), Image.Resampling.BILINEAR), np.float32) / 255
+    scores = np.nan_to_num(cv2.matchTemplate(small, template, cv2.TM_CCORR_NORMED, mask=mask), nan=0.0, posinf=0.0)
+    _, score, _, (left, top) = cv2.minMaxLoc(scores)
+    return float(score), Box(left, top, left + width, top + height), share
 
 
 def _array(image: Image.Image, scale: float) -> np.ndarray:

@@ -1,9 +1,12 @@
 """LoRA adapters and IP-Adapters (a reference image for style) on a loaded pipeline.
 
 Checks before any rendering: each file is read as safetensors (its header only), is the kind
-of adapter it claims to be, and was made for the row's model: its cross-attention layers
-take the model's text width (768 for SD 1.x, 1024 for SD 2.x, 2048 for SDXL), and a LoRA with
-weights for a second text encoder needs an SDXL model.
+of adapter it claims to be, and was made for the row's model: a UNet LoRA for a UNet family and
+a transformer LoRA for a DiT family (families.py), its cross-attention layers take the model's
+text width (768 for SD 1.x, 1024 for SD 2.x, 2048 for SDXL), a LoRA with weights for a second
+text encoder needs an SDXL model, and every layer it names is in the model's denoiser at the
+size the LoRA expects (FLUX, SD3 and Qwen-Image LoRAs too, built from the config on the meta
+device).
 
 At render time adapters are loaded with diffusers' ``load_lora_weights`` / ``load_ip_adapter``,
 once per process (a LoRA is kept loaded under a name made from its sha256 and switched on
@@ -19,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pixio_ads.core.errors import ModelLoadError
+from pixio_ads.render import families
 from pixio_ads.render.loading import LoadedModel, loaded_models, resolve_source
 
 logger = logging.getLogger(__name__)
@@ -28,8 +32,9 @@ KNOWN_BASES = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL", 4096: "a T5 model"}
 # The down (A) matrix of a cross-attention key/value projection: its input is the text width.
 _CROSS_ATTENTION_DOWN = re.compile(r"attn2[._]to_[kv].*(lora_A|lora_down|lora\.down)\.weight$")
 _SECOND_TEXT_ENCODER = re.compile(r"^(text_encoder_2\.|lora_te2_|te2\.)")
-# peft's names (lora_A/B) and diffusers' own (lora.down/up) of a UNet layer's two matrices
-_UNET_LORA = re.compile(r"^unet\.(.+)\.(lora_A|lora_B|lora\.down|lora\.up)\.weight$")
+# peft's names (lora_A/B) and diffusers' own (lora.down/up) of a UNet's or transformer's layer's two matrices
+_DENOISER_LORA = re.compile(r"^(unet|transformer)\.(.+)\.(lora_A|lora_B|lora\.down|lora\.up)\.weight$")
+_DENOISER_KINDS = {"unet": "a UNet model (SD 1.x/2.x, SDXL)", "transformer": "a transformer model (FLUX, SD3, Qwen-Image)"}
 _LORA_KEY = re.compile(r"lora_A|lora_B|lora_down|lora_up|lora\.down|lora\.up")
 
 
@@ -59,43 +64,49 @@ def shapes_of(path: Path) -> dict[str, tuple[int, ...]] | str:
 
 
 @lru_cache(maxsize=32)
-def _checkpoint_configs(model_id: str) -> tuple[dict, dict] | None:
-    """(model_index.json, unet/config.json) of a diffusers checkpoint folder or an embedded
-    model (found as loading.resolve_source finds it); None where they cannot be read without
-    loading it (a single-file checkpoint, a hub id, a bad path)."""
+def _checkpoint_configs(model_id: str) -> tuple[dict, dict, str] | None:
+    """(model_index.json, the denoiser's config.json, the denoiser's folder name: unet or
+    transformer) of a diffusers checkpoint folder or an embedded model (found as
+    loading.resolve_source finds it); None where they cannot be read without loading it (a
+    single-file checkpoint, a hub id, a bad path)."""
     try:
         folder = Path(resolve_source(model_id))
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-        unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+        denoiser = "unet" if "unet" in index else "transformer"
+        config = json.loads((folder / denoiser / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, ModelLoadError):
         return None
-    return index, unet
+    return index, config, denoiser
 
 
 def model_text_width(model_id: str) -> tuple[int, bool] | None:
     """(cross-attention width, is SDXL) from the checkpoint's configs; None where unknown
     (no configs at hand, or a per-block width list)."""
     configs = _checkpoint_configs(model_id)
-    width = configs[1].get("cross_attention_dim") if configs else None
+    if configs is None or configs[2] != "unet":
+        return None
+    width = configs[1].get("cross_attention_dim")
     return (width, "text_encoder_2" in configs[0]) if isinstance(width, int) else None
 
 
 @lru_cache(maxsize=8)
-def unet_layer_sizes(model_id: str) -> dict[str, tuple[int, int]]:
-    """(inputs, outputs) of each linear and convolution layer of the model's UNet, built from
-    its config on the meta device (no weights read); {} where the config is not at hand."""
+def denoiser_layer_sizes(model_id: str) -> dict[str, tuple[int, int]]:
+    """(inputs, outputs) of each linear and convolution layer of the model's UNet or
+    transformer, built from its config on the meta device (no weights read); {} where the
+    config is not at hand."""
+    import diffusers
     import torch
     from accelerate import init_empty_weights
-    from diffusers import UNet2DConditionModel
 
     configs = _checkpoint_configs(model_id)
     if configs is None:
         return {}
-    config = {key: value for key, value in configs[1].items() if not key.startswith("_")}
+    index, config, denoiser = configs
+    model_class = getattr(diffusers, index[denoiser][1])
     with init_empty_weights():
-        unet = UNet2DConditionModel.from_config(config)
+        model = model_class.from_config({key: value for key, value in config.items() if not key.startswith("_")})
     sizes = {}
-    for name, module in unet.named_modules():
+    for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear):
             sizes[name] = (module.in_features, module.out_features)
         elif isinstance(module, torch.nn.Conv2d):
@@ -104,16 +115,17 @@ def unet_layer_sizes(model_id: str) -> dict[str, tuple[int, int]]:
 
 
 def _layer_mismatch(shapes: dict[str, tuple[int, ...]], model_id: str) -> str | None:
-    """The first UNet layer of a diffusers/peft-format LoRA (``unet.<layer>.lora.down.weight``)
-    that the model lacks or whose size differs; kohya-format names are not mapped here."""
-    sizes = unet_layer_sizes(model_id)
+    """The first denoiser layer of a diffusers/peft-format LoRA (``unet.<layer>.lora.down.weight``,
+    ``transformer.<layer>.lora_A.weight``) that the model lacks or whose size differs;
+    kohya-format names are not mapped here."""
+    sizes = denoiser_layer_sizes(model_id)
     if not sizes:
         return None
     for key, shape in shapes.items():
-        match = _UNET_LORA.match(key)
+        match = _DENOISER_LORA.match(key)
         if not match or len(shape) < 2:
             continue
-        layer, matrix = match[1], "A" if match[2] in ("lora_A", "lora.down") else "B"
+        layer, matrix = match[2], "A" if match[3] in ("lora_A", "lora.down") else "B"
         if layer not in sizes:
             return f"has weights for a layer the row's model {model_id} does not have ({layer}): made for another base model"
         wanted, found = (sizes[layer][0], shape[1]) if matrix == "A" else (sizes[layer][1], shape[0])
@@ -136,16 +148,28 @@ def lora_problem(path: Path, model_id: str) -> str | None:
         return shapes
     if not any(_LORA_KEY.search(key) for key in shapes):
         return "has no LoRA weights (no lora_A/lora_down tensors): is it a full checkpoint or an embedding?"
-    model = model_text_width(model_id)
-    if model is None:
-        return None
-    width, sdxl = model
-    found = {shape[1] for key, shape in shapes.items() if _CROSS_ATTENTION_DOWN.search(key) and len(shape) == 2}
-    if found and width not in found:
-        return f"was made for {_base_name(max(found))}, not for the row's model {model_id} ({_base_name(width)})"
-    if not sdxl and any(_SECOND_TEXT_ENCODER.match(key) for key in shapes):
-        return f"was made for SDXL (it has weights for a second text encoder); the row's model {model_id} is not SDXL"
+    if problem := _denoiser_kind_problem(shapes, model_id):
+        return problem
+    model = model_text_width(model_id)  # None: not a UNet model, or its config is not at hand
+    if model is not None:
+        width, sdxl = model
+        found = {shape[1] for key, shape in shapes.items() if _CROSS_ATTENTION_DOWN.search(key) and len(shape) == 2}
+        if found and width not in found:
+            return f"was made for {_base_name(max(found))}, not for the row's model {model_id} ({_base_name(width)})"
+        if not sdxl and any(_SECOND_TEXT_ENCODER.match(key) for key in shapes):
+            return f"was made for SDXL (it has weights for a second text encoder); the row's model {model_id} is not SDXL"
     return _layer_mismatch(shapes, model_id)
+
+
+def _denoiser_kind_problem(shapes: dict[str, tuple[int, ...]], model_id: str) -> str | None:
+    """A UNet LoRA for a transformer family's model, or the other way round."""
+    configs = _checkpoint_configs(model_id)
+    kinds = {match[1] for key in shapes if (match := _DENOISER_LORA.match(key))}
+    if configs is None or not kinds or configs[2] in kinds:
+        return None
+    family = families.family_of_class(str(configs[0].get("_class_name")), configs[1])
+    title = family.title if family else configs[0].get("_class_name")
+    return f"was made for {_DENOISER_KINDS[kinds.pop()]}, not for the row's model {model_id} ({title})"
 
 
 def ip_adapter_problem(path: Path, model_id: str) -> str | None:

@@ -234,8 +234,12 @@ def _detect_file(path: str, model_id: str) -> Family:
 
     if not path.lower().endswith(".safetensors"):
         return BY_NAME["sd"]  # a .ckpt cannot be read without unpickling it: SD 1.x/2.x, as before
-    with safe_open(path, framework="pt") as handle:
-        keys = list(handle.keys())
+    try:
+        with safe_open(path, framework="pt") as handle:
+            keys = list(handle.keys())
+    except Exception as exc:  # safetensors raises its own error types for a bad header
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise ModelLoadError(f"cannot load model {model_id!r}: cannot read it as safetensors ({first})") from None
     for family in sorted(FAMILIES, key=lambda f: f.name != "sdxl"):  # SDXL files have SD's keys too
         if any(key.startswith(marker) or key == marker for marker in family.file_keys for key in keys):
             return family

@@ -118,9 +118,9 @@ class LoadedModel:
         ``name``, sharing every module (weights included) with the loaded one."""
         if task not in self.family.pipelines:
             raise ValueError(f"{self.model_id} ({self.family.title}) has no {task} pipeline")
+        if name == DEFAULT_SCHEDULER and (task == TEXT2IMG or self.family.pipelines[task] == self.family.pipelines[TEXT2IMG]):
+            return self.pipeline  # FLUX Kontext: one pipeline makes images and edits them
         pipeline_class = self.family.pipeline_class(task)
-        if name == DEFAULT_SCHEDULER and isinstance(self.pipeline, pipeline_class):
-            return self.pipeline
         if (name, task) not in self._by_scheduler:
             import diffusers
 

@@ -85,7 +85,11 @@ def generate(
     task = _task(init_images, masks, edit)
     pipeline = model.with_scheduler(scheduler, task)
     extras = _per_image_inputs(len(prompts), init_images, masks)
-    call = {"num_inference_steps": steps, **guidance_arguments(model.family, guidance), **_size(pipeline, width, height)}
+    call = {
+        "num_inference_steps": steps,
+        **guidance_arguments(model.family, guidance),
+        **_size(model.family.pipeline_class(task), width, height),
+    }
     if task in (IMG2IMG, INPAINT):
         call["strength"] = strength
     if style_image is not None:  # one reference for the whole batch: the pipeline repeats its embedding
@@ -111,10 +115,10 @@ def _call_parameters(pipeline_class) -> frozenset[str]:
     return frozenset(inspect.signature(pipeline_class.__call__).parameters)
 
 
-def _size(pipeline, width: int, height: int) -> dict:
-    """The output size as the pipeline takes it: SD's img2img has none (the image's size);
+def _size(pipeline_class, width: int, height: int) -> dict:
+    """The output size as the pipeline class takes it: SD's img2img has none (the image's size);
     FLUX Kontext also caps its pixel count (``max_area``, else 1024² and the size scaled up to it)."""
-    parameters = _call_parameters(type(pipeline))
+    parameters = _call_parameters(pipeline_class)
     size = {"width": width, "height": height} if "width" in parameters else {}
     if "max_area" in parameters:
         size["max_area"] = width * height

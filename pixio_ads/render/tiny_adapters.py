@@ -21,20 +21,23 @@ def _pipeline(model_id: str):
 
 
 def build_tiny_lora(model_id: str, target: Path, seed: int = 0, rank: int = 4, text_encoder: bool = False) -> Path:
-    """A random LoRA for ``model_id``'s UNet (and its text encoder(s) with ``text_encoder``)
-    saved as ``target`` (.safetensors). Random A and B (peft's ``init_lora_weights=False``):
-    a LoRA initialised the usual way (B = 0) would change nothing."""
+    """A random LoRA for ``model_id``'s denoiser (its UNet, or the transformer of a FLUX, SD3 or
+    Qwen-Image model) and, with ``text_encoder``, its CLIP text encoder(s), saved as ``target``
+    (.safetensors). Random A and B (peft's ``init_lora_weights=False``): a LoRA initialised the
+    usual way (B = 0) would change nothing."""
     import torch
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft import LoraConfig, inject_adapter_in_model
     from peft.utils import get_peft_model_state_dict
 
     pipeline = _pipeline(model_id)
+    denoiser = "unet" if getattr(pipeline, "unet", None) is not None else "transformer"
     torch.manual_seed(seed)
-    pipeline.unet.add_adapter(
+    getattr(pipeline, denoiser).add_adapter(
         LoraConfig(r=rank, lora_alpha=rank, target_modules=LORA_TARGETS, init_lora_weights=False)
     )
-    layers = {"unet_lora_layers": convert_state_dict_to_diffusers(get_peft_model_state_dict(pipeline.unet))}
+    state = get_peft_model_state_dict(getattr(pipeline, denoiser))
+    layers = {f"{denoiser}_lora_layers": convert_state_dict_to_diffusers(state)}
     if text_encoder:
         names = ["text_encoder", "text_encoder_2"] if getattr(pipeline, "text_encoder_2", None) else ["text_encoder"]
         for name in names:
