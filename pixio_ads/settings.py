@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
 from pixio_ads.core.storage import fetch_input
 from pixio_ads.render.compiled import COMPILE_MODES, DEFAULT_COMPILE_MODE
+from pixio_ads.render.loading import OFFLOAD_MODES
 from pixio_ads.render.loading import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
 from pixio_ads.render.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.trust.credentials import C2paSigner
@@ -127,12 +128,25 @@ class Execution(_Settings):
     compile_mode: str = Field(
         DEFAULT_COMPILE_MODE, description="torch.compile mode with --compile: " + ", ".join(COMPILE_MODES) + "."
     )
+    offload: str | None = Field(
+        None,
+        description="For a GPU smaller than the model: `model` keeps each model (text encoders, transformer, VAE) in "
+        "CPU memory until its turn (diffusers' model CPU offload, a little slower), `sequential` moves layer by layer "
+        "(least GPU memory, much slower). Same images.",
+    )
 
     @field_validator("compile_mode")
     @classmethod
     def _known_compile_mode(cls, value: str) -> str:
         if value not in COMPILE_MODES:
             raise ValueError(f"unknown compile mode {value!r}; valid: {', '.join(COMPILE_MODES)}")
+        return value
+
+    @field_validator("offload")
+    @classmethod
+    def _known_offload(cls, value: str | None) -> str | None:
+        if value is not None and value not in OFFLOAD_MODES:
+            raise ValueError(f"unknown offload {value!r}; valid: {', '.join(OFFLOAD_MODES)}")
         return value
 
     @property

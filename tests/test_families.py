@@ -238,3 +238,15 @@ def test_a_lora_for_a_dit_family_loads_and_changes_the_image(tmp_path):
     use_adapters(model, [])
     again = render.generate(model, ["a lamp"], [""], [4], SIZE, SIZE, 2, 0.0).pixels[0]
     assert not np.array_equal(plain, styled) and np.abs(plain.astype(int) - again.astype(int)).max() <= 1
+
+
+def test_offloaded_model_renders_the_same_images():
+    """--offload model: diffusers' CPU offload (accelerate hooks move each module to the
+    device for its turn); on this CPU-only machine the hooks run, the images must not change."""
+    plain = loading.load_model(FLUX, "cpu")
+    offloaded = loading.load_model(loading.ModelSpec(FLUX, offload="model"), "cpu")
+    assert offloaded is not plain  # another process-cached entry: offload is part of the key
+    source = Image.new("RGB", (SIZE, SIZE), (100, 50, 50))
+    for extra in ({}, {"init_images": [source], "strength": 0.6}):
+        one, two = (render.generate(m, ["a lamp"], [""], [3], SIZE, SIZE, 2, 0.0, **extra).pixels[0] for m in (plain, offloaded))
+        assert np.abs(one.astype(int) - two.astype(int)).max() <= 1

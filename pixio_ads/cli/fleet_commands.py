@@ -20,7 +20,7 @@ from pixio_ads.settings import Serving
 
 EXECUTION = (
     "device", "batch_size", "safety_checker", "retries", "retry_delay", "shard_size", "finish_workers", "compile",
-    "compile_mode",
+    "compile_mode", "offload",
 )  # fmt: skip
 
 

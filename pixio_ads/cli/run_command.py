@@ -32,6 +32,7 @@ from pixio_ads.run.planning import check_models
 RUN_SETTINGS = (
     "model", "limit", *RENDERING[1:], "device", "batch_size", "safety_checker", "retries", "retry_delay",
     "shard_size", "wait", "finish_workers", "stall_seconds", "render_deployment", "compile", "compile_mode",
+    "offload",
     *SAFEGUARDS, "clip_model",
     "wait_for_review",
     "review_host", "review_port", "review_token", "review_timeout_hours",

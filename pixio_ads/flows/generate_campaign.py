@@ -58,6 +58,7 @@ class CompleteShard(CachePolicy):
             - "finish_workers"
             - "stall_seconds"
             - "compile_mode"  # compiled images equal the eager ones: either's shard is complete
+            - "offload"  # so are offloaded ones
             + TASK_SOURCE
         )
     )
@@ -100,6 +101,7 @@ def render_shard(
     clip_model: str | None = None,
     stall_seconds: float = DEFAULT_STALL_SECONDS,
     compile_mode: str | None = None,
+    offload: str | None = None,
 ) -> runner.ShardResult:
     """Render and composite one shard of variants, keeping what is already done; stops at
     the next batch when the flow run is cancelled."""
@@ -120,6 +122,7 @@ def render_shard(
             stall_seconds=stall_seconds,
             should_stop=lifecycle.cancel_requested,
             compile_mode=compile_mode,
+            offload=offload,
         )
 
 
@@ -332,6 +335,7 @@ def _render_shards(
             clip_model,
             run.stall_seconds,
             run.compile_with,
+            run.offload,
         )
         for ids in plan.shards
     ]

@@ -103,6 +103,7 @@ def _render(plan_path: str, variant_ids, out_dir: str, run: Execution, safeguard
             stall_seconds=run.stall_seconds,
             should_stop=lifecycle.cancel_requested,
             compile_mode=run.compile_with,
+            offload=run.offload,
         )
 
 

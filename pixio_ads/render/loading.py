@@ -44,6 +44,7 @@ SCHEDULER_NAMES = (DEFAULT_SCHEDULER, *SCHEDULERS)
 __all__ = ["EDIT", "IMG2IMG", "INPAINT", "TEXT2IMG"]  # the tasks, as families.py names them
 DTYPES = ("auto", "fp16", "bf16", "fp32")  # auto: on CUDA fp16 for UNet families, bf16 for the DiT ones; fp32 elsewhere
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+OFFLOAD_MODES = ("model", "sequential")  # enable_model_cpu_offload, enable_sequential_cpu_offload
 
 logger = logging.getLogger(__name__)
 _PIPELINES: dict[tuple, object] = {}  # loaded pipelines of this process, by key
@@ -62,6 +63,7 @@ class ModelSpec:
     safety_checker: bool = True
     compile_mode: str | None = None  # torch.compile mode (compiled.py); None: eager
     vae: str | None = None  # a VAE to decode with instead of the checkpoint's (load_vae)
+    offload: str | None = None  # OFFLOAD_MODES: diffusers' CPU offload instead of the whole model on the device
 
 
 @dataclass(slots=True)
@@ -321,8 +323,9 @@ def load_stats() -> tuple[int, float]:
     return _LOADS[0], _LOADS[1]
 
 
-def load_pipeline(model_id: str, loader, device: str):
-    """Resolve ``model_id``, call ``loader(source)``, move the pipeline to ``device``.
+def load_pipeline(model_id: str, loader, device: str, offload: str | None = None):
+    """Resolve ``model_id``, call ``loader(source)``, move the pipeline to ``device`` (with
+    ``offload``: leave it in CPU memory, each module moved to ``device`` for its turn).
     Any loading failure becomes a ModelLoadError that names the model."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
@@ -342,7 +345,12 @@ def load_pipeline(model_id: str, loader, device: str):
         raise _load_failure(
             f"model {model_id!r}", exc, "a local diffusers checkpoint folder, a .safetensors file"
         ) from None
-    pipeline = pipeline.to(device)
+    if offload == "model":
+        pipeline.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipeline.enable_sequential_cpu_offload(device=device)
+    else:
+        pipeline = pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline
 
@@ -356,7 +364,7 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
 
     def build() -> LoadedModel:
         pipeline = load_pipeline(
-            spec.model_id, lambda source: _pipeline_from_source(source, spec, family, torch_dtype), device
+            spec.model_id, lambda source: _pipeline_from_source(source, spec, family, torch_dtype), device, spec.offload
         )
         found = family or family_of_pipeline(pipeline, spec.model_id)
         side = native_side(pipeline, found)
@@ -381,5 +389,6 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
         spec.safety_checker,
         spec.compile_mode,
         spec.vae,
+        spec.offload,
     )
     return cached(key, build)

@@ -41,12 +41,14 @@ def context_values(device: str, safety_checker: bool) -> dict:
     }
 
 
-def render_batch_with_retries(batch, device, safety_checker, retries, retry_delay, compiled=None) -> list[Rendered]:
+def render_batch_with_retries(
+    batch, device, safety_checker, retries, retry_delay, compiled=None, offload=None
+) -> list[Rendered]:
     """Retry transient failures (I/O, a flaky device) with exponential backoff. Errors that
     cannot pass by waiting (a bad model path, invalid settings) fail at once."""
     for attempt in range(retries + 1):
         try:
-            return _render_batch(batch, device, safety_checker, compiled)
+            return _render_batch(batch, device, safety_checker, compiled, offload)
         except (ModelLoadError, ValueError) as exc:
             error = exc
             break
@@ -70,7 +72,11 @@ def render_batch_with_retries(batch, device, safety_checker, retries, retry_dela
 
 
 def _render_batch(
-    batch: list[Variant], device: str, safety_checker: bool, compiled: tuple[str, int] | None = None
+    batch: list[Variant],
+    device: str,
+    safety_checker: bool,
+    compiled: tuple[str, int] | None = None,
+    offload: str | None = None,
 ) -> list[Rendered]:
     """Render one batch (and upscale it when configured); raises on failure (the caller
     retries). Returns (variant, background or None, row values) per variant. ``compiled``:
@@ -79,7 +85,7 @@ def _render_batch(
     started = time.perf_counter()
     context = context_values(device, safety_checker)
     with step("model and adapters"):  # loaded (and compiled) once per process, adapters when they change
-        model = _model_for(first, device, safety_checker, context, compiled[0] if compiled else None)
+        model = _model_for(first, device, safety_checker, context, compiled[0] if compiled else None, offload)
     context["render_width"], context["render_height"] = render_size(
         AdFormat(first.format, first.width, first.height), model.native_side, model.family.size_multiple
     )
@@ -130,12 +136,18 @@ def _result(variant: Variant, pixels, flagged: bool, context: dict, upscaler) ->
 
 
 def _model_for(
-    first: Variant, device: str, safety_checker: bool, context: dict, compile_mode: str | None = None
+    first: Variant,
+    device: str,
+    safety_checker: bool,
+    context: dict,
+    compile_mode: str | None = None,
+    offload: str | None = None,
 ) -> loading.LoadedModel:
     """The batch's model (loaded once per process) with the batch's adapters set on it."""
     model = loading.load_model(
         loading.ModelSpec(
-            first.model_id, first.revision or None, first.dtype, safety_checker, compile_mode, first.vae or None
+            first.model_id, first.revision or None, first.dtype, safety_checker, compile_mode, first.vae or None,
+            offload,
         ),
         device,
     )

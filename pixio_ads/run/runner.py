@@ -137,6 +137,7 @@ def render_shard(
     stall_seconds: float = DEFAULT_STALL_SECONDS,
     should_stop: Callable[[], bool] | None = None,
     compile_mode: str | None = None,
+    offload: str | None = None,
 ) -> ShardResult:
     """Render, composite and save the given variants; keep their rows in the shard's file.
 
@@ -152,7 +153,8 @@ def render_shard(
     unfinished variants recorded failed. ``should_stop()``, asked before each batch: True
     stops the shard there (a cancelled run), keeping what is finished; the result says so.
     ``compile_mode``: render with the compiled UNet and VAE decoder (render/compiled.py),
-    every forward pass padded to the batch size."""
+    every forward pass padded to the batch size. ``offload``: diffusers' CPU offload of the
+    model (loading.OFFLOAD_MODES), for GPUs smaller than it."""
     out_dir = Path(out_dir)
     by_id = _planned_variants(Path(plan_path), variant_ids)
     target = shard_path(out_dir, variant_ids)
@@ -173,6 +175,7 @@ def render_shard(
         retries=retries,
         retry_delay=retry_delay,
         compiled=(compile_mode, batch_size) if compile_mode else None,
+        offload=offload,
     )
     align = partial(rendering.align, clip_model=clip_model, device=device) if clip_model else None
     with measuring(StepClock()) as clock:
