@@ -6,6 +6,7 @@
 - docs/spreadsheet.md the campaign columns (pixio_ads.campaign.columns.COLUMNS)
 - docs/manifest.md    the manifest's columns (pixio_ads.outputs.manifest.MANIFEST_SCHEMA + COLUMN_DOCS)
 - docs/platforms.md   the ad platforms' limits validate checks (pixio_ads.campaign.platforms)
+- docs/families.md    the model families and what each can do (pixio_ads.render.families.FAMILIES)
 - docs/verify.md, docs/verify.schema.json   `verify --json`'s schema (pixio_ads.trust.verify_schema)
 
 tests/test_docs.py fails when a page differs from what this script would write.
@@ -189,6 +190,55 @@ def layout_page() -> str:
     return "\n".join(lines)
 
 
+def families_page() -> str:
+    """The model families (render/families.py): pipelines, modes, guidance, defaults."""
+    from pixio_ads.render.families import FAMILIES, MODE_TASKS
+    from pixio_ads.render.tiny_model import EMBEDDED_MODELS
+
+    guidance = {
+        "cfg": "classifier-free (negative prompt used above 1)",
+        "distilled": "distilled guidance (one pass, no negative prompt)",
+        "true_cfg": "true CFG (`true_cfg_scale`, negative prompt used above 1)",
+        "none": "none (the number is ignored)",
+    }
+    lines = [
+        "# Model families",
+        "",
+        GENERATED,
+        "",
+        "What pixio-ads knows of each architecture (`pixio_ads/render/families.py`); how to choose and run",
+        "one: [models.md](models.md). A checkpoint's family is read from its `model_index.json` (or a single",
+        "file's tensor names) at `validate`; a row whose mode its family cannot do is refused there.",
+        "",
+        "| family (`model_family`) | modes | guidance | default steps / guidance | size multiple | "
+        "safety checker | weighted prompts | `--compile` compiles | tiny test model |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    tiny = {kind: model_id for model_id, kind in EMBEDDED_MODELS.items()}
+    for family in FAMILIES:
+        lines.append(
+            f"| {family.title} (`{family.name}`) | {', '.join(family.modes)} | {guidance[family.guidance]} | "
+            f"{family.default_steps} / {family.default_guidance:g} | {family.size_multiple} | "
+            f"{'yes' if family.safety_checker else 'none'} | {'compel' if family.compel else 'as plain text'} | "
+            f"{family.denoiser} | `{tiny.get(family.name, tiny.get('backdrops') if family.name == 'sd' else '-')}` |"
+        )
+    lines += ["", "## Pipelines", "", "| family | " + " | ".join(dict.fromkeys(MODE_TASKS.values())) + " |"]
+    lines.append("| --- " * (1 + len(set(MODE_TASKS.values()))) + "|")
+    for family in FAMILIES:
+        cells = [f"`{family.pipelines[task]}`" if task in family.pipelines else "-" for task in dict.fromkeys(MODE_TASKS.values())]
+        lines.append(f"| {family.title} | " + " | ".join(cells) + " |")
+    lines += ["", "## Recommended settings and memory", ""]
+    lines += [f"- **{family.title}**: {family.recommended}." for family in FAMILIES]
+    lines += [
+        "",
+        "Memory: the published checkpoints' weights at the precision named (text encoders, denoiser and VAE",
+        "together), before activations; not measured here (no GPU on this machine). With less GPU memory:",
+        "`--offload model` (or `sequential`; models.md).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def verify_page() -> str:
     """`verify --json`'s schema (pixio_ads.trust.verify_schema), field by field."""
     from pixio_ads.trust.verify_schema import JSON_SCHEMA
@@ -247,6 +297,7 @@ PAGES = {
     "manifest.md": manifest_page,
     "layout.md": layout_page,
     "platforms.md": platforms_page,
+    "families.md": families_page,
     "verify.md": verify_page,
     "verify.schema.json": verify_schema_file,
 }

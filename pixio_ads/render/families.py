@@ -100,13 +100,13 @@ FAMILIES: tuple[Family, ...] = (
         "flux-dev", "FLUX.1 dev", _FLUX_PIPELINES, guidance=DISTILLED, default_steps=28,
         default_guidance=3.5, compel="CompelForFlux", encoder="flux",
         file_keys=("guidance_in.in_layer.weight", "model.diffusion_model.guidance_in.in_layer.weight"),
-        recommended="1024 px, 28 steps, guidance 3.5; bf16, ~33 GB (offload or a quantised transformer below that)",
+        recommended="1024 px, 28 steps, guidance 3.5; bf16, ~33 GB (--offload model below that)",
     ),
     Family(
         "flux-schnell", "FLUX.1 schnell", _FLUX_PIPELINES, guidance=NO_GUIDANCE, default_steps=4,
         default_guidance=0.0, compel="CompelForFlux", encoder="flux",
         file_keys=("double_blocks.0.img_attn.qkv.weight", "model.diffusion_model.double_blocks.0.img_attn.qkv.weight"),
-        recommended="1024 px, 4 steps, no guidance; bf16, ~33 GB (offload or a quantised transformer below that)",
+        recommended="1024 px, 4 steps, no guidance; bf16, ~33 GB (--offload model below that)",
     ),
     Family(
         "flux-kontext", "FLUX.1 Kontext dev",
@@ -118,7 +118,7 @@ FAMILIES: tuple[Family, ...] = (
         "qwen-image", "Qwen-Image",
         {TEXT2IMG: "QwenImagePipeline", IMG2IMG: "QwenImageImg2ImgPipeline", INPAINT: "QwenImageInpaintPipeline"},
         guidance=TRUE_CFG, default_steps=50, default_guidance=4.0, encoder="qwen",
-        recommended="1328 px (1:1), 50 steps, true CFG 4; bf16, ~58 GB (a quantised transformer or offload below that)",
+        recommended="1328 px (1:1), 50 steps, true CFG 4; bf16, ~58 GB (--offload model below that)",
     ),
 )
 BY_NAME = {family.name: family for family in FAMILIES}
