@@ -133,7 +133,7 @@ def test_compile_targets_the_transformer_of_a_dit_family():
 
     from pixio_ads.render.compiled import compile_pipeline
 
-    pipeline = FluxPipeline.from_pretrained(embedded_model_path(FLUX))
+    pipeline = FluxPipeline.from_pretrained(str(embedded_model_path(FLUX)))
     compile_pipeline(pipeline, "default", "transformer")
     assert type(pipeline.transformer).__name__ == "OptimizedModule"  # compiled lazily, at its first call
 

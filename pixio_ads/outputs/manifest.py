@@ -74,7 +74,8 @@ _RESULT_FIELDS = [
     pa.field("visible_devices", pa.string()),  # its CUDA_VISIBLE_DEVICES (null: unset)
     pa.field("torch_dtype", pa.string()),  # what the weights ran in
     pa.field("model_family", pa.string()),  # render/families.py: sd, sdxl, sd3, flux-dev, ...
-    # on, off (disabled by the run), absent (the checkpoint has none) or none (its family has none)
+    # on, off (disabled by the run), absent (the checkpoint has none), policy (its family has none: the
+    # content policy's image checks screened it) or none (nothing screened the image)
     pa.field("safety_checker", pa.string()),
     pa.field("resize_method", pa.string()),  # lanczos, or upscaler:<model id>
     pa.field("cutout_method", pa.string()),  # alpha, mask, flood-fill or none (product used as is)
@@ -225,8 +226,8 @@ COLUMN_DOCS: dict[str, str] = {
     "visible_devices": "CUDA_VISIBLE_DEVICES of that process (which GPU a fleet worker had); null when unset.",
     "torch_dtype": "Precision the weights ran in.",
     "model_family": "The model's family (docs/models.md): sd, sdxl, sd3, flux-dev, flux-schnell, flux-kontext, qwen-image.",
-    "safety_checker": "on, off (disabled by the run), absent (the checkpoint has none) or none (its family has no "
-    "safety checker: only the content policy's image checks screened it).",
+    "safety_checker": "on, off (disabled by the run), absent (the checkpoint has none), policy (its family has no "
+    "safety checker; the content policy's image checks screened it) or none (no image screen at all).",
     "resize_method": "lanczos, or upscaler:MODEL.",
     "cutout_method": "alpha, mask, flood-fill or none (product used as is).",
     "product_box": "Where the product (expand: the source image) landed: left, top, right, bottom.",

@@ -167,9 +167,13 @@ def screen_images(rendered: list[Rendered], policy) -> list[Rendered]:
     is ``blocked`` (with the checks' fingerprint, so a rerun keeps it) and its image dropped
     here, before anything is written."""
     if not policy.image_checkers:
+        if any(values.get("safety_checker") == "none" for _, _, values in rendered):
+            _warn_unscreened(rendered[0][2].get("model_family"))
         return rendered
     screened = []
     for variant, image, values in rendered:
+        if values.get("safety_checker") == "none":  # no checker in the model: the policy's checks screen it
+            values = {**values, "safety_checker": "policy"}
         # user checkers are promised a PIL image (docs/policy): one per image, only here
         found = check_image(policy.image_checkers, Image.fromarray(image), variant) if image is not None else None
         if found is not None:
@@ -183,6 +187,20 @@ def screen_images(rendered: list[Rendered], policy) -> list[Rendered]:
             values, image = {**values, **blocked}, None
         screened.append((variant, image, values))
     return screened
+
+
+_WARNED: set = set()
+
+
+def _warn_unscreened(family: str | None) -> None:
+    """Once per process and family: its images go out with no image screen at all."""
+    if family not in _WARNED:
+        _WARNED.add(family)
+        logger.warning(
+            "the %s model has no safety checker and the content policy names no image checks: its images are not "
+            "screened (recorded as safety_checker none); add image_classifiers to the policy (trust-and-safety.md)",
+            family,
+        )
 
 
 def align(rendered: list[Rendered], clip_model: str, device: str) -> list[Rendered]:
