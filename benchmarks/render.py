@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/render.py                       # tiny embedded model on CPU
     .venv/bin/python benchmarks/render.py --model /models/sd15 --device cuda
+    bash benchmarks/render_families.sh                          # every family's tiny model on CPU
 
 "Ours" is ``pixio_ads.render.pipelines.generate`` (compel encoding, one generator per image,
 length-grouped batches); "bare" calls diffusers' pipeline as it comes (plain prompt strings,
@@ -28,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pixio_ads.render import loading  # noqa: E402
 from pixio_ads.render import pipelines as render  # noqa: E402
+from pixio_ads.render.encoding import guidance_arguments, uses_negatives  # noqa: E402
 from pixio_ads.render.streamline import as_diffusers_does  # noqa: E402
 from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID  # noqa: E402
 
@@ -43,18 +45,23 @@ def bare_loop(model: loading.LoadedModel, batch_size: int, size: int, steps: int
     import torch
 
     pipeline = as_diffusers_does(model.pipeline)  # not streamline.py's changes: diffusers as it comes
+    # what the family's guidance number drives, as a user of the bare pipeline would pass it
+    call = guidance_arguments(model.family, guidance)
+    true_cfg = uses_negatives(model.family, guidance) and "true_cfg_scale" in call
     started = time.perf_counter()
     for start in range(0, len(PROMPTS), batch_size):
         prompts, seeds = PROMPTS[start : start + batch_size], SEEDS[start : start + batch_size]
         generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
+        negative = {"negative_prompt": [" "] * len(prompts)} if true_cfg else {}  # Qwen-Image: CFG needs one
         with torch.inference_mode():
             pipeline(
                 prompt=prompts,
                 width=size,
                 height=size,
                 num_inference_steps=steps,
-                guidance_scale=guidance,
                 generator=generators,
+                **call,
+                **negative,
             )
     _sync(model.device)
     return time.perf_counter() - started
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--size", type=int, default=None, help="square side in px (default: the model's native size)")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--guidance", type=float, default=None, help="default: the model family's")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--images", type=int, default=len(PROMPTS), help="prompts per run (at most 16; fewer for slow models)"
@@ -94,9 +101,12 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
 
     model = loading.load_model(args.model, args.device)
     size = args.size or model.native_side
+    if args.guidance is None:
+        args.guidance = model.family.default_guidance
     default_batch = loading.default_batch_size(model.device)
     print(
-        f"{description}: model={args.model} device={model.device} dtype={model.dtype} size={size} steps={args.steps} images={len(PROMPTS)}"
+        f"{description}: model={args.model} ({model.family.name}) device={model.device} dtype={model.dtype} "
+        f"size={size} steps={args.steps} guidance={args.guidance} images={len(PROMPTS)}"
     )
     our_path(model, 1, size, 1, args.guidance)  # warm up both paths (allocations, kernels, compel)
     bare_loop(model, 1, size, 1, args.guidance)

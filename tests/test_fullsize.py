@@ -10,6 +10,7 @@ from helpers import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import fullsize  # noqa: E402
+import fullsize_dit  # noqa: E402
 
 # The issue's anchors: SD 1.5 UNet ~860M, SDXL UNet ~2.57B, VAE ~84M, CLIP ViT-L text ~123M.
 ANCHORS = {("sd15", "unet"): 860e6, ("sdxl", "unet"): 2.57e9, ("sd15", "vae"): 84e6, ("sd15", "text_encoder"): 123e6}
@@ -29,3 +30,14 @@ def test_parameter_counts_match_the_published_models(arch):
 def test_unknown_arch_is_refused():
     with pytest.raises(SystemExit, match="unknown --arch"):
         fullsize.components("sd3", tokenizer=None, device="meta")
+
+
+@pytest.mark.parametrize("arch", fullsize_dit.ARCHS)
+def test_dit_architectures_match_the_published_sizes(arch):
+    """FLUX.1 schnell and SD 3.5 Medium (benchmarks/fullsize_dit.py): the transformer, T5 XXL and
+    CLIP encoders as their checkpoints store them; SD 3.5 Medium's "2.5B" is the card's rounding."""
+    counts = fullsize_dit.parameter_counts(arch)
+    assert {"transformer", "vae", "text_encoder"} <= set(counts)
+    for name, published in fullsize_dit.PUBLISHED[arch].items():
+        tolerance = 0.03 if (arch, name) == ("sd35m", "transformer") else 0.0
+        assert abs(counts[name] - published) <= tolerance * published, (arch, name, counts[name], published)
