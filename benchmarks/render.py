@@ -21,6 +21,7 @@ images/s over eager bare images/s at batch 4 (issue 24's goal on SD-Turbo: >= 1.
 from __future__ import annotations
 
 import argparse
+import inspect
 import statistics
 import sys
 import time
@@ -48,6 +49,8 @@ def bare_loop(model: loading.LoadedModel, batch_size: int, size: int, steps: int
     # what the family's guidance number drives, as a user of the bare pipeline would pass it
     call = guidance_arguments(model.family, guidance)
     true_cfg = uses_negatives(model.family, guidance) and "true_cfg_scale" in call
+    if "max_area" in inspect.signature(type(pipeline).__call__).parameters:
+        call["max_area"] = size * size  # FLUX Kontext: else it scales any size up to 1024 x 1024
     started = time.perf_counter()
     for start in range(0, len(PROMPTS), batch_size):
         prompts, seeds = PROMPTS[start : start + batch_size], SEEDS[start : start + batch_size]
