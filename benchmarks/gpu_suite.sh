@@ -16,6 +16,11 @@
 # 4. finishing's cost per creative on this host's CPU (benchmarks/finish_costs.py);
 # 5. summary.txt: every figure as `name: value`, the ratios of issue 24 and the cores one
 #    GPU needs to be finished at the compiled SD-Turbo flow's rate.
+# Model families (issue 40): ARCHS="flux sd35m" builds FLUX.1 schnell (1024 px, 4 steps, no
+# guidance) and SD 3.5 Medium (1024 px, 28 steps, guidance 4.5) with random bf16 weights
+# (benchmarks/fullsize_dit.py: ~33 GB and ~16 GB saved, then loaded by from_pretrained) and runs
+# the same render (bare, ours, compiled) and flow steps on them, with peak GPU memory; run them
+# as a call of their own (building and loading FLUX's 33 GB takes minutes).
 # ARCHS= and COMPILE_ARCHS= pick models. Not yet timed on a GPU as a whole; estimated from the
 # 2026-11-26 H100 figures, sd21 with compiling ~6 min, sd15 + sdxl ~6 min: run it as two calls
 # of the device tool, `ARCHS=sd21` then `ARCHS="sd15 sdxl"`, same $OUT (the summary reads
@@ -32,28 +37,37 @@ COMPILE_MODES=${COMPILE_MODES:-default}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$MODELS"
 log() { echo "[$(date +%T)] $*"; }
-declare -A STEPS=([sd21]=4 [sd15]=30 [sdxl]=30) GUIDANCE=([sd21]=0 [sd15]=7.5 [sdxl]=5)
-declare -A IMAGES=([sd21]=16 [sd15]=8 [sdxl]=4)
-declare -A VARIANTS=([sd21]=${VARIANTS_sd21:-1024} [sd15]=${VARIANTS_sd15:-128} [sdxl]=${VARIANTS_sdxl:-32})
+declare -A STEPS=([sd21]=4 [sd15]=30 [sdxl]=30 [flux]=4 [sd35m]=28)
+declare -A GUIDANCE=([sd21]=0 [sd15]=7.5 [sdxl]=5 [flux]=0 [sd35m]=4.5)
+declare -A IMAGES=([sd21]=16 [sd15]=8 [sdxl]=4 [flux]=4 [sd35m]=4)
+declare -A VARIANTS=([sd21]=${VARIANTS_sd21:-1024} [sd15]=${VARIANTS_sd15:-128} [sdxl]=${VARIANTS_sdxl:-32}
+                     [flux]=${VARIANTS_flux:-32} [sd35m]=${VARIANTS_sd35m:-16})
+declare -A DIT_ARCH=([flux]=flux-schnell [sd35m]=sd35m)  # benchmarks/fullsize_dit.py's names
 
 if [[ "${SMOKE:-}" == 1 ]]; then
   DEVICE=cpu; REPEATS=1; ARCHS=${ARCHS:-sd21 sdxl}; COMPILE_ARCHS=${COMPILE_ARCHS:-sd21}
-  STEPS=([sd21]=1 [sd15]=1 [sdxl]=1); IMAGES=([sd21]=4 [sd15]=4 [sdxl]=2); VARIANTS=([sd21]=8 [sd15]=8 [sdxl]=8)
-  declare -A MODEL=([sd21]=embedded:tiny-sd [sd15]=embedded:tiny-sd [sdxl]=embedded:tiny-sdxl)
+  STEPS=([sd21]=1 [sd15]=1 [sdxl]=1 [flux]=1 [sd35m]=1); IMAGES=([sd21]=4 [sd15]=4 [sdxl]=2 [flux]=2 [sd35m]=2)
+  VARIANTS=([sd21]=8 [sd15]=8 [sdxl]=8 [flux]=4 [sd35m]=4)
+  declare -A MODEL=([sd21]=embedded:tiny-sd [sd15]=embedded:tiny-sd [sdxl]=embedded:tiny-sdxl
+                    [flux]=embedded:tiny-flux [sd35m]=embedded:tiny-sd3)
   FP16_VAE=$MODELS/tiny-sdxl-vae-fp16-safe  # the embedded SDXL's VAE marked fp16-safe, as fullsize.py does
   "$PY" -c "from pixio_ads.render import loading; vae = loading.load_model('embedded:tiny-sdxl', 'cpu').pipeline.vae
 vae.register_to_config(force_upcast=False); vae.save_pretrained('$FP16_VAE')"
   echo "gpu: none (SMOKE=1: embedded tiny models on the CPU)" | tee "$OUT/gpu.txt"
 else
   DEVICE=cuda; REPEATS=2; ARCHS=${ARCHS:-sd21 sd15 sdxl}; COMPILE_ARCHS=${COMPILE_ARCHS:-sd21}
-  declare -A MODEL=([sd21]=$MODELS/sd21 [sd15]=$MODELS/sd15 [sdxl]=$MODELS/sdxl)
+  declare -A MODEL=([sd21]=$MODELS/sd21 [sd15]=$MODELS/sd15 [sdxl]=$MODELS/sdxl [flux]=$MODELS/flux [sd35m]=$MODELS/sd35m)
   FP16_VAE=$MODELS/sdxl/vae-fp16-safe
   echo "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)" | tee "$OUT/gpu.txt"
   echo "cpu: $(nproc) cores" | tee -a "$OUT/gpu.txt"
   for arch in $ARCHS; do
     [[ -f "${MODEL[$arch]}/model_index.json" && ( $arch != sdxl || -f "$FP16_VAE/config.json" ) ]] && continue
     log "building $arch"
-    "$PY" benchmarks/fullsize.py --arch "$arch" "${MODEL[$arch]}" --dtype fp16 --device cuda | tee "$OUT/build-$arch.txt"
+    if [[ -n "${DIT_ARCH[$arch]:-}" ]]; then
+      "$PY" benchmarks/fullsize_dit.py --arch "${DIT_ARCH[$arch]}" "${MODEL[$arch]}" --dtype bf16 --device cuda | tee "$OUT/build-$arch.txt"
+    else
+      "$PY" benchmarks/fullsize.py --arch "$arch" "${MODEL[$arch]}" --dtype fp16 --device cuda | tee "$OUT/build-$arch.txt"
+    fi
   done
 fi
 compiles() { [[ " $COMPILE_ARCHS " == *" $1 "* ]]; }

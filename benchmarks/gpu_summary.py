@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-ARCHS = ("sd21", "sd15", "sdxl")
+ARCHS = ("sd21", "sd15", "sdxl", "flux", "sd35m")
 FLOWS = {"eager": "", "compiled": "-compiled", "fp16vae": "-fp16vae"}  # gpu_flow.py runs: label, file suffix
 
 
@@ -33,7 +33,7 @@ def arch_figures(out: Path, arch: str) -> dict[str, float]:
     render = values(out / f"render-{arch}.txt")
     flows = {label: values(out / f"flow-{arch}{suffix}.txt") for label, suffix in FLOWS.items()}
     figures = {
-        f"{arch}_{key}": value for key, value in render.items() if key.startswith(("images_per_second", "compile"))
+        f"{arch}_{key}": value for key, value in render.items() if key.startswith(("images_per_second", "compile", "peak_gpu"))
     }
     figures[f"{arch}_render_over_bare_ratio"] = render.get("render_over_bare_ratio", math.nan)
     bare = render.get("images_per_second_bare_batch4", math.nan)

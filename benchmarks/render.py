@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None, description: str = "render") -> None:
     print(f"render_over_bare_ratio: {per_image['bare', default_batch] / per_image['ours', default_batch]:.3f}")
     for mode in args.compile_mode:
         compiled_figures(args.model, model.device, mode, size, args, per_image["bare", 4])
+    if model.device.startswith("cuda"):
+        import torch
+
+        print(f"peak_gpu_memory_gb: {torch.cuda.max_memory_allocated() / 2**30:.2f}")
 
 
 def compiled_figures(model_id: str, device: str, mode: str, size: int, args, eager_per_image: float) -> None:
