@@ -39,7 +39,11 @@ T5_VOCAB = 32128
 # Counted as a checkpoint stores them: parameters and persistent buffers (SD3's position table).
 PUBLISHED = {
     # FLUX.1 dev's 11,901,408,320 less its guidance embedder (256 -> 3072 -> 3072: 10,229,760)
-    "flux-schnell": {"transformer": 11_901_408_320 - 10_229_760, "text_encoder": 123_060_480, "text_encoder_2": 4_762_310_656},
+    "flux-schnell": {
+        "transformer": 11_901_408_320 - 10_229_760,
+        "text_encoder": 123_060_480,
+        "text_encoder_2": 4_762_310_656,
+    },
     # the model card's "2.5 billion parameters" (rounded: the tests allow 3%)
     "sd35m": {"transformer": 2_500_000_000, "text_encoder_3": 4_762_310_656, "text_encoder_2": 694_659_840},
 }
@@ -83,10 +87,19 @@ def components(arch: str, tokenizers: tuple, device: str = "cpu") -> dict:
         parts = {
             "transformer": transformer_class(**TRANSFORMERS[arch]),
             "vae": AutoencoderKL(
-                in_channels=3, out_channels=3, latent_channels=16, layers_per_block=2,
-                block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
-                up_block_types=("UpDecoderBlock2D",) * 4, sample_size=1024, scaling_factor=scaling,
-                shift_factor=shift, use_quant_conv=False, use_post_quant_conv=False, force_upcast=True,
+                in_channels=3,
+                out_channels=3,
+                latent_channels=16,
+                layers_per_block=2,
+                block_out_channels=(128, 256, 512, 512),
+                down_block_types=("DownEncoderBlock2D",) * 4,
+                up_block_types=("UpDecoderBlock2D",) * 4,
+                sample_size=1024,
+                scaling_factor=scaling,
+                shift_factor=shift,
+                use_quant_conv=False,
+                use_post_quant_conv=False,
+                force_upcast=True,
             ),  # fmt: skip
         }
         t5_encoder = T5EncoderModel(T5Config(**T5_XXL, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
@@ -100,7 +113,9 @@ def components(arch: str, tokenizers: tuple, device: str = "cpu") -> dict:
     if arch == "flux-schnell":
         parts.update(tokenizer=clip, tokenizer_2=t5, scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0))
     else:
-        parts.update(tokenizer=clip, tokenizer_2=clip, tokenizer_3=t5, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
+        parts.update(
+            tokenizer=clip, tokenizer_2=clip, tokenizer_3=t5, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0)
+        )
     return parts
 
 
@@ -152,7 +167,9 @@ def main() -> None:
     parser.add_argument("--arch", choices=ARCHS, required=True)
     parser.add_argument("out", type=Path)
     parser.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default="bf16")
-    parser.add_argument("--device", default=None, help="where weights are drawn (default: cuda when present, else cpu)")
+    parser.add_argument(
+        "--device", default=None, help="where weights are drawn (default: cuda when present, else cpu)"
+    )
     args = parser.parse_args()
     import torch
 

@@ -33,7 +33,9 @@ def arch_figures(out: Path, arch: str) -> dict[str, float]:
     render = values(out / f"render-{arch}.txt")
     flows = {label: values(out / f"flow-{arch}{suffix}.txt") for label, suffix in FLOWS.items()}
     figures = {
-        f"{arch}_{key}": value for key, value in render.items() if key.startswith(("images_per_second", "compile", "peak_gpu"))
+        f"{arch}_{key}": value
+        for key, value in render.items()
+        if key.startswith(("images_per_second", "compile", "peak_gpu"))
     }
     figures[f"{arch}_render_over_bare_ratio"] = render.get("render_over_bare_ratio", math.nan)
     bare = render.get("images_per_second_bare_batch4", math.nan)

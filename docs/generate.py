@@ -225,7 +225,10 @@ def families_page() -> str:
     lines += ["", "## Pipelines", "", "| family | " + " | ".join(dict.fromkeys(MODE_TASKS.values())) + " |"]
     lines.append("| --- " * (1 + len(set(MODE_TASKS.values()))) + "|")
     for family in FAMILIES:
-        cells = [f"`{family.pipelines[task]}`" if task in family.pipelines else "-" for task in dict.fromkeys(MODE_TASKS.values())]
+        cells = [
+            f"`{family.pipelines[task]}`" if task in family.pipelines else "-"
+            for task in dict.fromkeys(MODE_TASKS.values())
+        ]
         lines.append(f"| {family.title} | " + " | ".join(cells) + " |")
     lines += ["", "## Recommended settings and memory", ""]
     lines += [f"- **{family.title}**: {family.recommended}." for family in FAMILIES]

@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pixio_ads.core.stall import DEFAULT_STALL_SECONDS
 from pixio_ads.core.storage import fetch_input
 from pixio_ads.render.compiled import COMPILE_MODES, DEFAULT_COMPILE_MODE
-from pixio_ads.render.loading import OFFLOAD_MODES
-from pixio_ads.render.loading import DEFAULT_SCHEDULER, DTYPES, SCHEDULER_NAMES, check_scheduler
+from pixio_ads.render.loading import DEFAULT_SCHEDULER, DTYPES, OFFLOAD_MODES, SCHEDULER_NAMES, check_scheduler
 from pixio_ads.render.upscale import DEFAULT_UPSCALER_STEPS
 from pixio_ads.trust.credentials import C2paSigner
 

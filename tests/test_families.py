@@ -248,5 +248,8 @@ def test_offloaded_model_renders_the_same_images():
     assert offloaded is not plain  # another process-cached entry: offload is part of the key
     source = Image.new("RGB", (SIZE, SIZE), (100, 50, 50))
     for extra in ({}, {"init_images": [source], "strength": 0.6}):
-        one, two = (render.generate(m, ["a lamp"], [""], [3], SIZE, SIZE, 2, 0.0, **extra).pixels[0] for m in (plain, offloaded))
+        one, two = (
+            render.generate(m, ["a lamp"], [""], [3], SIZE, SIZE, 2, 0.0, **extra).pixels[0]
+            for m in (plain, offloaded)
+        )
         assert np.abs(one.astype(int) - two.astype(int)).max() <= 1

@@ -132,10 +132,14 @@ def test_a_family_without_safety_checker_is_screened_by_the_policy_and_says_so(c
     """FLUX ships no safety checker: the policy's classifier screens its images (``policy``);
     without one nothing does, and the rows say ``none`` (render/families.py, run/rendering.py)."""
     path = write_csv(campaign_dir, [good_row(formats="square", audiences="a", model="embedded:tiny-flux")])
-    screened = _policy(campaign_dir, f"image_classifiers:\n  - {{model: {tiny_classifier}, labels: [nsfw], threshold: 1.01}}\n")
+    screened = _policy(
+        campaign_dir, f"image_classifiers:\n  - {{model: {tiny_classifier}, labels: [nsfw], threshold: 1.01}}\n"
+    )
     for policy, expected in [(screened, "policy"), (DEFAULT_POLICY, "none")]:
         guard, out = Safeguards(policy=str(policy)), campaign_dir / f"out-{expected}"
         plan = planning.plan_campaign(path, out, RenderSettings(steps=1), safeguards=guard)
-        result = runner.render_shard(plan.plan_path, plan.shards[0], out, device="cpu", safeguards=guard, finish_workers=0)
+        result = runner.render_shard(
+            plan.plan_path, plan.shards[0], out, device="cpu", safeguards=guard, finish_workers=0
+        )
         (row,) = pq.read_table(result.path).to_pylist()
         assert (row["status"], row["model_family"], row["safety_checker"]) == ("rendered", "flux-schnell", expected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pixio_ads.campaign import parsers
 from pixio_ads.campaign.columns_ads import AD_COLUMNS
 from pixio_ads.campaign.copy import copy_column
+from pixio_ads.campaign.models import EDIT_KEEP_PRODUCT
 from pixio_ads.campaign.parsers import Column
 from pixio_ads.campaign.rows import (
     DEFAULT_QUALITY,
@@ -25,7 +26,6 @@ from pixio_ads.creative.composite import (
     DEFAULT_SHADOW,
     SHADOWS,
 )
-from pixio_ads.campaign.models import EDIT_KEEP_PRODUCT
 from pixio_ads.creative.cutout import CUTOUT_MODES
 from pixio_ads.render.loading import DTYPES, SCHEDULER_NAMES
 

@@ -34,7 +34,10 @@ _CROSS_ATTENTION_DOWN = re.compile(r"attn2[._]to_[kv].*(lora_A|lora_down|lora\.d
 _SECOND_TEXT_ENCODER = re.compile(r"^(text_encoder_2\.|lora_te2_|te2\.)")
 # peft's names (lora_A/B) and diffusers' own (lora.down/up) of a UNet's or transformer's layer's two matrices
 _DENOISER_LORA = re.compile(r"^(unet|transformer)\.(.+)\.(lora_A|lora_B|lora\.down|lora\.up)\.weight$")
-_DENOISER_KINDS = {"unet": "a UNet model (SD 1.x/2.x, SDXL)", "transformer": "a transformer model (FLUX, SD3, Qwen-Image)"}
+_DENOISER_KINDS = {
+    "unet": "a UNet model (SD 1.x/2.x, SDXL)",
+    "transformer": "a transformer model (FLUX, SD3, Qwen-Image)",
+}
 _LORA_KEY = re.compile(r"lora_A|lora_B|lora_down|lora_up|lora\.down|lora\.up")
 
 
@@ -157,7 +160,9 @@ def lora_problem(path: Path, model_id: str) -> str | None:
         if found and width not in found:
             return f"was made for {_base_name(max(found))}, not for the row's model {model_id} ({_base_name(width)})"
         if not sdxl and any(_SECOND_TEXT_ENCODER.match(key) for key in shapes):
-            return f"was made for SDXL (it has weights for a second text encoder); the row's model {model_id} is not SDXL"
+            return (
+                f"was made for SDXL (it has weights for a second text encoder); the row's model {model_id} is not SDXL"
+            )
     return _layer_mismatch(shapes, model_id)
 
 

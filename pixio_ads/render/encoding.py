@@ -50,7 +50,9 @@ def encode_prompts(model, prompts: list[str], negative_prompts: list[str], guida
     new = [key for key in dict.fromkeys(keys) if key not in model._embeddings]
     # (a CFG family's negative prompt is checked even when unused, as it always was: same ids)
     weighted = {
-        key for key in new if _needs_compel(model, key[0]) or (model.family.guidance == CFG and _needs_compel(model, key[1]))
+        key
+        for key in new
+        if _needs_compel(model, key[0]) or (model.family.guidance == CFG and _needs_compel(model, key[1]))
     }
     plain = [key for key in new if key not in weighted]
     with torch.inference_mode():
@@ -74,7 +76,9 @@ def _needs_compel(model, text: str) -> bool:
     if family.compel is None:
         if weighted and family.name not in _WARNED:
             _WARNED.add(family.name)
-            logger.warning("%s: compel cannot weight its prompts; weighting syntax is read as plain text", family.title)
+            logger.warning(
+                "%s: compel cannot weight its prompts; weighting syntax is read as plain text", family.title
+            )
         return False
     if weighted:
         return True

@@ -55,6 +55,8 @@ class Family:
     # keys of a single-file checkpoint that mark this family (first match wins, in FAMILIES' order)
     file_keys: tuple[str, ...] = ()
     also: tuple[str, ...] = field(default=())  # more model_index class names of this family
+    # FLUX.1 dev and schnell share their pipelines: the transformer's config tells them apart
+    guidance_embeds: bool | None = None
     recommended: str = ""  # docs/models.md: settings and memory
 
     @property
@@ -74,50 +76,99 @@ class Family:
 _FLUX_PIPELINES = {TEXT2IMG: "FluxPipeline", IMG2IMG: "FluxImg2ImgPipeline", INPAINT: "FluxInpaintPipeline"}
 FAMILIES: tuple[Family, ...] = (
     Family(
-        "sd", "Stable Diffusion 1.x/2.x",
-        {TEXT2IMG: "StableDiffusionPipeline", IMG2IMG: "StableDiffusionImg2ImgPipeline",
-         INPAINT: "StableDiffusionInpaintPipeline"},
-        denoiser="unet", default_steps=30, default_guidance=7.5, size_multiple=64, safety_checker=True,
-        compel="CompelForSD", encoder="sd", file_keys=("model.diffusion_model.input_blocks.",),
+        "sd",
+        "Stable Diffusion 1.x/2.x",
+        {
+            TEXT2IMG: "StableDiffusionPipeline",
+            IMG2IMG: "StableDiffusionImg2ImgPipeline",
+            INPAINT: "StableDiffusionInpaintPipeline",
+        },
+        denoiser="unet",
+        default_steps=30,
+        default_guidance=7.5,
+        size_multiple=64,
+        safety_checker=True,
+        compel="CompelForSD",
+        encoder="sd",
+        file_keys=("model.diffusion_model.input_blocks.",),
         recommended="512-768 px, 25-30 steps, guidance 7-7.5; fp16 on CUDA, ~3 GB",
     ),
     Family(
-        "sdxl", "Stable Diffusion XL",
-        {TEXT2IMG: "StableDiffusionXLPipeline", IMG2IMG: "StableDiffusionXLImg2ImgPipeline",
-         INPAINT: "StableDiffusionXLInpaintPipeline"},
-        denoiser="unet", default_steps=30, default_guidance=7.5, size_multiple=64, compel="CompelForSDXL",
-        encoder="sdxl", file_keys=("conditioner.embedders.1.",),
+        "sdxl",
+        "Stable Diffusion XL",
+        {
+            TEXT2IMG: "StableDiffusionXLPipeline",
+            IMG2IMG: "StableDiffusionXLImg2ImgPipeline",
+            INPAINT: "StableDiffusionXLInpaintPipeline",
+        },
+        denoiser="unet",
+        default_steps=30,
+        default_guidance=7.5,
+        size_multiple=64,
+        compel="CompelForSDXL",
+        encoder="sdxl",
+        file_keys=("conditioner.embedders.1.",),
         recommended="1024 px, 25-30 steps, guidance 5-7.5; fp16 (fp16-safe VAE), ~8 GB",
     ),
     Family(
-        "sd3", "Stable Diffusion 3 / 3.5",
-        {TEXT2IMG: "StableDiffusion3Pipeline", IMG2IMG: "StableDiffusion3Img2ImgPipeline",
-         INPAINT: "StableDiffusion3InpaintPipeline"},
-        default_steps=28, default_guidance=7.0, encoder="sd3", file_keys=("model.diffusion_model.joint_blocks.",),
+        "sd3",
+        "Stable Diffusion 3 / 3.5",
+        {
+            TEXT2IMG: "StableDiffusion3Pipeline",
+            IMG2IMG: "StableDiffusion3Img2ImgPipeline",
+            INPAINT: "StableDiffusion3InpaintPipeline",
+        },
+        default_steps=28,
+        default_guidance=7.0,
+        encoder="sd3",
+        file_keys=("model.diffusion_model.joint_blocks.",),
         recommended="1024 px, 28 steps, guidance 4.5 (3.5 Medium) to 7 (3 Medium); bf16, ~18 GB (3.5 Medium with T5)",
     ),
     Family(
-        "flux-dev", "FLUX.1 dev", _FLUX_PIPELINES, guidance=DISTILLED, default_steps=28,
-        default_guidance=3.5, compel="CompelForFlux", encoder="flux",
+        "flux-dev",
+        "FLUX.1 dev",
+        _FLUX_PIPELINES,
+        guidance=DISTILLED,
+        default_steps=28,
+        guidance_embeds=True,
+        default_guidance=3.5,
+        compel="CompelForFlux",
+        encoder="flux",
         file_keys=("guidance_in.in_layer.weight", "model.diffusion_model.guidance_in.in_layer.weight"),
         recommended="1024 px, 28 steps, guidance 3.5; bf16, ~33 GB (--offload model below that)",
     ),
     Family(
-        "flux-schnell", "FLUX.1 schnell", _FLUX_PIPELINES, guidance=NO_GUIDANCE, default_steps=4,
-        default_guidance=0.0, compel="CompelForFlux", encoder="flux",
+        "flux-schnell",
+        "FLUX.1 schnell",
+        _FLUX_PIPELINES,
+        guidance=NO_GUIDANCE,
+        default_steps=4,
+        guidance_embeds=False,
+        default_guidance=0.0,
+        compel="CompelForFlux",
+        encoder="flux",
         file_keys=("double_blocks.0.img_attn.qkv.weight", "model.diffusion_model.double_blocks.0.img_attn.qkv.weight"),
         recommended="1024 px, 4 steps, no guidance; bf16, ~33 GB (--offload model below that)",
     ),
     Family(
-        "flux-kontext", "FLUX.1 Kontext dev",
+        "flux-kontext",
+        "FLUX.1 Kontext dev",
         {TEXT2IMG: "FluxKontextPipeline", EDIT: "FluxKontextPipeline"},
-        guidance=DISTILLED, default_steps=28, default_guidance=2.5, compel="CompelForFlux", encoder="flux",
+        guidance=DISTILLED,
+        default_steps=28,
+        default_guidance=2.5,
+        compel="CompelForFlux",
+        encoder="flux",
         recommended="1024 px, 28 steps, guidance 2.5; bf16, ~33 GB; the source image as the reference",
     ),
     Family(
-        "qwen-image", "Qwen-Image",
+        "qwen-image",
+        "Qwen-Image",
         {TEXT2IMG: "QwenImagePipeline", IMG2IMG: "QwenImageImg2ImgPipeline", INPAINT: "QwenImageInpaintPipeline"},
-        guidance=TRUE_CFG, default_steps=50, default_guidance=4.0, encoder="qwen",
+        guidance=TRUE_CFG,
+        default_steps=50,
+        default_guidance=4.0,
+        encoder="qwen",
         recommended="1328 px (1:1), 50 steps, true CFG 4; bf16, ~58 GB (--offload model below that)",
     ),
 )
@@ -125,7 +176,10 @@ BY_NAME = {family.name: family for family in FAMILIES}
 SUPPORTED = ", ".join(family.title for family in FAMILIES)
 # what a pipeline class's name says a checkpoint is, for the refusal (first match wins)
 _KINDS = (
-    (("Video", "Wan", "I2V", "T2V", "LTX", "Mochi", "Allegro", "Latte", "Animate", "CogVideo", "SkyReels"), "a video model"),
+    (
+        ("Video", "Wan", "I2V", "T2V", "LTX", "Mochi", "Allegro", "Latte", "Animate", "CogVideo", "SkyReels"),
+        "a video model",
+    ),
     (("Audio", "Music", "Speech", "Dance"), "an audio model"),
     (("Upscale", "SuperRes", "LDMSuperResolution"), "an upscaler, which --upscaler takes"),
     (("3D", "Shap", "Zero123", "Marigold"), "a 3D or depth model"),
@@ -135,11 +189,9 @@ _KINDS = (
 def family_of_class(class_name: str, transformer_config: dict | None = None) -> Family | None:
     """The family of a pipeline class name (FLUX.1 dev and schnell told apart by whether the
     transformer embeds guidance); None when no supported family has it."""
+    embeds = (transformer_config or {}).get("guidance_embeds", True)
     for family in FAMILIES:
-        if class_name in family.class_names:
-            if family.encoder == "flux" and family.name != "flux-kontext":
-                guidance = (transformer_config or {}).get("guidance_embeds", True)
-                return BY_NAME["flux-dev" if guidance else "flux-schnell"]
+        if class_name in family.class_names and family.guidance_embeds in (None, embeds):
             return family
     return None
 
@@ -202,7 +254,7 @@ def _missing_components(folder: Path, index: dict) -> list[str]:
         if name.startswith("_") or not isinstance(value, list) or value[0] is None:
             continue
         part = folder / name
-        if not part.is_dir() or not any(part.glob("*.json")) and not any(part.glob("*.txt")):
+        if not part.is_dir() or (not any(part.glob("*.json")) and not any(part.glob("*.txt"))):
             missing.append(f"{name}/")
     return missing
 

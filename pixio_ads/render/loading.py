@@ -42,7 +42,12 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
 DEFAULT_SCHEDULER = "default"  # the checkpoint's own scheduler
 SCHEDULER_NAMES = (DEFAULT_SCHEDULER, *SCHEDULERS)
 __all__ = ["EDIT", "IMG2IMG", "INPAINT", "TEXT2IMG"]  # the tasks, as families.py names them
-DTYPES = ("auto", "fp16", "bf16", "fp32")  # auto: on CUDA fp16 for UNet families, bf16 for the DiT ones; fp32 elsewhere
+DTYPES = (
+    "auto",
+    "fp16",
+    "bf16",
+    "fp32",
+)  # auto: on CUDA fp16 for UNet families, bf16 for the DiT ones; fp32 elsewhere
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 OFFLOAD_MODES = ("model", "sequential")  # enable_model_cpu_offload, enable_sequential_cpu_offload
 
@@ -120,7 +125,9 @@ class LoadedModel:
         ``name``, sharing every module (weights included) with the loaded one."""
         if task not in self.family.pipelines:
             raise ValueError(f"{self.model_id} ({self.family.title}) has no {task} pipeline")
-        if name == DEFAULT_SCHEDULER and (task == TEXT2IMG or self.family.pipelines[task] == self.family.pipelines[TEXT2IMG]):
+        if name == DEFAULT_SCHEDULER and (
+            task == TEXT2IMG or self.family.pipelines[task] == self.family.pipelines[TEXT2IMG]
+        ):
             return self.pipeline  # FLUX Kontext: one pipeline makes images and edits them
         pipeline_class = self.family.pipeline_class(task)
         if (name, task) not in self._by_scheduler:
@@ -364,7 +371,10 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
 
     def build() -> LoadedModel:
         pipeline = load_pipeline(
-            spec.model_id, lambda source: _pipeline_from_source(source, spec, family, torch_dtype), device, spec.offload
+            spec.model_id,
+            lambda source: _pipeline_from_source(source, spec, family, torch_dtype),
+            device,
+            spec.offload,
         )
         found = family or family_of_pipeline(pipeline, spec.model_id)
         side = native_side(pipeline, found)

@@ -25,14 +25,21 @@ def write_t5_tokenizer(folder: Path, words: list[str] | None = None):
     from transformers import T5TokenizerFast
 
     words = list(dict.fromkeys(words or _WORDS))
-    letters = sorted(set("".join(words)) | set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;!?'\"-()%&/"))
+    letters = sorted(
+        set("".join(words)) | set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,:;!?'\"-()%&/")
+    )
     pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
     pieces += [("▁" + word, -1.0) for word in words] + [(letter, -5.0) for letter in letters]
     model = Tokenizer(models.Unigram(pieces, unk_id=2, byte_fallback=False))
     model.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     model.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     tokenizer = T5TokenizerFast(
-        tokenizer_object=model, eos_token="</s>", unk_token="<unk>", pad_token="<pad>", extra_ids=0, model_max_length=512
+        tokenizer_object=model,
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        extra_ids=0,
+        model_max_length=512,
     )
     tokenizer.save_pretrained(folder)
     return T5TokenizerFast.from_pretrained(folder)

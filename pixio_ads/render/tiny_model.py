@@ -289,9 +289,8 @@ def build_tiny_pipeline(kind: str, target: Path) -> Path:
     """Build a tiny pipeline of ``kind`` (a value of EMBEDDED_MODELS but 'backdrops') into
     ``target`` atomically."""
     from diffusers import StableDiffusionPipeline, StableDiffusionUpscalePipeline, StableDiffusionXLPipeline
-    from transformers import CLIPTokenizer
-
     from diffusers.utils import logging as diffusers_logging
+    from transformers import CLIPTokenizer
     from transformers.utils import logging as transformers_logging
 
     from pixio_ads.render.tiny_families import BUILDERS, build_family_pipeline

@@ -146,7 +146,12 @@ def _model_for(
     """The batch's model (loaded once per process) with the batch's adapters set on it."""
     model = loading.load_model(
         loading.ModelSpec(
-            first.model_id, first.revision or None, first.dtype, safety_checker, compile_mode, first.vae or None,
+            first.model_id,
+            first.revision or None,
+            first.dtype,
+            safety_checker,
+            compile_mode,
+            first.vae or None,
             offload,
         ),
         device,
