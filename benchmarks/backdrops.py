@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pixio_ads.campaign.variants import DEFAULT_GUIDANCE  # noqa: E402
+from pixio_ads.campaign.models import DEFAULT_GUIDANCE  # noqa: E402
 from pixio_ads.render import loading  # noqa: E402
 from pixio_ads.render import pipelines as render  # noqa: E402
 from pixio_ads.render.tiny_model import EMBEDDED_BACKDROP_GUIDANCE, EMBEDDED_MODEL_ID, EMBEDDED_RANDOM_ID  # noqa: E402
@@ -34,7 +34,7 @@ SEEDS = (11, 22, 33)
 
 
 def picture(model, style: str, seed: int) -> np.ndarray:
-    """At the model's native size and its default guidance (variants.resolve_settings)."""
+    """At the model's native size and its default guidance (campaign/models.resolve_settings)."""
     prompt = f"{style} studio backdrop for a product photo of a mug, seamless paper sweep, gentle gradient"
     side = model.native_side
     guidance = EMBEDDED_BACKDROP_GUIDANCE if model.spec.model_id == EMBEDDED_MODEL_ID else DEFAULT_GUIDANCE

@@ -28,14 +28,22 @@ from pixio_ads.run import planning, runner
 from pixio_ads.run.compose import Assets, ProductChanged, edit_scene
 from pixio_ads.settings import RenderSettings
 
-SD3, FLUX, FLUX_DEV, KONTEXT, QWEN = (
+SD3, FLUX, FLUX_DEV, KONTEXT, KLEIN, QWEN = (
     "embedded:tiny-sd3",
     "embedded:tiny-flux",
     "embedded:tiny-flux-dev",
     "embedded:tiny-flux-kontext",
+    "embedded:tiny-flux2-klein",
     "embedded:tiny-qwen-image",
 )
-DIT_MODELS = {SD3: "sd3", FLUX: "flux-schnell", FLUX_DEV: "flux-dev", KONTEXT: "flux-kontext", QWEN: "qwen-image"}
+DIT_MODELS = {
+    SD3: "sd3",
+    FLUX: "flux-schnell",
+    FLUX_DEV: "flux-dev",
+    KONTEXT: "flux-kontext",
+    KLEIN: "flux2-klein",
+    QWEN: "qwen-image",
+}
 SIZE = 128  # px: every family's size multiple divides it
 
 
@@ -46,7 +54,7 @@ def dit(request):
 
 def test_the_family_is_read_from_the_checkpoint_without_loading_it():
     for model_id, name in {**DIT_MODELS, EMBEDDED_RANDOM_ID: "sd", "embedded:tiny-sdxl": "sdxl"}.items():
-        assert families.detect(model_id).name == name
+        assert loading.family_of(model_id).name == name
     # FLUX.1 dev and schnell share pipelines: told apart by the transformer's guidance embedding
     assert families.BY_NAME["flux-dev"].guidance == families.DISTILLED
     assert families.BY_NAME["flux-schnell"].guidance == families.NO_GUIDANCE
@@ -57,11 +65,11 @@ def test_a_checkpoint_of_no_supported_family_is_refused_naming_what_it_is(tmp_pa
     folder.mkdir()
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "WanPipeline", "transformer": ["d", "W"]}))
     with pytest.raises(ModelLoadError) as caught:
-        families.detect(str(folder))
+        loading.family_of(str(folder))
     message = str(caught.value)
     assert "WanPipeline" in message and "a video model" in message and "FLUX.1 dev" in message
     with pytest.raises(ModelLoadError, match="an upscaler"):
-        families.detect("embedded:tiny-upscaler")
+        loading.family_of("embedded:tiny-upscaler")
 
 
 def test_a_checkpoint_folder_missing_a_component_is_refused_naming_it(tmp_path):
@@ -69,7 +77,7 @@ def test_a_checkpoint_folder_missing_a_component_is_refused_naming_it(tmp_path):
     shutil.copytree(ensure_embedded_model(FLUX), folder)
     shutil.rmtree(folder / "text_encoder_2")
     with pytest.raises(ModelLoadError, match=r"text_encoder_2/"):
-        families.detect(str(folder))
+        loading.family_of(str(folder))
 
 
 def test_validate_names_row_and_column_of_each_model_problem(campaign_dir):
@@ -148,7 +156,9 @@ def _render(campaign, out, **overrides):
     return runner.write_manifest(plan.plan_path, shards, out)
 
 
-@pytest.mark.parametrize(("model_id", "mode"), [(SD3, "expand"), (FLUX_DEV, "compose"), (QWEN, "restyle")])
+@pytest.mark.parametrize(
+    ("model_id", "mode"), [(SD3, "expand"), (FLUX_DEV, "compose"), (QWEN, "restyle"), (KLEIN, "edit")]
+)
 def test_a_campaign_renders_resumes_and_records_its_family(campaign_dir, tmp_path, model_id, mode):
     campaign = _campaign(campaign_dir, model=model_id, mode=mode)
     summary = _render(campaign, tmp_path / "out")

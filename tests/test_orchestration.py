@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 
 from pixio_ads.outputs import report
+from pixio_ads.render.tiny_model import EMBEDDED_RANDOM_ID, ensure_embedded_model
 from pixio_ads.run import planning
 from pixio_ads.run.shards import is_complete
 
@@ -80,9 +82,11 @@ def test_rerun_renders_nothing_and_hits_the_cache(prefect_harness, tmp_path):
 
 
 def test_one_failing_product_does_not_stop_the_campaign(prefect_harness, campaign_dir, tmp_path):
+    # complete as validate reads it (its family and components), its UNet's weights unreadable
     broken = campaign_dir / "broken-checkpoint"
-    broken.mkdir()
-    (broken / "model_index.json").write_text("{ not json")
+    shutil.copytree(ensure_embedded_model(EMBEDDED_RANDOM_ID), broken)
+    for weights in (broken / "unet").glob("*.safetensors"):
+        weights.write_bytes(b"not safetensors")
     path = write_csv(
         campaign_dir, [good_row(audiences="a"), good_row(product_id="other", audiences="a", model=str(broken))]
     )

@@ -1,6 +1,8 @@
-"""A row's model, checked at validate before any GPU time: a checkpoint of a supported family
-(render/families.py) with all its components, that can render the row's mode with its
-scheduler; and the family's defaults for the steps and guidance the row leaves empty.
+"""A row's model and its render settings: the model it renders with (the run's ``--model``,
+the row's, the embedded one), checked at validate before any GPU time (a checkpoint of a
+supported family, render/families.py, with all its components, that can render the row's mode
+with its scheduler), and the settings resolved (the family's defaults for the steps and
+guidance the row leaves empty).
 
 Checked per row with the model it renders with (variants.py): the row's own, the embedded
 model, or a run's ``--model``, which replaces every row's.
@@ -8,10 +10,20 @@ model, or a run's ``--model``, which replaces every row's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from pixio_ads.campaign.rows import CampaignRow
 from pixio_ads.core.errors import Issue, ModelLoadError
 from pixio_ads.render import families
 from pixio_ads.render.families import Family
-from pixio_ads.render.loading import DEFAULT_SCHEDULER
+from pixio_ads.render.loading import DEFAULT_SCHEDULER, family_of
+from pixio_ads.render.tiny_model import (
+    EMBEDDED_BACKDROP_GUIDANCE,
+    EMBEDDED_DEFAULT_STEPS,
+    EMBEDDED_MODEL_ID,
+    EMBEDDED_MODELS,
+)
+from pixio_ads.settings import RenderSettings
 
 EDIT_KEEP_PRODUCT = ("paste", "fail", "off")  # edit mode, below min_product_fidelity (run/compose.py)
 
@@ -20,7 +32,7 @@ def family_or_problem(model_id: str) -> Family | str | None:
     """The model's family; what is wrong with the checkpoint; or None where its files are not
     at hand before loading (a hub id not in the local cache)."""
     try:
-        return families.detect(model_id)
+        return family_of(model_id)
     except ModelLoadError as exc:
         return str(exc)
 
@@ -57,7 +69,45 @@ def model_issues(row, model_id: str, scheduler: str | None, file: str, overridde
     ]
 
 
+DEFAULT_REAL_MODEL_STEPS = 30  # a model whose family is known only once loaded (a hub id not cached yet)
+DEFAULT_GUIDANCE = 7.5
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved per-variant render settings."""
+
+    model: str
+    revision: str
+    dtype: str
+    scheduler: str
+    steps: int
+    guidance: float
+    vae: str = ""  # "" for the checkpoint's own
+
+
 def default_steps_and_guidance(model_id: str) -> tuple[int, float] | None:
     """The family's steps and guidance, or None where the family is not known before loading."""
     found = family_or_problem(model_id)
     return (found.default_steps, found.default_guidance) if isinstance(found, Family) else None
+
+
+def resolve_settings(row: CampaignRow, overrides: RenderSettings) -> Settings:
+    """CLI overrides win over the row's columns, which win over the defaults."""
+    model = overrides.model or row.model or EMBEDDED_MODEL_ID
+    # the model family's defaults (SD and SDXL's are 30 and 7.5, as before families)
+    default_steps, default_guidance = default_steps_and_guidance(model) or (DEFAULT_REAL_MODEL_STEPS, DEFAULT_GUIDANCE)
+    if model in EMBEDDED_MODELS:
+        default_steps = EMBEDDED_DEFAULT_STEPS
+    if model == EMBEDDED_MODEL_ID:
+        default_guidance = EMBEDDED_BACKDROP_GUIDANCE
+    guidance = overrides.guidance if overrides.guidance is not None else row.guidance
+    return Settings(
+        model=model,
+        revision=overrides.revision or row.revision or "",
+        dtype=overrides.dtype or row.dtype or "auto",
+        scheduler=overrides.scheduler or row.scheduler or DEFAULT_SCHEDULER,
+        steps=overrides.steps or row.steps or default_steps,
+        guidance=default_guidance if guidance is None else float(guidance),
+        vae=overrides.vae or row.vae or "",
+    )

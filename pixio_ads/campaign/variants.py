@@ -14,36 +14,15 @@ from dataclasses import dataclass, field, fields
 from pixio_ads.campaign.adapters import adapter_columns, adapter_hash_terms, adapter_issues
 from pixio_ads.campaign.copy import DEFAULT_LANGUAGE, LanguageCopy
 from pixio_ads.campaign.deliverables import CREATIVE
-from pixio_ads.campaign.models import default_steps_and_guidance, model_issues
+from pixio_ads.campaign.models import Settings, model_issues, resolve_settings
 from pixio_ads.campaign.prompts import PromptRenderer, TemplateError
 from pixio_ads.campaign.rows import Campaign, CampaignRow
 from pixio_ads.core.errors import Issue, ValidationError
-from pixio_ads.render.loading import DEFAULT_SCHEDULER
-from pixio_ads.render.tiny_model import (
-    EMBEDDED_BACKDROP_GUIDANCE,
-    EMBEDDED_DEFAULT_STEPS,
-    EMBEDDED_MODEL_ID,
-    EMBEDDED_MODELS,
-)
+from pixio_ads.render.tiny_model import EMBEDDED_MODEL_ID
 from pixio_ads.settings import RenderSettings
 
 # Bump when rendering/compositing changes what pixels a variant gets, so ids change too.
 RECIPE_VERSION = 2  # 2: cut-out, layout, shadows, copy overlay, modes
-DEFAULT_REAL_MODEL_STEPS = 30
-DEFAULT_GUIDANCE = 7.5
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Resolved per-variant render settings."""
-
-    model: str
-    revision: str
-    dtype: str
-    scheduler: str
-    steps: int
-    guidance: float
-    vae: str = ""  # "" for the checkpoint's own
 
 
 # Not frozen: a frozen dataclass sets each of these fields through object.__setattr__, which
@@ -160,27 +139,6 @@ def variant_id(prefix: "hashlib._Hash", seed: int) -> str:
     digest = prefix.copy()
     digest.update(b"\x1f%d" % seed)
     return digest.hexdigest()[:20]
-
-
-def resolve_settings(row: CampaignRow, overrides: RenderSettings) -> Settings:
-    """CLI overrides win over the row's columns, which win over the defaults."""
-    model = overrides.model or row.model or EMBEDDED_MODEL_ID
-    # the model family's defaults (SD and SDXL's are 30 and 7.5, as before families)
-    default_steps, default_guidance = default_steps_and_guidance(model) or (DEFAULT_REAL_MODEL_STEPS, DEFAULT_GUIDANCE)
-    if model in EMBEDDED_MODELS:
-        default_steps = EMBEDDED_DEFAULT_STEPS
-    if model == EMBEDDED_MODEL_ID:
-        default_guidance = EMBEDDED_BACKDROP_GUIDANCE
-    guidance = overrides.guidance if overrides.guidance is not None else row.guidance
-    return Settings(
-        model=model,
-        revision=overrides.revision or row.revision or "",
-        dtype=overrides.dtype or row.dtype or "auto",
-        scheduler=overrides.scheduler or row.scheduler or DEFAULT_SCHEDULER,
-        steps=overrides.steps or row.steps or default_steps,
-        guidance=default_guidance if guidance is None else float(guidance),
-        vae=overrides.vae or row.vae or "",
-    )
 
 
 CREATIVE_FIELDS = (

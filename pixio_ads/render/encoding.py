@@ -131,6 +131,16 @@ def _encode_flux(model, keys: list[tuple], negatives: bool) -> list[dict]:
     return _split({"prompt_embeds": prompt_embeds, "pooled_prompt_embeds": pooled}, len(keys))
 
 
+def _encode_flux2(model, keys: list[tuple], negatives: bool) -> list[dict]:
+    """FLUX.2's Qwen3 states (stacked from three layers; each prompt padded to
+    ``max_sequence_length``: batch-independent); negatives for the base models' CFG."""
+    embeddings = {"prompt_embeds": model.pipeline.encode_prompt(prompt=[k[0] for k in keys], device=model.device)[0]}
+    if negatives:
+        negative = model.pipeline.encode_prompt(prompt=[k[1] for k in keys], device=model.device)[0]
+        embeddings["negative_prompt_embeds"] = negative
+    return _split(embeddings, len(keys))
+
+
 def _encode_qwen(model, keys: list[tuple], negatives: bool) -> list[dict]:
     """Qwen-Image's Qwen2.5-VL states: it pads a batch to its longest prompt (right padding in a
     causal model: the real tokens' states do not change), so each is cut back to its own length."""
@@ -150,7 +160,14 @@ def _encode_qwen(model, keys: list[tuple], negatives: bool) -> list[dict]:
     return found
 
 
-ENCODERS = {"sd": _encode_sd, "sdxl": _encode_sd, "sd3": _encode_sd3, "flux": _encode_flux, "qwen": _encode_qwen}
+ENCODERS = {
+    "sd": _encode_sd,
+    "sdxl": _encode_sd,
+    "sd3": _encode_sd3,
+    "flux": _encode_flux,
+    "flux2": _encode_flux2,
+    "qwen": _encode_qwen,
+}
 
 
 def _encode_with_compel(model, prompt: str, negative: str) -> dict:

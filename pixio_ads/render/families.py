@@ -57,6 +57,9 @@ class Family:
     also: tuple[str, ...] = field(default=())  # more model_index class names of this family
     # FLUX.1 dev and schnell share their pipelines: the transformer's config tells them apart
     guidance_embeds: bool | None = None
+    # the edit pipeline takes a list of references for every prompt (FLUX.2), not one per prompt
+    # (Kontext): its edits run one image at a time
+    references_per_prompt: bool = False
     recommended: str = ""  # docs/models.md: settings and memory
 
     @property
@@ -162,6 +165,17 @@ FAMILIES: tuple[Family, ...] = (
         recommended="1024 px, 28 steps, guidance 2.5; bf16, ~33 GB; the source image as the reference",
     ),
     Family(
+        "flux2-klein",
+        "FLUX.2 klein",
+        {TEXT2IMG: "Flux2KleinPipeline", EDIT: "Flux2KleinPipeline"},
+        default_steps=4,
+        default_guidance=1.0,
+        encoder="flux2",
+        references_per_prompt=True,
+        recommended="1024 px; the distilled 4B/9B models 4 steps without guidance, the base models 50 steps at "
+        "guidance 4; bf16, ~16 GB (4B with its Qwen3 encoder); up to several reference images for edits",
+    ),
+    Family(
         "qwen-image",
         "Qwen-Image",
         {TEXT2IMG: "QwenImagePipeline", IMG2IMG: "QwenImageImg2ImgPipeline", INPAINT: "QwenImageInpaintPipeline"},
@@ -211,13 +225,12 @@ def unsupported(model_id: str, class_name: str) -> ModelLoadError:
     )
 
 
-def detect(model_id: str) -> Family | None:
-    """The family of ``model_id`` read from its files (never loading weights); None where the
-    files are not at hand (a hub id not in the local cache: known once loaded). Raises
-    ModelLoadError for a checkpoint of no supported family or with a component missing."""
-    from pixio_ads.render.loading import resolve_source
-
-    source = Path(resolve_source(model_id))
+def detect(model_id: str, source: str) -> Family | None:
+    """The family of ``model_id`` (found at ``source``: loading.resolve_source) read from its
+    files, never loading weights; None where the files are not at hand (a hub id not in the
+    local cache: known once loaded). Raises ModelLoadError for a checkpoint of no supported
+    family or with a component missing."""
+    source = Path(source)
     if source.is_file():
         return _detect_file(str(source), model_id)
     index_path = source / "model_index.json" if source.is_dir() else _hub_cached(model_id, "model_index.json")
@@ -299,6 +312,23 @@ def _detect_file(path: str, model_id: str) -> Family:
         f"model file {model_id!r} is no single-file checkpoint of {SUPPORTED} (none of their tensor names are in it); "
         "give a diffusers checkpoint folder"
     )
+
+
+def family_of_pipeline(pipeline, model_id: str) -> Family:
+    """A loaded pipeline's family (for a checkpoint whose family was not read before loading)."""
+    transformer = getattr(pipeline, "transformer", None)
+    config = dict(transformer.config) if transformer is not None else None
+    family = family_of_class(type(pipeline).__name__, config)
+    if family is None:
+        raise unsupported(model_id, type(pipeline).__name__)
+    return family
+
+
+def native_side(pipeline, family: Family) -> int:
+    """The side (px) of the square the model was trained at: the UNet's sample size, or the
+    DiT pipeline's default sample size, in pixels."""
+    latent = pipeline.unet.config.sample_size if family.denoiser == "unet" else pipeline.default_sample_size
+    return int(latent) * int(pipeline.vae_scale_factor)
 
 
 def mode_problem(family: Family, mode: str) -> str | None:

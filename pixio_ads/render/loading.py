@@ -204,6 +204,11 @@ def resolve_source(model_id: str) -> str:
     return model_id
 
 
+def family_of(model_id: str) -> Family | None:
+    """The model's family, read from its files (families.detect); None for a hub id not yet cached."""
+    return families.detect(model_id, resolve_source(model_id))
+
+
 def resolve_vae(reference: str) -> str:
     """What AutoencoderKL loads for ``--vae``: a folder with config.json (or a checkpoint folder
     with vae/), a single .safetensors/.ckpt file, or a hub id. Raises ModelLoadError naming a
@@ -255,23 +260,6 @@ def _pipeline_from_source(source: str, spec: ModelSpec, family: Family | None, t
     if family is None:
         return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
     return family.pipeline_class(TEXT2IMG).from_pretrained(source, **kwargs)
-
-
-def family_of_pipeline(pipeline, model_id: str) -> Family:
-    """A loaded pipeline's family (for a checkpoint whose family was not read before loading)."""
-    transformer = getattr(pipeline, "transformer", None)
-    config = dict(transformer.config) if transformer is not None else None
-    family = families.family_of_class(type(pipeline).__name__, config)
-    if family is None:
-        raise families.unsupported(model_id, type(pipeline).__name__)
-    return family
-
-
-def native_side(pipeline, family: Family) -> int:
-    """The side (px) of the square the model was trained at: the UNet's sample size, or the
-    DiT pipeline's default sample size, in pixels."""
-    latent = pipeline.unet.config.sample_size if family.denoiser == "unet" else pipeline.default_sample_size
-    return int(latent) * int(pipeline.vae_scale_factor)
 
 
 def load_vae(reference: str, torch_dtype):
@@ -366,7 +354,7 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
     """Load (or reuse) a text-to-image pipeline."""
     spec = ModelSpec(spec) if isinstance(spec, str) else spec
     device = select_device(device)
-    family = families.detect(spec.model_id)
+    family = family_of(spec.model_id)
     dtype_name, torch_dtype = torch_dtype_for(spec.dtype, device, family)
 
     def build() -> LoadedModel:
@@ -376,8 +364,8 @@ def load_model(spec: ModelSpec | str, device: str | None = None) -> LoadedModel:
             device,
             spec.offload,
         )
-        found = family or family_of_pipeline(pipeline, spec.model_id)
-        side = native_side(pipeline, found)
+        found = family or families.family_of_pipeline(pipeline, spec.model_id)
+        side = families.native_side(pipeline, found)
         logger.info(
             "loaded model %s on %s (%s, %s, native %d px)", spec.model_id, device, dtype_name, found.title, side
         )

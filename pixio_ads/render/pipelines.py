@@ -85,6 +85,26 @@ def generate(
     task = _task(init_images, masks, edit)
     pipeline = model.with_scheduler(scheduler, task)
     extras = _per_image_inputs(len(prompts), init_images, masks)
+    call = _call_arguments(model, task, steps, guidance, width, height, strength, style_image)
+    # 2. Encode prompts one by one
+    with step("prompt encoding"):
+        embeddings = encode_prompts(model, prompts, negative_prompts, guidance)
+    # 3. Only equally long embeddings share a forward pass (no padding from neighbours)
+    pixels: list = [None] * len(prompts)
+    nsfw: list = [False] * len(prompts)
+    # FLUX.2 reads a call's image list as every prompt's references: its edits go one by one
+    for indices in _length_groups(embeddings, one_by_one=task == EDIT and model.family.references_per_prompt):
+        size = max(len(indices), pad_to or 0) if model.compiled else None
+        name = "compile" if model.first_call((size, width, height, task, guidance > 1)) else PIPELINE
+        picked = ([embeddings[i] for i in indices], [extras[i] for i in indices], [seeds[i] for i in indices])
+        out = _forward_with_oom_backoff(pipeline, *picked, call, size, name)
+        for position, index in enumerate(indices):
+            pixels[index], nsfw[index] = out.pixels[position], out.nsfw[position]
+    return RenderOutput(pixels, nsfw)
+
+
+def _call_arguments(model: LoadedModel, task: str, steps, guidance, width, height, strength, style_image) -> dict:
+    """The pipeline call's arguments every image of a batch shares."""
     call = {
         "num_inference_steps": steps,
         **guidance_arguments(model.family, guidance),
@@ -94,20 +114,7 @@ def generate(
         call["strength"] = strength
     if style_image is not None:  # one reference for the whole batch: the pipeline repeats its embedding
         call["ip_adapter_image"] = style_image
-    # 2. Encode prompts one by one
-    with step("prompt encoding"):
-        embeddings = encode_prompts(model, prompts, negative_prompts, guidance)
-    # 3. Only equally long embeddings share a forward pass (no padding from neighbours)
-    pixels: list = [None] * len(prompts)
-    nsfw: list = [False] * len(prompts)
-    for indices in _length_groups(embeddings):
-        size = max(len(indices), pad_to or 0) if model.compiled else None
-        name = "compile" if model.first_call((size, width, height, task, guidance > 1)) else PIPELINE
-        picked = ([embeddings[i] for i in indices], [extras[i] for i in indices], [seeds[i] for i in indices])
-        out = _forward_with_oom_backoff(pipeline, *picked, call, size, name)
-        for position, index in enumerate(indices):
-            pixels[index], nsfw[index] = out.pixels[position], out.nsfw[position]
-    return RenderOutput(pixels, nsfw)
+    return call
 
 
 @lru_cache(maxsize=32)
@@ -131,8 +138,11 @@ def _task(init_images, masks, edit: bool) -> str:
     return TEXT2IMG if init_images is None else INPAINT if masks is not None else IMG2IMG
 
 
-def _length_groups(embeddings: list[dict]) -> list[list[int]]:
-    """Indices of the embeddings of equal token lengths, in order of first appearance."""
+def _length_groups(embeddings: list[dict], one_by_one: bool = False) -> list[list[int]]:
+    """Indices of the embeddings of equal token lengths, in order of first appearance (each
+    alone with ``one_by_one``)."""
+    if one_by_one:
+        return [[index] for index in range(len(embeddings))]
     groups: dict[tuple, list[int]] = {}
     for index, embeds in enumerate(embeddings):
         length = tuple(tensor.shape[1] for name, tensor in sorted(embeds.items()) if "pooled" not in name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixio_ads.render.tiny_model import _WORDS, _byte_to_unicode_chars, _text_config, write_tokenizer
+from pixio_ads.render.tiny_text import _WORDS, _byte_to_unicode_chars, _text_config, write_tokenizer
 
 SPECIAL_QWEN_TOKENS = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>"]
 
@@ -185,12 +185,52 @@ def qwen_image_components(scratch: Path) -> dict:
     )  # fmt: skip
 
 
+QWEN_CHAT_TEMPLATE = (  # the chat template FLUX.2 klein's encode_prompt applies (Qwen3's, without tools)
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def flux2_klein_components(scratch: Path) -> dict:
+    """FLUX.2 klein (distilled): a Qwen3 text encoder of 27 tiny layers (the pipeline stacks the
+    states of layers 9, 18 and 27), a one-double-block one-single-block FLUX.2 transformer, an 8x
+    FLUX.2 VAE (2x2 patches: 4 latent channels become 16)."""
+    import torch
+    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2Transformer2DModel
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    tokenizer = write_qwen_tokenizer(scratch / "qwen3")
+    tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+    torch.manual_seed(0)
+    text_encoder = Qwen3ForCausalLM(
+        Qwen3Config(
+            vocab_size=len(tokenizer), hidden_size=16, intermediate_size=16, num_hidden_layers=27,
+            num_attention_heads=2, num_key_value_heads=2, head_dim=8, max_position_embeddings=1024,
+        )
+    )  # fmt: skip
+    torch.manual_seed(0)
+    transformer = Flux2Transformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=16, num_attention_heads=2,
+        joint_attention_dim=48, timestep_guidance_channels=32, axes_dims_rope=(4, 4, 4, 4), guidance_embeds=False,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    vae = AutoencoderKLFlux2(
+        block_out_channels=(8, 16, 16, 16), latent_channels=4, norm_num_groups=8, layers_per_block=1,
+        mid_block_add_attention=False, use_quant_conv=False, use_post_quant_conv=False,
+    )  # fmt: skip
+    return dict(
+        transformer=transformer, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+        scheduler=FlowMatchEulerDiscreteScheduler(), is_distilled=True,
+    )  # fmt: skip
+
+
 # kind -> (pipeline class, components builder)
 BUILDERS = {
     "sd3": ("StableDiffusion3Pipeline", sd3_components),
     "flux-schnell": ("FluxPipeline", flux_components),
     "flux-dev": ("FluxPipeline", lambda scratch: flux_components(scratch, guidance=True)),
     "flux-kontext": ("FluxKontextPipeline", lambda scratch: flux_components(scratch, guidance=True)),
+    "flux2-klein": ("Flux2KleinPipeline", flux2_klein_components),
     "qwen-image": ("QwenImagePipeline", qwen_image_components),
 }
 

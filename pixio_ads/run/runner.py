@@ -142,19 +142,17 @@ def render_shard(
     """Render, composite and save the given variants; keep their rows in the shard's file.
 
     Variants whose earlier output is still on disk with its recorded sha256 are kept, not
-    rendered again. The shard file is rewritten (atomically) at least every FLUSH_SECONDS,
-    so a killed run loses at most that much work. A batch that raises is retried ``retries`` times
-    with exponential backoff, then its variants are recorded ``failed``; the others go on.
-    An image the checkpoint's safety checker flags is not saved; its row is ``blocked``.
+    rendered again. The shard file is rewritten (atomically) at least every FLUSH_SECONDS, so a
+    killed run loses at most that much work. A batch that raises is retried ``retries`` times with
+    exponential backoff, then its variants are ``failed``; a flagged image is ``blocked``, unsaved.
     ``finish_workers``: finishing processes (0: a thread here; None: the cores rendering
     does not need, see cores.default_workers). ``progress(n)`` is called as n more
     variants are done (reused ones first). ``clip_model``: score prompt alignment (clip.py).
     ``stall_seconds``: a shard without progress for that long is given up (stall.py), its
     unfinished variants recorded failed. ``should_stop()``, asked before each batch: True
     stops the shard there (a cancelled run), keeping what is finished; the result says so.
-    ``compile_mode``: render with the compiled UNet and VAE decoder (render/compiled.py),
-    every forward pass padded to the batch size. ``offload``: diffusers' CPU offload of the
-    model (loading.OFFLOAD_MODES), for GPUs smaller than it."""
+    ``compile_mode``: render compiled (render/compiled.py), every forward pass padded to the
+    batch size; ``offload``: diffusers' CPU offload (loading.OFFLOAD_MODES)."""
     out_dir = Path(out_dir)
     by_id = _planned_variants(Path(plan_path), variant_ids)
     target = shard_path(out_dir, variant_ids)
@@ -168,15 +166,9 @@ def render_shard(
     loads_before, seconds_before = loading.load_stats()
     finisher = _finisher(out_dir, safeguards, device, finish_workers)
     watchdog = Watchdog(stall_seconds, f"shard {target.stem} ({len(variant_ids)} variants)", finisher.abandon)
-    render_batch = partial(
-        rendering.render_batch_with_retries,
-        device=device,
-        safety_checker=safety_checker,
-        retries=retries,
-        retry_delay=retry_delay,
-        compiled=(compile_mode, batch_size) if compile_mode else None,
-        offload=offload,
-    )
+    compiled = (compile_mode, batch_size) if compile_mode else None
+    render_batch = partial(rendering.render_batch_with_retries, device=device, safety_checker=safety_checker)
+    render_batch = partial(render_batch, retries=retries, retry_delay=retry_delay, compiled=compiled, offload=offload)
     align = partial(rendering.align, clip_model=clip_model, device=device) if clip_model else None
     with measuring(StepClock()) as clock:
         stopped = _render_batches(batches, todo, rows, render_batch, align, policy, finisher, watchdog, should_stop)
