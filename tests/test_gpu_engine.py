@@ -172,3 +172,20 @@ def test_compiled_render_matches_eager_within_35_db_and_pads_to_one_shape():
     # the same prompt and seed among other neighbours, at another place in the batch: the same image
     assert np.abs(again[2].astype(int) - first[0].astype(int)).max() <= 2
     assert Image.fromarray(first[0]).size == (SIZE, SIZE)
+
+
+def test_a_free_block_unlinked_by_another_process_is_replaced_not_handed_out():
+    """A block of the ring unlinked elsewhere while free (its name reaches nothing): the next
+    batch gets a new block whose name a finishing process can attach."""
+    ring = handoff.Ring()
+    try:
+        first = ring.pack([np.zeros((8, 8, 3), np.uint8)])
+        ring.release(first)
+        elsewhere = handoff.shared_memory.SharedMemory(name=first.block)
+        elsewhere.close()
+        elsewhere.unlink()
+        again = ring.pack([np.ones((8, 8, 3), np.uint8)])
+        assert again.block != first.block
+        assert handoff.unpack(again)[0].min() == 1
+    finally:
+        ring.close()

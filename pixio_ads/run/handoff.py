@@ -78,6 +78,11 @@ class Ring:
 
     def _take(self, size: int) -> shared_memory.SharedMemory | None:
         with self._lock:
+            for block in [block for block in self._free if not _linked(block)]:
+                # unlinked by another process (a resource tracker that outlived a process which
+                # attached it, before Python 3.13): its name reaches nothing, so it is let go
+                self._free.remove(block)
+                block.close()
             fitting = [block for block in self._free if block.size >= size]
             if fitting:
                 block = min(fitting, key=lambda b: b.size)
@@ -100,6 +105,14 @@ def _discard(block: shared_memory.SharedMemory) -> None:
         block.unlink()
     except FileNotFoundError:
         pass
+
+
+def _linked(block: shared_memory.SharedMemory, folder: str = "/dev/shm") -> bool:
+    """Whether the block's name still reaches it (on Linux, its file in /dev/shm; elsewhere
+    assumed)."""
+    if not os.path.isdir(folder):
+        return True
+    return os.path.exists(os.path.join(folder, block.name.lstrip("/")))
 
 
 def has_room(size: int, folder: str = "/dev/shm") -> bool:
