@@ -2,21 +2,22 @@
 # Our render path against a bare diffusers loop for every model family (issue 40), each on its
 # tiny embedded model on the CPU: benchmarks/render.py per model, the same prompts, seeds,
 # steps and batch sizes, alternating, best of $REPEATS; goal: render_over_bare_ratio >= 0.95 each.
-#   bash benchmarks/render_families.sh                 # ~10 min on 2 cores
+#   bash benchmarks/render_families.sh                 # ~15 min on 2 cores
 # Ends with `render_over_bare_ratio_<family>: value` lines (and the lowest of them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-REPEATS=${REPEATS:-3}
+REPEATS=${REPEATS:-5}
 SIZE=${SIZE:-256}  # px: the tiny models' cost, not their native size (FLUX's is 1024)
-IMAGES=${IMAGES:-8}
+IMAGES=${IMAGES:-16}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 declare -A MODELS=(
   [sd]=embedded:tiny-sd [sdxl]=embedded:tiny-sdxl [sd3]=embedded:tiny-sd3 [flux-schnell]=embedded:tiny-flux
-  [flux-dev]=embedded:tiny-flux-dev [flux-kontext]=embedded:tiny-flux-kontext [qwen-image]=embedded:tiny-qwen-image
+  [flux-dev]=embedded:tiny-flux-dev [flux-kontext]=embedded:tiny-flux-kontext [flux2-klein]=embedded:tiny-flux2-klein
+  [qwen-image]=embedded:tiny-qwen-image
 )
-FAMILIES=${FAMILIES:-sd sdxl sd3 flux-schnell flux-dev flux-kontext qwen-image}
+FAMILIES=${FAMILIES:-sd sdxl sd3 flux-schnell flux-dev flux-kontext flux2-klein qwen-image}
 for family in $FAMILIES; do
   echo "== $family (${MODELS[$family]})"
   "$PY" benchmarks/render.py --model "${MODELS[$family]}" --device cpu --size "$SIZE" --steps 4 \
