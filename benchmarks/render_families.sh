@@ -3,7 +3,8 @@
 # tiny embedded model on the CPU: benchmarks/render.py per model, the same prompts, seeds,
 # steps and batch sizes, alternating, best of $REPEATS; goal: render_over_bare_ratio >= 0.95 each.
 #   bash benchmarks/render_families.sh                 # ~15 min on 2 cores
-# Ends with `render_over_bare_ratio_<family>: value` lines (and the lowest of them).
+# Ends with `render_over_bare_ratio_<family>: value` lines, each the ratio of the median runs (a
+# best-of ratio swings by +-10% between runs on 2 shared cores), and the lowest of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -26,7 +27,7 @@ done
 echo "== summary"
 lowest=
 for family in $FAMILIES; do
-  ratio=$(sed -n 's/^render_over_bare_ratio: //p' "$OUT/$family.txt")
+  ratio=$(sed -n 's/^render_over_bare_ratio_median: //p' "$OUT/$family.txt")
   echo "render_over_bare_ratio_${family//-/_}: $ratio"
   lowest=$(printf '%s\n%s\n' "$ratio" "${lowest:-$ratio}" | sort -g | head -1)
 done
