@@ -46,10 +46,10 @@ demo: install
 
 # The whole suite but the soaks, in TEST_WORKERS processes (pytest-xdist; each test module stays
 # in one process, the slowest modules start first: tests/conftest.py). docs/development.md has timings.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: install
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15
 
 # The long kill and soak loops (marked `soak`); .ci/run runs them after `make test`.
 test-soak: install

@@ -148,7 +148,7 @@ def test_finishing_processes_get_the_pixels_through_shared_memory(plan, tmp_path
     assert finishing._ring()._free and not finishing._ring()._lent  # the block went back to the ring
 
 
-@pytest.mark.slow
+@pytest.mark.soak  # Inductor's C++ compile: ~100 s of CPU with its cache empty (make test-soak, CI)
 def test_compiled_render_matches_eager_within_35_db_and_pads_to_one_shape():
     """torch.compile (Inductor's C++ backend here) of the embedded model's UNet and VAE
     decoder: three images padded to a batch of four compile one shape, and equal the eager
