@@ -46,7 +46,7 @@ demo: install
 
 # The whole suite but the soaks, in TEST_WORKERS processes (pytest-xdist; each test module stays
 # in one process, the slowest modules start first: tests/conftest.py). docs/development.md has timings.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: install
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15

@@ -4,6 +4,11 @@ loop's step clock and busy share, two shards in flight, and the compiled render 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -187,5 +192,27 @@ def test_a_free_block_unlinked_by_another_process_is_replaced_not_handed_out():
         again = ring.pack([np.ones((8, 8, 3), np.uint8)])
         assert again.block != first.block
         assert handoff.unpack(again)[0].min() == 1
+    finally:
+        ring.close()
+
+
+def test_a_finishing_process_with_a_resource_tracker_of_its_own_leaves_the_ring_linked():
+    """A process that attaches a block and has its own resource tracker (here a fresh
+    interpreter) must not take the block with it when it ends: before Python 3.13 its tracker
+    unlinked every block it had seen attached, failing the ring's next batches."""
+    ring = handoff.Ring()
+    try:
+        parcel = ring.pack([np.full((4, 4, 3), 7, np.uint8)])
+        code = (
+            "from pixio_ads.run import handoff; "
+            f"print(handoff.unpack(handoff.Parcel({parcel.block!r}, {parcel.images!r}))[0].max())"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert result.stdout.strip() == "7", result.stderr
+        deadline = time.monotonic() + 2  # a tracker cleans up just after its process ends
+        while time.monotonic() < deadline:
+            assert os.path.exists(f"/dev/shm/{parcel.block.lstrip('/')}"), "unlinked by the other process's tracker"
+            time.sleep(0.1)
+        assert "leaked shared_memory" not in result.stderr
     finally:
         ring.close()

@@ -137,16 +137,32 @@ def unpack(parcel: Parcel) -> list[np.ndarray | None]:
     ]
 
 
+def _attach_untracked(name: str) -> shared_memory.SharedMemory:
+    """The named block, not registered with this process's resource tracker: the render process
+    owns it. Python >= 3.13 says so with ``track=False``. Before, attaching registers it, and a
+    resource tracker that ends with a finishing process (one killed, or a pool replaced) unlinks
+    every block it had registered, the ring's blocks in flight included (measured: the next
+    batches failed with FileNotFoundError); so the registration is skipped, as bpo-39959's
+    workaround does."""
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=name, track=False)
+    from multiprocessing import resource_tracker
+
+    register = resource_tracker.register
+    resource_tracker.register = lambda name, rtype: None  # a finishing process is single-threaded here
+    try:
+        return shared_memory.SharedMemory(name=name)
+    finally:
+        resource_tracker.register = register
+
+
 def _attach(name: str) -> shared_memory.SharedMemory:
     """The named block, mapped once per process; the least recently used mapping is dropped
     past ATTACHED_BLOCKS (the ring replaces a block now and then)."""
     if name in _attached:
         _attached.move_to_end(name)
         return _attached[name]
-    # Python >= 3.13: not tracked here, the render process owns it. Before, the spawned
-    # process shares the render process's resource tracker, which unlinks once either way.
-    extra = {"track": False} if sys.version_info >= (3, 13) else {}
-    block = shared_memory.SharedMemory(name=name, **extra)
+    block = _attach_untracked(name)
     _attached[name] = block
     while len(_attached) > ATTACHED_BLOCKS:
         _attached.popitem(last=False)[1].close()
