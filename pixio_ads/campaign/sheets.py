@@ -250,6 +250,14 @@ def _read_csv(path: Path, warnings: list[str]) -> tuple[pd.DataFrame, int]:
     return frame, start
 
 
+def _reads_as_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _decode(data: bytes) -> tuple[str, str]:
     """(text, encoding): a byte-order mark first, then strict UTF-8, then charset-normalizer's
     best guess (Windows-1252, Latin-1, ...)."""
@@ -257,7 +265,10 @@ def _decode(data: bytes) -> tuple[str, str]:
         if data.startswith(bom):
             return data.decode(encoding), encoding
     head = data[:8192]
-    if head.count(b"\x00") > len(head) // 100:  # a stray NUL in a cell is the cell's problem
+    # A stray NUL in a cell is the cell's problem (reported with its row and column): a few NULs
+    # in text that reads as UTF-8 are cells; many, or any in bytes that are not text, a binary file.
+    nuls = head.count(b"\x00")
+    if nuls > len(head) // 100 and (nuls > 8 or not _reads_as_utf8(head)):
         raise ValueError("it contains binary data")
     try:
         return data.decode("utf-8"), "utf-8"
