@@ -213,11 +213,13 @@ def build(arch: str, out: Path, dtype: str = "fp16", device: str = "cpu") -> Pat
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", choices=ARCHS, required=True)
+def run_cli(description: str, archs: tuple[str, ...], build, parameter_counts, dtype: str) -> None:
+    """The command line of this script and of fullsize_dit.py: build ``--arch`` into OUT, then
+    print its parameter counts and the seconds the build took."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--arch", choices=archs, required=True)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default="fp16")
+    parser.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default=dtype)
     parser.add_argument(
         "--device", default=None, help="where weights are drawn (default: cuda when present, else cpu)"
     )
@@ -227,10 +229,13 @@ def main() -> None:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     started = time.perf_counter()
     build(args.arch, args.out, args.dtype, device)
-    counts = parameter_counts(args.arch)
-    for name, count in counts.items():
+    for name, count in parameter_counts(args.arch).items():
         print(f"{args.arch}_{name}_parameters: {count}")
     print(f"{args.arch}_build_seconds: {time.perf_counter() - started:.1f}")
+
+
+def main() -> None:
+    run_cli(__doc__.splitlines()[0], ARCHS, build, parameter_counts, "fp16")
 
 
 if __name__ == "__main__":

@@ -20,16 +20,14 @@ about a minute; saving its ~33 GB takes as long again).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fullsize import VIT_BIGG, VIT_L, _text_encoder, load_tokenizer  # noqa: E402
+from fullsize import VIT_BIGG, VIT_L, _text_encoder, load_tokenizer, run_cli  # noqa: E402
 
 from pixio_ads.render.tiny_families import write_t5_tokenizer  # noqa: E402
 
@@ -163,22 +161,7 @@ def build(arch: str, out: Path, dtype: str = "bf16", device: str = "cpu") -> Pat
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", choices=ARCHS, required=True)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--dtype", choices=("fp16", "bf16", "fp32"), default="bf16")
-    parser.add_argument(
-        "--device", default=None, help="where weights are drawn (default: cuda when present, else cpu)"
-    )
-    args = parser.parse_args()
-    import torch
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    started = time.perf_counter()
-    build(args.arch, args.out, args.dtype, device)
-    for name, count in parameter_counts(args.arch).items():
-        print(f"{args.arch}_{name}_parameters: {count}")
-    print(f"{args.arch}_build_seconds: {time.perf_counter() - started:.1f}")
+    run_cli(__doc__.splitlines()[0], ARCHS, build, parameter_counts, "bf16")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ class Family:
 
 
 _FLUX_PIPELINES = {TEXT2IMG: "FluxPipeline", IMG2IMG: "FluxImg2ImgPipeline", INPAINT: "FluxInpaintPipeline"}
+_FLUX_TEXT = dict(compel="CompelForFlux", encoder="flux")  # CLIP (pooled) + T5, compel's FLUX wrapper
 FAMILIES: tuple[Family, ...] = (
     Family(
         "sd",
@@ -135,8 +136,7 @@ FAMILIES: tuple[Family, ...] = (
         default_steps=28,
         guidance_embeds=True,
         default_guidance=3.5,
-        compel="CompelForFlux",
-        encoder="flux",
+        **_FLUX_TEXT,
         file_keys=("guidance_in.in_layer.weight", "model.diffusion_model.guidance_in.in_layer.weight"),
         recommended="1024 px, 28 steps, guidance 3.5; bf16, ~33 GB (--offload model below that)",
     ),
@@ -148,8 +148,7 @@ FAMILIES: tuple[Family, ...] = (
         default_steps=4,
         guidance_embeds=False,
         default_guidance=0.0,
-        compel="CompelForFlux",
-        encoder="flux",
+        **_FLUX_TEXT,
         file_keys=("double_blocks.0.img_attn.qkv.weight", "model.diffusion_model.double_blocks.0.img_attn.qkv.weight"),
         recommended="1024 px, 4 steps, no guidance; bf16, ~33 GB (--offload model below that)",
     ),
@@ -160,8 +159,7 @@ FAMILIES: tuple[Family, ...] = (
         guidance=DISTILLED,
         default_steps=28,
         default_guidance=2.5,
-        compel="CompelForFlux",
-        encoder="flux",
+        **_FLUX_TEXT,
         recommended="1024 px, 28 steps, guidance 2.5; bf16, ~33 GB; the source image as the reference",
     ),
     Family(
