@@ -2,10 +2,7 @@
 the row's, the embedded one), checked at validate before any GPU time (a checkpoint of a
 supported family, render/families.py, with all its components, that can render the row's mode
 with its scheduler), and the settings resolved (the family's defaults for the steps and
-guidance the row leaves empty).
-
-Checked per row with the model it renders with (variants.py): the row's own, the embedded
-model, or a run's ``--model``, which replaces every row's.
+guidance the row leaves empty). variants.py checks each row with the model it renders with.
 """
 
 from __future__ import annotations
