@@ -23,7 +23,7 @@ from pixio_ads.render import families, loading
 from pixio_ads.render import pipelines as render
 from pixio_ads.render.adapters import lora_problem, use_adapters
 from pixio_ads.render.tiny_adapters import build_tiny_lora
-from pixio_ads.render.tiny_model import EMBEDDED_RANDOM_ID, embedded_model_path, ensure_embedded_model
+from pixio_ads.render.tiny_model import EMBEDDED_RANDOM_ID, ensure_embedded_model
 from pixio_ads.run import planning, runner
 from pixio_ads.run.compose import Assets, ProductChanged, edit_scene
 from pixio_ads.settings import RenderSettings
@@ -141,7 +141,7 @@ def test_compile_targets_the_transformer_of_a_dit_family():
 
     from pixio_ads.render.compiled import compile_pipeline
 
-    pipeline = FluxPipeline.from_pretrained(str(embedded_model_path(FLUX)))
+    pipeline = FluxPipeline.from_pretrained(str(ensure_embedded_model(FLUX)))
     compile_pipeline(pipeline, "default", "transformer")
     assert type(pipeline.transformer).__name__ == "OptimizedModule"  # compiled lazily, at its first call
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pixio_ads.campaign.adapters import adapter_columns, adapter_hash_terms, adapter_issues
 from pixio_ads.campaign.copy import DEFAULT_LANGUAGE, LanguageCopy
 from pixio_ads.campaign.deliverables import CREATIVE
-from pixio_ads.campaign.models import Settings, model_issues, resolve_settings
+from pixio_ads.campaign.models import Settings, forget_models, model_issues, resolve_settings
 from pixio_ads.campaign.prompts import PromptRenderer, TemplateError
 from pixio_ads.campaign.rows import Campaign, CampaignRow
 from pixio_ads.core.errors import Issue, ValidationError
@@ -199,6 +199,7 @@ def expand(
 ) -> list[Variant]:
     """All variants of a campaign in a stable order (the first ``limit`` when given).
     Raises ValidationError listing every template error and duplicate row."""
+    forget_models()  # checkpoints read afresh for each expansion
     expansion = _Expansion(campaign, overrides)
     for row in campaign.rows:
         expansion.add_row(row)
