@@ -122,23 +122,27 @@ def _scheduler(arch: str):
     )
 
 
+def weights_on(device: str):
+    """Where new modules' weights are made: nowhere ("meta": shapes only, for counting), the CPU,
+    or the device they will run on (a GPU draws SDXL's or FLUX's in seconds)."""
+    if device == "meta":
+        from accelerate import init_empty_weights
+
+        return init_empty_weights()
+    if device == "cpu":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.device(device)
+
+
 def components(arch: str, tokenizer, device: str = "cpu") -> dict:
     """The pipeline's components with random weights, created on ``device`` ("meta": no memory)."""
     from diffusers import UNet2DConditionModel
 
     if arch not in ARCHS:
         raise SystemExit(f"unknown --arch {arch!r}: use one of {', '.join(ARCHS)}")
-    if device == "meta":
-        from accelerate import init_empty_weights
-
-        context = init_empty_weights()
-    elif device == "cpu":
-        context = contextlib.nullcontext()
-    else:
-        import torch
-
-        context = torch.device(device)  # weights drawn where they will run
-    with context:
+    with weights_on(device):
         parts = {
             "unet": UNet2DConditionModel(in_channels=4, out_channels=4, layers_per_block=2, **UNETS[arch]),
             "vae": _vae(arch),

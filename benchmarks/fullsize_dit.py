@@ -20,14 +20,13 @@ about a minute; saving its ~33 GB takes as long again).
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fullsize import VIT_BIGG, VIT_L, _text_encoder, load_tokenizer, run_cli  # noqa: E402
+from fullsize import VIT_BIGG, VIT_L, _text_encoder, load_tokenizer, run_cli, weights_on  # noqa: E402
 
 from pixio_ads.render.tiny_families import write_t5_tokenizer  # noqa: E402
 
@@ -66,21 +65,14 @@ VAE_LATENT = {"flux-schnell": (0.3611, 0.1159), "sd35m": (1.5305, 0.0609)}  # sc
 
 def components(arch: str, tokenizers: tuple, device: str = "cpu") -> dict:
     """The pipeline's components with random weights, created on ``device`` ("meta": no memory)."""
-    import torch
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel, SD3Transformer2DModel
     from transformers import T5Config, T5EncoderModel
 
     if arch not in ARCHS:
         raise SystemExit(f"unknown --arch {arch!r}: use one of {', '.join(ARCHS)}")
-    if device == "meta":
-        from accelerate import init_empty_weights
-
-        context = init_empty_weights()
-    else:
-        context = contextlib.nullcontext() if device == "cpu" else torch.device(device)
     clip, t5 = tokenizers
     scaling, shift = VAE_LATENT[arch]
-    with context:
+    with weights_on(device):
         transformer_class = FluxTransformer2DModel if arch == "flux-schnell" else SD3Transformer2DModel
         parts = {
             "transformer": transformer_class(**TRANSFORMERS[arch]),

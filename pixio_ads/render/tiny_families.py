@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixio_ads.render.tiny_text import _WORDS, _byte_to_unicode_chars, _text_config, write_tokenizer
+from pixio_ads.render.tiny_parts import _WORDS, _byte_to_unicode_chars, _text_config, tiny_vae, write_tokenizer
 
 SPECIAL_QWEN_TOKENS = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>"]
 
@@ -74,15 +74,11 @@ def write_qwen_tokenizer(folder: Path, words: list[str] | None = None):
 
 
 def _vae(latent_channels: int = 4):
-    """The embedded models' 8x VAE; the flow-matching families' without quant convolutions
-    and with a shift, as FLUX's and SD3's configs have."""
-    from diffusers import AutoencoderKL
-
-    return AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=latent_channels, block_out_channels=(8, 16, 16, 16),
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=1,
-        norm_num_groups=8, sample_size=512, mid_block_add_attention=False, use_quant_conv=False,
-        use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035,
+    """The embedded models' 8x VAE (tiny_parts.tiny_vae), as FLUX's and SD3's configs have it:
+    no quant convolutions, a shift."""
+    return tiny_vae(
+        512, latent_channels=latent_channels, use_quant_conv=False, use_post_quant_conv=False,
+        shift_factor=0.0609, scaling_factor=1.5035,
     )  # fmt: skip
 
 

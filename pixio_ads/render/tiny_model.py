@@ -20,9 +20,17 @@ from importlib import resources
 from pathlib import Path
 
 from pixio_ads.core.errors import ModelLoadError
-from pixio_ads.render.tiny_text import _WORDS, _byte_level_vocab, _byte_to_unicode_chars, _text_config, write_tokenizer
+from pixio_ads.render.tiny_parts import (
+    _WORDS,
+    _byte_level_vocab,
+    _byte_to_unicode_chars,
+    _text_config,
+    tiny_vae,
+    write_tokenizer,
+)
 
-__all__ = ["_WORDS", "_byte_level_vocab", "_byte_to_unicode_chars", "_text_config", "write_tokenizer"]  # tiny_text's
+# tiny_parts.py's, imported from here by the trained backdrop model and the benchmarks
+__all__ = ["_WORDS", "_byte_level_vocab", "_byte_to_unicode_chars", "_text_config", "tiny_vae", "write_tokenizer"]
 
 # The default: a tiny model trained by the project on procedural backdrops (backdrop_model.py),
 # shipped in the package. The random-weight ones below are built on first use: they exercise
@@ -72,26 +80,6 @@ def embedded_model_path(model_id: str = EMBEDDED_MODEL_ID) -> Path:
     if kind == "backdrops":
         return BACKDROP_WEIGHTS
     return cache_dir() / "models" / f"tiny-{kind}-v{EMBEDDED_MODEL_VERSION}"
-
-
-def tiny_vae(sample_size: int, norm_groups: int = 8):
-    """The 8x VAE of the embedded models: no mid-block attention, 8-16 channels. With 8
-    groups of 8 channels GroupNorm is per channel, which erases a flat area's colour: the
-    trained backdrop model normalises over all channels (1 group) to keep it."""
-    from diffusers import AutoencoderKL
-
-    return AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        block_out_channels=(8, 16, 16, 16),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        layers_per_block=1,
-        norm_num_groups=norm_groups,
-        sample_size=sample_size,
-        mid_block_add_attention=False,
-    )
 
 
 def tiny_unet(sample_size: int, channels: tuple[int, int], cross_attention_dim: int, head_dim: int, **extra):

@@ -1,7 +1,7 @@
-"""The embedded models' offline text parts: a CLIP byte-level BPE tokenizer built from a word
-list (no hub), and the tiny CLIP text encoder's configuration. Shared by the tiny SD models
-(tiny_model.py), the tiny DiT families (tiny_families.py), the trained backdrop model and the
-real-size benchmark builds."""
+"""The embedded models' shared tiny parts: a CLIP byte-level BPE tokenizer built from a word
+list (no hub), the tiny CLIP text encoder's configuration and the 8x VAE. Shared by the tiny SD
+models (tiny_model.py), the tiny DiT families (tiny_families.py), the trained backdrop model and
+the real-size benchmark builds."""
 
 from __future__ import annotations
 
@@ -82,5 +82,27 @@ def _text_config(vocab_size: int, tokenizer, **extra):
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
+        **extra,
+    )
+
+
+def tiny_vae(sample_size: int, norm_groups: int = 8, latent_channels: int = 4, **extra):
+    """The 8x VAE of the embedded models: no mid-block attention, 8-16 channels. With 8
+    groups of 8 channels GroupNorm is per channel, which erases a flat area's colour: the
+    trained backdrop model normalises over all channels (1 group) to keep it. ``extra``: more
+    AutoencoderKL settings (the flow-matching families' shift, no quant convolutions)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=latent_channels,
+        block_out_channels=(8, 16, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        norm_num_groups=norm_groups,
+        sample_size=sample_size,
+        mid_block_add_attention=False,
         **extra,
     )
