@@ -263,3 +263,13 @@ def test_offloaded_model_renders_the_same_images():
             for m in (plain, offloaded)
         )
         assert np.abs(one.astype(int) - two.astype(int)).max() <= 1
+
+
+def test_a_checkpoint_changed_after_it_was_read_is_read_again(tmp_path):
+    """A long-lived process (serve, a fleet worker) sees a component deleted after a first read."""
+    folder = tmp_path / "flux"
+    shutil.copytree(ensure_embedded_model(FLUX), folder)
+    assert loading.family_of(str(folder)).name == "flux-schnell"
+    shutil.rmtree(folder / "text_encoder_2")
+    with pytest.raises(ModelLoadError, match=r"text_encoder_2/"):
+        loading.family_of(str(folder))

@@ -230,15 +230,24 @@ def detect(model_id: str, source: str) -> Family | None:
     family or with a component missing."""
     source = Path(source)
     if source.is_file():
-        return _detect_file(str(source), model_id)
+        return _detect_file(str(source), model_id, _stamp(source))
     index_path = source / "model_index.json" if source.is_dir() else _hub_cached(model_id, "model_index.json")
     if index_path is None:
         return None
-    return _detect_folder(str(index_path), model_id)
+    return _detect_folder(str(index_path), model_id, (_stamp(index_path), _stamp(index_path.parent)))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """(mtime, size): a cached reading is redone once its file, or its folder's entries, change."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)
+    return stat.st_mtime_ns, stat.st_size
 
 
 @lru_cache(maxsize=64)
-def _detect_folder(index_path: str, model_id: str) -> Family:
+def _detect_folder(index_path: str, model_id: str, stamp: tuple) -> Family:
     folder = Path(index_path).parent
     try:
         index = json.loads(Path(index_path).read_text(encoding="utf-8"))
@@ -291,7 +300,7 @@ def _hub_cached(model_id: str, filename: str) -> Path | None:
 
 
 @lru_cache(maxsize=32)
-def _detect_file(path: str, model_id: str) -> Family:
+def _detect_file(path: str, model_id: str, stamp: tuple) -> Family:
     """A single-file checkpoint's family from its tensor names (safetensors header only)."""
     from safetensors import safe_open
 
