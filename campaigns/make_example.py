@@ -106,14 +106,18 @@ cta:
   text_color: "#14213D"
   shape: pill
 # What the ad platforms need to create the campaigns `pixio-ads export` writes (docs/export.md).
-# Replace the example Page id with your Page's (Business Settings > Accounts > Pages).
+# Replace the example Page and pixel ids with yours (Business Settings > Accounts > Pages;
+# Events Manager > Data sources). daily_budget is what each audience of a row spends a day.
 meta:
   page_id: "100000000000001"
+  pixel_id: "100000000000002"    # made up: the sales rows' ad sets optimise for its Purchase event
+  conversion_event: Purchase
   daily_budget: 20
   countries: [US, CA]
   age_range: 18-65
 google:
   daily_budget: 20
+  eu_political_ads: "no"
 """
 
 

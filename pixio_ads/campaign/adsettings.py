@@ -1,9 +1,11 @@
 """Campaign, ad set and targeting settings the platforms need to create what `export` writes.
 
 A Meta ad set needs a Page to run the ad from, a budget, countries, an optimisation goal and a
-billing event; a Google Display campaign needs a daily budget and a bid strategy. Each setting
-comes from the row's column, else from the brand kit's ``meta`` / ``google`` section (shared by
-every row of a brand), else from a default. ``resolve`` checks them at ``validate`` (errors name
+billing event, and for sales and leads the pixel and the conversion event it optimises for; a
+Google Display or Performance Max campaign needs a daily budget, a bid strategy and the EU
+political ads declaration. Each setting comes from the row's column, else from the brand kit's
+``meta`` / ``google`` section (shared by every row of a brand; ``pmax`` reads ``google``), else
+from a default. ``resolve`` checks them at ``validate`` (errors name
 the column and the brand kit key that can fill it) and returns them as the JSON the manifest's
 ``ad_settings`` column carries to the export. None of them changes the pixels.
 """
@@ -16,18 +18,18 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from pixio_ads.campaign.platforms import PLATFORM_NAMES
+from pixio_ads.campaign.platforms import BRAND_SECTION, PLATFORM_NAMES
 
 # The row's columns for these settings (columns.py documents each).
 SETTING_COLUMNS = (
     "page_id", "instagram_id", "daily_budget", "lifetime_budget", "start_date", "end_date", "countries",
-    "age_range", "special_ad_categories", "bid_strategy",
+    "age_range", "special_ad_categories", "bid_strategy", "pixel_id", "conversion_event", "eu_political_ads",
 )  # fmt: skip
-# Keys a brand kit's section may set (brand.py validates their types).
+# Keys a brand kit's section may set (kit_sections.py validates their types).
 BRAND_KEYS = {
     "meta": ("page_id", "instagram_id", "daily_budget", "lifetime_budget", "countries", "age_range",
-             "special_ad_categories"),
-    "google": ("daily_budget", "bid_strategy"),
+             "special_ad_categories", "pixel_id", "conversion_event"),
+    "google": ("daily_budget", "bid_strategy", "eu_political_ads"),
 }  # fmt: skip
 
 # Meta's special ad categories (Marketing API enum), as the bulk sheet spells them.
@@ -51,7 +53,25 @@ META_OPTIMISATION = {
 }
 # Google Ads Editor's "Bid strategy type" values for Display campaigns.
 BID_STRATEGIES = {"maximize_clicks": "Maximize clicks", "maximize_conversions": "Maximize conversions"}
-CONVERSION_OBJECTIVES = ("leads", "sales")  # default to Maximize conversions on Google
+CONVERSION_OBJECTIVES = ("leads", "sales")  # a Meta conversion ad set; Maximize conversions on Google
+# Meta Pixel standard events -> the promoted object's custom_event_type, which the sheet's
+# "Optimized Event" carries (Meta Pixel reference, "Standard events": the table's last column).
+CONVERSION_EVENTS = {
+    "AddPaymentInfo": "ADD_PAYMENT_INFO", "AddToCart": "ADD_TO_CART", "AddToWishlist": "ADD_TO_WISHLIST",
+    "CompleteRegistration": "COMPLETE_REGISTRATION", "Contact": "CONTACT", "CustomizeProduct": "CUSTOMIZE_PRODUCT",
+    "Donate": "DONATE", "FindLocation": "FIND_LOCATION", "InitiateCheckout": "INITIATED_CHECKOUT", "Lead": "LEAD",
+    "Purchase": "PURCHASE", "Schedule": "SCHEDULE", "Search": "SEARCH", "StartTrial": "START_TRIAL",
+    "SubmitApplication": "SUBMIT_APPLICATION", "Subscribe": "SUBSCRIBE", "ViewContent": "CONTENT_VIEW",
+}  # fmt: skip
+# Any spelling of an event -> its name: "purchase", "PURCHASE", "add to cart", "INITIATED_CHECKOUT".
+_EVENT_NAMES = {
+    re.sub(r"[^a-z]", "", spelling.lower()): event
+    for event, enum in CONVERSION_EVENTS.items()
+    for spelling in (event, enum)
+}
+SUGGESTED_EVENT = {"sales": "Purchase", "leads": "Lead"}
+# Google Ads Editor's "EU political ads" values (the API's CONTAINS_/DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING).
+EU_POLITICAL_ADS = {"no": "Doesn't have EU political ads", "yes": "Has EU political ads"}
 AGE_LIMITS = (13, 65)  # Meta's targeting range; 65 means 65+
 DEFAULT_AGE_RANGE = (18, 65)
 
@@ -74,7 +94,7 @@ def resolve(
         return ""
     settings: dict[str, dict] = {}
     for platform in platforms:
-        source = _Source(platform, cells, brand.get(platform, {}), problem)
+        source = _Source(platform, cells, brand.get(BRAND_SECTION[platform], {}), problem)
         settings[platform] = _meta(source, objective) if platform == "meta" else _google(source, objective)
         if images and platform in images:
             settings[platform]["image"] = images[platform]
@@ -90,7 +110,7 @@ class _Source:
     """One platform's view of a row: a column's cell, else the brand kit section's key."""
 
     def __init__(self, platform: str, cells: Mapping[str, str], section: Mapping[str, str], problem: Problem):
-        self.platform, self.name = platform, PLATFORM_NAMES[platform]
+        self.platform, self.name, self.kit = platform, PLATFORM_NAMES[platform], BRAND_SECTION[platform]
         self.cells, self.section, self.problem = cells, section, problem
 
     def get(self, column: str) -> str:
@@ -98,8 +118,8 @@ class _Source:
 
     def fix(self, column: str, what: str) -> str:
         where = f"the {column} column"
-        if column in BRAND_KEYS[self.platform]:
-            where += f" or the brand kit's {self.platform}.{column}"
+        if column in BRAND_KEYS[self.kit]:
+            where += f" or the brand kit's {self.kit}.{column}"
         return f"{what} in {where}"
 
     def missing(self, column: str, why: str, example: str) -> None:
@@ -126,11 +146,32 @@ def _meta(source: _Source, objective: str) -> dict:
     age_min, age_max = _age_range(source)
     categories = _special_categories(source)
     goal, billing = META_OPTIMISATION[objective]
+    pixel_id, event = _conversion(source, objective)
     return {
         "page_id": page_id, "instagram_id": instagram_id, "daily_budget": daily, "lifetime_budget": lifetime,
         "start_date": start, "end_date": end, "countries": countries, "age_min": age_min, "age_max": age_max,
         "special_ad_categories": categories, "optimization_goal": goal, "billing_event": billing,
+        "pixel_id": pixel_id, "conversion_event": event,
     }  # fmt: skip
+
+
+def _conversion(source: _Source, objective: str) -> tuple[str, str]:
+    """The pixel and the standard event (as custom_event_type) a sales or leads ad set optimises
+    for: the Marketing API refuses an OFFSITE_CONVERSIONS ad set without them ("promoted object is
+    missing"). Other objectives keep a given pixel for conversion tracking only."""
+    pixel_id = _account_id(source, "pixel_id")
+    cell = source.get("conversion_event")
+    event = _EVENT_NAMES.get(re.sub(r"[^a-z]", "", cell.lower()), "") if cell else ""
+    if cell and not event:
+        fix = source.fix("conversion_event", "use a Meta standard event: " + ", ".join(CONVERSION_EVENTS))
+        source.problem("conversion_event", f"{cell!r} is not a Meta standard event", fix, cell)
+    if objective in CONVERSION_OBJECTIVES:
+        why = f"for {objective} ad sets, which optimise for conversions"
+        if not source.get("pixel_id"):
+            source.missing("pixel_id", f"the Meta pixel (dataset) id {why}", "1234567890123456")
+        if not cell:
+            source.missing("conversion_event", f"the conversion event {why}", SUGGESTED_EVENT[objective])
+    return pixel_id, CONVERSION_EVENTS.get(event, "") if objective in CONVERSION_OBJECTIVES else ""
 
 
 def _google(source: _Source, objective: str) -> dict:
@@ -138,7 +179,7 @@ def _google(source: _Source, objective: str) -> dict:
     if not source.get("daily_budget"):
         source.missing("daily_budget", "a campaign daily budget", "50")
     if source.cells.get("lifetime_budget", "").strip():
-        message = "a Google Display campaign takes a daily budget"
+        message = f"a {source.name} campaign takes a daily budget"
         source.problem("lifetime_budget", message, "use daily_budget for Google rows", source.get("lifetime_budget"))
     start, end = _date(source, "start_date"), _date(source, "end_date")
     _check_order(source, start, end)
@@ -148,13 +189,28 @@ def _google(source: _Source, objective: str) -> dict:
         fix = "use one of: " + ", ".join(BID_STRATEGIES)
         source.problem("bid_strategy", f"unknown bid strategy {source.get('bid_strategy')!r}", fix, strategy)
         strategy = default
-    return {"daily_budget": daily, "start_date": start, "end_date": end, "bid_strategy": BID_STRATEGIES[strategy]}
+    return {
+        "daily_budget": daily, "start_date": start, "end_date": end, "bid_strategy": BID_STRATEGIES[strategy],
+        "eu_political_ads": _eu_political_ads(source),
+    }  # fmt: skip
+
+
+def _eu_political_ads(source: _Source) -> str:
+    """The campaign's EU political advertising declaration, which Google requires of every new
+    campaign (Google Ads API Campaign.contains_eu_political_advertising): ``no`` unless said."""
+    value = source.get("eu_political_ads").lower()
+    answer = {"": "no", "no": "no", "false": "no", "yes": "yes", "true": "yes"}.get(value)
+    if answer is None:
+        fix = source.fix("eu_political_ads", "write yes (the campaign has EU political ads) or no")
+        source.problem("eu_political_ads", f"cannot read {value!r} as yes or no", fix, value)
+        answer = "no"
+    return EU_POLITICAL_ADS[answer]
 
 
 def _account_id(source: _Source, column: str) -> str:
     value = source.get(column)
     if value and not _DIGITS.match(value):
-        what = "Page" if column == "page_id" else "Instagram account"
+        what = {"page_id": "Page", "instagram_id": "Instagram account", "pixel_id": "Pixel"}[column]
         message = f"{what} ids are numbers (5-20 digits)"
         source.problem(column, message, source.fix(column, "copy the id from Business Settings"), value)
         return ""

@@ -83,13 +83,15 @@ AD_COLUMNS: tuple[Column, ...] = (
     Column(
         "daily_budget",
         False,
-        "Daily budget in the ad account's currency: each Meta ad set's, the Google campaign's (required for Google). Brand kit: `meta.daily_budget`, `google.daily_budget`.",
+        "Daily budget in the ad account's currency that each of the row's audiences spends: Meta splits it between the "
+        "ad sets that audience becomes (placements, languages); a Google campaign's budget is the sum over its rows' "
+        "audiences (required for Google and pmax). Brand kit: `meta.daily_budget`, `google.daily_budget`.",
         "50",
     ),
     Column(
         "lifetime_budget",
         False,
-        "Meta ad set lifetime budget instead of a daily one (needs end_date). Brand kit: `meta.lifetime_budget`.",
+        "Meta lifetime budget instead of a daily one, per audience like daily_budget (needs end_date). Brand kit: `meta.lifetime_budget`.",
         "1500",
     ),
     Column(
@@ -122,5 +124,26 @@ AD_COLUMNS: tuple[Column, ...] = (
         False,
         "Google bid strategy: maximize_clicks (default) or maximize_conversions (default for sales and leads). Brand kit: `google.bid_strategy`.",
         "maximize_clicks",
+    ),
+    Column(
+        "pixel_id",
+        False,
+        "Meta pixel (dataset) id a sales or leads ad set optimises for (required for them); other objectives track "
+        "conversions with it. Brand kit: `meta.pixel_id`.",
+        "1234567890123456",
+    ),
+    Column(
+        "conversion_event",
+        False,
+        "Meta standard event a sales or leads ad set optimises for (required for them): Purchase, Lead, AddToCart, "
+        "CompleteRegistration, InitiateCheckout, ... Brand kit: `meta.conversion_event`.",
+        "Purchase",
+    ),
+    Column(
+        "eu_political_ads",
+        False,
+        "Whether the Google campaign (Display or Performance Max) has EU political ads: no (default) or yes; Google "
+        "requires the declaration of every new campaign. Brand kit: `google.eu_political_ads`.",
+        "no",
     ),
 )

@@ -9,7 +9,8 @@ Meta shows the image as it is, so it gets the creative.
 The ``deliverables`` column says it per row: ``creative`` (every platform gets the creative,
 no clean file), ``clean`` (every platform gets the clean image), ``both`` (both files, each
 platform its default), or per platform, ``meta=creative; google=clean``. Empty: each
-platform's default, from the brand kit's ``meta.deliverable`` / ``google.deliverable``, else
+platform's default, from the brand kit's ``meta.deliverable`` / ``google.deliverable`` (which
+``pmax`` reads too), else
 the built-in one above. The creative is always written: it is what review shows, and one
 decision covers both files.
 """
@@ -20,11 +21,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pixio_ads.campaign.platforms import PLATFORM_NAMES, PLATFORMS
+from pixio_ads.campaign.platforms import BRAND_SECTION, PLATFORM_NAMES, PLATFORMS
 
 CREATIVE, CLEAN = "creative", "clean"
 KINDS = (CREATIVE, CLEAN)
-DEFAULT_FOR_PLATFORM = {"meta": CREATIVE, "google": CLEAN}
+DEFAULT_FOR_PLATFORM = {"meta": CREATIVE, "google": CLEAN, "pmax": CLEAN}
 BOTH = "both"
 FILE_SEPARATOR = "; "  # the manifest's ``deliverables``: "creative" or "creative; clean"
 
@@ -46,7 +47,8 @@ def resolve_deliverables(
     word, named = _parse(cell.strip(), platforms, problem)
     choice = {}
     for platform in platforms:
-        default = str(brand.get(platform, {}).get("deliverable", "") or "") or DEFAULT_FOR_PLATFORM[platform]
+        section = brand.get(BRAND_SECTION[platform], {})
+        default = str(section.get("deliverable", "") or "") or DEFAULT_FOR_PLATFORM[platform]
         choice[platform] = named.get(platform) or (word if word in KINDS else default)
     clean = word in (CLEAN, BOTH) or CLEAN in choice.values()
     return Deliverables(FILE_SEPARATOR.join((CREATIVE, CLEAN) if clean else (CREATIVE,)), choice)

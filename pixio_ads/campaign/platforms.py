@@ -1,7 +1,7 @@
 """What the ad platforms accept: copy lengths, calls to action, image sizes and file sizes.
 
 The figures are the platforms' published limits (Meta Ads Manager, Google responsive display
-ads). ``check_ad`` applies them to one campaign row before any rendering, so a row the
+ads, Performance Max asset groups). ``check_ad`` applies them to one campaign row before any rendering, so a row the
 platform would refuse is found by ``validate``, not by the ad manager after the GPU spent
 its time; ``file_size_problem`` checks the finished files at export.
 """
@@ -14,10 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from pixio_ads.campaign.assetgroups import check_asset_group
 from pixio_ads.campaign.copy import copy_column
 from pixio_ads.core.formats import AdFormat
 
-PLATFORMS = ("meta", "google")
+PLATFORMS = ("meta", "google", "pmax")
+# Google Ads takes a Display campaign (``google``) or a Performance Max one (``pmax``); both are one
+# Google Ads account, so ``pmax`` reads the brand kit's ``google`` section and Google's button texts.
+BRAND_SECTION = {"meta": "meta", "google": "google", "pmax": "google"}
 # Meta's campaign objectives (the outcome-based set); the bulk sheet spells them "Outcome Sales".
 OBJECTIVES = ("awareness", "traffic", "engagement", "leads", "app_promotion", "sales")
 DEFAULT_OBJECTIVE = "traffic"
@@ -58,8 +62,14 @@ def call_to_action_key(text: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", text.strip().upper()).strip("_")
 
 
+def call_to_action_text(platform: str, key: str) -> str | None:
+    """The platform's spelling of a call to action (None: it has none)."""
+    cta = CALLS_TO_ACTION[key]
+    return cta.meta if platform == "meta" else cta.google
+
+
 def allowed_calls_to_action(platform: str) -> list[str]:
-    return [cta.key for cta in CALLS_TO_ACTION.values() if getattr(cta, platform)]
+    return [key for key in CALLS_TO_ACTION if call_to_action_text(platform, key)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +103,23 @@ IMAGE_SPECS: dict[str, tuple[ImageSpec, ...]] = {
         ImageSpec("landscape", (191, 100), 600, 314),
         ImageSpec("square", (1, 1), 300, 300),
     ),  # a responsive display ad has no portrait image (Google Ads API ResponsiveDisplayAdInfo)
+    # Performance Max asset groups (Google Ads API "Performance Max asset requirements"):
+    # MARKETING_IMAGE, SQUARE_MARKETING_IMAGE, PORTRAIT_MARKETING_IMAGE, TALL_PORTRAIT_MARKETING_IMAGE.
+    "pmax": (
+        ImageSpec("landscape", (191, 100), 600, 314),
+        ImageSpec("square", (1, 1), 300, 300),
+        ImageSpec("portrait", (4, 5), 480, 600),
+        ImageSpec("tall", (9, 16), 600, 1067),
+    ),
 }
-# A responsive display ad needs at least one landscape and one square image.
-REQUIRED_IMAGES = {"google": ("landscape", "square")}
-MAX_FILE_BYTES = {"meta": 30 * 1024 * 1024, "google": 5 * 1024 * 1024}
+# A responsive display ad and an asset group need at least one landscape and one square image.
+REQUIRED_IMAGES = {"google": ("landscape", "square"), "pmax": ("landscape", "square")}
+MAX_FILE_BYTES = {"meta": 30 * 1024 * 1024, "google": 5 * 1024 * 1024, "pmax": 5 * 1024 * 1024}
 # Image file types each platform takes (our output_format names). Meta: JPG/PNG (also GIF and
 # BMP); Google responsive display ads: JPEG, PNG, GIF. WebP is refused at validate rather than
 # converted at export: a conversion would break the C2PA manifest, which signs the file's bytes.
-FILE_TYPES = {"meta": ("png", "jpeg"), "google": ("png", "jpeg")}
-PLATFORM_NAMES = {"meta": "Meta", "google": "Google Ads"}
+FILE_TYPES = {"meta": ("png", "jpeg"), "google": ("png", "jpeg"), "pmax": ("png", "jpeg")}
+PLATFORM_NAMES = {"meta": "Meta", "google": "Google Ads", "pmax": "Google Performance Max"}
 
 # Copy limits: (platform, field the campaign column feeds, column, limit, hard?). A hard limit
 # is refused by the platform (an error); a soft one is truncated in feeds (a warning). Google
@@ -111,11 +129,19 @@ TEXT_LIMITS = (
     ("google", "long headline", "primary_text", 90, True),
     ("google", "description", "description", 90, True),
     ("google", "business name", "business_name", 25, True),
+    ("pmax", "headline", "headline", 30, True),
+    ("pmax", "long headline", "primary_text", 90, True),
+    ("pmax", "description", "description", 90, True),
+    ("pmax", "business name", "business_name", 25, True),
     ("meta", "headline", "headline", 40, False),
     ("meta", "primary text", "primary_text", 125, False),
 )
-REQUIRED_COLUMNS = {"meta": ("link",), "google": ("link", "business_name", "description")}
-COUNTS_DISPLAY_WIDTH = {"google"}
+REQUIRED_COLUMNS = {
+    "meta": ("link",),
+    "google": ("link", "business_name", "description"),
+    "pmax": ("link", "business_name", "description"),
+}
+COUNTS_DISPLAY_WIDTH = {"google", "pmax"}
 
 
 def display_width(text: str) -> int:
@@ -184,6 +210,8 @@ def check_ad(
                 cells.get("output_format"),
             )
         _check_images(platform, formats, problem, warn)
+        if platform == "pmax":
+            check_asset_group(cells, languages, problem, display_width)
 
 
 def _texts(cells: dict[str, str], column: str) -> list[tuple[str, str]]:
@@ -212,6 +240,9 @@ def _shorten(platform: str, text: str, limit: int) -> str:
     return f"shorten it to {limit} characters or fewer"
 
 
+_AD_KIND = {"google": "responsive display ads", "pmax": "asset groups"}
+
+
 def _check_images(platform: str, formats: tuple[AdFormat, ...], problem: Problem, warn) -> None:
     name, specs = PLATFORM_NAMES[platform], IMAGE_SPECS[platform]
     accepted = "; ".join(spec.label for spec in specs)
@@ -236,7 +267,7 @@ def _check_images(platform: str, formats: tuple[AdFormat, ...], problem: Problem
     if missing and formats:
         problem(
             "formats",
-            f"{name} responsive display ads need a {' and a '.join(missing)} image",
+            f"{name} {_AD_KIND.get(platform, 'ads')} need a {' and a '.join(missing)} image",
             f"add {'; '.join(missing)} to formats (accepted: {accepted}), or remove {platform} from platforms",
             None,
         )

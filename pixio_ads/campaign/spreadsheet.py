@@ -273,6 +273,9 @@ def _check_platforms(values: dict, cells: dict, check: RowCheck) -> str:
                 cells.get("call_to_action") or cells["cta"],
             )
     check_ad(platforms, cells, values["formats"], check.problem, check.warn, values["languages"])
+    if "pmax" in platforms and values["brand_kit"].logo is None:
+        fix = "give the row a brand_kit with a logo (square or 4:1; a square copy is made for Google)"
+        check.problem("brand_kit", "Performance Max asset groups need a logo", fix, cells.get("brand_kit") or None)
     return key
 
 

@@ -29,13 +29,18 @@ class MetaAds(_Strict):
     countries: list[str] | str = ""
     age_range: str = ""
     special_ad_categories: str = ""
+    pixel_id: str = ""
+    conversion_event: str = ""
     deliverable: Literal["", "creative", "clean"] = ""  # the image Meta ads use (deliverables.py)
 
 
 class GoogleAds(_Strict):
+    """Google Ads settings every row of the brand shares, Display and Performance Max alike."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
     daily_budget: str = ""
     bid_strategy: str = ""
+    eu_political_ads: str = ""
     deliverable: Literal["", "creative", "clean"] = ""  # the image Google ads use (deliverables.py)
 
 

@@ -2,8 +2,10 @@
 
 - ``meta``: an Ads Manager bulk-import sheet (XLSX and UTF-8 CSV) and ``images/`` for the
   media library's bulk upload (meta_sheet.py).
-- ``google``: a Google Ads Editor CSV of Display campaigns and responsive display ads with
-  their images attached by relative path (google_sheet.py).
+- ``google``: a Google Ads Editor CSV of Display campaigns and responsive display ads, and the
+  images to attach in Editor (google_sheet.py).
+- ``pmax``: a Google Ads Editor CSV of Performance Max campaigns and asset groups, and the
+  images to attach in Editor (pmax_sheet.py).
 - ``csv``: one row per creative for any other tool.
 
 Mapping (docs/export.md): one ad per idea (product x audience x style x seed); the idea's
@@ -32,12 +34,13 @@ from pixio_ads.delivery.adsheet import (
 )
 from pixio_ads.delivery.google_sheet import write_google
 from pixio_ads.delivery.meta_sheet import write_meta
+from pixio_ads.delivery.pmax_sheet import write_pmax
 from pixio_ads.delivery.review import has_review, review_columns
 from pixio_ads.outputs.manifest import read_table
 
 __all__ = ["TARGETS", "ExportError", "ExportResult", "export", "rendered_creatives"]
 
-TARGETS = ("meta", "google", "csv")
+TARGETS = ("meta", "google", "pmax", "csv")
 EXPORT_DIR = "export"
 
 CSV_HEADERS = (
@@ -76,7 +79,7 @@ def export(
                 f"{out_dir}: no rendered creative is for {target}: add {target} to the campaign's platforms column "
                 "(validate then checks the platform's limits), run again, then export"
             )
-    writer = {"meta": write_meta, "google": write_google, "csv": _write_csv}[target]
+    writer = {"meta": write_meta, "google": write_google, "pmax": write_pmax, "csv": _write_csv}[target]
     return _into_place(dest, lambda folder: writer(out_dir, rows, folder))
 
 

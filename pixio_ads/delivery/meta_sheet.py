@@ -3,8 +3,15 @@
 Ads Manager imports the sheet (Import ads in bulk) once the images are in the ad account's
 media library under exactly those names, so the export writes ``images/`` for the library's
 bulk upload and the sheet (XLSX and UTF-8 CSV) beside it; docs/export.md gives the steps.
-Headers are spelled as in an Ads Manager export (tests/fixtures/meta_bulk_headers.txt says
-where each comes from). Everything is created PAUSED.
+Headers are spelled as in an Ads Manager export (tests/fixtures/export/meta-ads-header.csv says
+where each comes from), and so are the values: object ids with their type prefix (``o:`` a Page,
+``x:`` an Instagram account, ``tp:`` a pixel) and times as ``MM/DD/YYYY hh:mm:ss am``.
+Everything is created PAUSED.
+
+Budgets (budgets.py): a row's budget is what each of its audiences spends, split to the cent
+between the ad sets that audience becomes (feeds and stories, languages). Sales and leads ad
+sets carry their pixel and conversion event (Optimized Conversion Tracking Pixels, Optimized
+Event), which the Marketing API requires of an OFFSITE_CONVERSIONS ad set.
 
 Text options: the language's primary texts and descriptions go to Body / Additional Body 1-4 and
 Link Description / Additional Link Description 1-4 (an Ads Manager export's spelling); each
@@ -15,11 +22,13 @@ Placements: a bulk sheet has no column for placement asset customisation (one ad
 4:5 image in feeds and its 9:16 image in stories), and positions belong to the ad set. So an
 idea becomes a feeds ad in the ``| feeds`` ad set (Facebook feed, Instagram feed) and a stories
 ad in the ``| stories`` ad set (Facebook and Instagram stories): each image serves only where
-its shape fits.
+its shape fits, and the two share the audience's budget.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from pixio_ads.campaign.adsettings import settings_of
@@ -38,17 +47,21 @@ from pixio_ads.delivery.adsheet import (
     write_table_csv,
     write_xlsx,
 )
+from pixio_ads.delivery.budgets import ad_set_budgets
 
 META_HEADERS = (
     "Campaign Name", "Campaign Status", "Campaign Objective", "Buying Type", "Special Ad Categories",
     "Special Ad Category Country", "Ad Set Name", "Ad Set Run Status", "Ad Set Time Start", "Ad Set Time Stop",
     "Ad Set Daily Budget", "Ad Set Lifetime Budget", "Optimization Goal", "Billing Event", "Countries", "Age Min",
-    "Age Max", "Publisher Platforms", "Facebook Positions", "Instagram Positions", "Ad Name", "Ad Status",
+    "Age Max", "Publisher Platforms", "Facebook Positions", "Instagram Positions",
+    "Optimized Conversion Tracking Pixels", "Optimized Event", "Ad Name", "Ad Status",
     "Creative Type", "Link Object ID", "Instagram Account ID", "Title", "Body",
     *(f"Additional Body {i}" for i in range(1, MAX_OPTIONS)), "Link Description",
     *(f"Additional Link Description {i}" for i in range(1, MAX_OPTIONS)), "Display Link",
-    "Link", "Call to Action", "Image File Name", "URL Tags",
+    "Link", "Call to Action", "Image File Name", "URL Tags", "Conversion Tracking Pixels",
 )  # fmt: skip
+# The type prefixes an Ads Manager export writes before object ids (fixture above).
+PAGE_PREFIX, INSTAGRAM_PREFIX, PIXEL_PREFIX = "o:", "x:", "tp:"
 
 # Feed placements take one image: the first shape of this list the idea has.
 FEED_ORDER = ("feed portrait", "feed square", "feed landscape")
@@ -66,18 +79,19 @@ def write_meta(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     result = ExportResult("meta", folder, [], 0, 0)
     images = folder / "images"
     images.mkdir()
-    sheet: list[list] = []
+    placed: list[tuple[Ad, dict, str, str]] = []
     for ad in group_ads(rows):
         shapes = by_shape(out_dir, "meta", ad, result)
         feed = next((shapes[name] for name in FEED_ORDER if name in shapes), None)
         for placement, row in (("feeds", feed), ("stories", shapes.get("stories"))):
             if row is not None:
-                file_name = copy_creative(out_dir, row, images, platform="meta")
-                sheet.append(_meta_row(ad, row, placement, file_name))
+                placed.append((ad, row, placement, copy_creative(out_dir, row, images, platform="meta")))
                 result.images += 1
         unused = [row["format"] for row in ad.creatives if row not in (feed, shapes.get("stories"))]
         if unused:
             result.warnings.append(f"{ad.name}: {', '.join(unused)} not used (a Meta feed ad takes one image)")
+    budgets = ad_set_budgets(((_ad_set_name(ad, placement), row) for ad, row, placement, _ in placed), "meta")
+    sheet = [_meta_row(ad, row, placement, name, budgets) for ad, row, placement, name in placed]
     result.ads = len(sheet)
     result.files += [
         write_table_csv(folder / "meta-ads.csv", META_HEADERS, sheet),
@@ -86,19 +100,40 @@ def write_meta(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     return result
 
 
-def _meta_row(ad: Ad, row: dict, placement: str, file_name: str) -> list:
+def _ad_set_name(ad: Ad, placement: str) -> str:
+    return f"{ad.ad_set} | {placement}"
+
+
+def _meta_row(ad: Ad, row: dict, placement: str, file_name: str, budgets: dict) -> list:
     settings = settings_of(row["ad_settings"])["meta"]
     objective = "Outcome " + row["objective"].replace("_", " ").title()
     categories = ", ".join(settings["special_ad_categories"])
+    name = _ad_set_name(ad, placement)
+    pixel = _prefixed(PIXEL_PREFIX, settings.get("pixel_id", ""))
     return [
         row["campaign_id"], "PAUSED", objective, "AUCTION", categories,
         ", ".join(settings["countries"]) if categories != "None" else "",
-        f"{ad.ad_set} | {placement}", "PAUSED", *_ad_set_columns(settings, placement),
-        f"{ad.name} | {placement}", "PAUSED", "Link Page Post Ad", settings["page_id"], settings["instagram_id"],
+        name, "PAUSED", *_ad_set_columns(settings, placement, budgets[name]),
+        pixel if settings.get("conversion_event") else "", settings.get("conversion_event", ""),
+        f"{ad.name} | {placement}", "PAUSED", "Link Page Post Ad", _prefixed(PAGE_PREFIX, settings["page_id"]),
+        _prefixed(INSTAGRAM_PREFIX, settings["instagram_id"]),
         row["headline"], *_padded(text_options(row, "primary_texts") or [row["headline"]]),
         *_padded(text_options(row, "descriptions")), row["display_link"],
-        row["link"], CALLS_TO_ACTION[row["call_to_action"]].meta, file_name, _tags(row),
+        row["link"], CALLS_TO_ACTION[row["call_to_action"]].meta, file_name, _tags(row), pixel,
     ]  # fmt: skip
+
+
+def _prefixed(prefix: str, object_id: str) -> str:
+    return f"{prefix}{object_id}" if object_id else ""
+
+
+def sheet_time(day: str, clock: str) -> str:
+    """An ISO date and a 24-hour ``hh:mm:ss`` as an Ads Manager export writes times:
+    ``2026-12-10``, ``23:59:59`` -> ``12/10/2026 11:59:59 pm`` (the ad account's time zone)."""
+    if not day:
+        return ""
+    moment = datetime.fromisoformat(f"{day}T{clock}")
+    return moment.strftime("%m/%d/%Y %I:%M:%S ") + ("am" if moment.hour < 12 else "pm")
 
 
 def _padded(options: list[str]) -> list[str]:
@@ -106,14 +141,15 @@ def _padded(options: list[str]) -> list[str]:
     return (options + [""] * MAX_OPTIONS)[:MAX_OPTIONS]
 
 
-def _ad_set_columns(settings: dict, placement: str) -> list:
-    """Schedule, budget, optimisation, targeting and positions of the ad set."""
-    start = f"{settings['start_date']} 00:00:00" if settings["start_date"] else ""
-    stop = f"{settings['end_date']} 23:59:59" if settings["end_date"] else ""
+def _ad_set_columns(settings: dict, placement: str, budget: tuple[str, Decimal]) -> list:
+    """Schedule, budget (its share of the rows' budgets: budgets.py), optimisation, targeting
+    and positions of the ad set."""
+    kind, amount = budget
+    daily, lifetime = (f"{amount:.2f}", "") if kind == "daily_budget" else ("", f"{amount:.2f}")
     return [
-        start, stop, settings["daily_budget"], settings["lifetime_budget"], settings["optimization_goal"],
-        settings["billing_event"], ", ".join(settings["countries"]), settings["age_min"], settings["age_max"],
-        *PLACEMENTS[placement],
+        sheet_time(settings["start_date"], "00:00:00"), sheet_time(settings["end_date"], "23:59:59"), daily, lifetime,
+        settings["optimization_goal"], settings["billing_event"], ", ".join(settings["countries"]),
+        settings["age_min"], settings["age_max"], *PLACEMENTS[placement],
     ]  # fmt: skip
 
 

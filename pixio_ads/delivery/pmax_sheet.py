@@ -1,0 +1,149 @@
+"""Google Performance Max: a Google Ads Editor CSV of Performance Max campaigns and their asset
+groups, with the images to attach listed in ``google-images.csv`` (google_common.py).
+
+A campaign row (Campaign type ``Performance max``, budget, bid strategy, EU political ads,
+dates, Paused), then one asset group per product and language (Paused) with its final URL,
+3-15 headlines, 1-5 long headlines, 2-5 descriptions and the business name, gathered from the
+copy options of the rows that make it (assetgroups.py has the limits). Its images: the
+approved (or every) image of each shape the group takes, landscape 1.91:1, square 1:1,
+portrait 4:5 and tall 9:16, the clean ones unless the row chose the creatives, one per idea
+and shape, 20 at most (best-ranked first, a landscape and a square always); its logos: the
+brand kit's, as a square logo and, when 4:1, a landscape one. The spellings and where they come
+from: tests/fixtures/export/pmax-header.csv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pixio_ads.campaign.assetgroups import MAX_IMAGES, TEXT_ASSETS
+from pixio_ads.delivery.adsheet import (
+    ExportError,
+    ExportResult,
+    by_shape,
+    copy_creative,
+    group_ads,
+    image_path,
+    safe_name,
+    text_options,
+    write_table_csv,
+)
+from pixio_ads.delivery.google_common import CAMPAIGN_COLUMNS, AttachList, Logos, campaign_rows, final_url_suffix
+
+LIMITS = {asset.kind: asset for asset in TEXT_ASSETS}
+PMAX_HEADERS = (
+    *CAMPAIGN_COLUMNS, "Asset group", "Asset group status", "Final URL", "Final URL suffix",
+    *(f"Headline {i}" for i in range(1, LIMITS["headline"].maximum + 1)),
+    *(f"Long headline {i}" for i in range(1, LIMITS["primary_text"].maximum + 1)),
+    *(f"Description {i}" for i in range(1, LIMITS["description"].maximum + 1)), "Business name",
+)  # fmt: skip
+# Editor's names of an asset group's image fields (the API's MARKETING_IMAGE, SQUARE_MARKETING_IMAGE,
+# PORTRAIT_MARKETING_IMAGE, TALL_PORTRAIT_MARKETING_IMAGE, LOGO, LANDSCAPE_LOGO).
+IMAGE_FIELDS = {"landscape": "Landscape image", "square": "Square image", "portrait": "Portrait image",
+                "tall": "Tall portrait image"}  # fmt: skip
+REQUIRED_SHAPES = ("landscape", "square")
+
+
+def write_pmax(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
+    result = ExportResult("pmax", folder, [], 0, 0)
+    images, attach = folder / "images", AttachList(folder)
+    images.mkdir()
+    logos = Logos(images / "logos")
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["campaign_id"], row["product_id"], row.get("language") or "en"), []).append(row)
+    lines, used = [], []
+    for members in groups.values():
+        values = _asset_group(out_dir, members, images, attach, logos, result)
+        if values is not None:
+            lines.append(values)
+            used += members
+    if not lines:
+        raise ExportError("no asset group has what Performance Max requires: " + "; ".join(result.warnings))
+    campaigns = campaign_rows(used, "pmax", "Performance max", result)
+    sheet, seen = [], set()
+    for values in lines:
+        if values["Campaign"] not in seen:
+            seen.add(values["Campaign"])
+            sheet.append([campaigns[values["Campaign"]].get(name, "") for name in PMAX_HEADERS])
+        sheet.append([values.get(name, "") for name in PMAX_HEADERS])
+    result.ads = len(lines)
+    result.files += [write_table_csv(folder / "pmax-asset-groups.csv", PMAX_HEADERS, sheet), attach.write()]
+    return result
+
+
+def group_name(row: dict) -> str:
+    """The product's name, and the language where the row has several."""
+    several = len(text_options(row, "languages")) > 1
+    return row["product_name"] + (f" | {row['language']}" if several else "")
+
+
+def _asset_group(out_dir, members, images: Path, attach: AttachList, logos: Logos, result) -> dict | None:
+    """The asset group's row values, its images copied and listed; None (with a warning) when
+    it lacks what Performance Max requires."""
+    first, name = members[0], group_name(members[0])
+    texts = {kind: _texts(members, kind) for kind in LIMITS}
+    chosen = _images(out_dir, members, result)
+    landscape_logo, square_logo = logos.of(first["brand_kit"])
+    lacking = [shape for shape in REQUIRED_SHAPES if shape not in {shape for shape, _ in chosen}]
+    lacking += [LIMITS[kind].name for kind, found in texts.items() if len(found) < LIMITS[kind].minimum]
+    lacking += ["a logo (the brand kit has none)"] * (square_logo is None)
+    if lacking:
+        result.warnings.append(f"{name}: left out: Performance Max needs {', '.join(lacking)}")
+        return None
+    for kind, found in texts.items():
+        if len(found) > LIMITS[kind].maximum:
+            result.warnings.append(f"{name}: {len(found) - LIMITS[kind].maximum} {LIMITS[kind].name} left out")
+    group_folder = images / safe_name(f"{first['campaign_id']} - {name}")
+    group_folder.mkdir()
+    for shape, row in chosen:
+        file = copy_creative(out_dir, row, group_folder, f"{shape}-{_file_name(row)}", "pmax")
+        attach.add(first["campaign_id"], name, "", IMAGE_FIELDS[shape], group_folder / file, row["variant_id"])
+    for field, logo in (("Logo", square_logo), ("Landscape logo", landscape_logo)):
+        if logo is not None:
+            attach.add(first["campaign_id"], name, "", field, logo)
+    result.images += len(chosen)
+    return {
+        "Campaign": first["campaign_id"], "Asset group": name, "Asset group status": "Paused",
+        "Final URL": first["link"], "Final URL suffix": final_url_suffix(first, "pmax", first["product_id"]),
+        **_numbered("Headline", texts["headline"]), **_numbered("Long headline", texts["primary_text"]),
+        **_numbered("Description", texts["description"]), "Business name": first["business_name"],
+    }  # fmt: skip
+
+
+def _file_name(row: dict) -> str:
+    source = image_path(row, "pmax")
+    return f"{row['variant_id']}{'-clean' if source != row['output_path'] else ''}{Path(source).suffix}"
+
+
+def _texts(members: list[dict], kind: str) -> list[str]:
+    """Every option of ``kind`` the group's rows carry, drawn headlines first, in order, once."""
+    plural = {"headline": "headlines", "primary_text": "primary_texts", "description": "descriptions"}[kind]
+    found: list[str] = []
+    for row in members:
+        fallback = [row["headline"]] if kind == "primary_text" else [row[kind]] if row[kind] else []
+        first = [row["headline"]] if kind == "headline" else []
+        for text in (*first, *(text_options(row, plural) or fallback)):
+            if text and text not in found:
+                found.append(text)
+    return found
+
+
+def _numbered(column: str, texts: list[str]) -> dict[str, str]:
+    most = sum(1 for name in PMAX_HEADERS if name.startswith(f"{column} ") and name[len(column) + 1 :].isdigit())
+    return {f"{column} {number}": text for number, text in enumerate(texts[:most], start=1)}
+
+
+def _images(out_dir: Path, members: list[dict], result: ExportResult) -> list[tuple[str, dict]]:
+    """(shape, row) of the images the group takes: one per idea and shape (the clean images of
+    its copy options are alike), best-ranked first, a landscape and a square kept, 20 at most."""
+    candidates = []
+    for ad in group_ads(members, by_copy_option=lambda row: image_path(row, "pmax") == row["output_path"]):
+        candidates += by_shape(out_dir, "pmax", ad, result).items()
+    candidates.sort(key=lambda item: (item[1].get("rank") or 1_000_000, item[1]["variant_id"]))
+    keep = [next(item for item in candidates if item[0] == shape) for shape in REQUIRED_SHAPES
+            if any(item[0] == shape for item in candidates)]  # fmt: skip
+    keep += [item for item in candidates if item not in keep][: MAX_IMAGES - len(keep)]
+    if len(candidates) > MAX_IMAGES:
+        result.warnings.append(f"{group_name(members[0])}: {len(candidates) - MAX_IMAGES} images left out (20 at most)")
+    return keep
