@@ -5,7 +5,9 @@ where it comes from), every file a sheet names present with the manifest's pixel
 from __future__ import annotations
 
 import csv
+import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -81,23 +83,38 @@ def test_meta_bulk_sheet(run_out):
         assert ad["Ad Name"].endswith(placement) and ad["Ad Set Name"].endswith(f"| {placement}")
         expected = ("story", "story") if placement == "stories" else ("feed", "stream")
         assert (ad["Facebook Positions"], ad["Instagram Positions"]) == expected
-        assert ad["Link Object ID"] == "100000000000001" and ad["Special Ad Categories"] == "None"
+        assert ad["Link Object ID"] == "o:100000000000001" and ad["Special Ad Categories"] == "None"
         assert ad["Optimization Goal"] == ("LINK_CLICKS" if row["objective"] == "traffic" else "OFFSITE_CONVERSIONS")
+        conversion = ("tp:100000000000002", "PURCHASE") if row["objective"] == "sales" else ("", "")
+        assert (ad["Optimized Conversion Tracking Pixels"], ad["Optimized Event"]) == conversion
         kit = row["brand_kit"] != ""  # the lamp row sets its own columns; the others take the brand kit's
-        assert (ad["Ad Set Daily Budget"], ad["Countries"]) == (("20.00", "US, CA") if kit else ("10.00", "US, GB"))
+        assert ad["Countries"] == ("US, CA" if kit else "US, GB")
         assert (ad["Age Min"], ad["Age Max"], ad["Billing Event"]) == ("18", "65", "IMPRESSIONS")
+    assert_budgets_add_up(frame, rows)
     assert set(frame["Campaign Objective"]) == {"Outcome Sales", "Outcome Traffic"}
 
 
-def test_google_editor_csv_attaches_every_image(run_out):
+def assert_budgets_add_up(frame, rows: dict) -> None:
+    """Each ad set's budget once: together exactly what the rows ask for, per row x audience."""
+    ad_sets = frame.drop_duplicates("Ad Set Name")
+    assert ad_sets["Ad Set Name"].is_unique and (ad_sets["Ad Set Daily Budget"] != "").all()
+    variants = [row for row in rows.values() if "meta" in row["platforms"]]
+    asked = {(r["source_row"], r["audience"]): json.loads(r["ad_settings"])["meta"]["daily_budget"] for r in variants}
+    assert len(asked) == 4  # 2 audiences of the bottle, the mug's and the lamp's
+    assert sum(Decimal(v) for v in ad_sets["Ad Set Daily Budget"]) == sum(Decimal(v) for v in asked.values())
+    assert sorted(ad_sets["Ad Set Daily Budget"]) == ["10.00", "10.00", "10.00", "10.00", "10.00", "20.00"]
+
+
+def test_google_editor_csv_lists_every_image_to_attach(run_out):
     exported(run_out, "google")
     folder = run_out / "export" / "google"
     frame = pd.read_csv(folder / "google-ads.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert list(frame.columns) == header("google-ads-header.csv")
     campaigns = frame[frame["Campaign type"] != ""]
-    assert campaigns[["Campaign", "Campaign type", "Campaign status", "Budget", "Budget type"]].values.tolist() == [
-        ["spring-sale", "Display", "Paused", "20.00", "Daily"]
-    ]
+    columns = ["Campaign", "Campaign type", "Campaign status", "Budget", "Budget type", "EU political ads"]
+    assert campaigns[columns].values.tolist() == [
+        ["spring-sale", "Display", "Paused", "20.00", "Daily", "Doesn't have EU political ads"]
+    ]  # one row x audience (the mug's) at 20 a day
     assert list(campaigns["Bid strategy type"]) == ["Maximize conversions"]  # the rows' objective is sales
     groups = frame[frame["Ad group status"] != ""]
     assert list(groups["Ad group"]) == ["Mugs - remote workers"]
@@ -110,20 +127,25 @@ def test_google_editor_csv_attaches_every_image(run_out):
     for ad in ads.to_dict("records"):
         assert len(ad["Headline 1"]) <= 30 and len(ad["Long headline"]) <= 90 and len(ad["Description 1"]) <= 90
         assert ad["Business name"] == "Spring Co." and ad["Call to action"] == "Shop now"
-        for column, shape in (("Marketing images", "landscape"), ("Square marketing images", "square")):
-            path = folder / ad[column]
-            row = rows[path.stem.split("-")[1]]
+    attach = pd.read_csv(folder / "google-images.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    for ad in ads.to_dict("records"):
+        key = ad["Final URL suffix"].rsplit("&", 1)[1]  # utm_content=<the landscape image's variant id>
+        images = attach[attach["Ad"] == key]
+        assert set(images["Group"]) == {ad["Ad group"]} and set(images["Campaign"]) == {ad["Campaign"]}
+        assert sorted(images["Image field"]) == ["Marketing image", "Square logo", "Square marketing image"]
+        for image in images[images["Variant id"] != ""].to_dict("records"):
+            path, row = folder / image["File"], rows[image["Variant id"]]
             # Google gets the clean image by default: no copy, button or logo drawn in
             assert path.stem.endswith("-clean") and row["deliverables"] == "creative; clean"
             assert path.read_bytes() == (run_out / row["clean_path"]).read_bytes()
-            assert image_spec("google", row_format(row)).name == shape
-        assert ad["Final URL suffix"].endswith(f"utm_content={Path(ad['Marketing images']).stem.split('-')[1]}")
-        with Image.open(folder / ad["Square logo images"]) as logo:  # the brand kit's 3:1 logo, padded to 1:1
-            assert logo.width == logo.height >= 128 and logo.getpixel((0, 0))[3] == 0
-        assert ad["Logo images"] == ""  # no 4:1 logo in the kit
+            shape = image_spec("google", row_format(row)).name
+            assert image["Image field"] == {"landscape": "Marketing image", "square": "Square marketing image"}[shape]
+            assert (int(image["Width"]), int(image["Height"])) == (row["width"], row["height"])
+        logo = images[images["Image field"] == "Square logo"].iloc[0]
+        with Image.open(folder / logo["File"]) as square:  # the brand kit's 3:1 logo, padded to 1:1
+            assert square.width == square.height >= 128 and square.getpixel((0, 0))[3] == 0
     names = {p.relative_to(folder).as_posix() for p in (folder / "images").rglob("*.*")}
-    attached = set(ads["Marketing images"]) | set(ads["Square marketing images"]) | set(ads["Square logo images"])
-    assert names == attached  # nothing copied that no ad uses (no portrait: a responsive display ad has none)
+    assert names == set(attach["File"])  # nothing copied that no ad uses (no portrait: a responsive display ad has none)
 
 
 def row_format(row):
@@ -181,7 +203,7 @@ def test_export_errors_are_clear(tmp_path, run_out):
     missing = CliRunner().invoke(app, ["export", str(tmp_path), "--to", "meta"])
     assert missing.exit_code == EXIT_INVALID_INPUT and "no manifest.parquet" in missing.output
     unknown = CliRunner().invoke(app, ["export", str(run_out), "--to", "tiktok"])
-    assert unknown.exit_code == EXIT_INVALID_INPUT and "use one of meta, google, csv" in unknown.output
+    assert unknown.exit_code == EXIT_INVALID_INPUT and "use one of meta, google, pmax, csv" in unknown.output
 
 
 def test_rows_without_the_platform_are_not_exported_to_it(tmp_path, prefect_harness):

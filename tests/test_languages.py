@@ -298,6 +298,8 @@ def test_a_run_in_two_languages_with_text_options_exports_them_grouped_by_langua
         "Mugs - remote workers | en",
         "Mugs - remote workers | de",
     }
+    budgets = meta.drop_duplicates("Ad Set Name")["Ad Set Daily Budget"]
+    assert sorted(budgets) == ["10.00", "10.00"]  # the audience's 20 a day, split between its two languages
     english = meta[meta["Ad Set Name"].str.contains(r"\| en")]
     assert set(english["Additional Body 1"]) == {"Keeps coffee warm."} and set(
         english["Additional Link Description 1"]

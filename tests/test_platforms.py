@@ -261,13 +261,14 @@ def test_settings_come_from_the_column_else_the_brand_kit_else_defaults(campaign
         "page_id": "555555555555", "instagram_id": "", "daily_budget": "40.00", "lifetime_budget": "",
         "start_date": "", "end_date": "", "countries": ["DE", "AT"], "age_min": 25, "age_max": 54,
         "special_ad_categories": ["None"], "optimization_goal": "LINK_CLICKS", "billing_event": "IMPRESSIONS",
-        "image": "creative",
+        "pixel_id": "", "conversion_event": "", "image": "creative",
     }  # fmt: skip
     assert chosen["google"] == {
         "daily_budget": "15.50",
         "start_date": "",
         "end_date": "",
         "bid_strategy": "Maximize clicks",
+        "eu_political_ads": "Doesn't have EU political ads",
         "image": "clean",
     }
     own = settings(
@@ -277,8 +278,11 @@ def test_settings_come_from_the_column_else_the_brand_kit_else_defaults(campaign
         daily_budget="12",
         special_ad_categories="credit; housing",
         objective="sales",
+        pixel_id="1234567890123456",
+        conversion_event="add to cart",
     )
     assert own["meta"]["daily_budget"] == "12.00" and own["meta"]["countries"] == ["US"]
+    assert (own["meta"]["pixel_id"], own["meta"]["conversion_event"]) == ("1234567890123456", "ADD_TO_CART")
     assert own["meta"]["special_ad_categories"] == ["CREDIT", "HOUSING"]
     assert own["meta"]["optimization_goal"] == "OFFSITE_CONVERSIONS"
 
@@ -301,3 +305,59 @@ def test_a_brand_kits_ad_sections_do_not_change_the_variant_ids(campaign_dir):
     with pytest.raises(ValidationError) as refused:
         load_brand_kit(path)
     assert refused.value.issues[0].key == "meta.pageid"
+
+
+def test_sales_and_leads_ad_sets_need_a_pixel_and_a_standard_event(campaign_dir):
+    """The Marketing API refuses an OFFSITE_CONVERSIONS ad set without its promoted object."""
+    for objective, event in (("sales", "Purchase"), ("leads", "Lead")):
+        found = problems(campaign_dir, platforms="meta", objective=objective)
+        assert [issue.column for issue in found] == ["pixel_id", "conversion_event"]
+        assert "meta.pixel_id" in found[0].fix and f"e.g. {event}" in found[1].fix
+    assert problems(campaign_dir, platforms="meta", objective="traffic") == []  # clicks need no pixel
+    wrong = problems(campaign_dir, platforms="meta", objective="sales", pixel_id="px-1", conversion_event="Buy")
+    assert [issue.column for issue in wrong] == ["pixel_id", "conversion_event"]
+    assert "numbers" in wrong[0].message and "not a Meta standard event" in wrong[1].message
+    assert "Purchase" in wrong[1].fix and "ViewContent" in wrong[1].fix
+    kit = "meta:\n  pixel_id: 1234567890123456\n  conversion_event: initiate checkout\n"
+    chosen = settings(campaign_dir, kit, platforms="meta", objective="sales")["meta"]
+    assert (chosen["pixel_id"], chosen["conversion_event"]) == ("1234567890123456", "INITIATED_CHECKOUT")
+    tracking = settings(campaign_dir, kit, platforms="meta", objective="traffic")["meta"]
+    assert (tracking["pixel_id"], tracking["conversion_event"]) == ("1234567890123456", "")  # tracking only
+
+
+def test_eu_political_ads_is_declared_for_every_google_campaign(campaign_dir):
+    assert settings(campaign_dir, **GOOGLE)["google"]["eu_political_ads"] == "Doesn't have EU political ads"
+    declared = settings(campaign_dir, "google:\n  eu_political_ads: 'yes'\n", **GOOGLE)["google"]
+    assert declared["eu_political_ads"] == "Has EU political ads"
+    wrong = only(problems(campaign_dir, **GOOGLE, eu_political_ads="maybe"), "eu_political_ads")
+    assert "yes" in wrong.fix and "google.eu_political_ads" in wrong.fix
+
+
+PMAX = {
+    "platforms": "pmax", "formats": "square; landscape", "headline_2": "Widgets that last",
+    "headline_3": "Built to last", "description_2": "Ships in a day", "brand_kit": "kit.yaml",
+}  # fmt: skip
+
+
+def pmax_problems(folder, **changes) -> list:
+    from PIL import Image
+
+    Image.new("RGBA", (400, 100), (20, 30, 40, 255)).save(folder / "logo.png")
+    (folder / "kit.yaml").write_text("logo: logo.png\n", encoding="utf-8")
+    return problems(folder, **{**PMAX, **changes})
+
+
+def test_performance_max_rows_meet_the_asset_group_minimums(campaign_dir):
+    assert pmax_problems(campaign_dir) == []
+    few = only(pmax_problems(campaign_dir, headline_3=""), "headline_3")
+    assert "at least 3 headlines" in few.message and "the row has 2" in few.message
+    assert "add headline_3" in few.fix
+    none = pmax_problems(campaign_dir, headline_2="", headline_3="", description_2="")
+    assert [issue.column for issue in none] == ["headline_2", "description_2"]
+    assert "add headline_2 and headline_3" in none[0].fix and "at least 2 descriptions" in none[1].message
+    long = pmax_problems(campaign_dir, headline="Widgets for every day", headline_2="Widgets made to last", headline_3="Widgets, built right")
+    assert only(long, "headline").message.startswith("Performance Max needs one of the headlines at 15")
+    shape = only(pmax_problems(campaign_dir, formats="square; portrait"), "formats")
+    assert "asset groups need a landscape image" in shape.message
+    logo = only(pmax_problems(campaign_dir, brand_kit=""), "brand_kit")
+    assert "need a logo" in logo.message

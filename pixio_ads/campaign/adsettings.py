@@ -179,7 +179,8 @@ def _google(source: _Source, objective: str) -> dict:
     if not source.get("daily_budget"):
         source.missing("daily_budget", "a campaign daily budget", "50")
     if source.cells.get("lifetime_budget", "").strip():
-        message = f"a {source.name} campaign takes a daily budget"
+        kind = "Performance Max" if source.platform == "pmax" else "Display"
+        message = f"a Google {kind} campaign takes a daily budget"
         source.problem("lifetime_budget", message, "use daily_budget for Google rows", source.get("lifetime_budget"))
     start, end = _date(source, "start_date"), _date(source, "end_date")
     _check_order(source, start, end)
