@@ -141,20 +141,40 @@ def platforms_page() -> str:
         "",
         f"Ratios match within {p.RATIO_TOLERANCE:.0%}. A format of no shape the platform takes is a warning (it is"
         " left out of that platform's export); a matching shape below its smallest size is an error. Google"
-        " responsive display ads need a landscape and a square image: "
+        " responsive display ads and Performance Max asset groups need a landscape and a square image: "
         + "; ".join(f"{p.PLATFORM_NAMES[k]}: {', '.join(v)}" for k, v in p.REQUIRED_IMAGES.items())
         + ".",
         "",
+        *_asset_group_lines(),
         "## Calls to action",
         "",
         "`call_to_action` (or, when it is empty, the `cta` copy: `Shop now` -> `SHOP_NOW`) must name one of:",
         "",
-        "| call_to_action | Meta | Google Ads |",
+        "| call_to_action | Meta | Google Ads (Display and Performance Max) |",
         "| --- | --- | --- |",
     ]
     for cta in p.CALLS_TO_ACTION.values():
         lines.append(f"| `{cta.key}` | {cta.meta or '-'} | {cta.google or '-'} |")
     return "\n".join(lines) + "\n"
+
+
+def _asset_group_lines() -> list[str]:
+    from pixio_ads.campaign import assetgroups as a
+
+    lines = ["## Performance Max asset groups", "", a.__doc__.split("\n\n")[0].replace("\n", " "), ""]
+    lines += ["| text asset | campaign column (and its options) | at least | at most | one of them at most |"]
+    lines += ["| --- | --- | --- | --- | --- |"]
+    for asset in a.TEXT_ASSETS:
+        short = f"{asset.short} characters" if asset.short else "-"
+        lines.append(
+            f"| {asset.name} | `{asset.kind}` (`{asset.kind}_2` ... `_5`) | {asset.minimum} | {asset.maximum} | {short} |"
+        )
+    lines += [
+        "",
+        f"Images: {a.MAX_IMAGES} at most per asset group; logos: {a.MAX_LOGOS} at most (the brand kit's logo,",
+    ]
+    lines += ["required for a `pmax` row). A long headline falls back to the headline.", ""]
+    return lines
 
 
 def layout_page() -> str:

@@ -223,7 +223,9 @@ def test_a_google_row_that_chooses_the_creative_exports_it_and_writes_no_clean_f
     sheet = pd.read_csv(out / "export/google/google-ads.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     [ad] = sheet[sheet["Ad type"] != ""].to_dict("records")
     by_id = {row["variant_id"]: row for row in rows}
-    attach = pd.read_csv(out / "export/google/google-images.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    attach = pd.read_csv(
+        out / "export/google/google-images.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False
+    )
     [image] = attach[attach["Image field"] == "Marketing image"].to_dict("records")
     assert ad["Final URL suffix"].endswith(image["Ad"]) and not image["File"].endswith("-clean.png")
     landscape = out / "export/google" / image["File"]

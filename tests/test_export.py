@@ -145,7 +145,9 @@ def test_google_editor_csv_lists_every_image_to_attach(run_out):
         with Image.open(folder / logo["File"]) as square:  # the brand kit's 3:1 logo, padded to 1:1
             assert square.width == square.height >= 128 and square.getpixel((0, 0))[3] == 0
     names = {p.relative_to(folder).as_posix() for p in (folder / "images").rglob("*.*")}
-    assert names == set(attach["File"])  # nothing copied that no ad uses (no portrait: a responsive display ad has none)
+    assert names == set(
+        attach["File"]
+    )  # nothing copied that no ad uses (no portrait: a responsive display ad has none)
 
 
 def row_format(row):

@@ -355,7 +355,12 @@ def test_performance_max_rows_meet_the_asset_group_minimums(campaign_dir):
     none = pmax_problems(campaign_dir, headline_2="", headline_3="", description_2="")
     assert [issue.column for issue in none] == ["headline_2", "description_2"]
     assert "add headline_2 and headline_3" in none[0].fix and "at least 2 descriptions" in none[1].message
-    long = pmax_problems(campaign_dir, headline="Widgets for every day", headline_2="Widgets made to last", headline_3="Widgets, built right")
+    long = pmax_problems(
+        campaign_dir,
+        headline="Widgets for every day",
+        headline_2="Widgets made to last",
+        headline_3="Widgets, built right",
+    )
     assert only(long, "headline").message.startswith("Performance Max needs one of the headlines at 15")
     shape = only(pmax_problems(campaign_dir, formats="square; portrait"), "formats")
     assert "asset groups need a landscape image" in shape.message

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -46,10 +47,16 @@ def test_performance_max_asset_group_from_a_run(campaign_dir):
     assert list(frame.columns) == header("pmax-header.csv")
     campaign_row, group = frame.to_dict("records")
     assert (campaign_row["Campaign type"], campaign_row["Campaign status"], campaign_row["Budget"]) == (
-        "Performance max", "Paused", "30.00",
+        "Performance max",
+        "Paused",
+        "30.00",
     )  # one row x audience at 30 a day
     assert campaign_row["EU political ads"] == "Doesn't have EU political ads" and campaign_row["Asset group"] == ""
-    assert (group["Asset group"], group["Asset group status"], group["Business name"]) == ("Widget", "Paused", "Widget Co.")
+    assert (group["Asset group"], group["Asset group status"], group["Business name"]) == (
+        "Widget",
+        "Paused",
+        "Widget Co.",
+    )
     assert [group[f"Headline {i}"] for i in range(1, 5)] == ["Build more", "Widgets that last", "Made for makers", ""]
     assert (group["Long headline 1"], group["Long headline 2"]) == (PMAX_ROW["primary_text"], "")
     assert [group[f"Description {i}"] for i in range(1, 4)] == ["Free shipping", PMAX_ROW["description_2"], ""]
@@ -80,7 +87,12 @@ def test_budget_shares_add_up_to_the_cent(cents, parts):
 def test_an_audience_budget_is_split_between_the_ad_sets_it_becomes():
     def row(source_row, audience, daily="10", lifetime=""):
         settings = {"meta": {"daily_budget": daily, "lifetime_budget": lifetime}}
-        return {"campaign_id": "c", "source_row": source_row, "audience": audience, "ad_settings": json.dumps(settings)}
+        return {
+            "campaign_id": "c",
+            "source_row": source_row,
+            "audience": audience,
+            "ad_settings": json.dumps(settings),
+        }
 
     runners, parents = row(2, "runners"), row(2, "parents")
     placed = [("a | feeds", runners), ("a | stories", runners), ("a | de | feeds", runners), ("a | feeds", runners)]

@@ -69,5 +69,7 @@ def _check_count(asset: TextAsset, texts: list[tuple[str, str]], tag: str | None
     missing = [column_name(asset.kind, option, tag) for option in range(1, MAX_OPTIONS + 1)]
     missing = [name for name in missing if name not in dict(texts)][: asset.minimum - len(texts)]
     where = f" for {tag}" if tag else ""
-    message = f"a Performance Max asset group needs at least {asset.minimum} {asset.name}{where}, the row has {len(texts)}"
+    message = (
+        f"a Performance Max asset group needs at least {asset.minimum} {asset.name}{where}, the row has {len(texts)}"
+    )
     problem(missing[0], message, f"add {' and '.join(missing)} (each a {asset.name[:-1]} option)", None)

@@ -36,7 +36,9 @@ def export_command(
         typer.Option(
             "--to",
             help="meta: Ads Manager bulk sheet (XLSX + CSV) + images/ for the media library; google: Google Ads "
-            "Editor CSV of a Display campaign's responsive display ads + their images; csv: one row per creative.",
+            "Editor CSV of a Display campaign's responsive display ads; pmax: Google Ads Editor CSV of Performance Max "
+            "asset groups (both + images/ and google-images.csv, what to attach after the import); csv: one row per "
+            "creative.",
         ),
     ],
     dest: Annotated[

@@ -89,7 +89,9 @@ def _attach_images(out_dir: Path, ad: Ad, shapes: dict, ad_folder: Path, attach:
     for shape, row in shapes.items():
         source = image_path(row, "google")  # the clean image, unless the row chose the creative
         clean = "-clean" if source != row["output_path"] else ""
-        name = copy_creative(out_dir, row, ad_folder, f"{shape}-{row['variant_id']}{clean}{Path(source).suffix}", "google")
+        name = copy_creative(
+            out_dir, row, ad_folder, f"{shape}-{row['variant_id']}{clean}{Path(source).suffix}", "google"
+        )
         attach.add(campaign, ad.ad_set, ad_key, IMAGE_FIELDS[shape], ad_folder / name, row["variant_id"])
     landscape, square = logos.of(ad.first["brand_kit"])
     for field, logo in (("Logo", landscape), ("Square logo", square)):

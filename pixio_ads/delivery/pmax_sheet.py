@@ -145,5 +145,7 @@ def _images(out_dir: Path, members: list[dict], result: ExportResult) -> list[tu
             if any(item[0] == shape for item in candidates)]  # fmt: skip
     keep += [item for item in candidates if item not in keep][: MAX_IMAGES - len(keep)]
     if len(candidates) > MAX_IMAGES:
-        result.warnings.append(f"{group_name(members[0])}: {len(candidates) - MAX_IMAGES} images left out (20 at most)")
+        result.warnings.append(
+            f"{group_name(members[0])}: {len(candidates) - MAX_IMAGES} images left out (20 at most)"
+        )
     return keep
