@@ -23,7 +23,7 @@ from PIL import Image
 from pixio_ads.campaign.adsettings import settings_of
 from pixio_ads.campaign.platforms import RATIO_TOLERANCE
 from pixio_ads.creative.brand import brand_kit_at
-from pixio_ads.delivery.adsheet import ExportResult, safe_name, url_tags, write_table_csv
+from pixio_ads.delivery.adsheet import ExportResult, image_path, safe_name, url_tags, write_table_csv
 from pixio_ads.delivery.budgets import campaign_budgets
 
 CAMPAIGN_COLUMNS = (
@@ -42,6 +42,7 @@ def campaign_rows(rows: list[dict], platform: str, campaign_type: str, result: E
     first row's are kept)."""
     budgets = campaign_budgets(rows, platform)
     found: dict[str, dict] = {}
+    warned: set[tuple] = set()
     for row in rows:
         settings = settings_of(row["ad_settings"])[platform]
         values = {
@@ -53,12 +54,21 @@ def campaign_rows(rows: list[dict], platform: str, campaign_type: str, result: E
         }  # fmt: skip
         known = found.setdefault(row["campaign_id"], values)
         differ = [name for name in CAMPAIGN_COLUMNS if known[name] != values[name]]
-        if differ:
+        if differ and (row["campaign_id"], row["source_row"]) not in warned:
+            warned.add((row["campaign_id"], row["source_row"]))
             result.warnings.append(
                 f"campaign {row['campaign_id']}: row {row['source_row']} sets another {', '.join(differ)} than "
                 "its first row; the first row's is used (a Google campaign has one)"
             )
     return found
+
+
+def image_file_name(row: dict, platform: str, shape: str) -> str:
+    """``landscape-<variant id>-clean.png``: the shape, the variant and which image it is (the
+    clean one unless the row chose the creative for ``platform``)."""
+    source = image_path(row, platform)
+    clean = "-clean" if source != row["output_path"] else ""
+    return f"{shape}-{row['variant_id']}{clean}{Path(source).suffix}"
 
 
 def final_url_suffix(row: dict, medium: str, content: str) -> str:

@@ -28,7 +28,14 @@ from pixio_ads.delivery.adsheet import (
     text_options,
     write_table_csv,
 )
-from pixio_ads.delivery.google_common import CAMPAIGN_COLUMNS, AttachList, Logos, campaign_rows, final_url_suffix
+from pixio_ads.delivery.google_common import (
+    CAMPAIGN_COLUMNS,
+    AttachList,
+    Logos,
+    campaign_rows,
+    final_url_suffix,
+    image_file_name,
+)
 
 GOOGLE_HEADERS = (
     *CAMPAIGN_COLUMNS, "Ad group", "Ad group status", "Ad type", *(f"Headline {i}" for i in range(1, 6)),
@@ -86,12 +93,8 @@ def _attach_images(out_dir: Path, ad: Ad, shapes: dict, ad_folder: Path, attach:
     ad_folder.mkdir()
     # Editor shows an ad's Final URL suffix; its utm_content (the landscape image's variant id) is unique
     campaign, ad_key = ad.first["campaign_id"], f"utm_content={shapes['landscape']['variant_id']}"
-    for shape, row in shapes.items():
-        source = image_path(row, "google")  # the clean image, unless the row chose the creative
-        clean = "-clean" if source != row["output_path"] else ""
-        name = copy_creative(
-            out_dir, row, ad_folder, f"{shape}-{row['variant_id']}{clean}{Path(source).suffix}", "google"
-        )
+    for shape, row in shapes.items():  # the clean image, unless the row chose the creative
+        name = copy_creative(out_dir, row, ad_folder, image_file_name(row, "google", shape), "google")
         attach.add(campaign, ad.ad_set, ad_key, IMAGE_FIELDS[shape], ad_folder / name, row["variant_id"])
     landscape, square = logos.of(ad.first["brand_kit"])
     for field, logo in (("Logo", landscape), ("Square logo", square)):

@@ -28,9 +28,17 @@ from pixio_ads.delivery.adsheet import (
     text_options,
     write_table_csv,
 )
-from pixio_ads.delivery.google_common import CAMPAIGN_COLUMNS, AttachList, Logos, campaign_rows, final_url_suffix
+from pixio_ads.delivery.google_common import (
+    CAMPAIGN_COLUMNS,
+    AttachList,
+    Logos,
+    campaign_rows,
+    final_url_suffix,
+    image_file_name,
+)
 
 LIMITS = {asset.kind: asset for asset in TEXT_ASSETS}
+PLURAL = {"headline": "headlines", "primary_text": "primary_texts", "description": "descriptions"}  # copy_options keys
 PMAX_HEADERS = (
     *CAMPAIGN_COLUMNS, "Asset group", "Asset group status", "Final URL", "Final URL suffix",
     *(f"Headline {i}" for i in range(1, LIMITS["headline"].maximum + 1)),
@@ -78,7 +86,9 @@ def group_name(row: dict) -> str:
     return row["product_name"] + (f" | {row['language']}" if several else "")
 
 
-def _asset_group(out_dir, members, images: Path, attach: AttachList, logos: Logos, result) -> dict | None:
+def _asset_group(
+    out_dir: Path, members: list[dict], images: Path, attach: AttachList, logos: Logos, result: ExportResult
+) -> dict | None:
     """The asset group's row values, its images copied and listed; None (with a warning) when
     it lacks what Performance Max requires."""
     first, name = members[0], group_name(members[0])
@@ -97,7 +107,7 @@ def _asset_group(out_dir, members, images: Path, attach: AttachList, logos: Logo
     group_folder = images / safe_name(f"{first['campaign_id']} - {name}")
     group_folder.mkdir()
     for shape, row in chosen:
-        file = copy_creative(out_dir, row, group_folder, f"{shape}-{_file_name(row)}", "pmax")
+        file = copy_creative(out_dir, row, group_folder, image_file_name(row, "pmax", shape), "pmax")
         attach.add(first["campaign_id"], name, "", IMAGE_FIELDS[shape], group_folder / file, row["variant_id"])
     for field, logo in (("Logo", square_logo), ("Landscape logo", landscape_logo)):
         if logo is not None:
@@ -106,32 +116,29 @@ def _asset_group(out_dir, members, images: Path, attach: AttachList, logos: Logo
     return {
         "Campaign": first["campaign_id"], "Asset group": name, "Asset group status": "Paused",
         "Final URL": first["link"], "Final URL suffix": final_url_suffix(first, "pmax", first["product_id"]),
-        **_numbered("Headline", texts["headline"]), **_numbered("Long headline", texts["primary_text"]),
-        **_numbered("Description", texts["description"]), "Business name": first["business_name"],
+        **_numbered("Headline", texts["headline"], "headline"),
+        **_numbered("Long headline", texts["primary_text"], "primary_text"),
+        **_numbered("Description", texts["description"], "description"), "Business name": first["business_name"],
     }  # fmt: skip
 
 
-def _file_name(row: dict) -> str:
-    source = image_path(row, "pmax")
-    return f"{row['variant_id']}{'-clean' if source != row['output_path'] else ''}{Path(source).suffix}"
-
-
 def _texts(members: list[dict], kind: str) -> list[str]:
-    """Every option of ``kind`` the group's rows carry, drawn headlines first, in order, once."""
-    plural = {"headline": "headlines", "primary_text": "primary_texts", "description": "descriptions"}[kind]
+    """Every option of ``kind`` the group's rows carry, in order, each once: the drawn headline
+    first; a long headline falls back to the headline, a description to the row's one."""
     found: list[str] = []
     for row in members:
-        fallback = [row["headline"]] if kind == "primary_text" else [row[kind]] if row[kind] else []
-        first = [row["headline"]] if kind == "headline" else []
-        for text in (*first, *(text_options(row, plural) or fallback)):
-            if text and text not in found:
+        options = text_options(row, PLURAL[kind]) or ([row[kind]] if row[kind] else [])
+        if kind == "headline" or (kind == "primary_text" and not options):
+            options = [row["headline"], *options]
+        for text in options:
+            if text not in found:
                 found.append(text)
     return found
 
 
-def _numbered(column: str, texts: list[str]) -> dict[str, str]:
-    most = sum(1 for name in PMAX_HEADERS if name.startswith(f"{column} ") and name[len(column) + 1 :].isdigit())
-    return {f"{column} {number}": text for number, text in enumerate(texts[:most], start=1)}
+def _numbered(column: str, texts: list[str], kind: str) -> dict[str, str]:
+    """``Headline 1`` ... up to the asset's maximum."""
+    return {f"{column} {number}": text for number, text in enumerate(texts[: LIMITS[kind].maximum], start=1)}
 
 
 def _images(out_dir: Path, members: list[dict], result: ExportResult) -> list[tuple[str, dict]]:
