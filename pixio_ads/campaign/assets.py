@@ -1,6 +1,7 @@
 """The files a campaign row names: product and source images, masks, brand kits. Each is
-found relative to the campaign's folder, decoded once and hashed, or reported with the row
-and column that named it."""
+found relative to the campaign's folder (a product image may also be an http(s) URL, as a
+catalogue feed's image_link: core/fetch.py fetches it safely into the cache), decoded once and
+hashed, or reported with the row and column that named it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path, PureWindowsPath
 
 from pixio_ads.core import images
 from pixio_ads.core.errors import Issue, ValidationError
+from pixio_ads.core.fetch import FetchError, fetch, is_web_url
 from pixio_ads.core.fileio import sha256_file
 from pixio_ads.creative.brand import BRAND_SUFFIXES, BrandKit, load_brand_kit
 from pixio_ads.creative.cutout import cutout_problem
@@ -54,7 +56,14 @@ class ImageChecker:
         return self.cache[relative]
 
     def _check(self, relative: str) -> tuple[Path, str] | ImageProblem:
-        path = locate(self.folder, relative, "image", "products/bottle.png")
+        if is_web_url(relative):  # a catalogue's image_link: fetched safely into the cache (fetch.py)
+            try:
+                fetched = fetch(relative)
+            except FetchError as exc:
+                return ImageProblem(exc.message, exc.fix)
+            path = fetched.path
+        else:
+            path = locate(self.folder, relative, "image", "products/bottle.png")
         if isinstance(path, ImageProblem):
             return path
         try:
@@ -63,7 +72,7 @@ class ImageChecker:
             return ImageProblem(f"{exc.message} ({relative})", exc.fix)
         if found.frames > 1:
             self.notes.append(f"{self.file}: {relative} has {found.frames} frames or pages; the first is used")
-        return (path, sha256_file(path))
+        return (path, fetched.sha256 if is_web_url(relative) else sha256_file(path))
 
 
 def locate(folder: Path, relative: str, what: str, example: str) -> Path | ImageProblem:

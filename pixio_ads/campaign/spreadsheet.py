@@ -18,10 +18,12 @@ from pixio_ads.campaign.adapters import resolve_adapters
 from pixio_ads.campaign.adsettings import SETTING_COLUMNS
 from pixio_ads.campaign.adsettings import resolve as resolve_ad_settings
 from pixio_ads.campaign.assets import cutout_problem_of, image_size
+from pixio_ads.campaign.catalogue import load_feed_campaign
 from pixio_ads.campaign.checks import RowCheck
 from pixio_ads.campaign.columns import COLUMNS, KNOWN_COLUMNS, REQUIRED_COLUMNS
 from pixio_ads.campaign.copy import LanguageCopy, column_name, copy_columns_in, parse_languages, read_copy
 from pixio_ads.campaign.deliverables import resolve_deliverables
+from pixio_ads.campaign.feeds import looks_like_feed
 from pixio_ads.campaign.platforms import (
     CALLS_TO_ACTION,
     PLATFORM_NAMES,
@@ -46,12 +48,21 @@ from pixio_ads.creative.textfit import TextFitError
 from pixio_ads.creative.typeface import choose_font
 
 
-def load_campaign(path: str | Path) -> Campaign:
+def load_campaign(path: str | Path, recipe: str | Path | None = None) -> Campaign:
     """Read and validate a campaign file (a path, or an fsspec URL: fetched with its folder,
-    storage.fetch_input). Raises ValidationError listing every problem."""
+    storage.fetch_input), or a catalogue feed with the recipe that makes its rows
+    (catalogue.py). Raises ValidationError listing every problem."""
+    if recipe is not None or looks_like_feed(Path(str(path))):
+        return load_feed_campaign(path, recipe, _validate_records)
     path, sheet, records, first_row = read_records(path)
     rows, notes = _validate(path, records, first_row)
     return Campaign(path=path, rows=rows, warnings=sheet.warnings + notes, sheet=sheet.name)
+
+
+def _validate_records(path: Path, records: list[dict], first_row: int):
+    """(rows, problems, notes) of records made elsewhere (a feed's), through validate_row."""
+    rows, issues, image_notes, notes = validate_records(path, records, first_row, validate_row)
+    return rows, issues, image_notes + notes
 
 
 def read_records(path: str | Path):

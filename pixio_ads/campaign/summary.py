@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from pixio_ads.campaign.feeds import looks_like_feed
 from pixio_ads.campaign.rowpool import map_chunks, validate_chunk
 from pixio_ads.campaign.rows import Campaign
-from pixio_ads.campaign.spreadsheet import no_rows_issue, read_records, validate_row
+from pixio_ads.campaign.spreadsheet import load_campaign, no_rows_issue, read_records, validate_row
 from pixio_ads.campaign.variants import expand
 from pixio_ads.core.errors import Issue, ValidationError
 from pixio_ads.creative.brand import brand_name
@@ -36,8 +37,14 @@ class Summary:
     ids: dict[str, int] = field(default_factory=dict)  # variant id -> the row that made it
 
 
-def summarise(path: str | Path, overrides: RenderSettings, policy: str | None) -> Summary:
+def summarise(path: str | Path, overrides: RenderSettings, policy: str | None, recipe=None) -> Summary:
     """Validate, expand and screen the campaign; raises ValidationError listing every problem."""
+    if recipe is not None or looks_like_feed(Path(str(path))):  # a catalogue feed: its rows made by the recipe
+        campaign = load_campaign(path, recipe)
+        total = _screened(campaign.path, campaign.rows, overrides, policy, Summary(warnings=list(campaign.warnings)))
+        if total.issues:
+            raise ValidationError(total.issues)
+        return total
     local, sheet, records, first_row = read_records(path)
     parts = map_chunks(records, first_row, partial(_summarise_chunk, local, overrides, policy))
     total = Summary(sheet=sheet.name, warnings=list(sheet.warnings))
@@ -55,6 +62,12 @@ def _summarise_chunk(path: Path, overrides: RenderSettings, policy: str | None, 
     part = Summary(rows=len(rows), warnings=image_notes + notes, issues=issues)
     if issues or not rows:
         return part
+    return _screened(path, rows, overrides, policy, part)
+
+
+def _screened(path: Path, rows: list, overrides: RenderSettings, policy: str | None, part: Summary) -> Summary:
+    """``part`` with the rows' variants counted and screened against the policy."""
+    part.rows = len(rows)
     try:
         variants = expand(Campaign(path=path, rows=rows), overrides)
     except ValidationError as exc:

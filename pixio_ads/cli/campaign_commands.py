@@ -15,6 +15,7 @@ from pixio_ads.campaign.variants import Variant
 from pixio_ads.cli.common import (
     EXIT_INVALID_INPUT,
     CampaignArg,
+    RecipeOption,
     app,
     campaign_errors_exit,
     err,
@@ -29,11 +30,12 @@ from pixio_ads.core.fileio import atomic_write_bytes
 
 @app.command()
 @takes_settings(*RENDERING, "policy")
-def validate(campaign: CampaignArg, **settings) -> None:
-    """Check a campaign file, its templates and the content policy; print a summary or every problem."""
+def validate(campaign: CampaignArg, recipe: RecipeOption = None, **settings) -> None:
+    """Check a campaign file (or a catalogue feed and its recipe), its templates and the content
+    policy; print a summary or every problem."""
     models = settings_from(**absolute_paths(settings))
     _policy_or_exit(models["safeguards"].policy)  # a bad policy file is named before the campaign is read
-    summary = _summary_or_exit(campaign, models["rendering"], models["safeguards"].policy)
+    summary = _summary_or_exit(campaign, models["rendering"], models["safeguards"].policy, recipe)
     for warning in summary.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     out.print(
@@ -56,13 +58,13 @@ def validate(campaign: CampaignArg, **settings) -> None:
             )
 
 
-def _summary_or_exit(campaign: Path, overrides, policy: str | None):
+def _summary_or_exit(campaign: Path, overrides, policy: str | None, recipe: str | None = None):
     """The campaign validated, expanded and screened (campaign/summary.py), or exit 2 listing
     every problem."""
     from pixio_ads.campaign.summary import summarise
 
     with campaign_errors_exit(campaign):
-        return summarise(campaign, overrides, policy)
+        return summarise(campaign, overrides, policy, recipe)
 
 
 def _policy_or_exit(policy_path: str | None) -> None:
@@ -81,6 +83,7 @@ def _policy_or_exit(policy_path: str | None) -> None:
 @takes_settings("limit", *RENDERING)
 def expand_command(
     campaign: CampaignArg,
+    recipe: RecipeOption = None,
     output: Annotated[
         Optional[Path], typer.Option("--out", help="Write all variants to FILE (.parquet, .csv or .jsonl).")
     ] = None,
@@ -89,7 +92,7 @@ def expand_command(
 ) -> None:
     """Expand a campaign into its variants without rendering."""
     models = settings_from(**settings)
-    _, variants = load_or_exit(campaign, models["rendering"], models["execution"].limit)
+    _, variants = load_or_exit(campaign, models["rendering"], models["execution"].limit, recipe)
     table = Table(
         "variant_id", "product", "audience", "style", "format", "seed", "prompt", title=f"{len(variants)} variants"
     )

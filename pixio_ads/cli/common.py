@@ -42,8 +42,17 @@ EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 CampaignArg = Annotated[
     str,
     typer.Argument(
-        help="Campaign spreadsheet (.csv, .xlsx or .parquet): a path, or a URL (s3://bucket/key, fetched with its folder).",
+        help="Campaign spreadsheet (.csv, .xlsx or .parquet), or a catalogue feed (.tsv, .csv or .xml, with "
+        "--recipe): a path, or a URL (s3://bucket/key, fetched with its folder).",
         show_default=False,
+    ),
+]
+RecipeOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--recipe",
+        help="Recipe (YAML) that turns the catalogue feed's items into campaign rows: each key a column, each "
+        "value a Jinja template over the item's attributes, `where:` choosing the items (docs/catalogue.md).",
     ),
 ]
 
@@ -79,11 +88,12 @@ def settings_from(**options) -> dict:
 
 
 def load_or_exit(
-    campaign_path: Path, overrides: RenderSettings, limit: int | None = None
+    campaign_path: Path, overrides: RenderSettings, limit: int | None = None, recipe: str | None = None
 ) -> tuple[Campaign, list[Variant]]:
-    """Validate the spreadsheet and its templates, or exit 2 listing every problem."""
+    """Validate the spreadsheet (or the feed and its recipe) and its templates, or exit 2
+    listing every problem."""
     with campaign_errors_exit(campaign_path):
-        campaign = load_campaign(campaign_path)
+        campaign = load_campaign(campaign_path, recipe)
         for warning in campaign.warnings:
             err.print(f"[yellow]warning:[/] {warning}", highlight=False)
         return campaign, expand(campaign, overrides, limit)

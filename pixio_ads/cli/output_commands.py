@@ -37,12 +37,17 @@ def export_command(
             "--to",
             help="meta: Ads Manager bulk sheet (XLSX + CSV) + images/ for the media library; google: Google Ads "
             "Editor CSV of a Display campaign's responsive display ads; pmax: Google Ads Editor CSV of Performance Max "
-            "asset groups (both + images/ and google-images.csv, what to attach after the import); csv: one row per "
+            "asset groups (both + images/ and google-images.csv, what to attach after the import); merchant-center, "
+            "meta-catalog: supplemental catalogue feeds with each product's image (need --base-url); csv: one row per "
             "creative.",
         ),
     ],
     dest: Annotated[
         Optional[Path], typer.Option("--out", help="Folder to write (replaced whole). Default: OUT_DIR/export/TARGET.")
+    ] = None,
+    base_url: Annotated[
+        Optional[str],
+        typer.Option(help="merchant-center, meta-catalog: the public URL the export's images/ folder is served from."),
     ] = None,
     approved_only: Annotated[
         Optional[bool],
@@ -58,7 +63,7 @@ def export_command(
 
     try:
         with storage.working_copy(out_dir, purpose="export") as workspace:  # on object storage: pushed after
-            result = export(workspace.local, to.lower(), dest, approved_only)
+            result = export(workspace.local, to.lower(), dest, approved_only, base_url)
     except (ExportError, PixioError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None

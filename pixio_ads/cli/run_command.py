@@ -15,6 +15,7 @@ from pixio_ads.cli.common import (
     EXIT_INVALID_INPUT,
     EXIT_REVIEW_PENDING,
     CampaignArg,
+    RecipeOption,
     app,
     err,
     load_or_exit,
@@ -43,6 +44,7 @@ RUN_SETTINGS = (
 @takes_settings(*RUN_SETTINGS)
 def run(
     campaign: CampaignArg,
+    recipe: RecipeOption = None,
     out_dir: Annotated[
         Optional[str],
         typer.Option(
@@ -68,7 +70,7 @@ def run(
         raise typer.Exit(EXIT_INVALID_INPUT)
     models = settings_from(**absolute_paths(settings))
     _, variants = load_or_exit(
-        campaign, models["rendering"], models["execution"].limit
+        campaign, models["rendering"], models["execution"].limit, recipe
     )  # fail fast, before Prefect starts
     try:
         check_models(variants)
@@ -89,11 +91,16 @@ def run(
     location = out_dir or str(Path("out") / Path(campaign.split("://")[-1]).stem)
     if not is_remote(location):
         location = str(Path(location).resolve())
-    parameters = dict(campaign_path=campaign, out_dir=location, **models)
+    parameters = dict(campaign_path=campaign, out_dir=location, recipe=_local_or_url(recipe), **models)
     summary = _run_with_progress(flow, parameters, len(variants))
     if models["review"].wait_for_review:
         _report_review(Workspace.open(location).local, location)
     _report_run(summary, location)
+
+
+def _local_or_url(path: str | None) -> str | None:
+    """A recipe as the flow takes it: an absolute path (the flow may run elsewhere), or a URL."""
+    return path if path is None or is_remote(path) else str(Path(path).resolve())
 
 
 def _check_fleet_server(render_deployment: str | None) -> None:

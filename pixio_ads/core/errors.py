@@ -18,9 +18,12 @@ class Issue:
     value: str | None = None
     line: int | None = None  # for template files
     key: str | None = None  # for YAML/JSON files: dotted path of the key, e.g. "cta.color"
+    item: str | None = None  # a catalogue feed's item id
 
     def __str__(self) -> str:
         where = self.file
+        if self.item is not None:
+            where += f", item {self.item!r}"
         if self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:

@@ -6,6 +6,8 @@
   images to attach in Editor (google_sheet.py).
 - ``pmax``: a Google Ads Editor CSV of Performance Max campaigns and asset groups, and the
   images to attach in Editor (pmax_sheet.py).
+- ``merchant-center``, ``meta-catalog``: supplemental catalogue feeds giving each product its
+  generated image (catalogue_feeds.py); every rendered product, whatever its ``platforms``.
 - ``csv``: one row per creative for any other tool.
 
 Mapping (docs/export.md): one ad per idea (product x audience x style x seed); the idea's
@@ -32,6 +34,7 @@ from pixio_ads.delivery.adsheet import (
     row_platforms,
     write_table_csv,
 )
+from pixio_ads.delivery.catalogue_feeds import FEEDS, write_catalogue_feed
 from pixio_ads.delivery.google_sheet import write_google
 from pixio_ads.delivery.meta_sheet import write_meta
 from pixio_ads.delivery.pmax_sheet import write_pmax
@@ -40,7 +43,8 @@ from pixio_ads.outputs.manifest import read_table
 
 __all__ = ["TARGETS", "ExportError", "ExportResult", "export", "rendered_creatives"]
 
-TARGETS = ("meta", "google", "pmax", "csv")
+TARGETS = ("meta", "google", "pmax", "merchant-center", "meta-catalog", "csv")
+CATALOGUE_TARGETS = tuple(FEEDS)  # not ad platforms: no platforms column needed
 EXPORT_DIR = "export"
 
 CSV_HEADERS = (
@@ -53,13 +57,20 @@ OPTIONAL_CSV_COLUMNS = ("score", "rank", "review_status", "reviewed_by", "review
 
 
 def export(
-    out_dir: str | Path, target: str, dest: str | Path | None = None, approved_only: bool | None = None
+    out_dir: str | Path,
+    target: str,
+    dest: str | Path | None = None,
+    approved_only: bool | None = None,
+    base_url: str | None = None,
 ) -> ExportResult:
     """Write ``target``'s files for the rendered creatives of ``out_dir`` into ``dest``
     (default OUT/export/TARGET), replacing an earlier export there. ``approved_only``: only
-    creatives approved in review (default: yes once a review exists)."""
+    creatives approved in review (default: yes once a review exists). ``base_url``: where a
+    catalogue feed's images/ will be served."""
     if target not in TARGETS:
         raise ExportError(f"unknown export target {target!r}: use one of {', '.join(TARGETS)}")
+    if target in CATALOGUE_TARGETS and not base_url:
+        raise ExportError(f"--to {target} needs --base-url: the public address its images/ folder will be served from")
     out_dir = Path(out_dir)
     dest = Path(dest) if dest else out_dir / EXPORT_DIR / target
     rows = _with_decisions(rendered_creatives(out_dir), out_dir)
@@ -72,6 +83,8 @@ def export(
                 f"{out_dir}: no creative is approved yet: approve some with `pixio-ads review {out_dir}` "
                 "(or export every creative with --all)"
             )
+    if target in CATALOGUE_TARGETS:
+        return _into_place(dest, lambda folder: write_catalogue_feed(out_dir, rows, folder, target, base_url))
     if target != "csv":
         rows = [row for row in rows if target in row_platforms(row)]
         if not rows:

@@ -79,9 +79,10 @@ def plan_campaign(
     limit: int | None,
     shard_size: int,
     safeguards: Safeguards,
+    recipe: str | None = None,
 ) -> planning.Plan:
     """Validate and expand the campaign; write the plan; carry earlier results forward."""
-    return planning.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards)
+    return planning.plan_campaign(campaign_path, out_dir, overrides, limit, shard_size, safeguards, recipe)
 
 
 # Retries here catch what escapes the library (e.g. the plan file unreadable for a moment);
@@ -183,8 +184,10 @@ def generate_campaign(
     safeguards: Safeguards = Safeguards(),
     execution: Execution = Execution(),
     review: ReviewSettings = ReviewSettings(),
+    recipe: str | None = None,
 ):
-    """Render a campaign file into ``out_dir``: images, manifest.parquet, contact sheet.
+    """Render a campaign file (or a catalogue feed with its ``recipe``) into ``out_dir``:
+    images, manifest.parquet, contact sheet.
     Settings are `pixio-ads run`'s options (pixio_ads/settings.py); a rerun into the same folder
     renders only what is missing. With ``review.wait_for_review`` a run a worker started is
     suspended until "Review done" on the page a review-page run serves; a run started here
@@ -194,7 +197,9 @@ def generate_campaign(
     # of it (pulled now, pushed as shards end and at the end, also when it fails: storage.py)
     with outlock.locked(out_dir, wait=execution.wait), storage.working_copy(out_dir) as workspace:
         try:
-            summary, campaign_id = _generate(campaign_path, workspace, rendering, safeguards, execution, review)
+            summary, campaign_id = _generate(
+                campaign_path, workspace, rendering, safeguards, execution, review, recipe
+            )
         except RunCancelled as cancelled:  # the finished rows are kept for a rerun
             return Cancelled(message=str(cancelled))
         if review.wait_for_review and _can_suspend():  # suspended: frees the worker
@@ -354,6 +359,7 @@ def _generate(
     safeguards: Safeguards,
     execution: Execution,
     review_settings: ReviewSettings,
+    recipe: str | None = None,
 ):
     """The flow's steps: plan, one render task per shard, manifest, report."""
     logger = get_run_logger()
@@ -361,7 +367,7 @@ def _generate(
     if review_settings.clip_model:
         clip.check_reference(review_settings.clip_model)  # before any rendering
     shard_size = run.shard_size or planning.default_shard_size(loading.select_device(run.device))
-    plan = plan_campaign(campaign_path, out_dir, rendering, run.limit, shard_size, safeguards)
+    plan = plan_campaign(campaign_path, out_dir, rendering, run.limit, shard_size, safeguards, recipe)
     for warning in plan.warnings:
         logger.warning(warning)
     if not run.safety_checker:

@@ -70,12 +70,13 @@ def plan_campaign(
     limit: int | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
     safeguards: Safeguards = Safeguards(),
+    recipe: str | Path | None = None,
 ) -> Plan:
     """Validate and expand the campaign, check its models resolve, screen every variant
     against the content policy and the quotas (before any rendering), write the plan."""
     out_dir = Path(out_dir)
     started_at = datetime.now(timezone.utc)
-    campaign = load_campaign(campaign_path)
+    campaign = load_campaign(campaign_path, recipe)
     variants = expand(campaign, overrides, limit)
     check_models(variants)
     signer = safeguards.signer()  # fails now, not after rendering, when the files are wrong
