@@ -78,7 +78,8 @@ def test_custom_format_accepted(campaign_dir):
         ("products/missing.png", "not found"),
         ("/etc/passwd", "absolute"),
         ("C:\\images\\x.png", "absolute"),
-        ("https://example.com/x.png", "URL"),
+        ("s3://bucket/x.png", "URL"),  # http(s) images are fetched (test_catalogue.py); other URLs are not
+        ("http://127.0.0.1/x.png", "refused"),  # a private address (server-side request forgery)
         ("../outside.png", "leaves the campaign folder"),
         ("products/../../outside.png", "leaves the campaign folder"),
         ("products/not-an-image.png", "not a readable image"),

@@ -219,7 +219,9 @@ def test_run_from_a_feed_and_the_supplemental_feeds_back(tmp_path, image_server)
     )
     assert ran.exit_code == 0, ran.output
     [row] = pq.read_table(out / "manifest.parquet").to_pylist()
-    assert row["product_id"] == "TV_123456" and Path(row["product_image"]).read_bytes() == Images.body  # the cache's copy
+    assert (
+        row["product_id"] == "TV_123456" and Path(row["product_image"]).read_bytes() == Images.body
+    )  # the cache's copy
     refused = runner.invoke(app, ["export", str(out), "--to", "merchant-center"])
     assert refused.exit_code == EXIT_INVALID_INPUT and "--base-url" in refused.output
     base = "https://cdn.example.com/spring"

@@ -46,7 +46,8 @@ _CORE_COLUMNS: tuple[Column, ...] = (
     Column(
         "product_image",
         True,
-        "Product shot, relative to the spreadsheet's folder (PNG/JPEG/WebP; transparency is used).",
+        "Product shot, relative to the spreadsheet's folder (PNG/JPEG/WebP; transparency is used), or an https URL "
+        "(fetched once into the cache, public addresses only: docs/catalogue.md).",
         "products/bottle.png",
         parse=parsers.image,
     ),

@@ -28,7 +28,7 @@ import pandas as pd
 from pixio_ads.core.errors import Issue
 
 G_NAMESPACE = "http://base.google.com/ns/1.0"
-FEED_SUFFIXES = (".tsv", ".txt", ".xml")  # a .csv is a feed only with --recipe (else a campaign)
+FEED_SUFFIXES = (".tsv", ".xml")  # a .csv or .txt is a feed only with --recipe (else a campaign)
 REQUIRED = ("id", "title", "description", "link", "image_link", "price", "availability")
 LISTS = ("additional_image_link", "lifestyle_image_link", "product_type", "included_destination")
 # Merchant Center's and Meta's availability values (the latter's "available for order" and
@@ -158,7 +158,9 @@ def _check_items(feed: Feed) -> None:
         for name in ("price", "sale_price"):
             value = str(item.attributes.get(name) or "")
             if value and not _PRICE.match(value):
-                problem(name, f"cannot read {value!r} as a price", "write the amount and the ISO currency, e.g. 15.00 USD")
+                problem(
+                    name, f"cannot read {value!r} as a price", "write the amount and the ISO currency, e.g. 15.00 USD"
+                )
         availability = str(item.attributes.get("availability") or "").replace("_", " ").lower()
         if availability and availability not in AVAILABILITY:
             problem("availability", f"unknown availability {availability!r}", "use one of: " + ", ".join(AVAILABILITY))
@@ -168,8 +170,15 @@ def _reporter(feed: Feed, item: FeedItem):
     def problem(attribute: str, message: str, fix: str) -> None:
         value = item.attributes.get(attribute)
         feed.issues.append(
-            Issue(str(feed.path), message, fix, row=item.row, column=attribute, item=item.id or None,
-                  value=value if isinstance(value, str) and value else None)  # fmt: skip
+            Issue(
+                str(feed.path),
+                message,
+                fix,
+                row=item.row,
+                column=attribute,
+                item=item.id or None,
+                value=value if isinstance(value, str) and value else None,
+            )  # fmt: skip
         )
 
     return problem

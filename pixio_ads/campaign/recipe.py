@@ -129,10 +129,16 @@ def _compile(recipe: Recipe, environment, column: str, value, line: int) -> tupl
         if column == WHERE:
             expression = environment.compile_expression(value.value)
             recipe.where = (lambda context, run=expression: bool(run(**context)), line)
+        elif not any(mark in value.value for mark in ("{{", "{%", "{#")):  # a constant: no Jinja per item
+            recipe.templates[column] = (lambda context, text=value.value: text, line)
+            recipe.sources[column] = []
         else:
             template = environment.from_string(value.value)
             recipe.templates[column] = (lambda context, run=template: run.render(context), line)
             recipe.sources[column] = sorted(meta.find_undeclared_variables(environment.parse(value.value)))
     except TemplateError as exc:
-        return f"{column} does not compile ({exc})", "correct the Jinja syntax: {{ attribute }}, {% if %}...{% endif %}"
+        return (
+            f"{column} does not compile ({exc})",
+            "correct the Jinja syntax: {{ attribute }}, {% if %}...{% endif %}",
+        )
     return None

@@ -138,7 +138,7 @@ def allowed_address(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise FetchError(f"cannot resolve {host} ({exc})", "check the image_link's host name") from None
+        raise FetchError(f"cannot resolve {host} ({exc})", "check the URL's host name") from None
     addresses = [info[4][0] for info in infos]
     if os.environ.get(ALLOW_PRIVATE_ENV) != "1":
         for text in addresses:

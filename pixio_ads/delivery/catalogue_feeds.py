@@ -39,7 +39,9 @@ FEEDS = {
 
 def write_catalogue_feed(out_dir: Path, rows: list[dict], folder: Path, target: str, base_url: str) -> ExportResult:
     if not base_url.startswith(("https://", "http://")):
-        raise ExportError(f"--base-url {base_url!r} is not a web address: give where images/ will be served, https://...")
+        raise ExportError(
+            f"--base-url {base_url!r} is not a web address: give where images/ will be served, https://..."
+        )
     name, column, platform, delimiter = FEEDS[target]
     result = ExportResult(target, folder, [], 0, 0)
     images = folder / "images"
