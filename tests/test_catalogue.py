@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
@@ -60,6 +61,9 @@ class Images(BaseHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location", "http://169.254.169.254/latest/meta-data")
             self.end_headers()
+        elif name == "slow.png":
+            time.sleep(1.5)  # past the test's read timeout
+            self._send(200, "image/png", self.body)
         elif name == "page.png":
             self._send(200, "text/html", b"<html>not an image</html>")
         elif name in ("missing.png", "dress.png") or not name.endswith(".png"):
@@ -180,7 +184,13 @@ def test_an_unfetchable_image_is_its_items_problem(tmp_path, image_server):
 
 
 @pytest.mark.parametrize(
-    "name, message", [("page.png", "not an image"), ("moved.png", "169.254.169.254"), ("big.png", "over 0 MB")]
+    "name, message",
+    [
+        ("page.png", "not an image"),
+        ("moved.png", "169.254.169.254"),
+        ("big.png", "over 0 MB"),
+        ("slow.png", "timed out"),
+    ],
 )
 def test_what_a_fetch_refuses(image_server, monkeypatch, name, message):
     if name == "moved.png":  # the redirect's target is checked as the URL was: private addresses refused
@@ -188,6 +198,8 @@ def test_what_a_fetch_refuses(image_server, monkeypatch, name, message):
         monkeypatch.setattr(fetch, "allowed_address", _public_for_localhost(fetch.allowed_address))
     if name == "big.png":
         monkeypatch.setattr(fetch, "MAX_IMAGE_BYTES", 100)
+    if name == "slow.png":
+        monkeypatch.setattr(fetch, "TIMEOUT", 0.5)
     with pytest.raises(fetch.FetchError, match=message):
         fetch.fetch(f"{image_server}/{name}")
 
@@ -238,3 +250,16 @@ def test_run_from_a_feed_and_the_supplemental_feeds_back(tmp_path, image_server)
         assert (folder / "images" / Path(row["output_path"]).name).read_bytes() == (
             out / row["output_path"]
         ).read_bytes()
+
+
+def test_image_links_on_object_storage_are_copied_into_the_cache(tmp_path, monkeypatch):
+    import fsspec
+
+    monkeypatch.setenv("PIXIO_ADS_CACHE", str(tmp_path / "cache"))
+    fsspec.filesystem("memory").pipe("/catalogue/tv.png", png())  # fsspec's in-memory store, as s3:// is read
+    feed = feed_copy(tmp_path, "atom.xml", "memory://catalogue").read_text().replace("lamp.png", "tv.png")
+    (tmp_path / "atom.xml").write_text(feed.replace("preorder", "in stock"), encoding="utf-8")
+    recipe = RECIPE.replace(" and custom_label_0 == 'spring'", "").replace("(sale_price or price)", "price")
+    (tmp_path / "recipe.yaml").write_text(recipe, encoding="utf-8")  # no item of this feed has a sale_price
+    [row] = load_campaign(tmp_path / "atom.xml", tmp_path / "recipe.yaml").rows
+    assert row.product_image == "memory://catalogue/tv.png" and row.product_image_path.read_bytes() == png()

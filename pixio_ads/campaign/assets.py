@@ -1,6 +1,7 @@
 """The files a campaign row names: product and source images, masks, brand kits. Each is
 found relative to the campaign's folder (a product image may also be an http(s) URL, as a
-catalogue feed's image_link: core/fetch.py fetches it safely into the cache), decoded once and
+catalogue feed's image_link: core/fetch.py fetches it safely into the cache; or on object
+storage, s3://..., copied into the cache by core/storage.py), decoded once and
 hashed, or reported with the row and column that named it."""
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pixio_ads.core import images
 from pixio_ads.core.errors import Issue, ValidationError
 from pixio_ads.core.fetch import FetchError, fetch, is_web_url
 from pixio_ads.core.fileio import sha256_file
+from pixio_ads.core.storage import StorageError, fetch_input, is_remote
 from pixio_ads.creative.brand import BRAND_SUFFIXES, BrandKit, load_brand_kit
 from pixio_ads.creative.cutout import cutout_problem
 
+OBJECT_STORES = ("s3", "gs", "gcs", "az", "abfs", "memory")  # fsspec's (memory: tests)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^(www\.)")
 
 
@@ -56,13 +59,8 @@ class ImageChecker:
         return self.cache[relative]
 
     def _check(self, relative: str) -> tuple[Path, str] | ImageProblem:
-        if is_web_url(relative):  # a catalogue's image_link: fetched safely into the cache (fetch.py)
-            try:
-                fetched = fetch(relative)
-            except FetchError as exc:
-                return ImageProblem(exc.message, exc.fix)
-            path = fetched.path
-        else:
+        path = self._remote(relative) if is_remote(relative) else None
+        if path is None:
             path = locate(self.folder, relative, "image", "products/bottle.png")
         if isinstance(path, ImageProblem):
             return path
@@ -72,7 +70,23 @@ class ImageChecker:
             return ImageProblem(f"{exc.message} ({relative})", exc.fix)
         if found.frames > 1:
             self.notes.append(f"{self.file}: {relative} has {found.frames} frames or pages; the first is used")
-        return (path, fetched.sha256 if is_web_url(relative) else sha256_file(path))
+        return (path, sha256_file(path))
+
+    @staticmethod
+    def _remote(url: str) -> Path | ImageProblem | None:
+        """A product image at a URL, as a catalogue's image_link names it: over http(s) fetched
+        safely into the cache (fetch.py), on object storage copied into it (storage.py); None
+        for another scheme (locate refuses it)."""
+        try:
+            if is_web_url(url):
+                return fetch(url).path
+            if url.split("://", 1)[0].lower() in OBJECT_STORES:
+                return fetch_input(url)
+        except FetchError as exc:
+            return ImageProblem(exc.message, exc.fix)
+        except StorageError as exc:
+            return ImageProblem(str(exc), "check the image's location and the store's credentials")
+        return None
 
 
 def locate(folder: Path, relative: str, what: str, example: str) -> Path | ImageProblem:
