@@ -205,7 +205,10 @@ def test_export_errors_are_clear(tmp_path, run_out):
     missing = CliRunner().invoke(app, ["export", str(tmp_path), "--to", "meta"])
     assert missing.exit_code == EXIT_INVALID_INPUT and "no manifest.parquet" in missing.output
     unknown = CliRunner().invoke(app, ["export", str(run_out), "--to", "tiktok"])
-    assert unknown.exit_code == EXIT_INVALID_INPUT and "use one of meta, google, pmax, merchant-center, meta-catalog, csv" in unknown.output
+    assert (
+        unknown.exit_code == EXIT_INVALID_INPUT
+        and "use one of meta, google, pmax, merchant-center, meta-catalog, csv" in unknown.output
+    )
 
 
 def test_rows_without_the_platform_are_not_exported_to_it(tmp_path, prefect_harness):
