@@ -51,12 +51,14 @@ class Images(BaseHTTPRequestHandler):
     Honours If-None-Match, counting the bodies it sent."""
 
     sent: list[str] = []
+    asked_for: list[str] = []
     asked = 0
     body = png()
 
     def do_GET(self):  # noqa: N802 - http.server's name
         name = self.path.lstrip("/")
         Images.asked += name == "tv.png"
+        Images.asked_for.append(name)
         if name == "moved.png":
             self.send_response(302)
             self.send_header("Location", "http://169.254.169.254/latest/meta-data")
@@ -92,7 +94,7 @@ class Images(BaseHTTPRequestHandler):
 def image_server(monkeypatch, tmp_path):
     monkeypatch.setenv(fetch.ALLOW_PRIVATE_ENV, "1")
     monkeypatch.setenv("PIXIO_ADS_CACHE", str(tmp_path / "cache"))
-    Images.sent, Images.asked = [], 0
+    Images.sent, Images.asked, Images.asked_for = [], 0, []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Images)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -179,6 +181,7 @@ def test_an_unfetchable_image_is_its_items_problem(tmp_path, image_server):
     with pytest.raises(ValidationError) as refused:
         load_campaign(feed, tmp_path / "recipe.yaml")
     [issue] = refused.value.issues
+    assert Images.asked_for.count("missing.png") == 1  # fetched once: the rows' check remembers the failure
     assert (issue.item, issue.row, issue.column) == ("DB_2", 3, "product_image")
     assert "answered 404" in issue.message and "image_link" in issue.fix and issue.file == str(feed)
 
