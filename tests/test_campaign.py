@@ -78,7 +78,7 @@ def test_custom_format_accepted(campaign_dir):
         ("products/missing.png", "not found"),
         ("/etc/passwd", "absolute"),
         ("C:\\images\\x.png", "absolute"),
-        ("s3://bucket/x.png", "URL"),  # http(s) images are fetched (test_catalogue.py); other URLs are not
+        ("ftp://example.com/x.png", "URL"),  # http(s) and object-store images are fetched (test_catalogue.py)
         ("http://127.0.0.1/x.png", "refused"),  # a private address (server-side request forgery)
         ("../outside.png", "leaves the campaign folder"),
         ("products/../../outside.png", "leaves the campaign folder"),
