@@ -16,6 +16,7 @@ from pixio_ads.core.errors import Issue, ValidationError
 from pixio_ads.core.fetch import FetchError, fetch, is_web_url
 from pixio_ads.core.fileio import sha256_file
 from pixio_ads.core.storage import StorageError, fetch_input, is_remote
+from pixio_ads.core.verdicts import MISSING, recall, remember
 from pixio_ads.creative.brand import BRAND_SUFFIXES, BrandKit, load_brand_kit
 from pixio_ads.creative.cutout import cutout_problem
 
@@ -33,8 +34,13 @@ def image_size(path: Path) -> tuple[int, int]:
 @lru_cache(maxsize=256)
 def cutout_problem_of(path: Path, sha256: str) -> str | None:
     """Why the automatic cut-out of this product shot would keep only a fragment of it
-    (cutout.cutout_problem), once per file version; None when it would not."""
-    return cutout_problem(images.open_image(path))
+    (cutout.cutout_problem), once per file version (kept for later runs: verdicts.py); None
+    when it would not."""
+    found = recall(sha256, "cutout_problem")
+    if found is MISSING:
+        found = cutout_problem(images.open_image(path))
+        remember(sha256, "cutout_problem", found)
+    return found  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,29 +65,35 @@ class ImageChecker:
         return self.cache[relative]
 
     def _check(self, relative: str) -> tuple[Path, str] | ImageProblem:
-        path = self._remote(relative) if is_remote(relative) else None
+        found = self._remote(relative) if is_remote(relative) else None
+        path, sha256 = found if isinstance(found, tuple) else (found, None)
         if path is None:
             path = locate(self.folder, relative, "image", "products/bottle.png")
         if isinstance(path, ImageProblem):
             return path
-        try:
-            found = images.inspect(path)
-        except images.ImageProblem as exc:
-            return ImageProblem(f"{exc.message} ({relative})", exc.fix)
-        if found.frames > 1:
-            self.notes.append(f"{self.file}: {relative} has {found.frames} frames or pages; the first is used")
-        return (path, sha256_file(path))
+        sha256 = sha256 or sha256_file(path)
+        frames = recall(sha256, "frames")  # decoded whole by an earlier run (verdicts.py)
+        if frames is MISSING:
+            try:
+                frames = images.inspect(path).frames
+            except images.ImageProblem as exc:
+                return ImageProblem(f"{exc.message} ({relative})", exc.fix)
+            remember(sha256, "frames", frames)
+        if frames > 1:
+            self.notes.append(f"{self.file}: {relative} has {frames} frames or pages; the first is used")
+        return (path, sha256)
 
     @staticmethod
-    def _remote(url: str) -> Path | ImageProblem | None:
-        """A product image at a URL, as a catalogue's image_link names it: over http(s) fetched
-        safely into the cache (fetch.py), on object storage copied into it (storage.py); None
-        for another scheme (locate refuses it)."""
+    def _remote(url: str) -> tuple[Path, str | None] | ImageProblem | None:
+        """(local copy, its sha256 when known) of a product image at a URL, as a catalogue's
+        image_link names it: over http(s) fetched safely into the cache (fetch.py), on object
+        storage copied into it (storage.py); None for another scheme (locate refuses it)."""
         try:
             if is_web_url(url):
-                return fetch(url).path
+                fetched = fetch(url)
+                return fetched.path, fetched.sha256
             if url.split("://", 1)[0].lower() in OBJECT_STORES:
-                return fetch_input(url)
+                return fetch_input(url), None
         except FetchError as exc:
             return ImageProblem(exc.message, exc.fix)
         except StorageError as exc:

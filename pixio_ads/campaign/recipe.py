@@ -134,8 +134,12 @@ def _compile(recipe: Recipe, environment, column: str, value, line: int) -> tupl
             recipe.sources[column] = []
         else:
             template = environment.from_string(value.value)
-            recipe.templates[column] = (lambda context, run=template: run.render(context), line)
-            recipe.sources[column] = sorted(meta.find_undeclared_variables(environment.parse(value.value)))
+            names = sorted(meta.find_undeclared_variables(environment.parse(value.value)))
+            recipe.sources[column] = names  # rendered with just these: Jinja copies the context it gets
+            recipe.templates[column] = (
+                lambda context, run=template, names=names: run.render({n: context[n] for n in names if n in context}),
+                line,
+            )
     except TemplateError as exc:
         return (
             f"{column} does not compile ({exc})",

@@ -68,25 +68,30 @@ def fetch_all(urls: list[str], workers: int = WORKERS) -> dict[str, Fetched | Fe
         return dict(zip(distinct, pool.map(_fetch_or_error, distinct), strict=True))
 
 
-# URLs that just failed in fetch_all: checking the rows next asks for them again, and a URL that
-# timed out must not cost its timeout twice (kept for the process, and its forks, a minute).
-_failed: dict[str, tuple[float, FetchError]] = {}
-FAILURE_MEMORY = 60.0
+# What fetch_all just found, by URL: checking the rows next asks for each URL again (in this
+# process or its forks), and neither a second read of the cache's index nor a second timeout is
+# worth it. Kept a minute.
+_recent: dict[str, tuple[float, Fetched | FetchError]] = {}
+RECENT_SECONDS = 60.0
 
 
 def _fetch_or_error(url: str) -> Fetched | FetchError:
     try:
-        return fetch(url)
+        found: Fetched | FetchError = fetch(url)
     except FetchError as exc:
-        _failed[url] = (time.monotonic(), exc)
-        return exc
+        found = exc
+    _recent[url] = (time.monotonic(), found)
+    return found
 
 
 def fetch(url: str) -> Fetched:
     """The image at ``url``: the cache's copy when it is fresh or unchanged, else downloaded."""
-    recent = _failed.get(url)
-    if recent and time.monotonic() - recent[0] < FAILURE_MEMORY:
-        raise recent[1]
+    recent = _recent.get(url)
+    if recent and time.monotonic() - recent[0] < RECENT_SECONDS:
+        if isinstance(recent[1], FetchError):
+            raise recent[1]
+        if recent[1].path.is_file():
+            return recent[1]
     entry = _Entry(url)
     cached = entry.read()
     if cached and cached["path"].is_file() and time.time() - cached["checked"] < FRESH_SECONDS:
