@@ -75,7 +75,7 @@ def export_command(
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     folder = workspace.location_of(result.folder)
-    out.print(f"{result.target}: {result.ads} ad(s), {result.images} image(s) -> {folder}", highlight=False)
+    out.print(f"{result.target}: {result.ads} {result.unit}(s), {result.images} image(s) -> {folder}", highlight=False)
     for path in result.files:
         out.print(f"  {workspace.location_of(path)}", highlight=False)
     if result.left_out:

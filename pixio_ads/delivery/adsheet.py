@@ -78,6 +78,7 @@ class ExportResult:
     images: int
     warnings: list[str] = field(default_factory=list)
     left_out: int = 0  # creatives the platform would refuse (file size)
+    unit: str = "ad"  # what ``ads`` counts: ads, asset groups (pmax), products (catalogue feeds)
 
 
 _IDEA_FIELDS = 5  # campaign, product, audience, style, seed

@@ -43,7 +43,7 @@ def write_catalogue_feed(out_dir: Path, rows: list[dict], folder: Path, target: 
             f"--base-url {base_url!r} is not a web address: give where images/ will be served, https://..."
         )
     name, column, platform, delimiter = FEEDS[target]
-    result = ExportResult(target, folder, [], 0, 0)
+    result = ExportResult(target, folder, [], 0, 0, unit="product")
     images = folder / "images"
     images.mkdir()
     lines = []

@@ -53,7 +53,7 @@ REQUIRED_SHAPES = ("landscape", "square")
 
 
 def write_pmax(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
-    result = ExportResult("pmax", folder, [], 0, 0)
+    result = ExportResult("pmax", folder, [], 0, 0, unit="asset group")
     images, attach = folder / "images", AttachList(folder)
     images.mkdir()
     logos = Logos(images / "logos")
