@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from pixio_ads.core.fileio import sha256_file
+from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.core.storage import cache_root
 
 ALLOW_PRIVATE_ENV = "PIXIO_ADS_ALLOW_PRIVATE_URLS"
@@ -215,17 +215,11 @@ class _Entry:
         return {**record, "path": self.folder / record["file"]} if record.get("url") == self.url else None
 
     def store(self, body: bytes) -> tuple[Path, str]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.folder / f".{_url_key(self.url)}.{os.getpid()}.tmp"
-        temporary.write_bytes(body)
-        sha256 = sha256_file(temporary)
+        # no fsync: the bytes are named by their hash and the index is re-read, never trusted blind
+        sha256 = hashlib.sha256(body).hexdigest()
         path = self.folder / f"{sha256}{Path(urlsplit(self.url).path).suffix.lower()[:6]}"
-        os.replace(temporary, path)
-        return path, sha256
+        return atomic_write_bytes(path, body, fsync=False), sha256
 
     def write(self, path: Path, sha256: str, etag: str | None, modified: str | None) -> None:
-        self.index.parent.mkdir(parents=True, exist_ok=True)
         record = {"url": self.url, "file": path.name, "sha256": sha256, "etag": etag, "last_modified": modified}
-        temporary = self.index.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({**record, "checked": time.time()}), encoding="utf-8")
-        os.replace(temporary, self.index)
+        atomic_write_bytes(self.index, json.dumps({**record, "checked": time.time()}).encode(), fsync=False)

@@ -12,11 +12,11 @@ afresh each time (the file may be replaced).
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from pixio_ads import __version__
+from pixio_ads.core.fileio import atomic_write_bytes
 from pixio_ads.core.storage import cache_root
 
 MISSING = object()
@@ -31,11 +31,8 @@ def remember(sha256: str, name: str, value: object) -> None:
     path = _path(sha256)
     record = _read(path)
     record[name] = value
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({**record, "version": __version__}), encoding="utf-8")
-        os.replace(temporary, path)
+    try:  # no fsync: a record lost or emptied by a power cut is read as none, and found again
+        atomic_write_bytes(path, json.dumps({**record, "version": __version__}).encode(), fsync=False)
     except OSError:
         pass  # a read-only or full cache: the answer is found again next time
 
