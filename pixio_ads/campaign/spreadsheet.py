@@ -60,7 +60,7 @@ def load_campaign(path: str | Path, recipe: str | Path | None = None) -> Campaig
 
 
 def _validate_records(path: Path, records: list[dict], first_row: int):
-    """(rows, problems, notes) of records made elsewhere (a feed's), through validate_row."""
+    """(rows, problems, notes) of the records through validate_row (a sheet's, or a feed's rows)."""
     rows, issues, image_notes, notes = validate_records(path, records, first_row, validate_row)
     return rows, issues, image_notes + notes
 
@@ -100,12 +100,12 @@ _TEXT_COLUMNS = (
 
 
 def _validate(path: Path, records: list[dict], first_row: int) -> tuple[list[CampaignRow], list[str]]:
-    rows, issues, image_notes, notes = validate_records(path, records, first_row, validate_row)
+    rows, issues, notes = _validate_records(path, records, first_row)
     if issues:
         raise ValidationError(issues)
     if not rows:
         raise ValidationError([no_rows_issue(path)])
-    return rows, image_notes + notes
+    return rows, notes
 
 
 def no_rows_issue(path: Path) -> Issue:
