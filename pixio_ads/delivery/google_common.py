@@ -63,6 +63,11 @@ def campaign_rows(rows: list[dict], platform: str, campaign_type: str, result: E
     return found
 
 
+def numbered(column: str, texts: list[str], most: int) -> dict[str, str]:
+    """``Headline 1`` ... ``Headline <most>``: the first ``most`` texts in Editor's numbered columns."""
+    return {f"{column} {number}": text for number, text in enumerate(texts[:most], start=1)}
+
+
 def image_file_name(row: dict, platform: str, shape: str) -> str:
     """``landscape-<variant id>-clean.png``: the shape, the variant and which image it is (the
     clean one unless the row chose the creative for ``platform``)."""

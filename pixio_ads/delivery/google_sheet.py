@@ -35,6 +35,7 @@ from pixio_ads.delivery.google_common import (
     campaign_rows,
     final_url_suffix,
     image_file_name,
+    numbered,
 )
 
 GOOGLE_HEADERS = (
@@ -105,8 +106,8 @@ def _attach_images(out_dir: Path, ad: Ad, shapes: dict, ad_folder: Path, attach:
 def _ad_values(ad: Ad, row: dict) -> dict:
     return {
         "Campaign": row["campaign_id"], "Ad group": ad.ad_set, "Ad type": "Responsive display ad",
-        **_numbered("Headline", _headlines(row)), "Long headline": row["primary_text"] or row["headline"],
-        **_numbered("Description", text_options(row, "descriptions") or [row["description"]]),
+        **numbered("Headline", _headlines(row), MAX_OPTIONS), "Long headline": row["primary_text"] or row["headline"],
+        **numbered("Description", text_options(row, "descriptions") or [row["description"]], MAX_OPTIONS),
         "Business name": row["business_name"], "Final URL": row["link"],
         "Final URL suffix": final_url_suffix(row, "display", row["variant_id"]),
         "Call to action": call_to_action_text("google", row["call_to_action"]), "Status": "Paused",
@@ -116,8 +117,3 @@ def _ad_values(ad: Ad, row: dict) -> dict:
 def _headlines(row: dict) -> list[str]:
     """The drawn headline first, then the language's other headline options."""
     return [row["headline"], *(text for text in text_options(row, "headlines") if text != row["headline"])]
-
-
-def _numbered(column: str, texts: list[str], most: int = MAX_OPTIONS) -> dict[str, str]:
-    """``Headline 1`` ... ``Headline 5`` (the first ``most`` texts)."""
-    return {f"{column} {number}": text for number, text in enumerate(texts[:most], start=1)}

@@ -35,6 +35,7 @@ from pixio_ads.delivery.google_common import (
     campaign_rows,
     final_url_suffix,
     image_file_name,
+    numbered,
 )
 
 LIMITS = {asset.kind: asset for asset in TEXT_ASSETS}
@@ -116,9 +117,10 @@ def _asset_group(
     return {
         "Campaign": first["campaign_id"], "Asset group": name, "Asset group status": "Paused",
         "Final URL": first["link"], "Final URL suffix": final_url_suffix(first, "pmax", first["product_id"]),
-        **_numbered("Headline", texts["headline"], "headline"),
-        **_numbered("Long headline", texts["primary_text"], "primary_text"),
-        **_numbered("Description", texts["description"], "description"), "Business name": first["business_name"],
+        **numbered("Headline", texts["headline"], LIMITS["headline"].maximum),
+        **numbered("Long headline", texts["primary_text"], LIMITS["primary_text"].maximum),
+        **numbered("Description", texts["description"], LIMITS["description"].maximum),
+        "Business name": first["business_name"],
     }  # fmt: skip
 
 
@@ -134,11 +136,6 @@ def _texts(members: list[dict], kind: str) -> list[str]:
             if text not in found:
                 found.append(text)
     return found
-
-
-def _numbered(column: str, texts: list[str], kind: str) -> dict[str, str]:
-    """``Headline 1`` ... up to the asset's maximum."""
-    return {f"{column} {number}": text for number, text in enumerate(texts[: LIMITS[kind].maximum], start=1)}
 
 
 def _images(out_dir: Path, members: list[dict], result: ExportResult) -> list[tuple[str, dict]]:
