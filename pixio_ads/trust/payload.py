@@ -76,6 +76,33 @@ def embed_watermark(image: Image.Image, payload_hex: str) -> Image.Image:
     return Image.fromarray(tilemark.embed(np.asarray(image.convert("RGB")), payload_bits(payload_hex)))
 
 
+def frame_mark(poster: np.ndarray, payload_hex: str, keep: np.ndarray | None = None) -> np.ndarray:
+    """The levels a video adds to every frame (int16, (H, W, 3)): the tiled mark as the poster
+    would carry it, zero where ``keep`` (bool, (H, W)) promises exact pixels (the product)."""
+    levels = tilemark.pattern(poster, payload_bits(payload_hex))
+    if keep is not None:
+        levels[keep] = 0
+    return np.repeat(levels[..., None], 3, axis=2)
+
+
+def read_frames_mark(frames) -> Marks:
+    """The mark of a video: its frames' luminance averaged (the mark is in the same place in
+    each, the scene moves) and read as one picture (tilemark.read_luminance)."""
+    import cv2
+
+    total, count = None, 0
+    for rgb in frames:
+        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        total = gray if total is None else cv2.add(total, gray)
+        count += 1
+    if total is None:
+        return Marks([((0, 0), [0] * WATERMARK_BITS)], WATERMARK_METHOD)
+    found = tilemark.read_luminance(total / count)
+    size = (total.shape[1], total.shape[0])
+    method = WATERMARK_METHOD if found.detected else ""
+    return Marks([(size, found.bits)], method, found.confidence, found.scale, found.rotation)
+
+
 def legacy_bits(image: Image.Image) -> list[int]:
     """Version 1's bits (dwtDctSvd, watermark.py) as the image is."""
     return watermark.read_bits(np.asarray(image.convert("RGB")), WATERMARK_BITS)

@@ -88,17 +88,28 @@ def amplitude(gray: np.ndarray) -> np.ndarray:
     return np.where(spread >= TEXTURED_STD**2, AMPLITUDE, FLAT_AMPLITUDE).astype(np.int16)
 
 
+def pattern(rgb: np.ndarray, bits: list[int] | np.ndarray) -> np.ndarray:
+    """The levels ``embed`` adds to each pixel of this RGB uint8 image (int16, (H, W)): the tile
+    of ``bits`` repeated from the top-left corner, stronger where the picture is busy. A video
+    adds one pattern (from its poster) to every frame: the mark stays put while the scene moves,
+    so a reader adding frames up gains on the picture, frame after frame."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    rgb = np.ascontiguousarray(rgb[:, :, :3])
+    levels = np.tile(tile(bits), (-(-height // TILE), -(-width // TILE)))[:height, :width]
+    levels *= amplitude(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    return levels
+
+
 def embed(rgb: np.ndarray, bits: list[int] | np.ndarray) -> np.ndarray:
     """The RGB uint8 image (H, W, 3) with the tile of ``bits`` repeated from its top-left
     corner, the same change to R, G and B (luminance only), stronger where the picture is busy."""
     import cv2
 
-    height, width = rgb.shape[:2]
     rgb = np.ascontiguousarray(rgb[:, :, :3])
-    pattern = np.tile(tile(bits), (-(-height // TILE), -(-width // TILE)))[:height, :width]
-    pattern *= amplitude(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
     # OpenCV's saturating add: numpy's int16 widen, add, clip and narrow cost twice as long
-    return cv2.add(rgb, cv2.merge([pattern] * 3), dtype=cv2.CV_8U)
+    return cv2.add(rgb, cv2.merge([pattern(rgb, bits)] * 3), dtype=cv2.CV_8U)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +133,14 @@ def read(rgb: np.ndarray) -> TileRead:
     SCALES and rotation up to MAX_ROTATION degrees."""
     import cv2
 
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb[:, :, :3]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return read_luminance(cv2.cvtColor(np.ascontiguousarray(rgb[:, :, :3]), cv2.COLOR_RGB2GRAY).astype(np.float32))
+
+
+def read_luminance(gray: np.ndarray) -> TileRead:
+    """``read`` on a float32 luminance image: a video's frames averaged (their marks add up,
+    their moving scenes blur) keep the levels between whole numbers."""
+    import cv2
+
     # Edges (copy, the product's outline) leave residuals of tens of levels at fixed places; the
     # mark is 1-2 levels. Clipped, they count as much as any other pixel instead of drowning it.
     whitened = np.clip(gray - cv2.GaussianBlur(gray, (0, 0), CELL), -RESIDUAL_CLIP, RESIDUAL_CLIP)
