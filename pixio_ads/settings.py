@@ -54,6 +54,12 @@ class RenderSettings(_Settings):
         None, description="Diffusers upscaler checkpoint for backgrounds smaller than their format. Default: Lanczos."
     )
     upscaler_steps: int = Field(DEFAULT_UPSCALER_STEPS, ge=1, le=500, description="Denoising steps of the upscaler.")
+    video_model: str | None = Field(
+        None,
+        description="Image-to-video diffusers checkpoint (LTX-Video, Wan 2.x I2V/TI2V) for rows with motion = model; "
+        "wins over the video_model column.",
+    )
+    video_steps: int | None = Field(None, ge=1, le=500, description="Denoising steps of the video model (default: its card's).")
 
     @field_validator("scheduler")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pixio_ads.campaign import parsers
 from pixio_ads.campaign.columns_ads import AD_COLUMNS
+from pixio_ads.campaign.columns_video import VIDEO_COLUMNS
 from pixio_ads.campaign.copy import copy_column
 from pixio_ads.campaign.models import EDIT_KEEP_PRODUCT
 from pixio_ads.campaign.parsers import Column
@@ -304,7 +305,7 @@ _CORE_COLUMNS: tuple[Column, ...] = (
         parse=parsers.number(int, DEFAULT_QUALITY, 1, 100),
     ),
 )
-COLUMNS: tuple[Column, ...] = (*_CORE_COLUMNS, *AD_COLUMNS)
+COLUMNS: tuple[Column, ...] = (*_CORE_COLUMNS, *VIDEO_COLUMNS, *AD_COLUMNS)
 COLUMN_NAMES = {column.name for column in COLUMNS}
 
 

@@ -100,6 +100,13 @@ class CampaignRow:
     brand: BrandKit = DEFAULT_BRAND
     output_format: str = "png"
     quality: int = DEFAULT_QUALITY
+    # video (columns_video.py): motion "none" makes stills
+    motion: str = "none"
+    duration: float = 6.0
+    fps: int = 30
+    video_model: str | None = None
+    motion_prompt: str = ""  # a Jinja template; "" = the prompt
+    audio: ImageRef | None = None
     deliverables: str = "creative"  # files written: "creative" or "creative; clean" (deliverables.py)
     # for the ad platforms (platforms.py); none of these changes the pixels
     platforms: tuple[str, ...] = ()

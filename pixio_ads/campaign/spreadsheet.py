@@ -21,6 +21,7 @@ from pixio_ads.campaign.assets import cutout_problem_of, image_size
 from pixio_ads.campaign.catalogue import load_feed_campaign
 from pixio_ads.campaign.checks import RowCheck
 from pixio_ads.campaign.columns import COLUMNS, KNOWN_COLUMNS, REQUIRED_COLUMNS
+from pixio_ads.campaign.columns_video import check_motion
 from pixio_ads.campaign.copy import LanguageCopy, column_name, copy_columns_in, parse_languages, read_copy
 from pixio_ads.campaign.deliverables import resolve_deliverables
 from pixio_ads.campaign.feeds import looks_like_feed
@@ -130,6 +131,7 @@ def validate_row(record: dict, check: RowCheck) -> CampaignRow | None:
     product_image = values["product_image"].path if values["product_image"] else check.campaign.folder
     _check_mode_inputs(values["mode"], cells, refs, product_image, check.problem)
     _check_cutout(values, cells, check.problem)
+    check_motion(values, cells, check)
     resolve_adapters(values, cells, check)  # the kit's adapters and the row's, for the row's model
     values["languages"] = parse_languages(values["languages"], check.problem)
     values["copy"] = read_copy(cells, values["languages"], check.problem)

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field, fields
 
 from pixio_ads.campaign.adapters import adapter_columns, adapter_hash_terms, adapter_issues
+from pixio_ads.campaign.columns_video import video_model_issue
 from pixio_ads.campaign.copy import DEFAULT_LANGUAGE, LanguageCopy
 from pixio_ads.campaign.deliverables import CREATIVE
 from pixio_ads.campaign.models import Settings, forget_models, model_issues, resolve_settings
@@ -92,6 +93,14 @@ class Variant:
     output_format: str  # png, jpeg, webp
     quality: int
     deliverables: str  # files written: "creative" or "creative; clean" (deliverables.py)
+    # video (columns_video.py, run/clips.py): "none" makes a still and none of the rest applies
+    motion: str  # none, zoom, pan, parallax or model
+    duration: float  # seconds
+    fps: int
+    video_model: str  # motion "model": the image-to-video checkpoint
+    motion_prompt: str  # motion "model": what moves (rendered)
+    audio: str  # the music bed's path on this machine ("" silent)
+    audio_sha256: str
     # What the ad platforms get besides the image (platforms.py, export.py). Not part of the
     # variant id: changing a link does not re-render; the manifest takes them from each plan.
     platforms: str  # "meta; google"
@@ -248,7 +257,7 @@ class _Expansion:
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
             deliverables=row.deliverables, cutout=row.cutout, min_product_fidelity=row.min_product_fidelity,
             edit_keep_product=row.edit_keep_product,
-            source_has_copy=row.source_has_copy, **adapter_columns(row), **ad_columns(row),
+            source_has_copy=row.source_has_copy, **self._video_fields(row), **adapter_columns(row), **ad_columns(row),
         )  # fmt: skip
         # A clean image is one more file to write: rows that write one get other ids (a rerun
         # writes it), the others keep theirs.
@@ -259,6 +268,10 @@ class _Expansion:
         if row.source_has_copy == "yes":
             hashed.append("source_has_copy")
         hashed.extend(adapter_hash_terms(row))
+        if row.motion != "none":  # a video: other ids than the row's stills (which keep theirs)
+            video = self._video_fields(row)
+            hashed.append(_json_items(row.motion, row.duration, row.fps, video["video_model"], row.motion_prompt))
+            hashed.extend([f"audio={row.audio.sha256}"] if row.audio else [])
         for audience in row.audiences:
             for style in row.styles:
                 seeds = [
@@ -272,6 +285,35 @@ class _Expansion:
                     for choice in _copy_choices(copy):
                         shared = _record(common, audience=audience, style=style, **texts, **choice)
                         self._add_formats(row, compiled, settings, hashed, seeds, shared)
+
+    def _video_fields(self, row: CampaignRow) -> dict:
+        """The row's video columns, --video-model winning over its cell; its problems reported
+        once per model (video_model_issue)."""
+        model = (self.overrides.video_model or row.video_model or "") if row.motion == "model" else ""
+        if row.motion != "none":
+            issue = video_model_issue(row.motion, model, row.row, str(self.campaign.path), row.video_model or "")
+            if issue is not None:
+                self.issues.setdefault(("video_model", model or row.row, issue.message), issue)
+        return dict(
+            motion=row.motion, duration=row.duration, fps=row.fps, video_model=model, motion_prompt="",
+            audio=str(row.audio.path) if row.audio else "", audio_sha256=row.audio.sha256 if row.audio else "",
+        )  # fmt: skip
+
+    def _motion_prompt(self, row: CampaignRow, shared: list, fmt, prompt: str) -> str:
+        """motion = model: the row's motion_prompt template rendered like the prompt (the prompt
+        itself when the cell is empty)."""
+        if row.motion != "model" or not row.motion_prompt:
+            return prompt if row.motion == "model" else ""
+        try:
+            template = self.renderer.env.from_string(row.motion_prompt)
+            return " ".join(template.render(template_context(row, shared, fmt)).split())
+        except Exception as exc:  # undefined names, a sandbox block, any error in the expression
+            message = getattr(exc, "message", None) or f"{exc.__class__.__name__}: {exc}"
+            issue = Issue(str(self.campaign.path), f"motion_prompt template failed: {message}",
+                          "use the names the prompt template sees: " + ", ".join(template_context(row, shared, fmt)),
+                          row=row.row, column="motion_prompt", value=row.motion_prompt)  # fmt: skip
+            self.issues.setdefault(("motion_prompt", row.row), issue)
+            return ""
 
     def _add_formats(self, row: CampaignRow, compiled, settings: Settings, hashed: list, seeds, shared: list) -> None:
         """One combination of audience, style, language and copy option, in every format."""
@@ -292,7 +334,10 @@ class _Expansion:
                 )
                 payload = f"[{RECIPE_VERSION},{varying},{render},{copy}]"
                 prefix = hashlib.sha256(payload.encode("utf-8"))
-                values = _record(shared, format=fmt.name, width=fmt.width, height=fmt.height, prompt=prompt)
+                values = _record(
+                    shared, format=fmt.name, width=fmt.width, height=fmt.height, prompt=prompt,
+                    motion_prompt=self._motion_prompt(row, shared, fmt, prompt),
+                )  # fmt: skip
                 self._add_seeds(row, prefix, seeds, values)
 
     def _prompt(self, compiled, row: CampaignRow, shared: list, fmt) -> str | None:

@@ -79,10 +79,16 @@ def _translucent_panel(canvas: Image.Image, box: Box, radius: int, colour: Colou
 
 
 def draw_text(
-    canvas: Image.Image, fitted: FittedText, box: Box, preferred: Colour, scrim: Colour, align: str = "center"
+    canvas: Image.Image,
+    fitted: FittedText,
+    box: Box,
+    preferred: Colour,
+    scrim: Colour,
+    align: str = "center",
+    behind: Image.Image | None = None,
 ) -> TextPlacement:
     """Draw the fitted text centred in ``box`` in a colour that meets MIN_CONTRAST against
-    what is behind it, over a scrim when no colour does on its own."""
+    what is behind it (``behind``, else the canvas), over a scrim when no colour does on its own."""
     left = box.left + (box.width - fitted.width) // 2
     top = box.top + (box.height - fitted.height) // 2
     pad = round(fitted.size * SCRIM_PAD)
@@ -92,8 +98,8 @@ def draw_text(
         min(box.right, left + fitted.width + pad),
         min(box.bottom, top + fitted.height + pad),
     )
-    behind = np.asarray(canvas.crop(panel.as_tuple()).convert("RGB"))
-    colour, scrim, opacity, contrast = pick_colour_and_scrim(preferred, scrim, behind)
+    pixels = np.asarray((behind or canvas).crop(panel.as_tuple()).convert("RGB"))
+    colour, scrim, opacity, contrast = pick_colour_and_scrim(preferred, scrim, pixels)
     if opacity:
         _translucent_panel(canvas, panel, pad, scrim, opacity)
     drawn = _draw_lines(canvas, fitted, box, colour, align)
@@ -281,15 +287,28 @@ class OverlayResult:
 
 
 def overlay_copy(
-    canvas: Image.Image, headline: str, cta: str, plan: Layout, brand: BrandKit, language: str = "en"
+    canvas: Image.Image,
+    headline: str,
+    cta: str,
+    plan: Layout,
+    brand: BrandKit,
+    language: str = "en",
+    with_label: bool = True,
+    behind: Image.Image | None = None,
 ) -> tuple[Image.Image, OverlayResult]:
-    """Draw logo, headline, button and the AI label (in ``language``) onto a copy of ``canvas``."""
+    """Draw logo, headline, button and (``with_label``) the AI label (in ``language``) onto a
+    copy of ``canvas``; the headline's colour and scrim chosen against ``behind`` when given
+    (a video's copy layer is drawn over black and white, its colours still the scene's)."""
     canvas = canvas.convert("RGB")
     fitted = fit_copy(headline, cta, plan, brand, language=language)
     logo = paste_logo(canvas, brand.logo, plan.logo) if brand.logo and plan.logo else None
-    head = draw_text(canvas, fitted.headline, plan.headline, brand.text_colour, brand.scrim_colour, brand.text_align)
+    head = draw_text(
+        canvas, fitted.headline, plan.headline, brand.text_colour, brand.scrim_colour, brand.text_align, behind
+    )
     button = draw_button(canvas, fitted.cta, plan.cta, brand.cta_colour, brand.cta_text_colour, brand.cta_shape)
-    label = draw_label(canvas, fitted.label, plan.label, brand.label_opacity) if fitted.label and plan.label else None
+    label = None
+    if with_label and fitted.label and plan.label:
+        label = draw_label(canvas, fitted.label, plan.label, brand.label_opacity)
     return canvas, OverlayResult(head, button, logo, label)
 
 

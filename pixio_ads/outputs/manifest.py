@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 # 2: ad platform columns (platforms ... call_to_action), scores and review; 3: ad_settings;
 # 4: deliverables and the clean image's columns, language and copy options; 5: expand mode's
 # source_has_copy, LoRA adapters and the style reference image (adapters.py); 6: vae; 7: model
-# families (model_family) and edit mode (edit_keep_product, product_kept)
-SCHEMA_VERSION = "7"
+# families (model_family) and edit mode (edit_keep_product, product_kept); 8: video creatives (motion ...
+# audio_sha256; media_type, frames, poster_path, poster_sha256)
+SCHEMA_VERSION = "8"
 # Plan columns a version added, with the value older files read as (their variant ids are unchanged).
 ADDED_PLAN_COLUMNS = {
     "3": {"ad_settings": ""},
@@ -48,6 +49,15 @@ ADDED_PLAN_COLUMNS = {
     },
     "6": {"vae": ""},
     "7": {"edit_keep_product": "paste"},
+    "8": {
+        "motion": "none",
+        "duration": 6.0,
+        "fps": 30,
+        "video_model": "",
+        "motion_prompt": "",
+        "audio": "",
+        "audio_sha256": "",
+    },
 }
 VERSION_KEY = b"pixio_ads.schema_version"
 STATUSES = ("rendered", "failed", "blocked", "skipped")
@@ -64,6 +74,10 @@ _RESULT_FIELDS = [
     pa.field("error", pa.string()),
     pa.field("output_path", pa.string()),  # relative to the manifest's folder
     pa.field("output_sha256", pa.string()),
+    pa.field("media_type", pa.string()),  # image or video (an MP4 at output_path)
+    pa.field("frames", pa.int32()),  # a video's frame count
+    pa.field("poster_path", pa.string()),  # a video's poster (its still, copy and all)
+    pa.field("poster_sha256", pa.string()),
     pa.field("clean_path", pa.string()),  # the clean image (no copy, button or logo), when written
     pa.field("clean_sha256", pa.string()),
     pa.field("render_width", pa.int32()),  # what the model was asked for, before resize/crop
@@ -201,6 +215,13 @@ COLUMN_DOCS: dict[str, str] = {
     "brand_kit_sha256": "Hash of the kit and its assets.",
     "output_format": "png, jpeg or webp.",
     "quality": "JPEG/WebP quality.",
+    "motion": "none (a still), zoom, pan, parallax (camera motion over the still scene) or model (animated by video_model).",
+    "duration": "A video's length in seconds.",
+    "fps": "A video's frame rate.",
+    "video_model": "motion model: the image-to-video checkpoint (empty otherwise).",
+    "motion_prompt": "motion model: what the video model was asked to move (empty otherwise).",
+    "audio": "The video's music bed (empty: silent).",
+    "audio_sha256": "Its hash.",
     "deliverables": "Files written: `creative`, or `creative; clean` with the clean image (scene, product and AI label only).",
     "platforms": "Ad platforms the row is for (`meta; google`), checked by validate, used by export.",
     "link": "Landing page URL.",
@@ -216,6 +237,10 @@ COLUMN_DOCS: dict[str, str] = {
     "error": "Why it failed, was blocked or skipped (null when rendered).",
     "output_path": "The creative's file, relative to the manifest's folder.",
     "output_sha256": "Hash of that file; a rerun re-renders when it no longer matches.",
+    "media_type": "image, or video: output_path is an MP4 (H.264, faststart; docs/outputs.md).",
+    "frames": "A video's frame count (duration x fps); null for images.",
+    "poster_path": "A video's poster image: its still with the copy in (the thumbnail platforms show before it plays); null for images.",
+    "poster_sha256": "Its hash.",
     "clean_path": "The clean image (no copy, button or logo; AI label, watermark, XMP and C2PA of its own), relative to the manifest's folder; null when not written.",
     "clean_sha256": "Hash of the clean image; a rerun re-renders when it no longer matches.",
     "render_width": "Width the model was asked for, before resize and crop.",

@@ -48,8 +48,9 @@ def summary_rows(table: pa.Table) -> list[dict]:
 
 
 def thumbnail_path(output_path: str) -> str:
-    """Where a creative's small JPEG preview lives, relative to the output folder."""
-    return str(Path("thumbs") / Path(output_path).relative_to("images").with_suffix(".jpg"))
+    """Where a creative's (or a video's) small JPEG preview lives, relative to the output folder:
+    thumbs/ and the path below images/ (or videos/)."""
+    return str(Path("thumbs", *Path(output_path).parts[1:]).with_suffix(".jpg"))
 
 
 def thumbnail_bytes(image: Image.Image) -> bytes:
@@ -114,7 +115,8 @@ def _preview(row: dict, out_dir: Path) -> Path | None:
     """The thumbnail of a rendered row, else its full image, else None."""
     if row["status"] != "rendered" or not row["output_path"]:
         return None
-    for candidate in (out_dir / thumbnail_path(row["output_path"]), out_dir / row["output_path"]):
+    still = row.get("poster_path") or row["output_path"]  # a video: its poster
+    for candidate in (out_dir / thumbnail_path(row["output_path"]), out_dir / still):
         if candidate.is_file():
             return candidate
     return None
@@ -130,6 +132,8 @@ def _html(rows: list[dict]) -> str:
         if row["status"] == "rendered" and row["output_path"]:
             full, thumb = html.escape(row["output_path"]), html.escape(thumbnail_path(row["output_path"]))
             body = f'<a href="{full}"><img src="{thumb}" onerror="this.src=\'{full}\'" loading="lazy" alt="{caption}"></a>'
+            if row.get("media_type") == "video":  # the poster until it plays
+                body = f'<video src="{full}" poster="{thumb}" controls muted loop preload="none" title="{caption}"></video>'
         else:
             body = f'<div class="missing">{html.escape(row["status"])}: {html.escape(row["error"] or "")}</div>'
         cards.append(

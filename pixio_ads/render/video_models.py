@@ -73,6 +73,8 @@ def animate(
 
     loaded = load_video_model(model, device)
     family = loaded.family
+    if model in TINY_VIDEO_MODELS:  # the test models: a few frames, two steps
+        frames, steps = frames or 9, steps or 2
     # the tiny test models at a tiny size: their frames are noise at any size
     width, height = clip_size(family, aspect, TINY_VIDEO_PIXELS if model in TINY_VIDEO_MODELS else None)
     count = frames or family.frames

@@ -48,6 +48,7 @@ from pixio_ads.core.stepclock import WAIT_FINISHING, step
 from pixio_ads.creative.scoring import overall
 from pixio_ads.outputs import report
 from pixio_ads.outputs.manifest import PLAN_SCHEMA, RESULT_COLUMNS
+from pixio_ads.run.clips import write_clip
 from pixio_ads.run.compose import FILE_SUFFIX, Assets, finish
 from pixio_ads.run.cores import CoreSplit, pin_finishing_process, pin_render_process
 from pixio_ads.run.handoff import Parcel, Ring, unpack
@@ -84,15 +85,20 @@ def output_path(variant: Variant, kind: str = "creative") -> Path:
 
 
 def save_creative(
-    variant: Variant, generated: np.ndarray | Image.Image, out_dir: Path, signer: C2paSigner | None
+    variant: Variant, generated: np.ndarray | Image.Image, out_dir: Path, signer: C2paSigner | None, animation=None
 ) -> dict:
     """Finish the creative and write it (and its contact-sheet thumbnail) atomically;
     returns its manifest values, output_path (relative to out_dir) and sha256 included.
-    The thumbnail and the hash come from what is in memory, never read back from disk."""
+    The thumbnail and the hash come from what is in memory, never read back from disk.
+    A video variant (motion) writes its MP4 (clips.py) and its still as the poster."""
     if isinstance(generated, np.ndarray):
         generated = Image.fromarray(generated)
     creative = finish(variant, generated, shared_assets())
-    values = {**creative.values, **_write_disclosed(variant, creative.image, creative.keep, out_dir, signer)}
+    still = _write_disclosed(variant, creative.image, creative.keep, out_dir, signer, poster=variant.motion != "none")
+    values = {**creative.values, **still, "media_type": "image"}
+    if variant.motion != "none":
+        values.update(poster_path=still["output_path"], poster_sha256=still["output_sha256"])
+        values.update(write_clip(variant, generated, creative, out_dir, signer, shared_assets(), animation))
     atomic_write_bytes(
         out_dir / report.thumbnail_path(values["output_path"]), report.thumbnail_bytes(creative.image), fsync=False
     )
@@ -107,11 +113,18 @@ def save_creative(
 
 
 def _write_disclosed(
-    variant: Variant, image: Image.Image, keep, out_dir: Path, signer: C2paSigner | None, kind: str = "creative"
+    variant: Variant,
+    image: Image.Image,
+    keep,
+    out_dir: Path,
+    signer: C2paSigner | None,
+    kind: str = "creative",
+    poster: bool = False,
 ) -> dict:
     """Watermark, XMP and C2PA on one file of the variant, written atomically; its manifest
-    values (watermark, signer, output_path and output_sha256)."""
-    relative = output_path(variant, kind)
+    values (watermark, signer, output_path and output_sha256). ``poster``: the still of a video
+    (named ``-poster``; it carries the creative's watermark, the video's own)."""
+    relative = output_path(variant, "poster" if poster else kind)
     disclosed = disclose(
         image, variant.variant_id, variant.output_format, variant.quality, relative.name, signer, keep, kind,
         variant.language, adapter_summary(variant),
@@ -131,9 +144,11 @@ def finish_batch(batch: list[Rendered], out_dir: Path, signer: C2paSigner | None
     """Save a batch's rendered creatives and build their manifest rows."""
     rows = []
     for variant, image, values in batch:
+        animation = values.get("animation")  # motion = model: the video model's frames (not a column)
+        values = {key: value for key, value in values.items() if key != "animation"}
         if image is not None:
             try:
-                values = {**values, **save_creative(variant, image, Path(out_dir), signer)}
+                values = {**values, **save_creative(variant, image, Path(out_dir), signer, animation)}
                 values["score"] = overall(values, dict(shared_assets().brand(variant).score_weights))
             except Exception as exc:  # e.g. disk full or a bad asset: this variant fails, the run goes on
                 logger.error("finishing %s failed: %s: %s", variant.variant_id, exc.__class__.__name__, exc)
@@ -293,7 +308,7 @@ def _failed(batch: list[Rendered], error: str) -> list[dict]:
     logger.error("%d variant(s) failed: %s", len(batch), error)
     rows = []
     for variant, _, values in batch:
-        values = {key: value for key, value in values.items() if key != "status"}
+        values = {key: value for key, value in values.items() if key not in ("status", "animation")}
         rows.append(result_row(variant, "failed", {**values, "error": error}))
     return rows
 

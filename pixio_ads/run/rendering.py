@@ -22,6 +22,8 @@ from pixio_ads.core.stepclock import step
 from pixio_ads.render import clip, loading, upscale
 from pixio_ads.render import pipelines as render
 from pixio_ads.render.adapters import use_adapters
+from pixio_ads.render.video_models import animate
+from pixio_ads.run.clips import motion_source
 from pixio_ads.run.compose import model_inputs
 from pixio_ads.run.finishing import Rendered, shared_assets
 from pixio_ads.trust.image_policy import check_image
@@ -112,9 +114,26 @@ def _render_batch(
     )
     upscaler = upscale.load_upscaler(first.upscaler, device) if first.upscaler else None
     context["render_seconds"] = (time.perf_counter() - started) / len(batch)
-    return [
+    results = [
         _result(v, pixels, flagged, context, upscaler) for v, pixels, flagged in zip(batch, output.pixels, output.nsfw)
     ]
+    return [_animated(rendered, device) for rendered in results]
+
+
+def _animated(rendered: Rendered, device: str) -> Rendered:
+    """motion = model: the scene (clips.motion_source: the format's scene, product and copy left
+    out) set in motion by the row's video model, on this process's device; the frames go to
+    finishing with the row values (``animation``, not a column)."""
+    variant, pixels, values = rendered
+    if variant.motion != "model" or pixels is None:
+        return rendered
+    with step("video model"):
+        scene = motion_source(variant, Image.fromarray(pixels), shared_assets())
+        animation = animate(
+            variant.video_model, device, scene, variant.motion_prompt, variant.negative_prompt, variant.seed,
+            variant.width / variant.height,
+        )  # fmt: skip
+    return variant, pixels, {**values, "animation": animation}
 
 
 _FLAGGED = "the checkpoint's safety checker flagged this image; it was not saved"

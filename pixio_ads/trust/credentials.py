@@ -14,7 +14,7 @@ GENERATOR = "pixio-ads"
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 
 
-MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "mp4": "video/mp4"}
 UNTRUSTED = "signingCredential.untrusted"
 
 
