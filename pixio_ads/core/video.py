@@ -275,12 +275,12 @@ def top_level_boxes(path: Path) -> list[str]:
     return boxes
 
 
-def read_frames(path: str | Path, every: int = 1, limit: int | None = None) -> Iterator[np.ndarray]:
-    """Every ``every``-th frame as RGB uint8, converted with the matrix the stream is tagged
-    with (BT.709 for ours; FFmpeg's default BT.601 for an untagged file)."""
+def read_frames(source, every: int = 1, limit: int | None = None) -> Iterator[np.ndarray]:
+    """Every ``every``-th frame of ``source`` (a path or a binary file) as RGB uint8, converted
+    with the matrix the stream is tagged with (BT.709 for ours; BT.601 for an untagged file)."""
     import av
 
-    with av.open(str(path)) as container:
+    with av.open(str(source) if isinstance(source, (str, Path)) else source) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         count = 0

@@ -41,7 +41,7 @@ def _bch_code():
 def payload_for(variant_id: str, image: str = "creative") -> str:
     """The 24-bit short hash a creative carries, as 6 hex digits. A variant's clean image
     (deliverables.py) carries its own, so a platform's copy tells which file it was."""
-    key = variant_id if image == "creative" else f"{variant_id}/{image}"
+    key = variant_id if image in ("creative", "video") else f"{variant_id}/{image}"  # a video: the creative's
     return hashlib.sha256(key.encode()).digest()[:PAYLOAD_BYTES].hex()
 
 

@@ -38,7 +38,7 @@ from pixio_ads.trust.payload import (
 
 logger = logging.getLogger(__name__)
 
-_SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+_SUFFIX_FORMAT = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".mp4": "mp4"}
 
 
 # --- XMP / IPTC --------------------------------------------------------------------------
