@@ -59,7 +59,9 @@ class RenderSettings(_Settings):
         description="Image-to-video diffusers checkpoint (LTX-Video, Wan 2.x I2V/TI2V) for rows with motion = model; "
         "wins over the video_model column.",
     )
-    video_steps: int | None = Field(None, ge=1, le=500, description="Denoising steps of the video model (default: its card's).")
+    video_steps: int | None = Field(
+        None, ge=1, le=500, description="Denoising steps of the video model (default: its card's)."
+    )
 
     @field_validator("scheduler")
     @classmethod

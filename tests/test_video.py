@@ -79,7 +79,9 @@ def test_model_motion_needs_an_image_to_video_model(campaign_dir, tmp_path):
     # --video-model wins over the cell, and is checked the same way (once, not per row)
     overrides = RenderSettings(video_model=str(image_model))
     assert len(_problems(campaign_dir, overrides, motion="model", video_model="embedded:tiny-wan")) == 1
-    assert _variants(campaign_dir, motion="model", video_model="embedded:tiny-wan")[0].video_model == "embedded:tiny-wan"
+    assert (
+        _variants(campaign_dir, motion="model", video_model="embedded:tiny-wan")[0].video_model == "embedded:tiny-wan"
+    )
     assert [c for _, c, _ in _problems(campaign_dir, motion="pan", video_model="embedded:tiny-wan")] == ["video_model"]
 
 

@@ -6,9 +6,11 @@ pixels: never held whole) to a temporary name in the destination's folder, moved
 (``movflags=+faststart``: a platform's player starts before the whole file has arrived), and
 renamed when whole: a run killed mid-clip leaves no half-written MP4 under the final name.
 
-Bitrates follow the platforms' recommendations for uploads (docs/outputs.md cites them): about
-8 Mbps for 1080p at 30 fps (YouTube's SDR upload table), scaled by the pixel count and frame rate,
-never under 2 Mbps; audio AAC-LC 128 kbps stereo at 48 kHz.
+Encoding follows YouTube's recommended upload settings (support.google.com/youtube/answer/1722171,
+cited in docs/outputs.md; Meta and TikTok take the same files): MP4 with the moov atom at the
+front, H.264 High profile, 4:2:0, 2 consecutive B-frames, a closed GOP of half the frame rate,
+about 8 Mbps for 1080p at 24-30 fps (scaled by the pixel count and frame rate, never under
+2 Mbps); audio AAC-LC stereo at 48 kHz, 384 kbps.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ import numpy as np
 
 BITRATE_1080P30 = 8_000_000  # bits/s at 1920 x 1080 x 30 fps
 MIN_BITRATE = 2_000_000
-AUDIO_BITRATE = 128_000
+AUDIO_BITRATE = 384_000
 AUDIO_RATE = 48_000
-KEYFRAME_SECONDS = 2  # a keyframe every 2 s: seeking and platform segmenting
 # XMP in an MP4: a top-level 'uuid' box with this UUID (XMP Specification Part 3, 1.2.7.1)
 XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
 
@@ -87,7 +88,7 @@ def _video_stream(container, clip: Clip):
     stream = container.add_stream("libx264", rate=clip.fps)
     stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
     stream.bit_rate = clip.bitrate or bitrate_for(clip.width, clip.height, clip.fps)
-    stream.codec_context.gop_size = clip.fps * KEYFRAME_SECONDS
+    stream.codec_context.gop_size = max(1, clip.fps // 2)
     stream.codec_context.time_base = Fraction(1, clip.fps)
     if clip.threads:
         stream.codec_context.thread_count = clip.threads
@@ -98,7 +99,7 @@ def _video_stream(container, clip: Clip):
         "profile": "high",
         "maxrate": str(2 * stream.bit_rate),
         "bufsize": str(4 * stream.bit_rate),
-        "x264-params": "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv",
+        "x264-params": "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv:bframes=2:open-gop=0",
     }
     return stream
 

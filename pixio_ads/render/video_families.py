@@ -43,7 +43,9 @@ VIDEO_FAMILIES: tuple[VideoFamily, ...] = (
     ),
     # Wan 2.1 I2V (a CLIP image encoder) and Wan 2.2 TI2V-5B (WanPipeline with expand_timesteps: the
     # image becomes the first latent frame); 81 frames at 16 fps, 832 x 480.
-    VideoFamily("wan", "WanImageToVideoPipeline", ("WanImageToVideoPipeline", "WanPipeline"), 81, 16, 4, 32, 832 * 480),
+    VideoFamily(
+        "wan", "WanImageToVideoPipeline", ("WanImageToVideoPipeline", "WanPipeline"), 81, 16, 4, 32, 832 * 480
+    ),
 )
 SUPPORTED = ", ".join(f"{family.name} ({family.pipeline})" for family in VIDEO_FAMILIES)
 # Classes we know, named in the refusal so the user knows what they gave.
@@ -88,7 +90,9 @@ def video_family(model: str) -> VideoFamily:
         if name in family.index_classes:
             _check_image_input(family, name, index, folder)
             return family
-    raise VideoModelError(f"{model} is {_what_it_is(name)}, not an image-to-video model of a supported family ({SUPPORTED})")
+    raise VideoModelError(
+        f"{model} is {_what_it_is(name)}, not an image-to-video model of a supported family ({SUPPORTED})"
+    )
 
 
 def _check_image_input(family: VideoFamily, name: str, index: dict, folder: Path) -> None:
@@ -99,7 +103,9 @@ def _check_image_input(family: VideoFamily, name: str, index: dict, folder: Path
             f"{folder} is a Wan text-to-video checkpoint (WanPipeline without expand_timesteps): it cannot start from "
             "the scene; use an image-to-video one (Wan2.1-I2V, Wan2.2-TI2V-5B)"
         )
-    missing = [part for part, spec in index.items() if isinstance(spec, list) and spec[0] and not (folder / part).exists()]
+    missing = [
+        part for part, spec in index.items() if isinstance(spec, list) and spec[0] and not (folder / part).exists()
+    ]
     if missing:
         raise VideoModelError(f"{folder} is missing {', '.join(missing)} (named in its model_index.json)")
 

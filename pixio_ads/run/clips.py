@@ -23,7 +23,7 @@ from pixio_ads.core.video import Clip, write_mp4
 from pixio_ads.creative.composite import draw_shadows, fit_cover, harmonize
 from pixio_ads.creative.motion import Camera, Overlays, fit_cover_array, frames, layer_of, looped
 from pixio_ads.creative.overlay import overlay_copy, overlay_label
-from pixio_ads.run.compose import Assets, Creative, _product_box, _scene, placement, plan_layout
+from pixio_ads.run.compose import Assets, Creative, _product_box, _scene, plan_layout
 from pixio_ads.trust.credentials import C2paSigner, sidecar_path, sign_c2pa
 from pixio_ads.trust.payload import frame_mark, payload_for
 from pixio_ads.trust.provenance import xmp_packet
@@ -74,7 +74,9 @@ def clip_layers(variant: Variant, generated: Image.Image, still: Creative, asset
     if variant.source_has_copy != "yes":
 
         def draw_copy(canvas: Image.Image) -> Image.Image:
-            drawn = overlay_copy(canvas, variant.headline, variant.cta, plan, brand, variant.language, False, still.image)
+            drawn = overlay_copy(
+                canvas, variant.headline, variant.cta, plan, brand, variant.language, False, still.image
+            )
             return drawn[0]
 
         copy_layer = layer_of(draw_copy, size)
@@ -143,5 +145,3 @@ def _scene_source(variant: Variant, scene: np.ndarray, count: int, animation):
         return lambda index: camera.frame(index / max(1, count - 1))
     indices = looped(count, len(animation.frames), variant.fps, animation.fps)
     return lambda index: fit_cover_array(animation.frames[indices[index]], variant.width, variant.height)
-
-

@@ -30,7 +30,6 @@ from pathlib import Path
 from PIL import Image
 
 from pixio_ads.core.video import read_frames
-
 from pixio_ads.trust.credentials import (
     TRAINED_ALGORITHMIC_MEDIA,
     UNTRUSTED,
