@@ -85,6 +85,19 @@ def test_model_motion_needs_an_image_to_video_model(campaign_dir, tmp_path):
     assert [c for _, c, _ in _problems(campaign_dir, motion="pan", video_model="embedded:tiny-wan")] == ["video_model"]
 
 
+def test_motion_prompt_is_a_template_with_the_prompts_names(campaign_dir):
+    variant = _variants(
+        campaign_dir, motion="model", video_model="embedded:tiny-wan", motion_prompt="{{ style }} leaves"
+    )[0]
+    assert variant.motion_prompt == "minimal leaves"
+    found = _problems(campaign_dir, motion="model", video_model="embedded:tiny-wan", motion_prompt="{{ weather }}")
+    assert found[0][:2] == (2, "motion_prompt") and "weather" in found[0][2]
+    assert (
+        _problems(campaign_dir, motion="model", video_model="embedded:tiny-wan", motion_prompt="{{ x")[0][1]
+        == "motion_prompt"
+    )
+
+
 def test_stills_keep_their_ids_and_videos_get_their_own(campaign_dir):
     still = expand(load_campaign(write_csv(campaign_dir, [good_row(formats="square", audiences="makers")])))
     clip = _variants(campaign_dir)

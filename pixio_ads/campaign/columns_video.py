@@ -161,3 +161,31 @@ def _family_or_error(model: str):
         return video_family(model)
     except VideoModelError as exc:
         return str(exc)
+
+
+def video_fields(row, override: str | None, file: str) -> tuple[dict, Issue | None]:
+    """A row's video values for its variants (``override``: --video-model), and what is wrong
+    with its video model, if anything."""
+    model = (override or row.video_model or "") if row.motion == "model" else ""
+    issue = (
+        video_model_issue(row.motion, model, row.row, file, row.video_model or "") if row.motion != "none" else None
+    )
+    fields = dict(
+        motion=row.motion, duration=row.duration, fps=row.fps, video_model=model, motion_prompt="",
+        audio=str(row.audio.path) if row.audio else "", audio_sha256=row.audio.sha256 if row.audio else "",
+    )  # fmt: skip
+    return fields, issue
+
+
+def motion_prompt_for(env, row, context: dict, prompt: str, file: str) -> tuple[str, Issue | None]:
+    """motion = model: the row's motion_prompt template rendered with the prompt's names (the
+    prompt itself when the cell is empty); "" for other motions."""
+    if row.motion != "model" or not row.motion_prompt:
+        return (prompt if row.motion == "model" else ""), None
+    try:
+        return " ".join(env.from_string(row.motion_prompt).render(context).split()), None
+    except Exception as exc:  # undefined names, a sandbox block, any error in the expression
+        message = getattr(exc, "message", None) or f"{exc.__class__.__name__}: {exc}"
+        fix = "use the names the prompt template sees: " + ", ".join(context)
+        return "", Issue(file, f"motion_prompt template failed: {message}", fix, row=row.row,
+                         column="motion_prompt", value=row.motion_prompt)  # fmt: skip

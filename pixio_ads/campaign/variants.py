@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field, fields
 
 from pixio_ads.campaign.adapters import adapter_columns, adapter_hash_terms, adapter_issues
-from pixio_ads.campaign.columns_video import video_model_issue
+from pixio_ads.campaign.columns_video import motion_prompt_for, video_fields
 from pixio_ads.campaign.copy import DEFAULT_LANGUAGE, LanguageCopy
 from pixio_ads.campaign.deliverables import CREATIVE
 from pixio_ads.campaign.models import Settings, forget_models, model_issues, resolve_settings
@@ -287,33 +287,19 @@ class _Expansion:
                         self._add_formats(row, compiled, settings, hashed, seeds, shared)
 
     def _video_fields(self, row: CampaignRow) -> dict:
-        """The row's video columns, --video-model winning over its cell; its problems reported
-        once per model (video_model_issue)."""
-        model = (self.overrides.video_model or row.video_model or "") if row.motion == "model" else ""
-        if row.motion != "none":
-            issue = video_model_issue(row.motion, model, row.row, str(self.campaign.path), row.video_model or "")
-            if issue is not None:
-                self.issues.setdefault(("video_model", model or row.row, issue.message), issue)
-        return dict(
-            motion=row.motion, duration=row.duration, fps=row.fps, video_model=model, motion_prompt="",
-            audio=str(row.audio.path) if row.audio else "", audio_sha256=row.audio.sha256 if row.audio else "",
-        )  # fmt: skip
+        """The row's video columns (--video-model winning), its model's problem reported once."""
+        fields, issue = video_fields(row, self.overrides.video_model, str(self.campaign.path))
+        if issue is not None:
+            self.issues.setdefault(("video_model", fields["video_model"] or row.row, issue.message), issue)
+        return fields
 
     def _motion_prompt(self, row: CampaignRow, shared: list, fmt, prompt: str) -> str:
-        """motion = model: the row's motion_prompt template rendered like the prompt (the prompt
-        itself when the cell is empty)."""
-        if row.motion != "model" or not row.motion_prompt:
-            return prompt if row.motion == "model" else ""
-        try:
-            template = self.renderer.env.from_string(row.motion_prompt)
-            return " ".join(template.render(template_context(row, shared, fmt)).split())
-        except Exception as exc:  # undefined names, a sandbox block, any error in the expression
-            message = getattr(exc, "message", None) or f"{exc.__class__.__name__}: {exc}"
-            issue = Issue(str(self.campaign.path), f"motion_prompt template failed: {message}",
-                          "use the names the prompt template sees: " + ", ".join(template_context(row, shared, fmt)),
-                          row=row.row, column="motion_prompt", value=row.motion_prompt)  # fmt: skip
+        text, issue = motion_prompt_for(
+            self.renderer.env, row, template_context(row, shared, fmt), prompt, str(self.campaign.path)
+        )
+        if issue is not None:
             self.issues.setdefault(("motion_prompt", row.row), issue)
-            return ""
+        return text
 
     def _add_formats(self, row: CampaignRow, compiled, settings: Settings, hashed: list, seeds, shared: list) -> None:
         """One combination of audience, style, language and copy option, in every format."""
