@@ -217,3 +217,41 @@ def test_a_clip_cut_short_leaves_nothing_and_a_rerun_writes_the_same_file(tmp_pa
     write_mp4(tmp_path / "again.mp4", clip, iter(frames))
     assert (tmp_path / "again.mp4").read_bytes() == whole
     assert io.BytesIO(whole).read(12)[4:8] == b"ftyp"
+
+
+def test_meta_sheet_carries_the_video_and_google_lists_it_for_youtube(tmp_path):
+    import csv
+    import shutil
+
+    from helpers import EXAMPLE_CAMPAIGN
+
+    from pixio_ads.delivery.export import export
+    from pixio_ads.outputs.manifest import rows_to_table, write_table
+    from pixio_ads.run.finishing import finish_batch
+
+    folder = tmp_path / "campaign"
+    shutil.copytree(EXAMPLE_CAMPAIGN.parent, folder)
+    with open(folder / "campaign.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    video = {**rows[1], "motion": "pan", "duration": "3", "fps": "24", "styles": "minimal"}
+    variants = expand(load_campaign(write_csv(folder, [video], "video.csv")))
+    out = tmp_path / "out"
+    sizes = {v.variant_id: (v.width, v.height) for v in variants}
+    batch = [(v, _scene(*sizes[v.variant_id]), {"status": "rendered"}) for v in variants]
+    write_table(rows_to_table(finish_batch(batch, out, None)), out / "manifest.parquet")
+    meta = export(out, "meta")
+    with open(meta.folder / "meta-ads.csv", newline="", encoding="utf-8-sig") as handle:
+        ads = list(csv.DictReader(handle))
+    assert ads and all(ad["Creative Type"] == "Video Page Post Ad" for ad in ads)
+    for ad in ads:
+        assert ad["Video File Name"].endswith(".mp4") and (meta.folder / "videos" / ad["Video File Name"]).is_file()
+        assert (
+            ad["Image File Name"].endswith("-poster.png")
+            and (meta.folder / "images" / ad["Image File Name"]).is_file()
+        )
+    google = export(out, "google")
+    with open(google.folder / "youtube-uploads.csv", newline="", encoding="utf-8-sig") as handle:
+        listed = list(csv.DictReader(handle))
+    assert {line["Variant id"] for line in listed} == {v.variant_id for v in variants if "google" in v.platforms}
+    assert all((google.folder / line["File"]).is_file() and line["Seconds"] == "3.0" for line in listed)
+    assert any("YouTube" in warning for warning in google.warnings)

@@ -16,6 +16,7 @@ Campaign rows: one per campaign, its daily budget the sum over the rows x audien
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from PIL import Image
@@ -133,3 +134,36 @@ class Logos:
         square.alpha_composite(image, ((side - image.width) // 2, (side - image.height) // 2))
         square.save(self.folder / f"{stem}-1x1.png")
         return landscape, self.folder / f"{stem}-1x1.png"
+
+
+# Google Ads plays video only from YouTube (Demand Gen, Video and Performance Max campaigns take a
+# video asset by its YouTube link): the MP4s are listed to upload to the brand's channel first.
+YOUTUBE_HEADERS = (
+    "Campaign", "Group", "File", "Title", "Description", "Seconds", "Width", "Height", "Final URL", "Variant id",
+)  # fmt: skip
+YOUTUBE_FILE = "youtube-uploads.csv"
+
+
+def without_videos(out_dir: Path, rows: list[dict], folder: Path, result: ExportResult) -> list[dict]:
+    """The image rows of ``rows``; the video rows' MP4s copied to ``folder``/videos and listed
+    in YOUTUBE_FILE (title: the headline; the ad group: the row's), with a warning saying why."""
+    videos = [row for row in rows if row.get("media_type") == "video"]
+    if not videos:
+        return rows
+    target = folder / "videos"
+    target.mkdir()
+    lines = []
+    for row in videos:
+        name = Path(row["output_path"]).name
+        shutil.copyfile(out_dir / row["output_path"], target / name)
+        lines.append([
+            row["campaign_id"], row["ad_set"] or row["product_id"], f"videos/{name}", row["headline"],
+            row["primary_text"] or row["headline"], row["duration"], row["width"], row["height"], row["link"],
+            row["variant_id"],
+        ])  # fmt: skip
+    result.files.append(write_table_csv(folder / YOUTUBE_FILE, YOUTUBE_HEADERS, lines))
+    result.warnings.append(
+        f"{len(videos)} video(s) listed in {YOUTUBE_FILE}: Google Ads takes video from YouTube only; upload them "
+        "to the brand's channel (unlisted), then add their links in Google Ads (docs/export.md)"
+    )
+    return [row for row in rows if row.get("media_type") != "video"]

@@ -36,6 +36,7 @@ from pixio_ads.delivery.google_common import (
     final_url_suffix,
     image_file_name,
     numbered,
+    without_videos,
 )
 
 GOOGLE_HEADERS = (
@@ -49,6 +50,9 @@ IMAGE_FIELDS = {"landscape": "Marketing image", "square": "Square marketing imag
 
 def write_google(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     result = ExportResult("google", folder, [], 0, 0)
+    rows = without_videos(out_dir, rows, folder, result)
+    if not rows:  # videos only: their upload list is the export
+        return result
     images, attach = folder / "images", AttachList(folder)
     images.mkdir()
     logos = Logos(images / "logos")

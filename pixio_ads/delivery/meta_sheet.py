@@ -6,7 +6,8 @@ bulk upload and the sheet (XLSX and UTF-8 CSV) beside it; docs/export.md gives t
 Headers are spelled as in an Ads Manager export (tests/fixtures/export/meta-ads-header.csv says
 where each comes from), and so are the values: object ids with their type prefix (``o:`` a Page,
 ``x:`` an Instagram account, ``tp:`` a pixel) and times as ``MM/DD/YYYY hh:mm:ss am``.
-Everything is created PAUSED.
+Everything is created PAUSED. A video creative (``motion``) is a ``Video Page Post Ad``: its MP4
+under ``videos/`` named in ``Video File Name``, its poster as the thumbnail in ``Image File Name``.
 
 Budgets (budgets.py): a row's budget is what each of its audiences spends, split to the cent
 between the ad sets that audience becomes (feeds and stories, languages). Sales and leads ad
@@ -58,8 +59,9 @@ META_HEADERS = (
     "Creative Type", "Link Object ID", "Instagram Account ID", "Title", "Body",
     *(f"Additional Body {i}" for i in range(1, MAX_OPTIONS)), "Link Description",
     *(f"Additional Link Description {i}" for i in range(1, MAX_OPTIONS)), "Display Link",
-    "Link", "Call to Action", "Image File Name", "URL Tags", "Conversion Tracking Pixels",
+    "Link", "Call to Action", "Image File Name", "Video File Name", "URL Tags", "Conversion Tracking Pixels",
 )  # fmt: skip
+VIDEO_CREATIVE, IMAGE_CREATIVE = "Video Page Post Ad", "Link Page Post Ad"
 # The type prefixes an Ads Manager export writes before object ids (fixture above).
 PAGE_PREFIX, INSTAGRAM_PREFIX, PIXEL_PREFIX = "o:", "x:", "tp:"
 
@@ -79,13 +81,13 @@ def write_meta(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     result = ExportResult("meta", folder, [], 0, 0)
     images = folder / "images"
     images.mkdir()
-    placed: list[tuple[Ad, dict, str, str]] = []
+    placed: list[tuple[Ad, dict, str, tuple[str, str]]] = []
     for ad in group_ads(rows):
         shapes = by_shape(out_dir, "meta", ad, result)
         feed = next((shapes[name] for name in FEED_ORDER if name in shapes), None)
         for placement, row in (("feeds", feed), ("stories", shapes.get("stories"))):
             if row is not None:
-                placed.append((ad, row, placement, copy_creative(out_dir, row, images, platform="meta")))
+                placed.append((ad, row, placement, _media_files(out_dir, row, folder)))
                 result.images += 1
         unused = [row["format"] for row in ad.creatives if row not in (feed, shapes.get("stories"))]
         if unused:
@@ -100,11 +102,22 @@ def write_meta(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     return result
 
 
+def _media_files(out_dir: Path, row: dict, folder: Path) -> tuple[str, str]:
+    """(Image File Name, Video File Name) of the row's ad, copied under ``folder`` for the media
+    library: its image; or a video's MP4 (videos/) and its poster as the thumbnail (images/)."""
+    if row.get("media_type") != "video":
+        return copy_creative(out_dir, row, folder / "images", platform="meta"), ""
+    videos = folder / "videos"
+    videos.mkdir(exist_ok=True)
+    poster = copy_creative(out_dir, {**row, "output_path": row["poster_path"], "clean_path": None}, folder / "images")
+    return poster, copy_creative(out_dir, row, videos)
+
+
 def _ad_set_name(ad: Ad, placement: str) -> str:
     return f"{ad.ad_set} | {placement}"
 
 
-def _meta_row(ad: Ad, row: dict, placement: str, file_name: str, budgets: dict) -> list:
+def _meta_row(ad: Ad, row: dict, placement: str, files: tuple[str, str], budgets: dict) -> list:
     settings = settings_of(row["ad_settings"])["meta"]
     objective = "Outcome " + row["objective"].replace("_", " ").title()
     categories = ", ".join(settings["special_ad_categories"])
@@ -115,11 +128,12 @@ def _meta_row(ad: Ad, row: dict, placement: str, file_name: str, budgets: dict) 
         ", ".join(settings["countries"]) if categories != "None" else "",
         name, "PAUSED", *_ad_set_columns(settings, placement, budgets[name]),
         pixel if settings.get("conversion_event") else "", settings.get("conversion_event", ""),
-        f"{ad.name} | {placement}", "PAUSED", "Link Page Post Ad", _prefixed(PAGE_PREFIX, settings["page_id"]),
+        f"{ad.name} | {placement}", "PAUSED", VIDEO_CREATIVE if files[1] else IMAGE_CREATIVE,
+        _prefixed(PAGE_PREFIX, settings["page_id"]),
         _prefixed(INSTAGRAM_PREFIX, settings["instagram_id"]),
         row["headline"], *_padded(text_options(row, "primary_texts") or [row["headline"]]),
         *_padded(text_options(row, "descriptions")), row["display_link"],
-        row["link"], CALLS_TO_ACTION[row["call_to_action"]].meta, file_name, _tags(row), pixel,
+        row["link"], CALLS_TO_ACTION[row["call_to_action"]].meta, *files, _tags(row), pixel,
     ]  # fmt: skip
 
 

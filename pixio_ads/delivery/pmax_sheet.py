@@ -36,6 +36,7 @@ from pixio_ads.delivery.google_common import (
     final_url_suffix,
     image_file_name,
     numbered,
+    without_videos,
 )
 
 LIMITS = {asset.kind: asset for asset in TEXT_ASSETS}
@@ -55,6 +56,9 @@ REQUIRED_SHAPES = ("landscape", "square")
 
 def write_pmax(out_dir: Path, rows: list[dict], folder: Path) -> ExportResult:
     result = ExportResult("pmax", folder, [], 0, 0, unit="asset group")
+    rows = without_videos(out_dir, rows, folder, result)
+    if not rows:  # videos only: their upload list is the export
+        return result
     images, attach = folder / "images", AttachList(folder)
     images.mkdir()
     logos = Logos(images / "logos")
