@@ -255,3 +255,15 @@ def test_meta_sheet_carries_the_video_and_google_lists_it_for_youtube(tmp_path):
     assert {line["Variant id"] for line in listed} == {v.variant_id for v in variants if "google" in v.platforms}
     assert all((google.folder / line["File"]).is_file() and line["Seconds"] == "3.0" for line in listed)
     assert any("YouTube" in warning for warning in google.warnings)
+    # the review page plays the clip over its poster; its thumbnail is the poster's
+    from fastapi.testclient import TestClient
+
+    from pixio_ads.delivery.reviewapp import ReviewContext, create_app
+
+    api = TestClient(create_app(ReviewContext(out, "alice", None, None)))
+    first = api.get("/api/creatives").json()[0]
+    detail = api.get(f"/creative/{first['variant_id']}").text
+    assert '<video src="/files/videos/' in detail and "-poster.png" in detail
+    clip = detail.split('<video src="')[1].split('"')[0]
+    assert api.get(clip).headers["content-type"] == "video/mp4"
+    assert api.get(first["thumb"]).headers["content-type"] == "image/jpeg"

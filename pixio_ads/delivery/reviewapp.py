@@ -41,7 +41,7 @@ from pixio_ads.outputs.report import thumbnail_path
 TOKEN_COOKIE = "pixio_review_token"
 CHANGE_HEADER = "x-pixio-review"  # required on every change (see the module docstring)
 FILTERS = ("product_id", "audience", "style", "format", "language", "status", "decision")
-SERVED_FOLDERS = ("images", "thumbs", "results")  # results/: the results loop's chart
+SERVED_FOLDERS = ("images", "videos", "thumbs", "results")  # results/: the results loop's chart
 WEB = Path(str(resources.files("pixio_ads").joinpath("web")))
 
 
