@@ -267,3 +267,12 @@ def test_meta_sheet_carries_the_video_and_google_lists_it_for_youtube(tmp_path):
     clip = detail.split('<video src="')[1].split('"')[0]
     assert api.get(clip).headers["content-type"] == "video/mp4"
     assert api.get(first["thumb"]).headers["content-type"] == "image/jpeg"
+
+
+def test_a_videos_image_quality_is_its_worst_sampled_frames(campaign_dir, tmp_path):
+    variant = _variants(campaign_dir, motion="zoom")[0]
+    values = save_creative(variant, _scene(1080, 1080), tmp_path, None)
+    still = save_creative(
+        _variants(campaign_dir, motion="none", duration="", fps="")[0], _scene(1080, 1080), tmp_path, None
+    )
+    assert 0 <= values["image_quality_score"] <= 1 and values["sharpness"] != still["sharpness"]

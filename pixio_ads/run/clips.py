@@ -10,6 +10,7 @@ the poster agree to the pixel wherever the scene does not move.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from pixio_ads.core.video import Clip, write_mp4
 from pixio_ads.creative.composite import draw_shadows, fit_cover, harmonize
 from pixio_ads.creative.motion import Camera, Overlays, fit_cover_array, frames, layer_of, looped
 from pixio_ads.creative.overlay import overlay_copy, overlay_label
+from pixio_ads.creative.scoring import scene_scores
 from pixio_ads.run.compose import Assets, Creative, _product_box, _scene, plan_layout
 from pixio_ads.trust.credentials import C2paSigner, sidecar_path, sign_c2pa
 from pixio_ads.trust.payload import frame_mark, payload_for
@@ -117,8 +119,10 @@ def write_clip(
     target = out_dir / relative
     unsigned = target.with_name(f".{target.stem}.unsigned.mp4") if signer else target
     clip = Clip(variant.width, variant.height, variant.fps, count)
+    sampled: dict[int, np.ndarray] = {}
     with step("clip frames and encoding"):
-        write_mp4(unsigned, clip, frames(scene_at, overlays, count, variant.fps, mark), variant.audio or None, xmp)
+        made = _sampling(frames(scene_at, overlays, count, variant.fps, mark), count, sampled)
+        write_mp4(unsigned, clip, made, variant.audio or None, xmp)
     if signer is not None:
         data = unsigned.read_bytes()
         data, sidecar = sign_c2pa(data, "mp4", signer, variant.variant_id, relative.name, payload)
@@ -126,6 +130,7 @@ def write_clip(
         atomic_write_bytes(target, data, fsync=False)
         os.unlink(unsigned)
     return {
+        **_worst_frame_quality(sampled),
         "media_type": "video",
         "frames": count,
         "output_path": relative.as_posix(),
@@ -135,6 +140,26 @@ def write_clip(
         "c2pa_written": signer is not None,
         "signer": signer.name if signer else "",
     }
+
+
+SCORED_AT = (1 / 3, 2 / 3, 1.0)  # where in the clip its frames are scored (after the copy is in)
+
+
+def _sampling(made: Iterator[np.ndarray], count: int, sampled: dict[int, np.ndarray]) -> Iterator[np.ndarray]:
+    """``made`` passed on, with a copy of the frames at SCORED_AT kept in ``sampled``."""
+    wanted = {max(0, round(share * count) - 1) for share in SCORED_AT}
+    for index, frame in enumerate(made):
+        if index in wanted:
+            sampled[index] = frame.copy()
+        yield frame
+
+
+def _worst_frame_quality(sampled: dict[int, np.ndarray]) -> dict:
+    """The image-quality columns (scoring.image_quality: sharpness, clipping, flat and noisy
+    shares) of the sampled frame that scores worst: a scene that blurs or clips as the camera
+    moves or the video model animates it scores lower than its poster alone would."""
+    scored = [scene_scores(Image.fromarray(frame), None) for frame in sampled.values()]
+    return min(scored, key=lambda values: values["image_quality_score"]) if scored else {}
 
 
 def _scene_source(variant: Variant, scene: np.ndarray, count: int, animation):
