@@ -101,5 +101,19 @@ done
 log "finishing on this host's CPU"
 "$PY" benchmarks/finish_costs.py --creatives 24 --repeats 3 2>&1 | tee "$OUT/finish.txt"
 
+# Video (issue 41): VIDEO_ARCHS="ltx-video" builds LTX-Video 2B with random bf16 weights and times
+# a 5 s clip (121 frames at the family's size) through the product's image-to-video path, with peak
+# GPU memory (benchmarks/video_model.py; VIDEO_STEPS, default 40). Empty by default on a GPU: run it
+# as a call of its own (`ARCHS= VIDEO_ARCHS=ltx-video`, same $OUT); SMOKE=1 runs the tiny one.
+if [[ "${SMOKE:-}" == 1 ]]; then VIDEO_ARCHS=${VIDEO_ARCHS-ltx-video}; else VIDEO_ARCHS=${VIDEO_ARCHS-}; fi
+for arch in $VIDEO_ARCHS; do
+  log "video $arch"
+  if [[ "${SMOKE:-}" == 1 ]]; then
+    "$PY" benchmarks/video_model.py --model "embedded:tiny-$arch" --device cpu --repeats 1 2>&1 | quiet | tee "$OUT/video-$arch.txt"
+  else
+    "$PY" benchmarks/video_model.py --arch "$arch" "$MODELS" --device cuda --repeats 2 ${VIDEO_STEPS:+--steps $VIDEO_STEPS} 2>&1 | quiet | tee "$OUT/video-$arch.txt"
+  fi
+done
+
 log "summary"
 "$PY" benchmarks/gpu_summary.py "$OUT" | tee "$OUT/summary.txt"

@@ -5,7 +5,7 @@
 
 Reads render-ARCH.txt (benchmarks/render.py), flow-ARCH.txt, flow-ARCH-compiled.txt and
 flow-ARCH-fp16vae.txt (benchmarks/gpu_flow.py) and finish.txt (benchmarks/finish_costs.py)
-for whichever models the folder has. ``gpu_flow_over_bare_ratio_ARCH``: the fastest of the
+and video-ARCH.txt (benchmarks/video_model.py) for whichever models the folder has. ``gpu_flow_over_bare_ratio_ARCH``: the fastest of the
 model's flows (eager, compiled, fp16-safe VAE) over the bare eager loop's images/s at batch 4;
 ``gpu_flow_images_per_second_sdxl``: the fastest SDXL flow; ``finishing_cores_per_gpu``: the CPU
 cores that finish creatives as fast as the fastest SD-Turbo flow renders, plus one for the
@@ -68,8 +68,13 @@ def main() -> None:
     shares = [value for key, value in figures.items() if key.endswith("gpu_busy_share")]
     figures["gpu_busy_share"] = min(shares) if shares else math.nan
     figures["gpu_flow_over_bare_ratio"] = min(
-        v for k, v in figures.items() if k.startswith("gpu_flow_over_bare_ratio_")
+        (v for k, v in figures.items() if k.startswith("gpu_flow_over_bare_ratio_")), default=math.nan
     )
+    for path in sorted(out.glob("video-*.txt")):  # image-to-video (benchmarks/video_model.py)
+        arch = path.stem.removeprefix("video-")
+        for key in ("seconds_per_clip", "seconds_per_step", "peak_gpu_memory_gb", "clip_seconds_of_video"):
+            if key in (found := values(path)):
+                figures[f"video_{arch}_{key}"] = found[key]
     finish_ms = values(out / "finish.txt").get("finish_ms_per_image", math.nan)
     figures["finish_ms_per_image_host"] = finish_ms
     figures["finishing_cores_per_gpu"] = (
