@@ -276,3 +276,45 @@ def test_a_videos_image_quality_is_its_worst_sampled_frames(campaign_dir, tmp_pa
         _variants(campaign_dir, motion="none", duration="", fps="")[0], _scene(1080, 1080), tmp_path, None
     )
     assert 0 <= values["image_quality_score"] <= 1 and values["sharpness"] != still["sharpness"]
+
+
+_KILLED_WRITER = """
+import pickle, sys
+from pathlib import Path
+from PIL import Image
+from pixio_ads.run.finishing import save_creative
+variant, scene = pickle.loads(Path(sys.argv[1]).read_bytes())
+save_creative(variant, scene, Path(sys.argv[2]), None)
+"""
+
+
+def test_a_run_killed_mid_clip_resumes_to_the_same_files(campaign_dir, tmp_path):
+    import os
+    import pickle
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    variant = _variants(campaign_dir, duration="6", fps="30")[0]
+    scene = _scene(1080, 1080)
+    (tmp_path / "job.pkl").write_bytes(pickle.dumps((variant, scene)))
+    killed = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(tmp_path / "job.pkl"), str(killed)])
+    try:
+        deadline = time.monotonic() + 120
+        while not list(killed.rglob("*.mp4.part")) and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.5)  # some frames in
+        assert child.poll() is None, "the clip was finished before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert not list(killed.rglob("*.mp4")), "no MP4 under its final name after the kill"
+    resumed = save_creative(variant, scene, killed, None)
+    whole = save_creative(variant, scene, tmp_path / "whole", None)
+    assert resumed["output_sha256"] == whole["output_sha256"] and resumed["poster_sha256"] == whole["poster_sha256"]
+    assert not list(killed.rglob("*.part")), "the killed run's partial clip is cleared"

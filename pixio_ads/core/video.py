@@ -62,6 +62,8 @@ def write_mp4(
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.stem}.*.mp4.part"):  # a clip of a killed run (the folder is locked)
+        stale.unlink(missing_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4.part", dir=path.parent)
     os.close(handle)
     try:
