@@ -11,6 +11,12 @@ import pytest
 from PIL import Image
 
 SESSION_MARK = "PIXIO_ADS_TEST_SESSION"
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs 3 processes on 2 cores, each starting runs, workers and servers of its own:
+    # torch's and OpenMP's default of a thread per core in each made them spin against each other
+    # (measured: tests/test_outlock.py alone used 10% less CPU with one thread, docs/development.md).
+    for _name in ("OMP_NUM_THREADS", "PIXIO_ADS_TORCH_THREADS"):
+        os.environ.setdefault(_name, "1")
 # The slowest modules (docs/development.md), started first so that under `make test`'s
 # processes (one module per process at a time) the longest ones never end up last, in one process.
 SLOWEST_MODULES = (
