@@ -51,7 +51,9 @@ def build(arch: str, out: Path, device: str) -> Path:
             parts = dict(
                 transformer=LTXVideoTransformer3DModel(),
                 vae=AutoencoderKLLTXVideo(),
-                text_encoder=T5EncoderModel(T5Config(**T5_XXL, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)),
+                text_encoder=T5EncoderModel(
+                    T5Config(**T5_XXL, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+                ),
                 tokenizer=tokenizer,
                 scheduler=FlowMatchEulerDiscreteScheduler(),
             )
@@ -77,7 +79,9 @@ def measure(model: str, device: str, steps: int | None, repeats: int, frames: in
         torch.cuda.reset_peak_memory_stats()
     seconds, shape = [], None
     for run in range(repeats):
-        clip = animate(model, device, scene, "a bottle on a beach, waves rolling in", "", run, 1080 / 1920, steps, frames)
+        clip = animate(
+            model, device, scene, "a bottle on a beach, waves rolling in", "", run, 1080 / 1920, steps, frames
+        )
         seconds.append(clip.seconds)
         shape = clip.frames.shape
     used = steps or (2 if model in TINY_VIDEO_MODELS else VIDEO_STEPS[clip.family])

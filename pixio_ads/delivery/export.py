@@ -102,7 +102,7 @@ def rendered_creatives(out_dir: Path) -> list[dict]:
     if not manifest.is_file():
         raise ExportError(f"{out_dir}: no manifest.parquet (run `pixio-ads run CAMPAIGN --out {out_dir}` first)")
     rows = [row for row in read_table(manifest).to_pylist() if row["status"] == "rendered"]
-    files = [path for row in rows for path in (row["output_path"], row["clean_path"]) if path]
+    files = [path for row in rows for path in (row["output_path"], row["clean_path"], row.get("poster_path")) if path]
     missing = [path for path in files if not (out_dir / path).is_file()]
     if missing:
         raise ExportError(

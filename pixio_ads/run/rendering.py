@@ -133,7 +133,9 @@ def _animated(rendered: Rendered, device: str) -> Rendered:
             variant.video_model, device, scene, variant.motion_prompt, variant.negative_prompt, variant.seed,
             variant.width / variant.height,
         )  # fmt: skip
-    return variant, pixels, {**values, "animation": animation}
+    # the video model's GPU time is the variant's too (quotas' gpu_seconds_per_day count it)
+    seconds = values.get("render_seconds", 0.0) + animation.seconds
+    return variant, pixels, {**values, "animation": animation, "render_seconds": seconds}
 
 
 _FLAGGED = "the checkpoint's safety checker flagged this image; it was not saved"
