@@ -20,7 +20,7 @@ from pixio_ads.core.errors import ValidationError
 from pixio_ads.core.video import Clip, probe, read_frames, top_level_boxes, write_mp4
 from pixio_ads.render.video_models import animate
 from pixio_ads.run.clips import motion_source
-from pixio_ads.run.compose import _product_box
+from pixio_ads.run.compose import placed_product
 from pixio_ads.run.finishing import save_creative, shared_assets
 from pixio_ads.settings import RenderSettings, Safeguards
 from pixio_ads.trust.credentials import read_c2pa
@@ -107,7 +107,7 @@ def test_stills_keep_their_ids_and_videos_get_their_own(campaign_dir):
 
 
 def _product_window(variant):
-    product, _, box = _product_box(variant, shared_assets())
+    product, _, box = placed_product(variant, shared_assets())
     opaque = np.asarray(product.getchannel("A")) == 255
     return np.asarray(product.convert("RGB")), opaque, box
 

@@ -25,7 +25,7 @@ from pixio_ads.creative.composite import draw_shadows, fit_cover, harmonize
 from pixio_ads.creative.motion import Camera, Overlays, fit_cover_array, frames, layer_of, looped
 from pixio_ads.creative.overlay import overlay_copy, overlay_label
 from pixio_ads.creative.scoring import scene_scores
-from pixio_ads.run.compose import Assets, Creative, _product_box, _scene, plan_layout
+from pixio_ads.run.compose import Assets, Creative, format_scene, placed_product, plan_layout
 from pixio_ads.trust.credentials import C2paSigner, sidecar_path, sign_c2pa
 from pixio_ads.trust.payload import frame_mark, payload_for
 from pixio_ads.trust.provenance import xmp_packet
@@ -41,7 +41,7 @@ def motion_source(variant: Variant, generated: Image.Image, assets: Assets) -> I
     product (it is a layer of its own); the other modes' whole scene. What a video model animates."""
     if variant.mode == "compose":
         return fit_cover(generated, variant.width, variant.height)
-    return _scene(variant, generated, assets)[0]
+    return format_scene(variant, generated, assets)[0]
 
 
 def clip_layers(variant: Variant, generated: Image.Image, still: Creative, assets: Assets):
@@ -54,7 +54,7 @@ def clip_layers(variant: Variant, generated: Image.Image, still: Creative, asset
     size = (variant.width, variant.height)
     if variant.mode == "compose":
         background = motion_source(variant, generated, assets)
-        product, _, box = _product_box(variant, assets)
+        product, _, box = placed_product(variant, assets)
         placed = harmonize(product, background.crop(box.as_tuple()), variant.harmonize)
         shade = assets.shade(variant, box)
 
@@ -66,7 +66,7 @@ def clip_layers(variant: Variant, generated: Image.Image, still: Creative, asset
         product_layer = layer_of(draw_product, size)
         scene = background
     else:
-        scene, keep, *_ = _scene(variant, generated, assets)
+        scene, keep, *_ = format_scene(variant, generated, assets)
         product_layer = None
         if keep is not None:
             exact = scene.convert("RGBA")

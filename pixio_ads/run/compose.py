@@ -123,7 +123,7 @@ def plan_layout(variant: Variant, brand: BrandKit) -> Layout:
     return layout_for(fmt, variant.margin, brand, is_rtl(variant.headline))
 
 
-def _product_box(variant: Variant, assets: Assets) -> tuple[Image.Image, str, Box]:
+def placed_product(variant: Variant, assets: Assets) -> tuple[Image.Image, str, Box]:
     """(the product scaled to its box, cut-out method, box)."""
     product, method = assets.product(variant)
     plan = plan_layout(variant, assets.brand(variant))
@@ -152,7 +152,7 @@ def model_inputs(
     if variant.mode == "compose":
         return None, None
     if variant.mode == "inpaint":
-        product, _, box = _product_box(variant, assets)
+        product, _, box = placed_product(variant, assets)
         canvas, mask = inpaint_inputs((variant.width, variant.height), product, box)
     elif variant.mode == "restyle":
         return _source(variant, assets).resize(size, Image.Resampling.LANCZOS), None
@@ -176,7 +176,7 @@ class Creative:
 
 def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative:
     """The finished creative at the format's exact pixels, with its manifest values."""
-    scene, keep, product, box, values = _scene(variant, generated, assets)
+    scene, keep, product, box, values = format_scene(variant, generated, assets)
     brand = assets.brand(variant)
     plan = plan_layout(variant, brand)
     if variant.source_has_copy == "yes":  # expand of a finished creative: its copy is already there
@@ -198,7 +198,7 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
     return Creative(creative, values, keep, clean)
 
 
-def _scene(variant: Variant, generated: Image.Image, assets: Assets):
+def format_scene(variant: Variant, generated: Image.Image, assets: Assets):
     """(scene, exact-pixel mask or None, product or None, product/source box or None, values):
     the model's output made into the format's picture, before copy, per mode."""
     size = (variant.width, variant.height)
@@ -207,7 +207,7 @@ def _scene(variant: Variant, generated: Image.Image, assets: Assets):
     if variant.mode in ("inpaint", "replace", "expand"):  # painted at the render size, not cropped
         painted = generated.resize(size, Image.Resampling.LANCZOS)
     if variant.mode in ("compose", "inpaint"):
-        product, method, box = _product_box(variant, assets)
+        product, method, box = placed_product(variant, assets)
         values.update(cutout_method=method, product_box=list(box.as_tuple()))
         if variant.mode == "compose":
             scene = compose(fit_cover(generated, *size), product, box, placement(variant), assets.shade(variant, box))
@@ -271,7 +271,7 @@ def edit_scene(variant: Variant, edited: Image.Image, assets: Assets):
     ``off`` (recorded only)."""
     product, method = assets.product(variant)
     found = find_product(edited, product)
-    box = found.box if found else _product_box(variant, assets)[2]
+    box = found.box if found else placed_product(variant, assets)[2]
     placed = assets.placed(variant, box)
     region = np.asarray(placed.getchannel("A")) == 255
     window = np.asarray(edited.convert("RGB").crop(box.as_tuple()))
