@@ -28,7 +28,8 @@ def audio(text: str, check, column: str) -> ImageRef | None:
     """An audio file beside the campaign that FFmpeg decodes (a music bed)."""
     if not text:
         return None
-    found = _audio_file(check.campaign.folder, text)
+    path = locate(check.campaign.folder, text, "audio", "music/bed.m4a")
+    found = path if isinstance(path, ImageProblem) else _audio_file(path, path.stat().st_mtime_ns, path.stat().st_size)
     if isinstance(found, ImageProblem):
         check.problem(column, found.message, found.fix, text)
         return None
@@ -36,10 +37,9 @@ def audio(text: str, check, column: str) -> ImageRef | None:
 
 
 @lru_cache(maxsize=256)
-def _audio_file(folder: Path, relative: str) -> tuple[Path, str] | ImageProblem:
-    path = locate(folder, relative, "audio", "music/bed.m4a")
-    if isinstance(path, ImageProblem):
-        return path
+def _audio_file(path: Path, mtime_ns: int, size: int) -> tuple[Path, str] | ImageProblem:
+    """Decoded once per file version (its mtime and size in the key: a long-lived `serve`
+    sees a replaced music bed), not once per row."""
     try:
         audio_seconds(path)
     except VideoError as exc:
