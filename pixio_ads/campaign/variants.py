@@ -244,6 +244,7 @@ class _Expansion:
         for issue in found + (adapter_issues(row, settings.model, file) if overridden else []):
             self.issues.setdefault((issue.column, issue.row, issue.message), issue)
         creative_fields = creative_columns(row)
+        video = self._video_fields(row)  # its model checked once per row
         # The hash takes content hashes, not paths: moving the campaign folder keeps the ids.
         hashed = [value for name, value in zip(CREATIVE_FIELDS, creative_fields) if name not in _PATH_FIELDS]
         common = _record(
@@ -257,7 +258,7 @@ class _Expansion:
             product_image_sha256=row.product_image_sha256, **dict(zip(CREATIVE_FIELDS, creative_fields)),
             deliverables=row.deliverables, cutout=row.cutout, min_product_fidelity=row.min_product_fidelity,
             edit_keep_product=row.edit_keep_product,
-            source_has_copy=row.source_has_copy, **self._video_fields(row), **adapter_columns(row), **ad_columns(row),
+            source_has_copy=row.source_has_copy, **video, **adapter_columns(row), **ad_columns(row),
         )  # fmt: skip
         # A clean image is one more file to write: rows that write one get other ids (a rerun
         # writes it), the others keep theirs.
@@ -269,7 +270,6 @@ class _Expansion:
             hashed.append("source_has_copy")
         hashed.extend(adapter_hash_terms(row))
         if row.motion != "none":  # a video: other ids than the row's stills (which keep theirs)
-            video = self._video_fields(row)
             hashed.append(_json_items(row.motion, row.duration, row.fps, video["video_model"], row.motion_prompt))
             hashed.extend([f"audio={row.audio.sha256}"] if row.audio else [])
         for audience in row.audiences:

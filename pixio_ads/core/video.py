@@ -71,7 +71,7 @@ def write_mp4(
             video = _video_stream(container, clip)
             sound = _audio_stream(container) if audio else None
             for index, pixels in enumerate(frames):
-                frame = _video_frame(pixels, clip)
+                frame = _video_frame(pixels)
                 frame.pts = index
                 container.mux(video.encode(frame))
             container.mux(video.encode())
@@ -135,7 +135,7 @@ def rgb_to_i420(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def _video_frame(pixels: np.ndarray, clip: Clip):
+def _video_frame(pixels: np.ndarray):
     import av
 
     if pixels.ndim == 3:
@@ -243,6 +243,7 @@ class Probe:
 def probe(path: str | Path) -> Probe:
     import av
 
+    boxes = top_level_boxes(Path(path))
     with av.open(str(path)) as container:
         video = container.streams.video[0]
         frames = video.frames or sum(1 for _ in container.demux(video) if _.size)
@@ -256,7 +257,7 @@ def probe(path: str | Path) -> Probe:
             video.codec_context.name,
             video.codec_context.pix_fmt or "",
             audio,
-            top_level_boxes(Path(path)).index("moov") < top_level_boxes(Path(path)).index("mdat"),
+            boxes.index("moov") < boxes.index("mdat"),
         )
 
 

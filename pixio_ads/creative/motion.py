@@ -8,8 +8,8 @@ saturating multiply/add on each layer's window, one affine warp or remap of the 
   sliding further than the upper, farther part, a depth cue from position in the frame), or
   the frames of an image-to-video model (``model``);
 - the product, with its shadow: the cut-out's own pixels, at the same place in every frame;
-- the copy (headline, button, logo): fading or sliding in over the first ENTRANCE_SECONDS,
-  never leaving the format's safe zone;
+- the copy (headline, button, logo): fading in over the first ENTRANCE_SECONDS, where the
+  still has it (inside the format's safe zone);
 - the AI label: visible in every frame.
 
 A layer is read off a drawing function by drawing it twice, over black and over white (what
@@ -29,11 +29,9 @@ from pixio_ads.core.formats import Box
 
 CAMERA_MOTIONS = ("zoom", "pan", "parallax")
 MOTIONS = ("none", *CAMERA_MOTIONS, "model")
-ENTRANCES = ("fade", "slide")
 ZOOM = 0.10  # the push in: 10% closer by the last frame
 PAN_ZOOM = 0.08  # pan and parallax: the scene enlarged by this much, the headroom they move in
-ENTRANCE_SECONDS = 0.6  # the copy's fade or slide
-SLIDE = 0.03  # the slide's travel, a share of the format's height
+ENTRANCE_SECONDS = 0.6  # the copy's fade in
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +67,12 @@ def layer_of(draw: Callable[[Image.Image], Image.Image], size: tuple[int, int]) 
     return Layer(box, np.ascontiguousarray(colour), alpha3, 255 - alpha3)
 
 
-def over(frame: np.ndarray, layer: Layer, opacity: float = 1.0, shift: int = 0) -> None:
-    """Composite ``layer`` onto ``frame`` in place, at ``opacity``, moved ``shift`` px down."""
+def over(frame: np.ndarray, layer: Layer, opacity: float = 1.0) -> None:
+    """Composite ``layer`` onto ``frame`` in place, at ``opacity``."""
     import cv2
 
     box = layer.box
-    region = frame[box.top + shift : box.bottom + shift, box.left : box.right]
+    region = frame[box.top : box.bottom, box.left : box.right]
     colour, shows = layer.rgb, layer.shows
     if opacity < 1.0:
         colour = cv2.convertScaleAbs(colour, alpha=opacity)  # rounded, saturating
@@ -139,8 +137,6 @@ class Overlays:
     product: Layer | None  # with its shadow; None where the mode places no product
     copy: Layer | None  # headline, button, logo
     label: Layer | None  # the AI label
-    safe: Box  # the format's safe zone: the copy never leaves it
-    entrance: str = "fade"
 
 
 def frames(
@@ -152,29 +148,15 @@ def frames(
     import cv2
 
     entrance_frames = max(1, round(ENTRANCE_SECONDS * fps))
-    slide = _slide_room(overlays)
     for index in range(count):
         frame = scene_at(index)
         if overlays.product is not None:
             over(frame, overlays.product)
         if overlays.copy is not None:
-            progress = eased(min(1.0, (index + 1) / entrance_frames))
-            if overlays.entrance == "slide":
-                over(frame, overlays.copy, min(1.0, 2 * progress), round(slide * (1 - progress)))
-            else:
-                over(frame, overlays.copy, progress)
+            over(frame, overlays.copy, eased(min(1.0, (index + 1) / entrance_frames)))
         if overlays.label is not None:
             over(frame, overlays.label)
         yield cv2.add(frame, mark, dtype=cv2.CV_8U) if mark is not None else frame
-
-
-def _slide_room(overlays: Overlays) -> int:
-    """How far down the copy may start: SLIDE of the height, less where that would leave the
-    safe zone."""
-    if overlays.copy is None:
-        return 0
-    wanted = round(SLIDE * (overlays.safe.bottom - overlays.safe.top))
-    return max(0, min(wanted, overlays.safe.bottom - overlays.copy.box.bottom))
 
 
 def looped(count: int, available: int, fps: int, source_fps: float) -> list[int]:

@@ -65,12 +65,11 @@ def clip_layers(variant: Variant, generated: Image.Image, still: Creative, asset
 
         product_layer = layer_of(draw_product, size)
         scene = background
-    else:
-        scene, keep, *_ = format_scene(variant, generated, assets)
-        product_layer = None
-        if keep is not None:
+    else:  # the still's own scene (finish made it: an edit's product search is not done twice)
+        scene, product_layer = still.scene, None
+        if still.keep is not None:
             exact = scene.convert("RGBA")
-            exact.putalpha(keep)
+            exact.putalpha(still.keep)
             product_layer = layer_of(lambda canvas: Image.alpha_composite(canvas.convert("RGBA"), exact), size)
     copy_layer = None
     if variant.source_has_copy != "yes":
@@ -84,7 +83,7 @@ def clip_layers(variant: Variant, generated: Image.Image, still: Creative, asset
         copy_layer = layer_of(draw_copy, size)
     label_layer = layer_of(lambda canvas: overlay_label(canvas, plan, brand, variant.language), size)
     keep_mask = _opaque_mask(product_layer, size)
-    return np.asarray(scene.convert("RGB")), Overlays(product_layer, copy_layer, label_layer, plan.safe), keep_mask
+    return np.asarray(scene.convert("RGB")), Overlays(product_layer, copy_layer, label_layer), keep_mask
 
 
 def _opaque_mask(layer, size: tuple[int, int]) -> np.ndarray | None:

@@ -172,6 +172,7 @@ class Creative:
     values: dict  # manifest result columns describing how it was made
     keep: Image.Image | None = None  # pixels later steps (the watermark) must leave exact: white
     clean: Image.Image | None = None  # scene, product and AI label only, when the variant writes it
+    scene: Image.Image | None = None  # the format's picture before copy and label (a video's moving layer)
 
 
 def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative:
@@ -195,7 +196,7 @@ def finish(variant: Variant, generated: Image.Image, assets: Assets) -> Creative
         values.update(_scores(scene, plan, overlay, brand, product, box))
     values.update(_fidelity(variant, scene, assets, product, box))
     clean = overlay_label(scene, plan, brand, variant.language) if writes_clean(variant.deliverables) else None
-    return Creative(creative, values, keep, clean)
+    return Creative(creative, values, keep, clean, scene)
 
 
 def format_scene(variant: Variant, generated: Image.Image, assets: Assets):
