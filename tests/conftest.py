@@ -106,19 +106,41 @@ def isolated_cache(tmp_path_factory):
         os.environ["PIXIO_ADS_CACHE"] = previous
 
 
+def shared_folder(tmp_path_factory) -> Path:
+    """The test run's folder, shared by its pytest-xdist processes (each has one of its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
-def prefect_harness():
+def prefect_harness(tmp_path_factory):
     """A temporary Prefect server and database for the session's flow tests, started with the
     session (each pytest-xdist process has its own): a flow run in the test process never
     falls back to Prefect's temporary server, which outlives the session's process check.
     Prefect's logging is configured here too: left to a process's first flow run, it replaced
-    the root logger's handlers mid-test, pytest's caplog among them."""
+    the root logger's handlers mid-test, pytest's caplog among them.
+    Its database, and that of every server a test starts, is a copy of one migrated once per
+    run (servers.migrated_database): the harness makes its database in a new temporary folder,
+    which is given that copy."""
+    import tempfile
+
+    import prefect.testing.utilities
     from prefect.logging.configuration import setup_logging
     from prefect.testing.utilities import prefect_test_harness
+    from servers import TEMPLATE_DATABASE, copy_migrated_database, migrated_database
 
-    with prefect_test_harness(server_startup_timeout=120):
-        setup_logging()
-        yield
+    os.environ[TEMPLATE_DATABASE] = str(migrated_database(shared_folder(tmp_path_factory)))
+
+    def folder_with_the_database() -> str:
+        folder = tempfile.mkdtemp()
+        copy_migrated_database(Path(folder) / "prefect-test.db")  # the name the harness gives it
+        return folder
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(prefect.testing.utilities, "mkdtemp", folder_with_the_database)
+        with prefect_test_harness(server_startup_timeout=120):
+            setup_logging()
+            yield
 
 
 @pytest.fixture(scope="session")
@@ -131,8 +153,7 @@ def example_out(tmp_path_factory) -> Path:
 
     from pixio_ads.cli import app
 
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, not the worker's
+    shared = shared_folder(tmp_path_factory)
     out, done = shared / "example" / "out", shared / "example" / "rendered"
     with FileLock(shared / "example.lock"):
         if not done.exists():

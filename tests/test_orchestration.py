@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
+from servers import harness_env
 
 from pixio_ads.outputs import report
 from pixio_ads.render.tiny_model import EMBEDDED_RANDOM_ID, ensure_embedded_model
@@ -138,11 +138,10 @@ generate_campaign(sys.argv[1], sys.argv[2], **from_options(steps=12, shard_size=
 
 
 def test_a_killed_run_resumes_with_only_the_missing_variants(prefect_harness, tmp_path):
-    from prefect.settings import PREFECT_API_URL
-
     out = tmp_path / "out"
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(EXAMPLE_CAMPAIGN), str(out)], cwd=REPO, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(EXAMPLE_CAMPAIGN), str(out)], cwd=REPO, env=harness_env()
+    )
     try:
         deadline = time.time() + 240
         while time.time() < deadline:

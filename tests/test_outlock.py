@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN
+from servers import harness_env
 
 from pixio_ads.outputs import outlock
 
@@ -62,17 +63,18 @@ def test_waiting_for_the_folder(tmp_path, caplog):
 
 
 @pytest.mark.slow
-def test_sigterm_keeps_finished_work_and_a_rerun_completes_without_duplicates(tmp_path):
+def test_sigterm_keeps_finished_work_and_a_rerun_completes_without_duplicates(prefect_harness, tmp_path):
     out = tmp_path / "out"
+    env = harness_env()
     command = [str(BIN / "pixio-ads"), "run", str(EXAMPLE_CAMPAIGN), "--out", str(out), "--steps", "12"]
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list((out / "images").rglob("*.*"))) < 2:
         time.sleep(0.2)
     # Freeze the first run (it keeps its lock) so the refused second start cannot give it time to finish:
     # how long that start takes depends on the machine, and a finished first run leaves nothing to resume.
     first.send_signal(signal.SIGSTOP)
-    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     first.send_signal(signal.SIGTERM)
     first.send_signal(signal.SIGCONT)
     _, stderr = first.communicate(timeout=120)
@@ -80,7 +82,7 @@ def test_sigterm_keeps_finished_work_and_a_rerun_completes_without_duplicates(tm
     assert first.returncode == 130, stderr[-2000:]
     assert "Run the same command again to resume" in stderr
     assert "Traceback" not in stderr
-    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     rows = pq.read_table(out / "manifest.parquet").to_pylist()
     assert len(rows) == len({row["variant_id"] for row in rows}) == 10

@@ -14,7 +14,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN
-from servers import BIN, s3_server
+from servers import BIN, harness_env, s3_server
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -42,7 +42,7 @@ def pixio(env: dict, cache, *args: str, timeout: float = 600) -> subprocess.Comp
     """The CLI as a user runs it, with the S3 variables and a cache of its own (another machine)."""
     return subprocess.run(
         [str(BIN / "pixio-ads"), *args],
-        env={**os.environ, **env, "PIXIO_ADS_CACHE": str(cache)},
+        env={**harness_env(), **env, "PIXIO_ADS_CACHE": str(cache)},
         capture_output=True,
         text=True,
         timeout=timeout,

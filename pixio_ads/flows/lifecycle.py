@@ -143,11 +143,12 @@ def reap_temporary_server() -> None:
     use and stops it at exit, which a SIGKILL skips. Start it now, and hand it to a reaper
     (lifeline.Reaper) that ends it when this process ends, however it ends."""
     global _reaper
-    from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
 
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or _reaper is not None:
         return
+    from prefect.server.api.server import SubprocessASGIServer  # the server's app: ~2 s of imports, only here
+
     server = SubprocessASGIServer()  # the instance Prefect's clients use
     server.start()
     _reaper = Reaper()
