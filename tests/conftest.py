@@ -4,6 +4,8 @@ Helpers that tests import live in helpers.py."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,12 +22,35 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # The slowest modules (docs/development.md), started first so that under `make test`'s
 # processes (one module per process at a time) the longest ones never end up last, in one process.
 SLOWEST_MODULES = (
-    "test_killsafe.py", "test_fleet.py", "test_gpu_engine.py", "test_server.py", "test_storage.py", "test_outlock.py",
-    "test_scale.py",
+    "test_killsafe.py", "test_fleet.py", "test_server.py", "test_storage.py", "test_scale.py", "test_outlock.py",
+    "test_families.py", "test_orchestration.py", "test_gpu_engine.py", "test_video.py", "test_finishing.py",
+    "test_fullsize.py", "test_backdrop_model.py",
 )  # fmt: skip
 # Seconds between a Prefect worker's (or a served runner's) polls for runs to start or cancel:
 # 10 by default, so every hand-over in a fleet or served test waited up to 10 s doing nothing.
 QUICK_POLLS = {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+
+
+@pytest.hookimpl(trylast=True)  # after the tmp_path plugin's configure
+def pytest_configure(config):
+    """The run's migrated Prefect database (servers.migrated_database) is started here, in the
+    background of the main process, so that it is ready when the test processes' harnesses,
+    started after their collection, need it."""
+    if hasattr(config, "workerinput"):  # a pytest-xdist test process: its controller started it
+        return
+    shared = config._tmp_path_factory.getbasetemp()  # the folder the test processes' folders are in
+    script = "import sys; from pathlib import Path; from servers import migrated_database; migrated_database(Path(sys.argv[1]))"
+    config.stash[_TEMPLATE_BUILD] = subprocess.Popen(
+        [sys.executable, "-c", script, str(shared)], cwd=Path(__file__).parent, stdout=subprocess.DEVNULL
+    )
+
+
+def pytest_unconfigure(config):
+    if (build := config.stash.get(_TEMPLATE_BUILD, None)) is not None:
+        build.wait()
+
+
+_TEMPLATE_BUILD = pytest.StashKey[subprocess.Popen]()
 
 
 def pytest_collection_modifyitems(items):

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 from PIL import Image
-from servers import BIN, api_post, prefect_api, prefect_server, stop, wait_until
+from servers import BIN, api_post, harness_env, prefect_api, prefect_server, stop, wait_until
 
 from pixio_ads.core import lifeline
 
@@ -77,9 +77,10 @@ def test_sigkill_of_a_run_leaves_no_process(tmp_path):
     assert_all_end(children)
 
 
-def test_sigkill_of_a_dask_worker_ends_its_finishing_pool_and_then_the_run_leaves_nothing(tmp_path):
+def test_sigkill_of_a_dask_worker_ends_its_finishing_pool_and_then_the_run_leaves_nothing(prefect_harness, tmp_path):
     out = tmp_path / "out"
-    run = start_run([EXAMPLE_CAMPAIGN, "--out", out, "--steps", "4", "--workers", "2"], tmp_path / "run.log")
+    args = [EXAMPLE_CAMPAIGN, "--out", out, "--steps", "4", "--workers", "2"]
+    run = start_run(args, tmp_path / "run.log", harness_env())  # (Prefect's temporary server: the test above)
 
     def a_worker_with_its_pool():
         workers = [p for p in alive(lifeline.descendants(run.pid)) if p.ppid() == run.pid and alive(p.children())]

@@ -296,7 +296,7 @@ def test_a_run_killed_mid_clip_resumes_to_the_same_files(campaign_dir, tmp_path)
     import sys
     import time
 
-    variant = _variants(campaign_dir, duration="6", fps="30")[0]
+    variant = _variants(campaign_dir, duration="4", fps="24")[0]  # 96 frames: ~3 s of encoding here
     scene = _scene(1080, 1080)
     (tmp_path / "job.pkl").write_bytes(pickle.dumps((variant, scene)))
     killed = tmp_path / "killed"

@@ -246,8 +246,6 @@ def torch_dtype_for(dtype: str, device: str, family: Family | None = None):
 def _pipeline_from_source(source: str, spec: ModelSpec, family: Family | None, torch_dtype):
     """The text-to-image pipeline of the checkpoint's family (diffusers' auto pipeline where
     the family could not be read before loading: a hub id not yet in the local cache)."""
-    from diffusers import AutoPipelineForText2Image
-
     kwargs: dict = {"dtype": torch_dtype}
     if spec.revision:
         kwargs["revision"] = spec.revision
@@ -257,7 +255,9 @@ def _pipeline_from_source(source: str, spec: ModelSpec, family: Family | None, t
         kwargs["vae"] = load_vae(spec.vae, torch_dtype)
     if Path(source).is_file():  # single file: diffusers maps it to the family's configuration
         return family.pipeline_class(TEXT2IMG).from_single_file(source, **kwargs)
-    if family is None:
+    if family is None:  # imported only here: the auto pipeline imports every pipeline (~2 s of CPU)
+        from diffusers import AutoPipelineForText2Image
+
         return AutoPipelineForText2Image.from_pretrained(source, **kwargs)
     return family.pipeline_class(TEXT2IMG).from_pretrained(source, **kwargs)
 
