@@ -31,6 +31,9 @@ SLOWEST_MODULES = (
 QUICK_POLLS = {"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
 
 
+_TEMPLATE_BUILD = pytest.StashKey[subprocess.Popen]()  # the migrated database's build, in the main process
+
+
 @pytest.hookimpl(trylast=True)  # after the tmp_path plugin's configure
 def pytest_configure(config):
     """The run's migrated Prefect database (servers.migrated_database) is started here, in the
@@ -48,9 +51,6 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if (build := config.stash.get(_TEMPLATE_BUILD, None)) is not None:
         build.wait()
-
-
-_TEMPLATE_BUILD = pytest.StashKey[subprocess.Popen]()
 
 
 def pytest_collection_modifyitems(items):

@@ -235,8 +235,8 @@ def test_a_served_run_cancelled_then_its_server_killed_leave_no_process(api, tmp
 # --- killed at random moments -------------------------------------------------------------------
 
 KILL_SEED = int(os.environ.get("PIXIO_ADS_KILL_SEED", "2026"))  # replay a failure with its seed
-# `make test` kills 3 times (once in start-up, twice while rendering); the soak, 8 (make test-soak).
-# (kills, variants): `make test` kills 3 times in 24 variants, the soak 8 times in 48.
+# (kills, variants): `make test` kills 3 times (once in start-up, twice while rendering) in 24
+# variants; the soak (make test-soak) 8 times in 48.
 KILLS = [(3, 24), pytest.param(8, 48, marks=pytest.mark.soak)]
 PER_RUN = {"created_at", "worker", "render_seconds"}  # differ between runs by nature
 
