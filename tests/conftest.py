@@ -154,14 +154,13 @@ def prefect_harness(tmp_path_factory):
     from prefect.testing.utilities import prefect_test_harness
     from servers import TEMPLATE_DATABASE, copy_migrated_database, migrated_database
 
-    os.environ[TEMPLATE_DATABASE] = str(migrated_database(shared_folder(tmp_path_factory)))
-
     def folder_with_the_database() -> str:
         folder = tempfile.mkdtemp()
         copy_migrated_database(Path(folder) / "prefect-test.db")  # the name the harness gives it
         return folder
 
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(TEMPLATE_DATABASE, str(migrated_database(shared_folder(tmp_path_factory))))
         patch.setattr(prefect.testing.utilities, "mkdtemp", folder_with_the_database)
         with prefect_test_harness(server_startup_timeout=120):
             setup_logging()

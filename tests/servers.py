@@ -53,14 +53,21 @@ def copy_migrated_database(target: Path) -> None:
         shutil.copyfile(template, target)
 
 
+def prefect_env(api_url: str, home: Path | None = None) -> dict[str, str]:
+    """The environment for a process a test starts (a run, a worker, `pixio-ads serve`),
+    pointed at the Prefect server ``api_url`` (and its ``home``, where given)."""
+    env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return env | ({"PREFECT_HOME": str(home)} if home is not None else {})
+
+
 def harness_env() -> dict[str, str]:
-    """The environment for a process a test starts, pointed at this test process's Prefect
-    server (the session's harness, conftest.py): a `pixio-ads run` then reports there, as a
-    user's run does with PREFECT_API_URL set, instead of starting Prefect's temporary server of
-    its own (~8 s of CPU each). The tests of that temporary server start runs without it."""
+    """``prefect_env`` for this test process's Prefect server (the session's harness,
+    conftest.py): a `pixio-ads run` then reports there, as a user's run does with
+    PREFECT_API_URL set, instead of starting Prefect's temporary server of its own (~8 s of CPU
+    each). The tests of that temporary server start runs without it."""
     from prefect.settings import PREFECT_API_URL
 
-    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return prefect_env(PREFECT_API_URL.value())
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ and into object storage (moto's S3 server), each worker with a cache of its own.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -21,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO
 from optional import CHROMIUM
-from servers import BIN, api_post, prefect_server, s3_server, stop, wait_until
+from servers import BIN, api_post, prefect_env, prefect_server, s3_server, stop, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 RENDER = "render-shard/render-shard"
@@ -37,7 +36,7 @@ def fleet(tmp_path_factory):
     """A server with the deployments registered by `pixio-ads deploy`; yields (env, home)."""
     home = tmp_path_factory.mktemp("prefect-home")
     with prefect_server(home) as api:
-        env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(home)}
+        env = prefect_env(api, home)
         done = subprocess.run([str(BIN / "pixio-ads"), "deploy"], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "deployed render-shard/render-shard" in done.stdout

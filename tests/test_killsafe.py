@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 from PIL import Image
-from servers import BIN, api_post, harness_env, prefect_api, prefect_server, stop, wait_until
+from servers import BIN, api_post, harness_env, prefect_api, prefect_env, prefect_server, stop, wait_until
 
 from pixio_ads.core import lifeline
 
@@ -104,15 +104,6 @@ def api(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     with prefect_server(home) as url:
         yield url, home
-
-
-def prefect_env(api_url: str, home: Path) -> dict:
-    return {
-        **os.environ,
-        "PREFECT_API_URL": api_url,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
 
 
 def flow_run_state(api_url: str, flow_run_id: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import EXAMPLE_CAMPAIGN, REPO, good_row, write_csv
 from optional import CHROMIUM, INITDB, require
-from servers import BIN, api_post, free_port, prefect_api, prefect_server, stop, wait_until
+from servers import BIN, api_post, free_port, prefect_api, prefect_env, prefect_server, stop, wait_until
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "test-artifacts"
@@ -37,12 +37,7 @@ def served(tmp_path_factory):
     work = tmp_path_factory.mktemp("served")
     inbox_dir = work / "inbox"
     with prefect_server(home) as api:
-        env = {
-            **os.environ,
-            "PREFECT_API_URL": api,
-            "PREFECT_HOME": str(home),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
+        env = prefect_env(api, home)
         log = open(work / "serve.log", "w")
         serve = subprocess.Popen(
             [str(BIN / "pixio-ads"), "serve", "--inbox", str(inbox_dir), "--out", str(work / "out"), "--cron", "0 0 1 1 *", "--settle-seconds", "0.5"],

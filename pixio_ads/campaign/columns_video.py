@@ -29,7 +29,11 @@ def audio(text: str, check, column: str) -> ImageRef | None:
     if not text:
         return None
     path = locate(check.campaign.folder, text, "audio", "music/bed.m4a")
-    found = path if isinstance(path, ImageProblem) else _audio_file(path, path.stat().st_mtime_ns, path.stat().st_size)
+    if isinstance(path, ImageProblem):
+        found = path
+    else:
+        stat = path.stat()
+        found = _audio_file(path, stat.st_mtime_ns, stat.st_size)
     if isinstance(found, ImageProblem):
         check.problem(column, found.message, found.fix, text)
         return None
